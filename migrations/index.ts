@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely/migration';
+import * as m0001 from './0001_token_service.ts';
+
+/** Every migration, registered explicitly and in order; names never change once landed. */
+export const migrations: Record<string, Migration> = {
+  '0001_token_service': m0001,
+};

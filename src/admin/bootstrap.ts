@@ -1,0 +1,55 @@
+import { writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { clientQueries, type DatabaseHandle } from '../db/index.ts';
+import { apiUseCases, BUILTIN_API } from './apis.ts';
+import type { ClientUseCases } from './clients.ts';
+
+export const ADMIN_CREDENTIALS_FILE = 'admin.json';
+
+export interface AdminCredentials {
+  url: string;
+  client_id: string;
+  client_secret: string;
+}
+
+/**
+ * Prepares an empty database: Tollgate's own API always, and on the very first start an admin
+ * client whose credentials are written to DATA_DIR/admin.json (mode 0600). Returns that path
+ * when it wrote one.
+ */
+export async function bootstrap(
+  db: DatabaseHandle,
+  clients: ClientUseCases,
+  options: { dataDir: string; url: string },
+): Promise<string | undefined> {
+  await apiUseCases(db).ensureBuiltin();
+  return db.db.transaction().execute(async (trx) => {
+    // Instances starting together on one empty database must create a single admin client.
+    await sql`select pg_advisory_xact_lock(7310002)`.execute(trx);
+    if ((await clientQueries(trx).count()) > 0) return undefined;
+    const created = await clients.create(
+      {
+        name: 'tollgate-admin',
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        post_logout_redirect_uris: [],
+        public: false,
+        scope: [...BUILTIN_API.scopes],
+        api: BUILTIN_API.audience,
+        roles: ['tollgate-admin'],
+      },
+      trx,
+    );
+    const credentials: AdminCredentials = {
+      url: options.url,
+      client_id: created.client_id,
+      client_secret: created.client_secret ?? '',
+    };
+    await mkdir(options.dataDir, { recursive: true });
+    const path = join(options.dataDir, ADMIN_CREDENTIALS_FILE);
+    writeFileSync(path, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+    return path;
+  });
+}

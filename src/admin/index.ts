@@ -1,0 +1,12 @@
+export { type ApiView, apiUseCases, BUILTIN_API } from './apis.ts';
+export { ADMIN_CREDENTIALS_FILE, type AdminCredentials, bootstrap } from './bootstrap.ts';
+export { type ClientUseCases, type ClientView, clientUseCases } from './clients.ts';
+export {
+  type CreateApiInput,
+  type CreateClientInput,
+  type CreateUserInput,
+  createApiInput,
+  createClientInput,
+  createUserInput,
+} from './schemas.ts';
+export { type UserView, userUseCases } from './users.ts';

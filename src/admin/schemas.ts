@@ -1,0 +1,93 @@
+import { z } from 'zod';
+
+const absoluteUrl = z.string().refine((v) => {
+  const url = URL.parse(v);
+  return url !== null && url.hash === '' && !v.includes('#');
+}, 'must be an absolute URL without a fragment');
+
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token (RFC 6749 §3.3)');
+const role = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.:*-]+$/, 'must be letters, digits or _ . : - *');
+
+export const createClientInput = z
+  .object({
+    name: z.string().trim().min(1, 'is required').max(200),
+    grant_types: z
+      .array(z.enum(['client_credentials', 'authorization_code']))
+      .min(1, 'needs at least one grant'),
+    redirect_uris: z.array(absoluteUrl).default([]),
+    post_logout_redirect_uris: z.array(absoluteUrl).default([]),
+    public: z.boolean().default(false),
+    scope: z
+      .string()
+      .default('')
+      .transform((s) => s.split(/\s+/).filter(Boolean))
+      .pipe(z.array(scopeToken)),
+    api: z.string().min(1).optional(),
+    roles: z.array(role).default([]),
+    token_endpoint_auth_method: z
+      .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+      .optional(),
+    jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
+  })
+  .strict()
+  .superRefine((input, ctx) => {
+    if (input.grant_types.includes('authorization_code') && input.redirect_uris.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redirect_uris'],
+        message: 'is required for authorization_code',
+      });
+    }
+    if (input.public && input.grant_types.includes('client_credentials')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['public'],
+        message: 'a public client cannot use client_credentials',
+      });
+    }
+    if (input.public && input.token_endpoint_auth_method) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['token_endpoint_auth_method'],
+        message: 'a public client does not authenticate',
+      });
+    }
+    if ((input.token_endpoint_auth_method === 'private_key_jwt') !== (input.jwks !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwks'],
+        message: 'is required with private_key_jwt, and only with it',
+      });
+    }
+  });
+export type CreateClientInput = z.infer<typeof createClientInput>;
+
+export const createUserInput = z
+  .object({
+    username: z.string().trim().min(1, 'is required').max(200),
+    password: z.string().min(8, 'must be at least 8 characters').max(1024),
+    roles: z.array(role).default([]),
+    attrs: z.record(z.string().min(1).max(100), z.string().max(1000)).default({}),
+  })
+  .strict();
+export type CreateUserInput = z.infer<typeof createUserInput>;
+
+export const createApiInput = z
+  .object({
+    audience: absoluteUrl,
+    name: z.string().trim().min(1).max(200).optional(),
+    scopes: z.array(scopeToken).min(1, 'needs at least one scope'),
+    alg: z.enum(['RS256', 'ES256']).default('RS256'),
+    ttl: z
+      .number()
+      .int('must be whole seconds')
+      .min(1)
+      .max(3600, 'must be at most 3600 seconds')
+      .default(300),
+  })
+  .strict();
+export type CreateApiInput = z.infer<typeof createApiInput>;

@@ -1,0 +1,4 @@
+/** Seconds since the epoch; the unit of every JWT time claim (RFC 7519 §2 NumericDate). */
+export function epochSeconds(date: Date = new Date()): number {
+  return Math.floor(date.getTime() / 1000);
+}

@@ -1,0 +1,5 @@
+export { epochSeconds } from './clock.ts';
+export { ConfigError, type ErrorCode, TollgateError } from './errors.ts';
+export { newId } from './ids.ts';
+export { hashPassword, verifyPassword } from './passwords.ts';
+export { constantTimeEqual, digestSecret, generateSecret, secretMatchesDigest } from './secrets.ts';

@@ -1,0 +1,61 @@
+import { resolve } from 'node:path';
+import { ConfigError } from '../common/index.ts';
+import { decodeKey, envSchema } from './schema.ts';
+
+export interface Config {
+  port: number;
+  issuer: string;
+  production: boolean;
+  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+  dataDir: string;
+  /** Undefined means "use (or create) the development key in dataDir". */
+  keyEncryptionKey: Buffer | undefined;
+  redisUrl: string | undefined;
+  logLevel: string;
+  policyDir: string;
+  keys: { publishSeconds: number; refreshSeconds: number };
+  purgeIntervalSeconds: number;
+}
+
+/**
+ * Parses the environment into a typed Config. Every problem is reported at once, one line per
+ * variable, naming it and the value's defect but never echoing a secret.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.KEY_REFRESH_SECONDS >= e.KEY_PUBLISH_SECONDS) {
+    problems.push(
+      'KEY_REFRESH_SECONDS: must be shorter than KEY_PUBLISH_SECONDS, or instances could sign before all publish',
+    );
+  }
+  const production = e.NODE_ENV === 'production';
+  if (production && !e.KEY_ENCRYPTION_KEY) {
+    problems.push('KEY_ENCRYPTION_KEY: is required when NODE_ENV=production (try: openssl rand -base64 32)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = resolve(e.DATA_DIR);
+  return {
+    port: e.PORT,
+    issuer: e.ISSUER ?? `http://localhost:${e.PORT}`,
+    production,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL }
+      : { kind: 'pglite', dataDir: resolve(dataDir, 'pglite') },
+    dataDir,
+    keyEncryptionKey: e.KEY_ENCRYPTION_KEY ? decodeKey(e.KEY_ENCRYPTION_KEY) : undefined,
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL,
+    policyDir: resolve(e.POLICY_DIR),
+    keys: { publishSeconds: e.KEY_PUBLISH_SECONDS, refreshSeconds: e.KEY_REFRESH_SECONDS },
+    purgeIntervalSeconds: e.PURGE_INTERVAL_SECONDS,
+  };
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/**
+ * The one place that says what each environment variable means and what it defaults to.
+ * Values arrive as strings; each is parsed into its typed form here and nowhere else.
+ */
+const port = z.coerce
+  .number({ error: 'must be a port number' })
+  .int('must be a whole number')
+  .min(1, 'must be between 1 and 65535')
+  .max(65535, 'must be between 1 and 65535');
+
+const seconds = (min: number) =>
+  z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`);
+
+const url = (protocols: string[], hint: string) =>
+  z.string().refine((value) => {
+    const parsed = URL.parse(value);
+    return parsed !== null && protocols.includes(parsed.protocol);
+  }, hint);
+
+export const envSchema = z.object({
+  /** Listening port of the HTTP server. */
+  PORT: port.default(3000),
+  /** Public base URL, the `iss` of every token. Default http://localhost:$PORT. */
+  ISSUER: url(['http:', 'https:'], 'must be an http(s) URL such as https://auth.example.com')
+    .refine(
+      (v) => !v.endsWith('/') && !v.includes('?') && !v.includes('#'),
+      'must not end with / nor carry a query or fragment',
+    )
+    .optional(),
+  /** PostgreSQL connection string; unset means the embedded database in DATA_DIR. */
+  DATABASE_URL: url(['postgres:', 'postgresql:'], 'must be a postgres:// URL').optional(),
+  /** Where the embedded database, the development key and admin.json live. */
+  DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
+  /** 32-byte key (base64, base64url or hex) that encrypts signing keys at rest. */
+  KEY_ENCRYPTION_KEY: z
+    .string()
+    .refine(
+      (v) => decodeKey(v) !== undefined,
+      'must be 32 bytes as base64, base64url or 64 hex digits (try: openssl rand -base64 32)',
+    )
+    .optional(),
+  /** Redis for shared rate limits and caches across instances. */
+  REDIS_URL: url(['redis:', 'rediss:'], 'must be a redis:// URL').optional(),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  /** Policies loaded into an empty policy store at start-up. */
+  POLICY_DIR: z.string().min(1, 'must not be empty').default('./policies'),
+  NODE_ENV: z.string().default('development'),
+  /** How long a new signing key is published in JWKS before it signs (caches must see it first). */
+  KEY_PUBLISH_SECONDS: seconds(1).default(600),
+  /** How often an instance re-reads the key set; must be shorter than KEY_PUBLISH_SECONDS. */
+  KEY_REFRESH_SECONDS: seconds(1).default(30),
+  /** How often expired tokens, codes and sessions are deleted. */
+  PURGE_INTERVAL_SECONDS: seconds(1).default(600),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Decodes a 32-byte key from hex, base64 or base64url; undefined when it is not one. */
+export function decodeKey(value: string): Buffer | undefined {
+  const trimmed = value.trim();
+  const candidates = /^[0-9a-fA-F]{64}$/.test(trimmed)
+    ? [Buffer.from(trimmed, 'hex')]
+    : [Buffer.from(trimmed, 'base64url'), Buffer.from(trimmed, 'base64')];
+  return candidates.find((key) => key.length === 32);
+}

@@ -1,0 +1,39 @@
+import type { Kysely, Selectable } from 'kysely';
+import { json } from '../json.ts';
+import type { ApisTable, Database } from '../schema/index.ts';
+
+export type ApiRow = Selectable<ApisTable>;
+export type NewApi = Omit<ApiRow, 'created_at' | 'builtin'> & { builtin?: boolean };
+
+export function apiQueries(db: Kysely<Database>) {
+  return {
+    // uses the unique index on apis.audience
+    findByAudience(audience: string): Promise<ApiRow | undefined> {
+      return db.selectFrom('apis').selectAll().where('audience', '=', audience).executeTakeFirst();
+    },
+    list(): Promise<ApiRow[]> {
+      return db.selectFrom('apis').selectAll().orderBy('created_at').execute();
+    },
+    async insert(api: NewApi): Promise<void> {
+      await db
+        .insertInto('apis')
+        .values({ ...api, scopes: json(api.scopes), builtin: api.builtin ?? false })
+        .execute();
+    },
+    async upsertBuiltin(api: NewApi): Promise<void> {
+      await db
+        .insertInto('apis')
+        .values({ ...api, scopes: json(api.scopes), builtin: true })
+        .onConflict((oc) => oc.column('audience').doUpdateSet({ scopes: json(api.scopes) }))
+        .execute();
+    },
+    async deleteByAudience(audience: string): Promise<boolean> {
+      const result = await db
+        .deleteFrom('apis')
+        .where('audience', '=', audience)
+        .where('builtin', '=', false)
+        .executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import type { Kysely, Selectable } from 'kysely';
+import { json } from '../json.ts';
+import type { Database, SigningKeysTable } from '../schema/index.ts';
+
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+
+export function signingKeyQueries(db: Kysely<Database>) {
+  return {
+    // the table holds a handful of rows per alg: a full read is the point
+    list(): Promise<SigningKeyRow[]> {
+      return db.selectFrom('signing_keys').selectAll().orderBy('activates_at', 'desc').execute();
+    },
+    async insert(key: Omit<SigningKeyRow, 'created_at'>): Promise<void> {
+      await db
+        .insertInto('signing_keys')
+        .values({ ...key, public_jwk: json(key.public_jwk) })
+        .execute();
+    },
+    /** Deletes keys that no token can still need (their successor has been signing long enough). */
+    async deleteKids(kids: string[]): Promise<void> {
+      if (kids.length === 0) return;
+      await db.deleteFrom('signing_keys').where('kid', 'in', kids).execute();
+    },
+  };
+}

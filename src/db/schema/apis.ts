@@ -1,0 +1,13 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** A registered API (OAuth resource server): it decides audience, scopes, alg and TTL of its tokens. */
+export interface ApisTable {
+  id: string;
+  audience: string;
+  name: string;
+  scopes: ColumnType<string[], string, string>;
+  signing_alg: 'RS256' | 'ES256';
+  access_token_ttl: number;
+  builtin: Generated<boolean>;
+  created_at: Generated<Date>;
+}

@@ -1,0 +1,12 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** OAuth clients. The secret is stored only as a digest; `metadata` is RFC 7591 client metadata. */
+export interface ClientsTable {
+  client_id: string;
+  name: string;
+  secret_digest: string | null;
+  metadata: ColumnType<Record<string, unknown>, string, string>;
+  roles: ColumnType<string[], string | undefined, string>;
+  default_api: string | null;
+  created_at: Generated<Date>;
+}

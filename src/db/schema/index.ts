@@ -1,0 +1,17 @@
+import type { ApisTable } from './apis.ts';
+import type { ClientsTable } from './clients.ts';
+import type { OidcPayloadsTable } from './oidc-payloads.ts';
+import type { RevokedTokensTable } from './revoked-tokens.ts';
+import type { SigningKeysTable } from './signing-keys.ts';
+import type { UsersTable } from './users.ts';
+
+export interface Database {
+  oidc_payloads: OidcPayloadsTable;
+  apis: ApisTable;
+  clients: ClientsTable;
+  users: UsersTable;
+  signing_keys: SigningKeysTable;
+  revoked_tokens: RevokedTokensTable;
+}
+
+export type { ApisTable, ClientsTable, OidcPayloadsTable, RevokedTokensTable, SigningKeysTable, UsersTable };

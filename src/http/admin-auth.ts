@@ -1,0 +1,20 @@
+import type { Context, Next } from 'koa';
+import { TollgateError } from '../common/index.ts';
+import type { AccessTokenVerifier } from '../oidc/index.ts';
+
+/** Requires a Tollgate access token for `audience` whose `scope` contains `scope` (RFC 6750). */
+export function requireScope(verifier: AccessTokenVerifier, audience: string, scope: string) {
+  return async function authenticateCaller(ctx: Context, next: Next) {
+    const header = ctx.get('authorization');
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+    if (!match?.[1]) throw new TollgateError('invalid_token', 'a Bearer access token is required');
+    const result = await verifier.verify(match[1], { audience });
+    if (!result.valid)
+      throw new TollgateError('invalid_token', `the access token is invalid (${result.detail})`);
+    const scopes = (result.payload.scope ?? '').split(' ');
+    if (!scopes.includes(scope))
+      throw new TollgateError('insufficient_scope', `the access token lacks the ${scope} scope`);
+    ctx.state.caller = { clientId: result.payload.client_id, sub: result.payload.sub };
+    await next();
+  };
+}

@@ -1,0 +1,72 @@
+import Router from '@koa/router';
+import {
+  apiUseCases,
+  BUILTIN_API,
+  type ClientUseCases,
+  createApiInput,
+  createClientInput,
+  createUserInput,
+  userUseCases,
+} from '../admin/index.ts';
+import type { DatabaseHandle } from '../db/index.ts';
+import type { SigningKeyRing } from '../keys/index.ts';
+import type { AccessTokenVerifier } from '../oidc/index.ts';
+import { requireScope } from './admin-auth.ts';
+import { parseBody } from './body.ts';
+import { parseInput } from './validate.ts';
+
+export interface AdminRouteDeps {
+  db: DatabaseHandle;
+  verifier: AccessTokenVerifier;
+  ring: SigningKeyRing;
+  clients: ClientUseCases;
+}
+
+/** `/admin/*`: the API behind the `tollgate` CLI; every route needs a token with scope `admin`. */
+export function adminRoutes(deps: AdminRouteDeps): Router {
+  const users = userUseCases(deps.db);
+  const apis = apiUseCases(deps.db);
+  const router = new Router({ prefix: '/admin' });
+  router.use(requireScope(deps.verifier, BUILTIN_API.audience, 'admin'), parseBody(['json']));
+
+  router.post('/clients', async (ctx) => {
+    ctx.status = 201;
+    ctx.body = await deps.clients.create(parseInput(createClientInput, ctx.request.body));
+  });
+  router.get('/clients', async (ctx) => {
+    ctx.body = { clients: await deps.clients.list() };
+  });
+  router.delete('/clients/:id', async (ctx) => {
+    await deps.clients.delete(ctx.params.id ?? '');
+    ctx.status = 204;
+  });
+
+  router.post('/users', async (ctx) => {
+    ctx.status = 201;
+    ctx.body = await users.create(parseInput(createUserInput, ctx.request.body));
+  });
+  router.get('/users', async (ctx) => {
+    ctx.body = { users: await users.list() };
+  });
+  router.delete('/users/:id', async (ctx) => {
+    await users.delete(ctx.params.id ?? '');
+    ctx.status = 204;
+  });
+
+  router.post('/apis', async (ctx) => {
+    ctx.status = 201;
+    ctx.body = await apis.create(parseInput(createApiInput, ctx.request.body));
+  });
+  router.get('/apis', async (ctx) => {
+    ctx.body = { apis: await apis.list() };
+  });
+
+  router.get('/keys', async (ctx) => {
+    ctx.body = { keys: deps.ring.list() };
+  });
+  router.post('/keys/rotate', async (ctx) => {
+    ctx.status = 201;
+    ctx.body = { keys: await deps.ring.rotate() };
+  });
+  return router;
+}

@@ -1,0 +1,65 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import type { ClientUseCases } from '../admin/index.ts';
+import type { DatabaseHandle } from '../db/index.ts';
+import type { SigningKeyRing } from '../keys/index.ts';
+import { interactionRoutes, type OidcService, STYLESHEET } from '../oidc/index.ts';
+import { adminRoutes } from './admin-routes.ts';
+import { parseBody } from './body.ts';
+import { renderErrors, requestContext, securityHeaders } from './middleware.ts';
+
+export interface AppDeps {
+  logger: Logger;
+  db: DatabaseHandle;
+  ring: SigningKeyRing;
+  oidc: OidcService;
+  clients: ClientUseCases;
+  csrfSecret: Buffer;
+  /** False while shutting down, so load balancers stop sending traffic. */
+  accepting: () => boolean;
+}
+
+/** The HTTP surface: our own routes first, then everything else to oidc-provider. */
+export function buildApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.use(requestContext(deps.logger));
+  app.use(securityHeaders);
+  app.use(renderErrors);
+
+  const ops = new Router();
+  ops.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  ops.get('/readyz', async (ctx) => {
+    const database = await Promise.race([
+      deps.db.ping().then(() => 'ok' as const),
+      new Promise<'unreachable'>((resolve) => setTimeout(resolve, 2000, 'unreachable').unref()),
+    ]).catch(() => 'unreachable' as const);
+    const ready = database === 'ok' && deps.accepting();
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'not_ready', database, accepting: deps.accepting() };
+  });
+  ops.get('/assets/tollgate.css', (ctx) => {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = STYLESHEET;
+  });
+
+  const interactions = interactionRoutes({
+    provider: () => deps.oidc.provider,
+    db: deps.db,
+    csrfSecret: deps.csrfSecret,
+    formParser: parseBody(['form'], '16kb'),
+  });
+  const admin = adminRoutes({
+    db: deps.db,
+    verifier: deps.oidc.verifier,
+    ring: deps.ring,
+    clients: deps.clients,
+  });
+
+  for (const router of [ops, interactions, admin]) app.use(router.routes()).use(router.allowedMethods());
+  app.use(deps.oidc.middleware());
+  return app;
+}

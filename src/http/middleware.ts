@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { TollgateError } from '../common/index.ts';
+
+declare module 'koa' {
+  interface DefaultState {
+    requestId: string;
+    log: Logger;
+  }
+}
+
+const INCOMING_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Request id on every response and log line; a well-formed incoming X-Request-Id is kept. */
+export function requestContext(logger: Logger) {
+  return async function requestId(ctx: Context, next: Next) {
+    const incoming = ctx.get('x-request-id');
+    const id = INCOMING_ID.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = id;
+    ctx.state.log = logger.child({ reqId: id });
+    ctx.set('X-Request-Id', id);
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      ctx.state.log.info(
+        {
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+        },
+        'request',
+      );
+    }
+  };
+}
+
+/**
+ * Renders every error as `{ error, error_description }` (RFC 6749 §5.2). Server faults are
+ * logged with their stack and answered with a generic description: no stack reaches a client.
+ */
+export async function renderErrors(ctx: Context, next: Next) {
+  try {
+    await next();
+  } catch (error) {
+    const known = error instanceof TollgateError ? error : undefined;
+    const status = known?.status ?? 500;
+    if (status >= 500) ctx.state.log.error({ err: error }, 'request failed');
+    ctx.status = status;
+    if (known?.code === 'invalid_token' || known?.code === 'insufficient_scope') {
+      ctx.set(
+        'WWW-Authenticate',
+        `Bearer error="${known.code}", error_description="${known.message.replaceAll('"', "'")}"`,
+      );
+    }
+    ctx.body = known?.expose
+      ? { error: known.code, error_description: known.message }
+      : {
+          error: 'server_error',
+          error_description: 'an internal error occurred; see the server log for this request id',
+        };
+  }
+}
+
+/** Security headers for our HTML pages: no script, no framing, no sniffing, no referrer leaks. */
+export async function securityHeaders(ctx: Context, next: Next) {
+  await next();
+  if (ctx.response.is('html')) {
+    ctx.set(
+      'Content-Security-Policy',
+      "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    ctx.set('X-Frame-Options', 'DENY');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    ctx.set('Cache-Control', 'no-store');
+  }
+  ctx.set('X-Content-Type-Options', 'nosniff');
+}

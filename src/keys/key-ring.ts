@@ -1,0 +1,210 @@
+import { EventEmitter } from 'node:events';
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  type JWK,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { sql } from 'kysely';
+import type { DatabaseHandle, SigningKeyRow } from '../db/index.ts';
+import { signingKeyQueries } from '../db/index.ts';
+import { openJwk, sealJwk } from './seal.ts';
+
+export type SigningAlg = 'RS256' | 'ES256';
+export const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'ES256'];
+
+/** The longest-lived JWT we sign (access tokens max 3600 s, ID tokens 3600 s) plus clock skew. */
+export const MAX_JWT_LIFETIME_SECONDS = 3600 + 60;
+
+export interface KeyRingOptions {
+  /** How long a new key is in JWKS before it signs. */
+  publishSeconds: number;
+  /** How often the ring re-reads the database so all instances converge. */
+  refreshSeconds: number;
+  now?: () => Date;
+}
+
+export interface PublishedKey {
+  kid: string;
+  alg: SigningAlg;
+  state: 'pending' | 'active' | 'retired';
+  activatesAt: Date;
+  /** When it leaves JWKS; undefined while no successor is active. */
+  retiresAt: Date | undefined;
+}
+
+interface KeyView {
+  row: SigningKeyRow;
+  state: PublishedKey['state'];
+  retiresAt: Date | undefined;
+}
+
+/**
+ * The signing keys every instance agrees on, read from the database. A key's state is a pure
+ * function of timestamps: pending until `activates_at`, active while it is the newest activated
+ * key of its alg, retired afterwards, and dropped from JWKS once every token it signed expired.
+ */
+export class SigningKeyRing extends EventEmitter<{ change: [] }> {
+  readonly #db: DatabaseHandle;
+  readonly #kek: Buffer;
+  readonly #options: Required<KeyRingOptions>;
+  readonly #privateByKid = new Map<string, JWK>();
+  #views: KeyView[] = [];
+  #fingerprint = '';
+  #verifyKey: JWTVerifyGetKey = createLocalJWKSet({ keys: [] });
+  #timer: NodeJS.Timeout | undefined;
+  #activationTimer: NodeJS.Timeout | undefined;
+
+  constructor(db: DatabaseHandle, kek: Buffer, options: KeyRingOptions) {
+    super();
+    this.#db = db;
+    this.#kek = kek;
+    this.#options = { now: () => new Date(), ...options };
+  }
+
+  /** Creates a first key per alg when there is none, then loads the ring. */
+  async init(): Promise<void> {
+    await this.#db.db.transaction().execute(async (trx) => {
+      // Several instances may start together on an empty database: only one creates keys.
+      await sql`select pg_advisory_xact_lock(7310001)`.execute(trx);
+      const existing = await trx.selectFrom('signing_keys').select('alg').distinct().execute();
+      const have = new Set(existing.map((r) => r.alg));
+      for (const alg of SIGNING_ALGS) {
+        if (!have.has(alg)) await this.#insertKey(alg, this.#options.now(), trx);
+      }
+    });
+    await this.refresh();
+  }
+
+  /** Adds a new key per alg that is published now and signs after `publishSeconds`. */
+  async rotate(): Promise<PublishedKey[]> {
+    const activatesAt = new Date(this.#options.now().getTime() + this.#options.publishSeconds * 1000);
+    const kids: string[] = [];
+    for (const alg of SIGNING_ALGS) kids.push(await this.#insertKey(alg, activatesAt, this.#db.db));
+    await this.refresh();
+    return this.list().filter((k) => kids.includes(k.kid));
+  }
+
+  async refresh(): Promise<void> {
+    const rows = await signingKeyQueries(this.#db.db).list();
+    const now = this.#options.now();
+    const views = computeStates(rows, now);
+    const expired = views.filter((v) => v.retiresAt !== undefined && v.retiresAt <= now);
+    await signingKeyQueries(this.#db.db).deleteKids(expired.map((v) => v.row.kid));
+    const published = views.filter((v) => !expired.includes(v));
+    for (const view of published) {
+      if (!this.#privateByKid.has(view.row.kid)) {
+        this.#privateByKid.set(view.row.kid, await openJwk(view.row.private_jwk_encrypted, this.#kek));
+      }
+    }
+    this.#views = published;
+    const fingerprint = published.map((v) => `${v.row.kid}:${v.state}`).join(',');
+    if (fingerprint !== this.#fingerprint) {
+      this.#fingerprint = fingerprint;
+      this.#verifyKey = createLocalJWKSet({ keys: this.publicJwks() });
+      this.emit('change');
+    }
+    this.#scheduleActivation(now);
+  }
+
+  /** Starts periodic refreshes; a failed refresh keeps the last good ring. */
+  start(onError: (error: unknown) => void): void {
+    this.#timer = setInterval(() => this.refresh().catch(onError), this.#options.refreshSeconds * 1000);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    clearTimeout(this.#activationTimer);
+  }
+
+  /** Private JWKs for oidc-provider: active keys first, as it signs with the first match per alg. */
+  providerJwks(): JWK[] {
+    const order = { active: 0, pending: 1, retired: 2 } as const;
+    return [...this.#views]
+      .sort((a, b) => order[a.state] - order[b.state])
+      .map((v) => ({ ...this.#privateByKid.get(v.row.kid), kid: v.row.kid, alg: v.row.alg, use: 'sig' }));
+  }
+
+  publicJwks(): JWK[] {
+    return this.#views.map((v) => ({ ...v.row.public_jwk, kid: v.row.kid, alg: v.row.alg, use: 'sig' }));
+  }
+
+  /** The key that signs new tokens of this alg. */
+  activeKid(alg: SigningAlg): string {
+    const view = this.#views.find((v) => v.row.alg === alg && v.state === 'active');
+    if (!view) throw new Error(`no active ${alg} signing key`);
+    return view.row.kid;
+  }
+
+  /** Resolves verification keys without importing a key per call (jose caches imports). */
+  get verificationKey(): JWTVerifyGetKey {
+    return this.#verifyKey;
+  }
+
+  list(): PublishedKey[] {
+    return this.#views.map((v) => ({
+      kid: v.row.kid,
+      alg: v.row.alg,
+      state: v.state,
+      activatesAt: v.row.activates_at,
+      retiresAt: v.retiresAt,
+    }));
+  }
+
+  // A pending key must start signing on time even between periodic refreshes.
+  #scheduleActivation(now: Date): void {
+    clearTimeout(this.#activationTimer);
+    const next = this.#views
+      .filter((v) => v.state === 'pending')
+      .map((v) => v.row.activates_at.getTime())
+      .sort((a, b) => a - b)[0];
+    if (next === undefined) return;
+    this.#activationTimer = setTimeout(
+      () => this.refresh().catch(() => {}),
+      Math.max(0, next - now.getTime()) + 5,
+    );
+    this.#activationTimer.unref();
+  }
+
+  async #insertKey(alg: SigningAlg, activatesAt: Date, db: DatabaseHandle['db']): Promise<string> {
+    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
+    const publicJwk = await exportJWK(publicKey);
+    const kid = await calculateJwkThumbprint(publicJwk);
+    await signingKeyQueries(db).insert({
+      kid,
+      alg,
+      public_jwk: publicJwk as Record<string, unknown>,
+      private_jwk_encrypted: await sealJwk(await exportJWK(privateKey), this.#kek),
+      activates_at: activatesAt,
+    });
+    return kid;
+  }
+}
+
+function computeStates(rows: SigningKeyRow[], now: Date): KeyView[] {
+  const views: KeyView[] = [];
+  for (const alg of SIGNING_ALGS) {
+    // newest first; ties broken by kid so every instance picks the same active key
+    const ofAlg = rows
+      .filter((r) => r.alg === alg)
+      .sort((a, b) => b.activates_at.getTime() - a.activates_at.getTime() || (a.kid < b.kid ? -1 : 1));
+    let successorActivation: Date | undefined;
+    let sawActive = false;
+    for (const row of ofAlg) {
+      if (row.activates_at > now) {
+        views.push({ row, state: 'pending', retiresAt: undefined });
+      } else if (!sawActive) {
+        sawActive = true;
+        views.push({ row, state: 'active', retiresAt: undefined });
+      } else {
+        const retiresAt = new Date((successorActivation ?? now).getTime() + MAX_JWT_LIFETIME_SECONDS * 1000);
+        views.push({ row, state: 'retired', retiresAt });
+      }
+      if (row.activates_at <= now) successorActivation = row.activates_at;
+    }
+  }
+  return views;
+}

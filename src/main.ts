@@ -1,0 +1,163 @@
+import { createHmac } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { bootstrap, clientUseCases } from './admin/index.ts';
+import { ConfigError } from './common/index.ts';
+import { type Config, loadConfig } from './config/index.ts';
+import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
+import { buildApp } from './http/index.ts';
+import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
+import { OidcService, purgeExpired } from './oidc/index.ts';
+
+export interface Tollgate {
+  url: string;
+  server: Server;
+  db: DatabaseHandle;
+  ring: SigningKeyRing;
+  oidc: OidcService;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** An already open database (tests hand in a prepared one). */
+  db?: DatabaseHandle;
+  /** Listen address; 127.0.0.1 in tests. */
+  host?: string;
+}
+
+/** Secrets never appear in logs, whatever object carries them. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.password',
+  '*.client_secret',
+  '*.access_token',
+  '*.refresh_token',
+  '*.id_token',
+  '*.token',
+];
+
+/** Composition root: builds every component from config and starts listening. */
+export async function startTollgate(config: Config, options: StartOptions = {}): Promise<Tollgate> {
+  const logger =
+    options.logger ?? pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  const kek = resolveKeyEncryptionKey(config.keyEncryptionKey, config.dataDir);
+  if (kek.developmentKeyPath) {
+    logger.warn(
+      { path: kek.developmentKeyPath },
+      '!!! KEY_ENCRYPTION_KEY is not set: signing keys are encrypted with a DEVELOPMENT key stored next to the data. Set KEY_ENCRYPTION_KEY (openssl rand -base64 32) before any real use. !!!',
+    );
+  }
+
+  const db =
+    options.db ??
+    (await openDatabase(
+      config.database.kind === 'postgres'
+        ? config.database
+        : { kind: 'pglite', dataDir: config.database.dataDir },
+    ));
+  const applied = await migrateToLatest(db.db as never);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+
+  const ring = new SigningKeyRing(db, kek.key, config.keys);
+  await ring.init();
+  ring.on('change', () =>
+    logger.info({ keys: ring.list().map((k) => `${k.alg}:${k.kid}:${k.state}`) }, 'signing keys changed'),
+  );
+  ring.start((error) => logger.error({ err: error }, 'signing key refresh failed; keeping the last key set'));
+
+  const derive = (purpose: string) => createHmac('sha256', kek.key).update(`tollgate:${purpose}`).digest();
+  const oidc = new OidcService({
+    issuer: config.issuer,
+    db,
+    ring,
+    cookieSecret: derive('cookies'),
+    onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
+  });
+  const clients = clientUseCases(db, async (metadata) => {
+    await oidc.provider.Client.validate(metadata as never);
+  });
+
+  const adminFile = await bootstrap(db, clients, { dataDir: config.dataDir, url: config.issuer });
+  if (adminFile)
+    logger.warn({ path: adminFile }, `admin client created; its credentials are in ${adminFile}`);
+
+  let accepting = true;
+  const app = buildApp({
+    logger,
+    db,
+    ring,
+    oidc,
+    clients,
+    csrfSecret: derive('csrf'),
+    accepting: () => accepting,
+  });
+
+  const purge = setInterval(() => {
+    purgeExpired(db)
+      .then((n) => n.payloads + n.revoked > 0 && logger.info(n, 'expired rows purged'))
+      .catch((error) => logger.error({ err: error }, 'purge failed'));
+  }, config.purgeIntervalSeconds * 1000);
+  purge.unref();
+
+  const server = app.listen(config.port, options.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host ?? 'localhost'}:${port}`;
+  logger.info({ url, issuer: config.issuer, database: db.kind }, 'Tollgate listening');
+
+  return {
+    url,
+    server,
+    db,
+    ring,
+    oidc,
+    async close() {
+      accepting = false;
+      clearInterval(purge);
+      ring.stop();
+      // Stop accepting, let in-flight requests finish, then release the database.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      if (!options.db) await db.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const line of error.problems) process.stderr.write(`tollgate: invalid configuration: ${line}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const tollgate = await startTollgate(config);
+  const shutdown = () => {
+    tollgate.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+if (import.meta.main) {
+  main().catch((error: unknown) => {
+    process.stderr.write(
+      `tollgate: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exit(1);
+  });
+}

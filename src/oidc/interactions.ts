@@ -1,0 +1,152 @@
+import { createHmac } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import { constantTimeEqual, TollgateError, verifyPassword } from '../common/index.ts';
+import { type DatabaseHandle, userQueries } from '../db/index.ts';
+import { renderConsentPage, renderLoginPage } from './views.ts';
+
+export interface InteractionDeps {
+  provider: () => Provider;
+  db: DatabaseHandle;
+  csrfSecret: Buffer;
+  /** Parses urlencoded form bodies (size-limited) before the POST handlers. */
+  formParser: Middleware;
+}
+
+type Form = Record<string, string | undefined>;
+
+/**
+ * Login and consent pages at oidc-provider's interaction URL. Each form carries a CSRF token
+ * bound to the interaction (HMAC of its uid) on top of the SameSite interaction cookie.
+ */
+export function interactionRoutes(deps: InteractionDeps): Router {
+  const users = userQueries(deps.db.db);
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const csrfFor = (uid: string) =>
+    createHmac('sha256', deps.csrfSecret).update(`csrf:${uid}`).digest('base64url');
+
+  async function details(ctx: Context) {
+    try {
+      return await deps.provider().interactionDetails(ctx.req, ctx.res);
+    } catch {
+      throw new TollgateError(
+        'invalid_request',
+        'this sign-in request has expired or is unknown; start again from the application',
+      );
+    }
+  }
+
+  function checkCsrf(ctx: Context, uid: string) {
+    const sent = (ctx.request.body as Form | undefined)?.csrf;
+    if (typeof sent !== 'string' || !constantTimeEqual(sent, csrfFor(uid))) {
+      throw new TollgateError(
+        'access_denied',
+        'the form is stale or was not sent by this page; reload and try again',
+      );
+    }
+  }
+
+  async function clientName(clientId: unknown): Promise<string> {
+    const client = typeof clientId === 'string' ? await deps.provider().Client.find(clientId) : undefined;
+    return client?.clientName ?? String(clientId);
+  }
+
+  router.get('/', async (ctx) => {
+    const interaction = await details(ctx);
+    const base = {
+      uid: interaction.uid,
+      csrf: csrfFor(interaction.uid),
+      clientName: await clientName(interaction.params.client_id),
+    };
+    if (interaction.prompt.name === 'login') {
+      ctx.body = renderLoginPage(base);
+      return;
+    }
+    const d = interaction.prompt.details as {
+      missingOIDCScope?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    ctx.body = renderConsentPage({
+      ...base,
+      scopes: d.missingOIDCScope ?? [],
+      apis: Object.entries(d.missingResourceScopes ?? {}).map(([audience, scopes]) => ({ audience, scopes })),
+    });
+  });
+
+  router.post('/login', deps.formParser, async (ctx) => {
+    const interaction = await details(ctx);
+    checkCsrf(ctx, interaction.uid);
+    if (interaction.prompt.name !== 'login')
+      throw new TollgateError('invalid_request', 'this request does not expect a sign-in');
+    const form = ctx.request.body as Form;
+    const username = (form.username ?? '').trim();
+    const password = form.password ?? '';
+    const user = username ? await users.findByUsername(username) : undefined;
+    const ok = (await verifyPassword(user?.password_hash, password)) && user !== undefined && !user.disabled;
+    if (!ok || !user) {
+      ctx.status = 401;
+      ctx.body = renderLoginPage({
+        uid: interaction.uid,
+        csrf: csrfFor(interaction.uid),
+        clientName: await clientName(interaction.params.client_id),
+        username,
+        error: 'Invalid username or password.',
+      });
+      return;
+    }
+    await deps
+      .provider()
+      .interactionFinished(
+        ctx.req,
+        ctx.res,
+        { login: { accountId: user.id } },
+        { mergeWithLastSubmission: false },
+      );
+    ctx.respond = false;
+  });
+
+  router.post('/confirm', deps.formParser, async (ctx) => {
+    const provider = deps.provider();
+    const interaction = await details(ctx);
+    checkCsrf(ctx, interaction.uid);
+    if (interaction.prompt.name !== 'consent' || !interaction.session) {
+      throw new TollgateError('invalid_request', 'this request does not expect a consent');
+    }
+    const d = interaction.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    const grant = interaction.grantId
+      ? await provider.Grant.find(interaction.grantId)
+      : new provider.Grant({
+          accountId: interaction.session.accountId,
+          clientId: String(interaction.params.client_id),
+        });
+    if (!grant) throw new TollgateError('invalid_request', 'the grant for this request no longer exists');
+    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    await provider.interactionFinished(
+      ctx.req,
+      ctx.res,
+      { consent: { grantId } },
+      { mergeWithLastSubmission: true },
+    );
+    ctx.respond = false;
+  });
+
+  router.post('/abort', deps.formParser, async (ctx) => {
+    const interaction = await details(ctx);
+    checkCsrf(ctx, interaction.uid);
+    const result = { error: 'access_denied', error_description: 'the user denied the request' };
+    await deps.provider().interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    ctx.respond = false;
+  });
+
+  return router;
+}

@@ -1,0 +1,150 @@
+import { createHmac } from 'node:crypto';
+import Provider, { type Configuration, errors } from 'oidc-provider';
+import { secretMatchesDigest } from '../common/index.ts';
+import { apiQueries, type DatabaseHandle, userQueries } from '../db/index.ts';
+import type { SigningAlg, SigningKeyRing } from '../keys/index.ts';
+import type { AccessTokenVerifier } from './access-token-verifier.ts';
+import { CLAIMS, createFindAccount } from './accounts.ts';
+import { createAdapterFactory } from './adapter.ts';
+import { createClientDirectory } from './client-directory.ts';
+import { handleStructuredTokens } from './structured-tokens.ts';
+import { renderErrorPage, renderLogoutPage, renderLogoutSuccessPage } from './views.ts';
+
+export interface ProviderDeps {
+  issuer: string;
+  db: DatabaseHandle;
+  ring: SigningKeyRing;
+  verifier: AccessTokenVerifier;
+  /** Secret shared by all instances (derived from the key-encryption key) for cookie signing. */
+  cookieSecret: Buffer;
+}
+
+/** Access token TTL when an API does not say (DESIGN.md: 5 minutes). */
+export const DEFAULT_ACCESS_TOKEN_TTL = 300;
+
+/**
+ * Builds the oidc-provider instance. The key set is fixed per instance, so the composition root
+ * builds a new one whenever the key ring changes; all state lives in the database.
+ */
+export function buildProvider(deps: ProviderDeps): Provider {
+  const apis = apiQueries(deps.db.db);
+  const users = userQueries(deps.db.db);
+  const clients = createClientDirectory(deps.db);
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory(deps.db, clients),
+    findAccount: createFindAccount(deps.db),
+    jwks: { keys: deps.ring.providerJwks() as never },
+    cookies: { keys: [createHmac('sha256', deps.cookieSecret).update('cookies').digest('base64url')] },
+    claims: CLAIMS as unknown as Configuration['claims'],
+    scopes: ['openid', 'offline_access', 'profile'],
+    responseTypes: ['code'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'RS256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+      userinfoSigningAlgValues: ['RS256', 'ES256'],
+      introspectionSigningAlgValues: ['RS256', 'ES256'],
+      clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    },
+    extraClientMetadata: { properties: ['tollgate_roles', 'tollgate_default_api', 'tollgate_scopes'] },
+    // OAuth 2.0 Security BCP §2.1.1: PKCE for every client; oidc-provider only knows S256.
+    pkce: { required: () => true },
+    // RFC 6749 §3.1.2.3 exact matching, and redirect_uri is always required.
+    allowOmittingSingleRegisteredRedirectUri: false,
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Only confidential clients (resource servers) may introspect.
+        allowedPolicy: async (ctx) => ctx.oidc.client?.clientAuthMethod !== 'none',
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.body = renderLogoutPage(form);
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.body = renderLogoutSuccessPage();
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, client, oneOf) => {
+          if (oneOf) return oneOf;
+          const fallback = client.metadata().tollgate_default_api;
+          // Without a default API only OIDC scopes can be granted, for an opaque userinfo token.
+          return typeof fallback === 'string' ? fallback : undefined;
+        },
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, indicator, client) => {
+          const api = await apis.findByAudience(indicator);
+          if (!api) throw new errors.InvalidTarget(`resource ${indicator} is not a registered API`);
+          // Default deny: a client gets only the API scopes it was created with.
+          const granted = client.metadata().tollgate_scopes;
+          const allowed = Array.isArray(granted) ? api.scopes.filter((s) => granted.includes(s)) : [];
+          return {
+            scope: allowed.join(' '),
+            audience: api.audience,
+            accessTokenTTL: api.access_token_ttl,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: api.signing_alg, kid: deps.ring.activeKid(api.signing_alg as SigningAlg) } },
+          };
+        },
+      },
+    },
+    extraTokenClaims: async (ctx, token) => {
+      if (token.kind === 'ClientCredentials') {
+        const roles = ctx.oidc.client?.metadata().tollgate_roles;
+        return Array.isArray(roles) && roles.length > 0 ? { roles } : undefined;
+      }
+      if (token.kind === 'AccessToken' && token.accountId) {
+        const user = await users.find(token.accountId);
+        return user && user.roles.length > 0 ? { roles: user.roles } : undefined;
+      }
+      return undefined;
+    },
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 3600,
+      RefreshToken: 14 * 24 * 3600,
+      Session: 14 * 24 * 3600,
+      Grant: 14 * 24 * 3600,
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = renderErrorPage(out.error, out.error_description);
+    },
+  };
+
+  const provider = new Provider(deps.issuer, configuration);
+  provider.proxy = false;
+
+  // Client secrets are stored as digests (see common/secrets.ts), so compare digests in
+  // constant time instead of oidc-provider's plaintext comparison.
+  provider.Client.prototype.compareClientSecret = async function compareDigest(
+    this: { clientSecret?: string },
+    actual: string,
+  ) {
+    return typeof this.clientSecret === 'string' && secretMatchesDigest(actual, this.clientSecret);
+  };
+
+  provider.use(handleStructuredTokens(deps.verifier));
+  return provider;
+}

@@ -1,0 +1,67 @@
+import type { Middleware } from 'koa';
+import mount from 'koa-mount';
+import type Provider from 'oidc-provider';
+import { type DatabaseHandle, oidcPayloadQueries, revokedTokenQueries } from '../db/index.ts';
+import type { SigningKeyRing } from '../keys/index.ts';
+import { AccessTokenVerifier } from './access-token-verifier.ts';
+import { buildProvider } from './provider.ts';
+
+export interface OidcServiceDeps {
+  issuer: string;
+  db: DatabaseHandle;
+  ring: SigningKeyRing;
+  cookieSecret: Buffer;
+  onProviderEvent?: (event: string, detail: Record<string, unknown>) => void;
+}
+
+/**
+ * Owns the current oidc-provider instance. oidc-provider's key set is fixed at construction,
+ * so a key-ring change (rotation published, key activated or retired) swaps in a fresh instance;
+ * requests already inside the old one finish there.
+ */
+export class OidcService {
+  readonly verifier: AccessTokenVerifier;
+  readonly #deps: OidcServiceDeps;
+  #provider!: Provider;
+  #mounted!: Middleware;
+
+  constructor(deps: OidcServiceDeps) {
+    this.#deps = deps;
+    this.verifier = new AccessTokenVerifier(deps);
+    this.#rebuild();
+    deps.ring.on('change', () => this.#rebuild());
+  }
+
+  get provider(): Provider {
+    return this.#provider;
+  }
+
+  /** Koa middleware that hands the request to the current provider. */
+  middleware(): Middleware {
+    return (ctx, next) => this.#mounted(ctx, next);
+  }
+
+  #rebuild(): void {
+    const provider = buildProvider({ ...this.#deps, verifier: this.verifier });
+    const emit = this.#deps.onProviderEvent;
+    if (emit) {
+      provider.on('server_error', (_ctx, error) => emit('server_error', { err: error }));
+      provider.on('grant.error', (_ctx, error) => emit('grant.error', { err: error.message }));
+    }
+    this.#provider = provider;
+    this.#mounted = mount(provider as never) as Middleware;
+  }
+}
+
+/**
+ * Deletes expired codes, sessions, grants, refresh tokens and denylist entries, so the tables
+ * stay proportional to live state (unbounded token tables are a known pain of Hydra users).
+ */
+export async function purgeExpired(
+  db: DatabaseHandle,
+  now = new Date(),
+): Promise<{ payloads: number; revoked: number }> {
+  const payloads = await oidcPayloadQueries(db.db).purgeExpired(now);
+  const revoked = await revokedTokenQueries(db.db).purgeExpired(now);
+  return { payloads, revoked };
+}

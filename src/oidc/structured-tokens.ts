@@ -1,0 +1,67 @@
+import { decodeProtectedHeader } from 'jose';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { AccessTokenVerifier } from './access-token-verifier.ts';
+
+/**
+ * oidc-provider refuses JWT access tokens at introspection and revocation
+ * (`unsupported_token_type`), but only after it has authenticated the calling client. This
+ * middleware takes over exactly then: introspection verifies the JWT and consults the denylist;
+ * revocation puts its `jti` on the denylist until it expires (RFC 7009, RFC 7662).
+ */
+export function handleStructuredTokens(verifier: AccessTokenVerifier) {
+  return async function structuredTokens(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
+    await next();
+    const oidc = ctx.oidc;
+    const route = oidc?.route;
+    if (route !== 'introspection' && route !== 'revocation') return;
+    const body = ctx.body as { error?: string } | undefined;
+    const token = oidc.params?.token;
+    if (
+      body?.error !== 'unsupported_token_type' ||
+      !oidc.client ||
+      typeof token !== 'string' ||
+      !isJwt(token)
+    ) {
+      return;
+    }
+    ctx.status = 200;
+    if (route === 'introspection') {
+      ctx.body = await introspect(verifier, token);
+      return;
+    }
+    const result = await verifier.verify(token, { ignoreExpiry: true });
+    // RFC 7009 §2.2: an invalid or foreign token is answered 200 all the same; a client may only
+    // revoke tokens issued to it.
+    if (result.valid && result.payload.client_id === oidc.client.clientId)
+      await verifier.revoke(result.payload);
+    ctx.body = '';
+  };
+}
+
+async function introspect(verifier: AccessTokenVerifier, token: string) {
+  const result = await verifier.verify(token);
+  if (!result.valid) return { active: false };
+  const { payload } = result;
+  return {
+    active: true,
+    token_type: 'Bearer',
+    iss: payload.iss,
+    sub: payload.sub,
+    aud: payload.aud,
+    client_id: payload.client_id,
+    scope: payload.scope,
+    jti: payload.jti,
+    iat: payload.iat,
+    exp: payload.exp,
+    ...(payload.roles ? { roles: payload.roles } : {}),
+  };
+}
+
+function isJwt(token: string): boolean {
+  try {
+    decodeProtectedHeader(token);
+    return true;
+  } catch {
+    return false;
+  }
+}
