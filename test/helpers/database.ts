@@ -1,0 +1,78 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../src/db/index.ts';
+
+/**
+ * Tests run on the embedded PGlite by default, and on PostgreSQL when TOLLGATE_TEST_DATABASE_URL
+ * points at a server (a database the test user may create databases from). Every test file gets
+ * its own database, so tests never share rows.
+ */
+export const TEST_DATABASE_URL = process.env.TOLLGATE_TEST_DATABASE_URL;
+export const ENGINE = TEST_DATABASE_URL ? 'postgres' : 'pglite';
+
+const root = resolve(import.meta.dirname, '../..');
+
+/** The PGlite template: created once (5–6 s), then copied per test (a fraction of a second). */
+export function pgliteTemplateDir(): string {
+  const migrationsDir = join(root, 'migrations');
+  const hash = createHash('sha256');
+  for (const file of readdirSync(migrationsDir).sort()) hash.update(file).update(readFileSync(join(migrationsDir, file)));
+  return join(root, '.tollgate-test', `pglite-${hash.digest('hex').slice(0, 12)}`);
+}
+
+export async function preparePgliteTemplate(): Promise<void> {
+  const dir = pgliteTemplateDir();
+  if (existsSync(dir)) return;
+  const building = `${dir}.${process.pid}`;
+  mkdirSync(building, { recursive: true });
+  const handle = await openDatabase({ kind: 'pglite', dataDir: building });
+  await migrateToLatest(handle.db as never);
+  await handle.close();
+  renameSync(building, dir);
+}
+
+export interface TestDatabase {
+  handle: DatabaseHandle;
+  /** For PostgreSQL, the URL of this test's own database (other instances may share it). */
+  url?: string;
+  drop(): Promise<void>;
+}
+
+export async function openTestDatabase(): Promise<TestDatabase> {
+  if (TEST_DATABASE_URL) {
+    const name = `tollgate_test_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    await admin.end();
+    const url = new URL(TEST_DATABASE_URL);
+    url.pathname = `/${name}`;
+    const handle = await openDatabase({ kind: 'postgres', url: url.toString() });
+    await migrateToLatest(handle.db as never);
+    return {
+      handle,
+      url: url.toString(),
+      async drop() {
+        await handle.close().catch(() => {});
+        const cleanup = new pg.Client({ connectionString: TEST_DATABASE_URL });
+        await cleanup.connect();
+        await cleanup.query(`drop database if exists ${name} with (force)`);
+        await cleanup.end();
+      },
+    };
+  }
+  await preparePgliteTemplate();
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-pglite-'));
+  cpSync(pgliteTemplateDir(), dir, { recursive: true });
+  const handle = await openDatabase({ kind: 'pglite', dataDir: dir });
+  return {
+    handle,
+    async drop() {
+      await handle.close().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import type { AdminCredentials } from '../../src/admin/index.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { REDACT_PATHS, startTollgate, type Tollgate } from '../../src/main.ts';
+import { openTestDatabase, type TestDatabase } from './database.ts';
+
+export interface TestInstance {
+  url: string;
+  issuer: string;
+  dataDir: string;
+  admin: AdminCredentials;
+  tollgate: Tollgate;
+  database: TestDatabase;
+  /** Every log line the instance wrote, for assertions (and secret scans). */
+  logs: string[];
+  adminToken(): Promise<string>;
+  /** fetch against /admin with a fresh admin token; JSON bodies are encoded. */
+  admin$(method: string, path: string, body?: unknown): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/**
+ * A real Tollgate over real HTTP on 127.0.0.1, on its own database (PGlite copy or a fresh
+ * PostgreSQL database). `env` overrides configuration variables.
+ */
+export async function startTestInstance(env: Record<string, string> = {}): Promise<TestInstance> {
+  const port = await freePort();
+  const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-data-'));
+  const database = await openTestDatabase();
+  const config = loadConfig({
+    PORT: String(port),
+    ISSUER: `http://127.0.0.1:${port}`,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    ...env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, callback) {
+      logs.push(...chunk.toString().split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  const logger = pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
+  const tollgate = await startTollgate(config, { logger, db: database.handle, host: '127.0.0.1' });
+  const admin = JSON.parse(readFileSync(join(dataDir, 'admin.json'), 'utf8')) as AdminCredentials;
+
+  async function adminToken(): Promise<string> {
+    const response = await fetch(`${tollgate.url}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${admin.client_id}:${admin.client_secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'admin' }),
+    });
+    const body = (await response.json()) as { access_token?: string };
+    if (!body.access_token) throw new Error(`admin token request failed: ${JSON.stringify(body)}`);
+    return body.access_token;
+  }
+
+  return {
+    url: tollgate.url,
+    issuer: config.issuer,
+    dataDir,
+    admin,
+    tollgate,
+    database,
+    logs,
+    adminToken,
+    async admin$(method, path, body) {
+      return fetch(`${tollgate.url}/admin${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${await adminToken()}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    },
+    async close() {
+      await tollgate.close();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
