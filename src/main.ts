@@ -92,6 +92,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     oidc,
     clients,
     csrfSecret: derive('csrf'),
+    cookieSecret: derive('cookies'),
     accepting: () => accepting,
   });
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ClientUseCases } from '../admin/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
-import { interactionRoutes, type OidcService, STYLESHEET } from '../oidc/index.ts';
+import { cookieKeys, interactionRoutes, type OidcService, STYLESHEET } from '../oidc/index.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
 import { renderErrors, requestContext, securityHeaders } from './middleware.ts';
@@ -16,6 +16,7 @@ export interface AppDeps {
   oidc: OidcService;
   clients: ClientUseCases;
   csrfSecret: Buffer;
+  cookieSecret: Buffer;
   /** False while shutting down, so load balancers stop sending traffic. */
   accepting: () => boolean;
 }
@@ -23,6 +24,7 @@ export interface AppDeps {
 /** The HTTP surface: our own routes first, then everything else to oidc-provider. */
 export function buildApp(deps: AppDeps): Koa {
   const app = new Koa();
+  app.keys = cookieKeys(deps.cookieSecret);
   app.use(requestContext(deps.logger));
   app.use(securityHeaders);
   app.use(renderErrors);

@@ -5,6 +5,6 @@ export {
   type VerifiedAccessToken,
 } from './access-token-verifier.ts';
 export { interactionRoutes } from './interactions.ts';
-export { DEFAULT_ACCESS_TOKEN_TTL } from './provider.ts';
+export { cookieKeys, DEFAULT_ACCESS_TOKEN_TTL } from './provider.ts';
 export { OidcService, purgeExpired } from './service.ts';
 export { escapeHtml, STYLESHEET } from './views.ts';

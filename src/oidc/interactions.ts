@@ -29,7 +29,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   async function details(ctx: Context) {
     try {
       return await deps.provider().interactionDetails(ctx.req, ctx.res);
-    } catch {
+    } catch (error) {
+      ctx.state.log.info({ err: error }, 'interaction lookup failed');
       throw new TollgateError(
         'invalid_request',
         'this sign-in request has expired or is unknown; start again from the application',

@@ -22,6 +22,8 @@ export interface ProviderDeps {
 /** Access token TTL when an API does not say (DESIGN.md: 5 minutes). */
 export const DEFAULT_ACCESS_TOKEN_TTL = 300;
 
+const OIDC_SCOPES = ['openid', 'offline_access', 'profile'];
+
 /**
  * Builds the oidc-provider instance. The key set is fixed per instance, so the composition root
  * builds a new one whenever the key ring changes; all state lives in the database.
@@ -35,9 +37,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
     adapter: createAdapterFactory(deps.db, clients),
     findAccount: createFindAccount(deps.db),
     jwks: { keys: deps.ring.providerJwks() as never },
-    cookies: { keys: [createHmac('sha256', deps.cookieSecret).update('cookies').digest('base64url')] },
+    cookies: { keys: cookieKeys(deps.cookieSecret) },
     claims: CLAIMS as unknown as Configuration['claims'],
-    scopes: ['openid', 'offline_access', 'profile'],
+    scopes: OIDC_SCOPES,
     responseTypes: ['code'],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     clientDefaults: {
@@ -69,7 +71,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
         // Only confidential clients (resource servers) may introspect.
         allowedPolicy: async (ctx) => ctx.oidc.client?.clientAuthMethod !== 'none',
       },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: a client may revoke only tokens issued to it.
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -89,12 +98,22 @@ export function buildProvider(deps: ProviderDeps): Provider {
           return typeof fallback === 'string' ? fallback : undefined;
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx, indicator, client) => {
+        getResourceServerInfo: async (ctx, indicator, client) => {
           const api = await apis.findByAudience(indicator);
           if (!api) throw new errors.InvalidTarget(`resource ${indicator} is not a registered API`);
-          // Default deny: a client gets only the API scopes it was created with.
+          // Default deny: a client gets only the API scopes it was created with, and asking for
+          // more is an error rather than a silently narrower token (RFC 6749 §5.2 invalid_scope).
           const granted = client.metadata().tollgate_scopes;
           const allowed = Array.isArray(granted) ? api.scopes.filter((s) => granted.includes(s)) : [];
+          const requested =
+            typeof ctx.oidc.params?.scope === 'string' ? ctx.oidc.params.scope.split(' ') : [];
+          const refused = requested.filter((s) => s && !OIDC_SCOPES.includes(s) && !allowed.includes(s));
+          if (refused.length > 0) {
+            throw new errors.InvalidScope(
+              `scope ${refused.join(' ')} is not allowed for this client at ${indicator}`,
+              refused.join(' '),
+            );
+          }
           return {
             scope: allowed.join(' '),
             audience: api.audience,
@@ -147,4 +166,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   provider.use(handleStructuredTokens(deps.verifier));
   return provider;
+}
+
+/**
+ * Keys that sign oidc-provider's cookies. Mounted in our Koa app, the provider sets cookies
+ * through the outer app's context, so the outer app must carry the same keys.
+ */
+export function cookieKeys(cookieSecret: Buffer): string[] {
+  return [createHmac('sha256', cookieSecret).update('cookies').digest('base64url')];
 }

@@ -30,10 +30,17 @@ export function handleStructuredTokens(verifier: AccessTokenVerifier) {
       return;
     }
     const result = await verifier.verify(token, { ignoreExpiry: true });
-    // RFC 7009 §2.2: an invalid or foreign token is answered 200 all the same; a client may only
-    // revoke tokens issued to it.
-    if (result.valid && result.payload.client_id === oidc.client.clientId)
-      await verifier.revoke(result.payload);
+    // RFC 7009 §2.2: an invalid token is answered 200 all the same; a client may revoke only
+    // tokens issued to it (answered like oidc-provider does for its own token formats).
+    if (result.valid && result.payload.client_id !== oidc.client.clientId) {
+      ctx.status = 400;
+      ctx.body = {
+        error: 'invalid_request',
+        error_description: 'client is not authorized to revoke the presented token',
+      };
+      return;
+    }
+    if (result.valid) await verifier.revoke(result.payload);
     ctx.body = '';
   };
 }

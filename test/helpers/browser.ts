@@ -6,7 +6,10 @@
 export class Browser {
   readonly #cookies = new Map<string, string>();
 
-  async request(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<Response> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string> } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.#cookies.size > 0) headers.cookie = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (init.form) headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -28,7 +31,11 @@ export class Browser {
   }
 
   /** Follows redirects while they stay on `origin`; returns the first response that does not. */
-  async follow(url: string, origin: string, init?: { form?: Record<string, string> }): Promise<{ response: Response; url: string }> {
+  async follow(
+    url: string,
+    origin: string,
+    init?: { form?: Record<string, string> },
+  ): Promise<{ response: Response; url: string }> {
     let response = await this.request(url, init);
     let current = url;
     for (let hops = 0; hops < 10 && response.status >= 300 && response.status < 400; hops++) {
@@ -72,14 +79,17 @@ export async function loginThroughForms(
   for (let pages = 0; pages < 4; pages++) {
     if (!step.url.startsWith(issuer)) return { redirect: new URL(step.url) };
     const html = await step.response.text();
-    if (step.response.status !== 200) throw new Error(`unexpected ${step.response.status} at ${step.url}: ${html.slice(0, 300)}`);
+    if (step.response.status !== 200)
+      throw new Error(`unexpected ${step.response.status} at ${step.url}: ${html.slice(0, 300)}`);
     const csrf = formField(html, 'csrf');
     if (html.includes('name="password"')) {
       step = await browser.follow(new URL(formAction(html, 'login'), issuer).toString(), issuer, {
         form: { csrf, ...credentials },
       });
     } else {
-      step = await browser.follow(new URL(formAction(html, 'confirm'), issuer).toString(), issuer, { form: { csrf } });
+      step = await browser.follow(new URL(formAction(html, 'confirm'), issuer).toString(), issuer, {
+        form: { csrf },
+      });
     }
   }
   throw new Error('login did not finish');

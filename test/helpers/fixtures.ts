@@ -1,0 +1,43 @@
+import * as client from 'openid-client';
+import type { TestInstance } from './instance.ts';
+
+/** Creates something through the admin API and returns its JSON answer, failing loudly. */
+export async function adminCreate<T>(tg: TestInstance, path: string, body: unknown): Promise<T> {
+  const response = await tg.admin$('POST', path, body);
+  const json = (await response.json()) as T;
+  if (response.status !== 201)
+    throw new Error(`POST /admin${path} → ${response.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+export interface CreatedClient {
+  client_id: string;
+  client_secret?: string;
+}
+
+export function createApi(
+  tg: TestInstance,
+  body: { audience: string; scopes: string[]; alg?: string; ttl?: number },
+) {
+  return adminCreate(tg, '/apis', body);
+}
+
+export function createClient(tg: TestInstance, body: Record<string, unknown>): Promise<CreatedClient> {
+  return adminCreate<CreatedClient>(tg, '/clients', body);
+}
+
+export function createUser(tg: TestInstance, body: { username: string; password: string; roles?: string[] }) {
+  return adminCreate<{ id: string }>(tg, '/users', body);
+}
+
+/** openid-client configuration by discovery; the test issuer is plain http on loopback. */
+export async function discover(
+  tg: TestInstance,
+  clientId: string,
+  auth: client.ClientAuth,
+  metadata: Partial<client.ClientMetadata> = {},
+) {
+  return client.discovery(new URL(tg.issuer), clientId, metadata, auth, {
+    execute: [client.allowInsecureRequests],
+  });
+}
