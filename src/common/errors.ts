@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'insufficient_scope'
   | 'access_denied'
   | 'not_found'
+  | 'method_not_allowed'
   | 'conflict'
   | 'request_too_large'
   | 'unsupported_media_type'
@@ -23,6 +24,7 @@ const STATUS: Record<ErrorCode, number> = {
   insufficient_scope: 403,
   access_denied: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   request_too_large: 413,
   unsupported_media_type: 415,

@@ -12,7 +12,7 @@ import type { DatabaseHandle } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import { requireScope } from './admin-auth.ts';
-import { parseBody } from './body.ts';
+import { parseBody, requireJson } from './body.ts';
 import { parseInput } from './validate.ts';
 
 export interface AdminRouteDeps {
@@ -27,7 +27,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   const users = userUseCases(deps.db);
   const apis = apiUseCases(deps.db);
   const router = new Router({ prefix: '/admin' });
-  router.use(requireScope(deps.verifier, BUILTIN_API.audience, 'admin'), parseBody(['json']));
+  router.use(requireScope(deps.verifier, BUILTIN_API.audience, 'admin'), requireJson, parseBody(['json']));
 
   router.post('/clients', async (ctx) => {
     ctx.status = 201;

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { ClientUseCases } from '../admin/index.ts';
+import { TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import { cookieKeys, interactionRoutes, type OidcService, STYLESHEET } from '../oidc/index.ts';
@@ -61,7 +62,18 @@ export function buildApp(deps: AppDeps): Koa {
     clients: deps.clients,
   });
 
-  for (const router of [ops, interactions, admin]) app.use(router.routes()).use(router.allowedMethods());
+  const allowedMethods = {
+    throw: true,
+    methodNotAllowed: () =>
+      new TollgateError('method_not_allowed', 'this method is not allowed on this path'),
+    notImplemented: () => new TollgateError('method_not_allowed', 'this method is not implemented'),
+  };
+  for (const router of [ops, interactions, admin])
+    app.use(router.routes()).use(router.allowedMethods(allowedMethods));
   app.use(deps.oidc.middleware());
+  // Whatever neither we nor oidc-provider route ends here, in the same error shape.
+  app.use(() => {
+    throw new TollgateError('not_found', 'no such endpoint; see /.well-known/openid-configuration');
+  });
   return app;
 }

@@ -1,4 +1,5 @@
 import { bodyParser } from '@koa/bodyparser';
+import type { Context, Next } from 'koa';
 import { TollgateError } from '../common/index.ts';
 
 /** Parses JSON or form bodies with a byte limit; parser failures become OAuth-shaped errors. */
@@ -15,4 +16,13 @@ export function parseBody(types: ('json' | 'form')[], limit = '64kb') {
       throw new TollgateError('invalid_request', 'request body is not valid JSON or form data');
     },
   });
+}
+
+/** A request body must be JSON (415 otherwise), before any field is looked at. */
+export async function requireJson(ctx: Context, next: Next) {
+  const hasBody = (ctx.request.length ?? 0) > 0 || ctx.get('transfer-encoding') !== '';
+  if (hasBody && !ctx.is('application/json')) {
+    throw new TollgateError('unsupported_media_type', 'the request body must be application/json');
+  }
+  await next();
 }

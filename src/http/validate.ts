@@ -8,7 +8,7 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.in
   const problems = result.error.issues.map((issue) => {
     const path = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') return `unknown field ${issue.keys.join(', ')}`;
-    return path ? `${path}: ${issue.message}` : issue.message;
+    return path ? `${path}: ${issue.message}` : `request body: ${issue.message}`;
   });
   throw new TollgateError('invalid_request', problems.join('; '));
 }

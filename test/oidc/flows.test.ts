@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { Browser, loginThroughForms } from '../helpers/browser.ts';
+import { Browser, formField, loginThroughForms } from '../helpers/browser.ts';
 import { createApi, createClient, createUser, discover } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 
@@ -273,6 +273,43 @@ describe('OIDC flows driven by a certified relying-party library', () => {
         },
       );
       assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, true);
+    });
+
+    it('logs the user out through the logout page, ending the session', async () => {
+      const browser = new Browser();
+      const verifier = client.randomPKCECodeVerifier();
+      const params = {
+        redirect_uri: REDIRECT,
+        scope: 'openid read',
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      };
+      await loginThroughForms(browser, client.buildAuthorizationUrl(config, params).toString(), tg.issuer, {
+        username: 'alice',
+        password: 'correct horse battery',
+      });
+      // With a live session, prompt=none succeeds silently…
+      const silent = await browser.follow(
+        client.buildAuthorizationUrl(config, { ...params, prompt: 'none' }).toString(),
+        tg.issuer,
+      );
+      assert.ok(new URL(silent.url).searchParams.get('code'));
+
+      const page = await browser.request(`${tg.url}/session/end`);
+      const html = await page.text();
+      assert.match(html, /Sign out/);
+      assert.doesNotMatch(html, /<script/i);
+      const done = await browser.follow(`${tg.url}/session/end/confirm`, tg.issuer, {
+        form: { xsrf: formField(html, 'xsrf'), logout: 'yes' },
+      });
+      assert.match(await done.response.text(), /signed out/);
+
+      // …and after logout it must not.
+      const after = await browser.follow(
+        client.buildAuthorizationUrl(config, { ...params, prompt: 'none' }).toString(),
+        tg.issuer,
+      );
+      assert.equal(new URL(after.url).searchParams.get('error'), 'login_required');
     });
 
     it('serves userinfo for an OIDC-only login of a client without a default API', async () => {
