@@ -24,23 +24,24 @@ export interface Config {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')}: ${issue.message}`),
-    );
-  }
-  const e = parsed.data;
-  const problems: string[] = [];
-  if (e.KEY_REFRESH_SECONDS >= e.KEY_PUBLISH_SECONDS) {
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')}: ${issue.message}`);
+  // Rules spanning variables are checked even when another variable is invalid, so a single
+  // run reports every problem (the operator fixes them in one pass).
+  const refresh = envSchema.shape.KEY_REFRESH_SECONDS.safeParse(present.KEY_REFRESH_SECONDS);
+  const publish = envSchema.shape.KEY_PUBLISH_SECONDS.safeParse(present.KEY_PUBLISH_SECONDS);
+  if (refresh.success && publish.success && refresh.data >= publish.data) {
     problems.push(
       'KEY_REFRESH_SECONDS: must be shorter than KEY_PUBLISH_SECONDS, or instances could sign before all publish',
     );
   }
-  const production = e.NODE_ENV === 'production';
-  if (production && !e.KEY_ENCRYPTION_KEY) {
+  const production = present.NODE_ENV === 'production';
+  if (production && !present.KEY_ENCRYPTION_KEY) {
     problems.push('KEY_ENCRYPTION_KEY: is required when NODE_ENV=production (try: openssl rand -base64 32)');
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
 
   const dataDir = resolve(e.DATA_DIR);
   return {

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../src/common/index.ts';
+import { loadConfig } from '../../src/config/index.ts';
+
+const MAIN = resolve(import.meta.dirname, '../../src/main.ts');
+const VALID_KEY = Buffer.alloc(32, 7).toString('base64');
+
+/** The problems loadConfig reports for `env`; fails the test when it accepts it. */
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    assert.equal(error.message, error.problems.join('\n'));
+    return error.problems;
+  }
+  assert.fail(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('defaults to port 3000, issuer http://localhost:3000 and PGlite in ./data/pglite', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 3000);
+    assert.equal(config.issuer, 'http://localhost:3000');
+    assert.deepEqual(config.database, { kind: 'pglite', dataDir: resolve('data/pglite') });
+    assert.equal(config.dataDir, resolve('data'));
+    assert.equal(config.production, false);
+    assert.equal(config.keyEncryptionKey, undefined);
+    assert.equal(config.logLevel, 'info');
+    assert.deepEqual(config.keys, { publishSeconds: 600, refreshSeconds: 30 });
+  });
+
+  it('derives the default issuer from PORT and treats empty variables as unset', () => {
+    const config = loadConfig({ PORT: '8080', ISSUER: '', DATABASE_URL: '' });
+    assert.equal(config.issuer, 'http://localhost:8080');
+    assert.equal(config.database.kind, 'pglite');
+  });
+
+  it('reads a PostgreSQL URL, an https issuer and a key in base64, base64url or hex', () => {
+    const key = Buffer.alloc(32);
+    for (let i = 0; i < 32; i++) key[i] = 250 - i; // bytes that differ between base64 and base64url
+    for (const encoded of [key.toString('base64'), key.toString('base64url'), key.toString('hex')]) {
+      const config = loadConfig({
+        DATABASE_URL: 'postgres://tollgate@db.internal:5432/tollgate',
+        ISSUER: 'https://auth.example.com',
+        KEY_ENCRYPTION_KEY: encoded,
+        NODE_ENV: 'production',
+      });
+      assert.deepEqual(config.database, {
+        kind: 'postgres',
+        url: 'postgres://tollgate@db.internal:5432/tollgate',
+      });
+      assert.equal(config.issuer, 'https://auth.example.com');
+      assert.equal(config.production, true);
+      assert.ok(config.keyEncryptionKey?.equals(key), `key given as ${encoded} decodes to the same 32 bytes`);
+    }
+  });
+
+  const badValues: Array<[string, Record<string, string>, string]> = [
+    ['PORT', { PORT: 'abc' }, 'PORT=abc'],
+    ['PORT', { PORT: '70000' }, 'PORT=70000'],
+    ['PORT', { PORT: '0' }, 'PORT=0'],
+    ['ISSUER', { ISSUER: 'ftp://x' }, 'ISSUER=ftp://x'],
+    ['ISSUER', { ISSUER: 'https://auth.example.com/' }, 'ISSUER with a trailing slash'],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL=mysql://x'],
+    ['KEY_ENCRYPTION_KEY', { KEY_ENCRYPTION_KEY: 'c2hvcnQ=' }, 'KEY_ENCRYPTION_KEY of 5 bytes'],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL=loud'],
+    ['KEY_REFRESH_SECONDS', { KEY_PUBLISH_SECONDS: '30', KEY_REFRESH_SECONDS: '30' }, 'refresh = publish'],
+    ['KEY_REFRESH_SECONDS', { KEY_PUBLISH_SECONDS: '10', KEY_REFRESH_SECONDS: '60' }, 'refresh > publish'],
+    ['KEY_ENCRYPTION_KEY', { NODE_ENV: 'production' }, 'NODE_ENV=production without KEY_ENCRYPTION_KEY'],
+  ];
+  for (const [variable, env, label] of badValues) {
+    it(`rejects ${label} with one message naming ${variable}`, () => {
+      const problems = problemsOf(env);
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.match(problems[0] ?? '', new RegExp(`^${variable}: \\S`));
+    });
+  }
+
+  it('reports every bad variable at once, including rules that span variables', () => {
+    const problems = problemsOf({
+      PORT: 'abc',
+      ISSUER: 'ftp://x',
+      DATABASE_URL: 'mysql://x',
+      LOG_LEVEL: 'loud',
+      KEY_PUBLISH_SECONDS: '5',
+      KEY_REFRESH_SECONDS: '5',
+      NODE_ENV: 'production',
+    });
+    const named = problems.map((line) => line.slice(0, line.indexOf(':'))).sort();
+    assert.deepEqual(named, [
+      'DATABASE_URL',
+      'ISSUER',
+      'KEY_ENCRYPTION_KEY',
+      'KEY_REFRESH_SECONDS',
+      'LOG_LEVEL',
+      'PORT',
+    ]);
+  });
+
+  it('never echoes a secret value in its messages', () => {
+    const secrets = ['hunter2-is-not-a-32-byte-key', 'deadbeef'.repeat(7)];
+    for (const secret of secrets) {
+      const problems = problemsOf({ KEY_ENCRYPTION_KEY: secret, PORT: 'abc' });
+      assert.equal(problems.length, 2);
+      assert.ok(problems.some((line) => line.startsWith('KEY_ENCRYPTION_KEY: ')));
+      assert.ok(!problems.join('\n').includes(secret), 'the key value appears in the message');
+    }
+    const withValidKey = problemsOf({ KEY_ENCRYPTION_KEY: VALID_KEY, NODE_ENV: 'production', PORT: 'abc' });
+    assert.deepEqual(
+      withValidKey.map((line) => line.split(':')[0]),
+      ['PORT'],
+    );
+    assert.ok(!withValidKey.join('\n').includes(VALID_KEY), 'a valid key appears in the message');
+    const databasePassword = 's3cr3t-password';
+    const problems = problemsOf({ DATABASE_URL: `mysql://tollgate:${databasePassword}@db/tollgate` });
+    assert.ok(
+      !problems.join('\n').includes(databasePassword),
+      'the database password appears in the message',
+    );
+  });
+});
+
+/** Runs `node src/main.ts` with only `env` (plus PATH), in an empty working directory. */
+async function runMain(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string; cwd: string }> {
+  const cwd = await mkdtemp(join(tmpdir(), 'tollgate-config-'));
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [MAIN],
+      { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 },
+      (error, _stdout, stderr) => {
+        done({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr, cwd });
+      },
+    );
+  });
+}
+
+describe('tollgate process with a bad configuration', () => {
+  const cases: Array<[string, Record<string, string>, string[]]> = [
+    ['PORT=abc', { PORT: 'abc' }, ['PORT']],
+    ['NODE_ENV=production without a key', { NODE_ENV: 'production' }, ['KEY_ENCRYPTION_KEY']],
+    [
+      'three bad variables',
+      { PORT: '70000', LOG_LEVEL: 'loud', NODE_ENV: 'production' },
+      ['PORT', 'LOG_LEVEL', 'KEY_ENCRYPTION_KEY'],
+    ],
+  ];
+  for (const [label, env, variables] of cases) {
+    it(`exits with code 2 and one stderr line per problem for ${label}, touching nothing on disk`, async () => {
+      const { code, stderr, cwd } = await runMain(env);
+      try {
+        assert.equal(code, 2, stderr);
+        const lines = stderr.split('\n').filter(Boolean);
+        assert.equal(lines.length, variables.length, stderr);
+        lines.forEach((line, i) => {
+          assert.match(line, new RegExp(`^tollgate: invalid configuration: ${variables[i]}: \\S`));
+        });
+        assert.deepEqual(await readdir(cwd), [], 'a refused configuration must not create ./data');
+      } finally {
+        await rm(cwd, { recursive: true, force: true });
+      }
+    });
+  }
+});
