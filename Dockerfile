@@ -1,0 +1,44 @@
+# Tollgate container image.
+#
+# Node: the image's own Node 24 runs the service. The `node` devDependency (which pins the Node
+# binary for development and CI) is a dev-only package whose install script downloads a Node
+# build; it is neither needed nor wanted here, so dev dependencies are omitted and install
+# scripts are skipped. --ignore-scripts is safe: no runtime dependency needs an install script
+# (@node-rs/argon2 ships its binary as a per-platform optional dependency, PGlite is WebAssembly,
+# pg is pure JavaScript). Node 24 strips erasable TypeScript natively, so there is no build step:
+# the image runs `node src/main.ts`.
+#
+# `npm install`, not `npm ci`: package-lock.json lacks the entries of @biomejs/biome's
+# non-linux-glibc platform packages (a dev-only tool; the registry the lock was made against does
+# not carry them), and `npm ci` refuses a lock that misses any entry, even one it would omit.
+# `npm install` still takes every runtime version from the lock. Switch to
+# `npm ci --omit=dev --ignore-scripts` once the lock is complete.
+FROM node:24-slim
+
+ENV NODE_ENV=production
+WORKDIR /app
+
+# Dependencies first, so editing the source does not reinstall them.
+COPY package.json package-lock.json ./
+RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# Source (what .dockerignore leaves: src, migrations, policies, bin…), owned by root and read-only
+# to the service user.
+COPY . .
+
+# DATA_DIR (./data): admin.json and, without DATABASE_URL, the embedded database. Created here
+# and owned by the service user, so a fresh named volume mounted on it inherits that owner.
+RUN mkdir -p /app/data && chown node:node /app/data
+VOLUME ["/app/data"]
+
+# The image's unprivileged `node` user (uid 1000).
+USER node
+
+EXPOSE 3000
+
+# slim images carry neither curl nor wget; Node's fetch does the probe.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 3000}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# Exec form: node is PID 1 and receives SIGTERM itself; src/main.ts shuts down gracefully on it.
+CMD ["node", "src/main.ts"]

@@ -1,0 +1,69 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** Child processes the benchmark started; stopped one by one (by their own handle) on exit. */
+const children = new Set<ChildProcess>();
+
+/**
+ * Starts `node <script>` with the same Node binary that runs the benchmark (Node 24, so .ts
+ * files run directly). stdout is ignored, stderr is passed through so failures are visible.
+ */
+export function startNode(
+  script: string,
+  options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): ChildProcess {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script], {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs` if the child is still there. */
+export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function stopAllChildren(): Promise<void> {
+  await Promise.all([...children].map((child) => stopChild(child)));
+}
+
+/** A TCP port nobody listens on right now (the child binds it a moment later). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Throws when the child has exited: a crashed server fails the run instead of hanging it. */
+export function assertRunning(child: ChildProcess, what: string): void {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    throw new Error(`${what} exited early (code ${child.exitCode}, signal ${child.signalCode})`);
+  }
+}
+
+/** Resolves with the first IPC message of the child, or rejects if it exits before sending one. */
+export function firstMessage<T>(child: ChildProcess, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null, signal: string | null) =>
+      reject(new Error(`${what} exited before it was ready (code ${code}, signal ${signal})`));
+    child.once('exit', onExit);
+    child.once('message', (message) => {
+      child.off('exit', onExit);
+      resolve(message as T);
+    });
+  });
+}

@@ -1,0 +1,138 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { assertRunning, freePort, startNode, stopChild } from './children.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+
+/** A Tollgate child process on its own database and data directory. */
+export interface TollgateProcess {
+  url: string;
+  child: ChildProcess;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** A confidential client_credentials client for a benchmark API. */
+export interface BenchClient {
+  audience: string;
+  client_id: string;
+  client_secret: string;
+}
+
+/**
+ * Starts `node src/main.ts` as a child, so the load generator does not share its event loop,
+ * and waits until /readyz answers 200. `nodeArgs` lets a caller add e.g. `--cpu-prof`.
+ */
+export async function startTollgateProcess(options: {
+  databaseUrl: string;
+  nodeArgs?: string[];
+  cwd?: string;
+}): Promise<TollgateProcess> {
+  const port = await freePort();
+  const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-bench-'));
+  const url = `http://127.0.0.1:${port}`;
+  const child = startNode(join(root, 'src/main.ts'), {
+    nodeArgs: options.nodeArgs,
+    cwd: options.cwd ?? root,
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      DATABASE_URL: options.databaseUrl,
+      PORT: String(port),
+      ISSUER: url,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    },
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= stopChild(child).then(() => rm(dataDir, { recursive: true, force: true }));
+    return stopping;
+  };
+  try {
+    await waitReady(url, child);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, child, dataDir, stop };
+}
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    assertRunning(child, 'Tollgate');
+    const status = await fetch(`${url}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    await sleep(100);
+  }
+  throw new Error(`Tollgate at ${url} was not ready within ${timeoutMs / 1000} s`);
+}
+
+/** `Authorization: Basic` for client_secret_basic (RFC 6749 §2.3.1: form-encode, then base64). */
+export function basicAuth(clientId: string, secret: string): string {
+  const encode = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64')}`;
+}
+
+/**
+ * Uses the admin client from DATA_DIR/admin.json to create an ES256 API and a confidential
+ * client_credentials client for it.
+ */
+export async function provisionBenchClient(tollgate: TollgateProcess): Promise<BenchClient> {
+  const admin = JSON.parse(await readFile(join(tollgate.dataDir, 'admin.json'), 'utf8')) as {
+    client_id: string;
+    client_secret: string;
+  };
+  const token = await requestToken(tollgate.url, admin.client_id, admin.client_secret, 'admin');
+  const adminCall = async (path: string, body: unknown) => {
+    const response = await fetch(`${tollgate.url}/admin${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = (await response.json()) as Record<string, unknown>;
+    if (response.status !== 201)
+      throw new Error(`POST /admin${path}: ${response.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const audience = 'https://bench.tollgate.test';
+  await adminCall('/apis', { audience, scopes: ['read'], alg: 'ES256', ttl: 300 });
+  const client = await adminCall('/clients', {
+    name: 'bench',
+    grant_types: ['client_credentials'],
+    scope: 'read',
+    api: audience,
+  });
+  return { audience, client_id: String(client.client_id), client_secret: String(client.client_secret) };
+}
+
+/** One client_credentials token request; throws with the server's answer when it is not 200. */
+export async function requestToken(
+  url: string,
+  clientId: string,
+  secret: string,
+  scope: string,
+): Promise<string> {
+  const response = await fetch(`${url}/token`, {
+    method: 'POST',
+    headers: {
+      authorization: basicAuth(clientId, secret),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
+  });
+  const body = (await response.json()) as { access_token?: string };
+  if (response.status !== 200 || !body.access_token) {
+    throw new Error(`token request failed: ${response.status} ${JSON.stringify(body)}`);
+  }
+  return body.access_token;
+}
