@@ -8,11 +8,6 @@
 # pg is pure JavaScript). Node 24 strips erasable TypeScript natively, so there is no build step:
 # the image runs `node src/main.ts`.
 #
-# `npm install`, not `npm ci`: package-lock.json lacks the entries of @biomejs/biome's
-# non-linux-glibc platform packages (a dev-only tool; the registry the lock was made against does
-# not carry them), and `npm ci` refuses a lock that misses any entry, even one it would omit.
-# `npm install` still takes every runtime version from the lock. Switch to
-# `npm ci --omit=dev --ignore-scripts` once the lock is complete.
 FROM node:24-slim
 
 ENV NODE_ENV=production
@@ -20,7 +15,7 @@ WORKDIR /app
 
 # Dependencies first, so editing the source does not reinstall them.
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # Source (what .dockerignore leaves: src, migrations, policies, bin…), owned by root and read-only
 # to the service user.
