@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { bootstrap, clientUseCases } from './admin/index.ts';
+import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
 import { ConfigError } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
@@ -76,9 +76,14 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     cookieSecret: derive('cookies'),
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
   });
-  const clients = clientUseCases(db, async (metadata) => {
-    await oidc.provider.Client.validate(metadata as never);
-  });
+  const clients = clientUseCases(
+    db,
+    async (metadata) => {
+      await oidc.provider.Client.validate(metadata as never);
+    },
+    (clientId) => oidc.clients.invalidate(clientId),
+  );
+  const apis = apiUseCases(db, (audience) => oidc.apis.invalidate(audience));
 
   const adminFile = await bootstrap(db, clients, { dataDir: config.dataDir, url: config.issuer });
   if (adminFile)
@@ -91,6 +96,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     ring,
     oidc,
     clients,
+    apis,
     csrfSecret: derive('csrf'),
     cookieSecret: derive('cookies'),
     accepting: () => accepting,

@@ -20,7 +20,8 @@ export interface ApiView {
   builtin: boolean;
 }
 
-export function apiUseCases(db: DatabaseHandle) {
+/** `onChange` is told of every created API, so caches in front of the table drop it. */
+export function apiUseCases(db: DatabaseHandle, onChange: (audience: string) => void = () => {}) {
   const apis = apiQueries(db.db);
   return {
     async create(input: CreateApiInput): Promise<ApiView> {
@@ -36,6 +37,7 @@ export function apiUseCases(db: DatabaseHandle) {
         signing_alg: input.alg,
         access_token_ttl: input.ttl,
       });
+      onChange(input.audience);
       return {
         audience: input.audience,
         name,

@@ -31,6 +31,8 @@ export interface ClientUseCases {
 export function clientUseCases(
   db: DatabaseHandle,
   validateMetadata: (metadata: Record<string, unknown>) => Promise<void>,
+  /** Told of every created or deleted client, so caches in front of the table drop it. */
+  onChange: (clientId: string) => void = () => {},
 ): ClientUseCases {
   return {
     async create(input, executor = db.db) {
@@ -81,6 +83,7 @@ export function clientUseCases(
         roles: input.roles,
         default_api: input.api ?? null,
       });
+      onChange(clientId);
       return secret ? { client_id: clientId, client_secret: secret } : { client_id: clientId };
     },
 
@@ -101,8 +104,9 @@ export function clientUseCases(
     },
 
     async delete(clientId) {
-      if (!(await clientQueries(db.db).delete(clientId)))
-        throw new TollgateError('not_found', `client ${clientId} does not exist`);
+      const deleted = await clientQueries(db.db).delete(clientId);
+      onChange(clientId);
+      if (!deleted) throw new TollgateError('not_found', `client ${clientId} does not exist`);
     },
   };
 }

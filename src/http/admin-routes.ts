@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import {
-  apiUseCases,
+  type apiUseCases,
   BUILTIN_API,
   type ClientUseCases,
   createApiInput,
@@ -20,12 +20,13 @@ export interface AdminRouteDeps {
   verifier: AccessTokenVerifier;
   ring: SigningKeyRing;
   clients: ClientUseCases;
+  apis: ReturnType<typeof apiUseCases>;
 }
 
 /** `/admin/*`: the API behind the `tollgate` CLI; every route needs a token with scope `admin`. */
 export function adminRoutes(deps: AdminRouteDeps): Router {
   const users = userUseCases(deps.db);
-  const apis = apiUseCases(deps.db);
+  const apis = deps.apis;
   const router = new Router({ prefix: '/admin' });
   router.use(requireScope(deps.verifier, BUILTIN_API.audience, 'admin'), requireJson, parseBody(['json']));
 

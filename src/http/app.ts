@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
-import type { ClientUseCases } from '../admin/index.ts';
+import type { apiUseCases, ClientUseCases } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
@@ -16,6 +16,7 @@ export interface AppDeps {
   ring: SigningKeyRing;
   oidc: OidcService;
   clients: ClientUseCases;
+  apis: ReturnType<typeof apiUseCases>;
   csrfSecret: Buffer;
   cookieSecret: Buffer;
   /** False while shutting down, so load balancers stop sending traffic. */
@@ -60,6 +61,7 @@ export function buildApp(deps: AppDeps): Koa {
     verifier: deps.oidc.verifier,
     ring: deps.ring,
     clients: deps.clients,
+    apis: deps.apis,
   });
 
   const allowedMethods = {

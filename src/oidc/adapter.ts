@@ -1,13 +1,13 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { type DatabaseHandle, oidcPayloadQueries } from '../db/index.ts';
-import { type ClientDirectory, clientMetadataForProvider } from './client-directory.ts';
+import { type ClientDirectory, clientMetadataForProvider } from './directories.ts';
 
 /**
  * oidc-provider storage on Kysely. One table holds every model kind; the columns oidc-provider
  * looks things up by (grant id, uid, user code) and the expiry are indexed, so revoking a grant
  * and purging expired rows are index scans, never table scans.
  */
-export function createAdapterFactory(db: DatabaseHandle, clients: ClientDirectory) {
+export function createAdapterFactory(db: DatabaseHandle, clients: Pick<ClientDirectory, 'find'>) {
   const payloads = oidcPayloadQueries(db.db);
 
   class KyselyAdapter implements Adapter {

@@ -1,12 +1,12 @@
 import { createHmac } from 'node:crypto';
 import Provider, { type Configuration, errors } from 'oidc-provider';
 import { secretMatchesDigest } from '../common/index.ts';
-import { apiQueries, type DatabaseHandle, userQueries } from '../db/index.ts';
+import { type DatabaseHandle, userQueries } from '../db/index.ts';
 import type { SigningAlg, SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { CLAIMS, createFindAccount } from './accounts.ts';
 import { createAdapterFactory } from './adapter.ts';
-import { createClientDirectory } from './client-directory.ts';
+import type { ApiDirectory, ClientDirectory } from './directories.ts';
 import { handleStructuredTokens } from './structured-tokens.ts';
 import { renderErrorPage, renderLogoutPage, renderLogoutSuccessPage } from './views.ts';
 
@@ -17,6 +17,8 @@ export interface ProviderDeps {
   verifier: AccessTokenVerifier;
   /** Secret shared by all instances (derived from the key-encryption key) for cookie signing. */
   cookieSecret: Buffer;
+  clients: ClientDirectory;
+  apis: ApiDirectory;
 }
 
 /** Access token TTL when an API does not say (DESIGN.md: 5 minutes). */
@@ -29,12 +31,10 @@ const OIDC_SCOPES = ['openid', 'offline_access', 'profile'];
  * builds a new one whenever the key ring changes; all state lives in the database.
  */
 export function buildProvider(deps: ProviderDeps): Provider {
-  const apis = apiQueries(deps.db.db);
   const users = userQueries(deps.db.db);
-  const clients = createClientDirectory(deps.db);
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory(deps.db, clients),
+    adapter: createAdapterFactory(deps.db, deps.clients),
     findAccount: createFindAccount(deps.db),
     jwks: { keys: deps.ring.providerJwks() as never },
     cookies: { keys: cookieKeys(deps.cookieSecret) },
@@ -99,7 +99,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
         useGrantedResource: async () => true,
         getResourceServerInfo: async (ctx, indicator, client) => {
-          const api = await apis.findByAudience(indicator);
+          const api = await deps.apis.find(indicator);
           if (!api) throw new errors.InvalidTarget(`resource ${indicator} is not a registered API`);
           // Default deny: a client gets only the API scopes it was created with, and asking for
           // more is an error rather than a silently narrower token (RFC 6749 §5.2 invalid_scope).

@@ -4,6 +4,12 @@ import type Provider from 'oidc-provider';
 import { type DatabaseHandle, oidcPayloadQueries, revokedTokenQueries } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
+import {
+  type ApiDirectory,
+  type ClientDirectory,
+  createApiDirectory,
+  createClientDirectory,
+} from './directories.ts';
 import { buildProvider } from './provider.ts';
 
 export interface OidcServiceDeps {
@@ -21,6 +27,9 @@ export interface OidcServiceDeps {
  */
 export class OidcService {
   readonly verifier: AccessTokenVerifier;
+  /** Cached client and API lookups; the admin use cases invalidate them on change. */
+  readonly clients: ClientDirectory;
+  readonly apis: ApiDirectory;
   readonly #deps: OidcServiceDeps;
   #provider!: Provider;
   #mounted!: Middleware;
@@ -28,6 +37,8 @@ export class OidcService {
   constructor(deps: OidcServiceDeps) {
     this.#deps = deps;
     this.verifier = new AccessTokenVerifier(deps);
+    this.clients = createClientDirectory(deps.db);
+    this.apis = createApiDirectory(deps.db);
     this.#rebuild();
     deps.ring.on('change', () => this.#rebuild());
   }
@@ -42,7 +53,12 @@ export class OidcService {
   }
 
   #rebuild(): void {
-    const provider = buildProvider({ ...this.#deps, verifier: this.verifier });
+    const provider = buildProvider({
+      ...this.#deps,
+      verifier: this.verifier,
+      clients: this.clients,
+      apis: this.apis,
+    });
     const emit = this.#deps.onProviderEvent;
     if (emit) {
       provider.on('server_error', (_ctx, error) => emit('server_error', { err: error }));

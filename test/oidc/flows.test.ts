@@ -130,6 +130,17 @@ describe('OIDC flows driven by a certified relying-party library', () => {
     );
   });
 
+  it('stops issuing tokens to a client the moment it is deleted', async () => {
+    const created = await createClient(tg, { name: 'short-lived', grant_types: ['client_credentials'], scope: 'read', api: API });
+    const config = await discover(tg, created.client_id, client.ClientSecretBasic(created.client_secret));
+    assert.ok((await client.clientCredentialsGrant(config, { scope: 'read' })).access_token);
+    assert.equal((await tg.admin$('DELETE', `/clients/${created.client_id}`)).status, 204);
+    await assert.rejects(client.clientCredentialsGrant(config, { scope: 'read' }), (error: client.WWWAuthenticateChallengeError) => {
+      assert.equal(error.status, 401);
+      return true;
+    });
+  });
+
   describe('authorization code + PKCE through the login form', () => {
     let confidential: { client_id: string; client_secret?: string };
     let config: client.Configuration;
