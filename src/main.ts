@@ -39,6 +39,9 @@ export const REDACT_PATHS = [
   '*.token',
 ];
 
+/** How long in-flight requests get to finish on SIGTERM. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Composition root: builds every component from config and starts listening. */
 export async function startTollgate(config: Config, options: StartOptions = {}): Promise<Tollgate> {
   const logger =
@@ -128,10 +131,13 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       accepting = false;
       clearInterval(purge);
       ring.stop();
-      // Stop accepting, let in-flight requests finish, then release the database.
+      // Stop accepting, let in-flight requests finish (responses now say Connection: close, so
+      // keep-alive clients let go), then release the database. A client that still holds a
+      // connection after the grace period is cut off.
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
       });
       if (!options.db) await db.close();
     },

@@ -28,6 +28,11 @@ export function buildApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.keys = cookieKeys(deps.cookieSecret);
   app.use(requestContext(deps.logger));
+  app.use(async (ctx, next) => {
+    // While shutting down, tell keep-alive clients to reconnect elsewhere.
+    if (!deps.accepting()) ctx.set('Connection', 'close');
+    await next();
+  });
   app.use(securityHeaders);
   app.use(renderErrors);
 
