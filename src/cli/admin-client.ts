@@ -1,0 +1,106 @@
+import { BUILTIN_API } from '../admin/index.ts';
+import { failure } from './errors.ts';
+import type { AdminTarget } from './target.ts';
+
+const TIMEOUT_MS = 30_000;
+
+/** The admin HTTP API, authenticated with a fresh admin access token. */
+export interface AdminApi {
+  /** Calls `/admin<path>`; resolves to the parsed JSON body, or undefined for 204. */
+  request(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown>;
+}
+
+/**
+ * Discovers the token endpoint (OIDC Discovery §4), gets an admin token by client credentials
+ * (RFC 6749 §4.4) and returns a client for `/admin/*` that sends it as a Bearer token.
+ */
+export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
+  const discovery = await send(`${target.url}/.well-known/openid-configuration`, { method: 'GET' });
+  if (!discovery.ok) {
+    throw failure(
+      `${target.url} does not look like Tollgate: discovery answered HTTP ${discovery.status} (check --url)`,
+    );
+  }
+  const { token_endpoint: tokenEndpoint } = (await readJson(discovery)) as { token_endpoint?: unknown };
+  if (typeof tokenEndpoint !== 'string') throw failure(`${target.url}: discovery names no token_endpoint`);
+
+  // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined for Basic auth.
+  const basic = Buffer.from(
+    `${encodeURIComponent(target.clientId)}:${encodeURIComponent(target.clientSecret)}`,
+  ).toString('base64');
+  const tokenResponse = await send(tokenEndpoint, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    // The resource is named so that an admin client whose default API is another one still works.
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: 'admin',
+      resource: BUILTIN_API.audience,
+    }),
+  });
+  const token = (await readJson(tokenResponse)) as { access_token?: unknown };
+  if (!tokenResponse.ok || typeof token.access_token !== 'string') {
+    throw failure(
+      `could not get an admin token from ${displayUrl(tokenEndpoint)} with the credentials from ${target.source}: ${describeError(tokenResponse, token)}`,
+    );
+  }
+  const accessToken = token.access_token;
+
+  return {
+    async request(method, path, body) {
+      const response = await send(`${target.url}/admin${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      if (response.status === 204) return undefined;
+      const parsed = await readJson(response);
+      if (!response.ok) throw failure(`${method} /admin${path} failed: ${describeError(response, parsed)}`);
+      return parsed;
+    },
+  };
+}
+
+async function send(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+  } catch (error) {
+    throw failure(
+      `cannot reach ${displayUrl(url)}: ${networkReason(error)}; is Tollgate running there? (choose another with --url)`,
+    );
+  }
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    // A proxy's HTML error page, for example: the status line says enough.
+    return {};
+  }
+}
+
+/** `error: error_description (HTTP 400)` from an RFC 6749 §5.2 body, or the bare status. */
+function describeError(response: Response, body: unknown): string {
+  const { error, error_description: description } = (body ?? {}) as Record<string, unknown>;
+  const status = `HTTP ${response.status}`;
+  if (typeof error !== 'string') return `${status} ${response.statusText}`.trim();
+  return typeof description === 'string' ? `${error}: ${description} (${status})` : `${error} (${status})`;
+}
+
+function networkReason(error: unknown): string {
+  if (error instanceof Error && error.name === 'TimeoutError')
+    return `no answer within ${TIMEOUT_MS / 1000} s`;
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+}
+
+/** The URL without query or userinfo, so nothing sensitive reaches the terminal. */
+function displayUrl(value: string): string {
+  const url = URL.parse(value);
+  return url ? `${url.origin}${url.pathname}` : value;
+}

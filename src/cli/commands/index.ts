@@ -1,0 +1,15 @@
+import type { Command } from '../command.ts';
+import { apiCommands } from './api.ts';
+import { clientCommands } from './client.ts';
+import { keyCommands } from './keys.ts';
+import { migrateCommands } from './migrate.ts';
+import { userCommands } from './user.ts';
+
+/** Every command, in the order `tollgate --help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  ...migrateCommands,
+  ...apiCommands,
+  ...clientCommands,
+  ...userCommands,
+  ...keyCommands,
+];

@@ -1,0 +1,99 @@
+import { flag, requiredString, stringList } from '../args.ts';
+import type { Command, CommandContext } from '../command.ts';
+import { usageError } from '../errors.ts';
+import { listCell, table } from '../output.ts';
+
+interface UserView {
+  id: string;
+  username: string;
+  roles: string[];
+  attrs: Record<string, string>;
+  disabled: boolean;
+}
+
+const createUser: Command = {
+  path: ['user', 'create'],
+  options: {
+    username: { type: 'string' },
+    'password-stdin': { type: 'boolean' },
+    role: { type: 'string', multiple: true },
+    attr: { type: 'string', multiple: true },
+  },
+  synopsis: '--username U --password-stdin [--role R]... [--attr KEY=VALUE]...',
+  summary: 'create a user who can log in; the password is read from standard input',
+  details: [
+    '--password-stdin   read the password from stdin (one trailing newline is dropped), e.g.',
+    '                   printf %s "$PASSWORD" | tollgate user create --username alice --password-stdin',
+  ],
+  async run({ values }, ctx) {
+    const command = 'user create';
+    const username = requiredString(values, 'username', command);
+    // A password on the command line would land in shell history and `ps`; stdin does not.
+    if (!flag(values, 'password-stdin')) {
+      throw usageError(
+        '--password-stdin is required: the password is read from stdin, never from arguments',
+        command,
+      );
+    }
+    const attrs = Object.fromEntries(stringList(values, 'attr').map((pair) => splitAttr(pair, command)));
+    const password = await readPassword(ctx, command);
+    const body = { username, password, roles: stringList(values, 'role'), attrs };
+    const created = (await (await ctx.admin()).request('POST', '/users', body)) as { id: string };
+    ctx.out.result(created, () => `Created user ${username} (id ${created.id}).`);
+  },
+};
+
+function splitAttr(pair: string, command: string): [string, string] {
+  const eq = pair.indexOf('=');
+  if (eq <= 0) throw usageError(`--attr ${pair}: expected KEY=VALUE`, command);
+  return [pair.slice(0, eq), pair.slice(eq + 1)];
+}
+
+async function readPassword(ctx: CommandContext, command: string): Promise<string> {
+  const stdin = ctx.stdin();
+  // Reading a terminal would echo the password and wait for Ctrl-D: ask for a pipe instead.
+  if (stdin.isTTY)
+    throw usageError('--password-stdin needs the password piped in, not typed at a terminal', command);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  if (password === '') throw usageError('--password-stdin: standard input was empty', command);
+  return password;
+}
+
+const listUsers: Command = {
+  path: ['user', 'list'],
+  synopsis: '',
+  summary: 'list the users',
+  async run(_invocation, ctx) {
+    const result = (await (await ctx.admin()).request('GET', '/users')) as { users: UserView[] };
+    ctx.out.result(result, () =>
+      table(
+        ['ID', 'USERNAME', 'ROLES', 'ATTRS', 'DISABLED'],
+        result.users.map((u) => [
+          u.id,
+          u.username,
+          listCell(u.roles),
+          listCell(Object.entries(u.attrs).map(([k, v]) => `${k}=${v}`)),
+          u.disabled ? 'yes' : 'no',
+        ]),
+        'No users.',
+      ),
+    );
+  },
+};
+
+const deleteUser: Command = {
+  path: ['user', 'delete'],
+  args: ['USER_ID'],
+  synopsis: 'USER_ID',
+  summary: 'delete a user',
+  async run({ positionals: [id = ''] }, ctx) {
+    await (await ctx.admin()).request('DELETE', `/users/${encodeURIComponent(id)}`);
+    ctx.out.result({ id, deleted: true }, () => `Deleted user ${id}.`);
+  },
+};
+
+export const userCommands: readonly Command[] = [createUser, listUsers, deleteUser];

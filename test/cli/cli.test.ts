@@ -1,0 +1,352 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
+import { verifyPassword } from '../../src/common/index.ts';
+import { userQueries } from '../../src/db/index.ts';
+import { runTollgate } from '../helpers/cli.ts';
+import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
+
+describe('tollgate CLI against a running instance', () => {
+  let tg: TestInstance;
+  const cli = (args: string[], env: Record<string, string> = {}, stdin?: string) =>
+    runTollgate(args, { DATA_DIR: tg.dataDir, ...env }, stdin);
+  const json = async (args: string[], env?: Record<string, string>, stdin?: string) => {
+    const run = await cli([...args, '--json'], env, stdin);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    return JSON.parse(run.stdout);
+  };
+
+  before(async () => {
+    tg = await startTestInstance();
+    await json([
+      'api',
+      'create',
+      '--audience',
+      'https://invoices.example',
+      '--scope',
+      'invoices:read invoices:write',
+    ]);
+  });
+  after(() => tg.close());
+
+  it('creates an API with api create and shows it in api list', async () => {
+    const created = await cli([
+      'api',
+      'create',
+      '--audience',
+      'https://ledger.example',
+      '--scope',
+      'ledger:read',
+      '--ttl',
+      '600',
+      '--name',
+      'Ledger',
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /Created API https:\/\/ledger\.example/);
+    const { apis } = await json(['api', 'list']);
+    const ledger = apis.find((a: { audience: string }) => a.audience === 'https://ledger.example');
+    assert.deepEqual(ledger, {
+      audience: 'https://ledger.example',
+      name: 'Ledger',
+      scopes: ['ledger:read'],
+      alg: 'RS256',
+      ttl: 600,
+      builtin: false,
+    });
+    const table = await cli(['api', 'list']);
+    assert.match(table.stdout, /^AUDIENCE\s+NAME\s+SCOPES/m);
+    assert.match(table.stdout, /https:\/\/ledger\.example\s+Ledger\s+ledger:read\s+RS256\s+600/);
+  });
+
+  it('prints a confidential client secret that obtains a client-credentials token for its API', async () => {
+    const created = await json([
+      'client',
+      'create',
+      '--name',
+      'billing',
+      '--grant',
+      'client_credentials',
+      '--scope',
+      'invoices:read',
+      '--api',
+      'https://invoices.example',
+      '--role',
+      'billing',
+    ]);
+    assert.deepEqual(Object.keys(created).sort(), ['client_id', 'client_secret']);
+    const response = await fetch(`${tg.url}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${created.client_id}:${created.client_secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'invoices:read' }),
+    });
+    const body = (await response.json()) as { access_token: string };
+    assert.equal(response.status, 200, JSON.stringify(body));
+    const claims = decodeJwt(body.access_token);
+    assert.equal(claims.aud, 'https://invoices.example');
+    assert.equal(claims.client_id, created.client_id);
+    assert.equal(claims.scope, 'invoices:read');
+    assert.deepEqual(claims.roles, ['billing']);
+  });
+
+  it('says in human output that the secret is shown only once', async () => {
+    const run = await cli(['client', 'create', '--name', 'reports', '--grant', 'client_credentials']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /client_id: +cl_\S+/);
+    assert.match(run.stdout, /client_secret: +\S{20,}/);
+    assert.match(run.stdout, /shown only this once/);
+  });
+
+  it('creates a public client without a secret', async () => {
+    const args = ['client', 'create', '--name', 'spa', '--public', '--grant', 'authorization_code'];
+    const created = await json([
+      ...args,
+      '--redirect-uri',
+      'https://app.example/cb',
+      '--scope',
+      'openid invoices:read',
+    ]);
+    assert.match(created.client_id, /^cl_/);
+    assert.equal('client_secret' in created, false);
+    const human = await cli([...args, '--redirect-uri', 'https://app.example/cb2']);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /public client cl_\S+ \(it has no secret\)/);
+  });
+
+  it('registers a private_key_jwt client with the public key from a --jwks file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-jwks-'));
+    try {
+      const { publicKey } = await generateKeyPair('ES256');
+      const file = join(dir, 'key.json');
+      await writeFile(
+        file,
+        JSON.stringify({ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }),
+      );
+      const created = await json([
+        ...['client', 'create', '--name', 'signer', '--grant', 'client_credentials'],
+        ...['--auth-method', 'private_key_jwt', '--jwks', file],
+      ]);
+      assert.equal('client_secret' in created, false);
+      const { clients } = await json(['client', 'list']);
+      const signer = clients.find((c: { client_id: string }) => c.client_id === created.client_id);
+      assert.equal(signer.token_endpoint_auth_method, 'private_key_jwt');
+
+      const missing = await cli([
+        'client',
+        'create',
+        '--name',
+        'x',
+        '--grant',
+        'client_credentials',
+        '--jwks',
+        join(dir, 'nope.json'),
+      ]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /^tollgate: cannot read --jwks .*nope\.json: ENOENT/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists clients and deletes one; deleting it again fails with the server reason', async () => {
+    const { client_id: id } = await json([
+      'client',
+      'create',
+      '--name',
+      'doomed',
+      '--grant',
+      'client_credentials',
+    ]);
+    const listed = await json(['client', 'list']);
+    assert.ok(
+      listed.clients.some(
+        (c: { client_id: string; name: string }) => c.client_id === id && c.name === 'doomed',
+      ),
+    );
+    assert.match(
+      (await cli(['client', 'list'])).stdout,
+      new RegExp(`^${id}\\s+doomed\\s+client_credentials`, 'm'),
+    );
+
+    const deleted = await cli(['client', 'delete', id]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.match(deleted.stdout, new RegExp(`Deleted client ${id}`));
+    const after = await json(['client', 'list']);
+    assert.equal(
+      after.clients.some((c: { client_id: string }) => c.client_id === id),
+      false,
+    );
+
+    const again = await cli(['client', 'delete', id]);
+    assert.equal(again.code, 1);
+    assert.match(
+      again.stderr,
+      new RegExp(`^tollgate: DELETE /admin/clients/${id} failed: not_found: client ${id} does not exist`),
+    );
+  });
+
+  it('creates a user with the password from stdin, lists and deletes it', async () => {
+    const created = await json(
+      [
+        'user',
+        'create',
+        '--username',
+        'alice',
+        '--password-stdin',
+        '--role',
+        'accountant',
+        '--attr',
+        'tenant=acme',
+      ],
+      {},
+      'correct horse battery\n',
+    );
+    assert.match(created.id, /^usr_/);
+    // The trailing newline from `echo` must not become part of the password.
+    const row = await userQueries(tg.tollgate.db.db).findByUsername('alice');
+    assert.equal(await verifyPassword(row?.password_hash, 'correct horse battery'), true);
+
+    const { users } = await json(['user', 'list']);
+    const alice = users.find((u: { username: string }) => u.username === 'alice');
+    assert.deepEqual([alice.id, alice.roles, alice.attrs], [created.id, ['accountant'], { tenant: 'acme' }]);
+    assert.match((await cli(['user', 'list'])).stdout, /alice\s+accountant\s+tenant=acme\s+no/);
+
+    assert.equal((await cli(['user', 'delete', created.id])).code, 0);
+    assert.equal(
+      (await json(['user', 'list'])).users.some((u: { id: string }) => u.id === created.id),
+      false,
+    );
+  });
+
+  it('refuses a user without a password on stdin', async () => {
+    const empty = await cli(['user', 'create', '--username', 'bob', '--password-stdin'], {}, '');
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /^tollgate: --password-stdin: standard input was empty/);
+    const noFlag = await cli(['user', 'create', '--username', 'bob']);
+    assert.equal(noFlag.code, 2);
+    assert.match(noFlag.stderr, /--password-stdin is required/);
+  });
+
+  it('lists signing keys and rotates them', async () => {
+    const before = await json(['keys', 'list']);
+    assert.deepEqual(
+      before.keys
+        .filter((k: { state: string }) => k.state === 'active')
+        .map((k: { alg: string }) => k.alg)
+        .sort(),
+      ['ES256', 'RS256'],
+    );
+    const rotated = await json(['keys', 'rotate']);
+    assert.deepEqual(rotated.keys.map((k: { alg: string; state: string }) => `${k.alg}:${k.state}`).sort(), [
+      'ES256:pending',
+      'RS256:pending',
+    ]);
+    const after = await cli(['keys', 'list']);
+    assert.equal(after.code, 0, after.stderr);
+    for (const key of rotated.keys)
+      assert.match(after.stdout, new RegExp(`^${key.kid}\\s+${key.alg}\\s+pending`, 'm'));
+  });
+
+  it('takes credentials and URL from TOLLGATE_CLIENT_ID/SECRET and TOLLGATE_URL without admin.json', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'tollgate-cli-'));
+    try {
+      const env = {
+        DATA_DIR: empty,
+        TOLLGATE_URL: tg.url,
+        TOLLGATE_CLIENT_ID: tg.admin.client_id,
+        TOLLGATE_CLIENT_SECRET: tg.admin.client_secret,
+      };
+      const { apis } = await json(['api', 'list'], env);
+      assert.ok(apis.some((a: { audience: string }) => a.audience === 'https://invoices.example'));
+      const without = await cli(['api', 'list'], { DATA_DIR: empty, TOLLGATE_URL: tg.url });
+      assert.equal(without.code, 1);
+      assert.match(
+        without.stderr,
+        /^tollgate: no admin credentials: set TOLLGATE_CLIENT_ID and TOLLGATE_CLIENT_SECRET/,
+      );
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('fails with exit 1 and the server reason on wrong credentials, never printing the secret', async () => {
+    const secret = 'not-the-right-secret-4f1c9a';
+    const run = await cli(['client', 'list'], {
+      TOLLGATE_CLIENT_ID: tg.admin.client_id,
+      TOLLGATE_CLIENT_SECRET: secret,
+    });
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^tollgate: could not get an admin token from http:\/\/127\.0\.0\.1:\d+\/token/);
+    assert.match(run.stderr, /invalid_client: .+\(HTTP 401\)/);
+    assert.equal(run.stderr.includes(secret), false);
+    assert.equal(run.stderr.split('\n').filter(Boolean).length, 1);
+  });
+
+  it('refuses an admin token to a client without the admin scope', async () => {
+    const weak = await json(['client', 'create', '--name', 'weak', '--grant', 'client_credentials']);
+    const run = await cli(['api', 'list'], {
+      TOLLGATE_CLIENT_ID: weak.client_id,
+      TOLLGATE_CLIENT_SECRET: weak.client_secret,
+    });
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /^tollgate: could not get an admin token .*invalid_scope: scope admin is not allowed/,
+    );
+    assert.equal(run.stderr.includes(weak.client_secret), false);
+  });
+
+  it('exits 2 with usage on an unknown command or option', async () => {
+    const command = await cli(['frobnicate']);
+    assert.equal(command.code, 2);
+    assert.match(command.stderr, /^tollgate: unknown command "frobnicate"\nUsage: tollgate/);
+    const option = await cli(['client', 'list', '--colour']);
+    assert.equal(option.code, 2);
+    assert.match(option.stderr, /^tollgate: unknown option --colour\nUsage: tollgate client list/);
+    const missing = await cli(['client', 'create', '--grant', 'client_credentials']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^tollgate: --name is required/);
+  });
+
+  it('shows the server error naming the field for invalid input, with exit 1', async () => {
+    const run = await cli([
+      'api',
+      'create',
+      '--audience',
+      'https://big.example',
+      '--scope',
+      'x',
+      '--ttl',
+      '99999',
+    ]);
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.stderr,
+      'tollgate: POST /admin/apis failed: invalid_request: ttl: must be at most 3600 seconds (HTTP 400)\n',
+    );
+  });
+
+  it('says which URL could not be reached', async () => {
+    const port = await freePort();
+    const run = await cli(['--url', `http://127.0.0.1:${port}`, 'api', 'list']);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      new RegExp(`^tollgate: cannot reach http://127\\.0\\.0\\.1:${port}/\\S+: ECONNREFUSED`),
+    );
+  });
+
+  it('prints help on --help with exit 0', async () => {
+    const run = await cli(['client', 'create', '--help']);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /^Usage: tollgate client create --name N --grant/);
+  });
+});

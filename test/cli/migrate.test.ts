@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { migrations } from '../../migrations/index.ts';
+import { runTollgate } from '../helpers/cli.ts';
+import { ENGINE, TEST_DATABASE_URL } from '../helpers/database.ts';
+import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
+
+const ALL = Object.keys(migrations);
+
+describe('tollgate migrate', () => {
+  let dataDir: string;
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'tollgate-migrate-'));
+  });
+  after(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('applies every migration to a fresh embedded database, then none', async () => {
+    const first = await runTollgate(['migrate', '--json'], { DATA_DIR: dataDir });
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(JSON.parse(first.stdout), { applied: ALL });
+    const second = await runTollgate(['migrate'], { DATA_DIR: dataDir });
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /pglite is up to date; no migration applied/);
+  });
+
+  it('exits 2 naming the variable when the configuration is invalid', async () => {
+    const run = await runTollgate(['migrate'], {
+      DATA_DIR: dataDir,
+      DATABASE_URL: 'mysql://db.example/tollgate',
+    });
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^tollgate: invalid configuration: DATABASE_URL: must be a postgres:\/\/ URL/);
+  });
+
+  it('exits 1 saying the database could not be reached, without the password', async () => {
+    const port = await freePort();
+    const url = `postgres://tollgate:hunter2-secret@127.0.0.1:${port}/tollgate`;
+    const run = await runTollgate(['migrate'], { DATA_DIR: dataDir, DATABASE_URL: url });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^tollgate: migrating PostgreSQL \(DATABASE_URL\) failed: .*ECONNREFUSED/);
+    assert.equal(run.stderr.includes('hunter2'), false);
+  });
+});
+
+describe('tollgate migrate on PostgreSQL', {
+  skip: ENGINE !== 'postgres' && 'needs TOLLGATE_TEST_DATABASE_URL',
+}, () => {
+  let tg: TestInstance;
+  before(async () => {
+    tg = await startTestInstance();
+  });
+  after(() => tg?.close());
+
+  it("finds the running instance's database up to date", async () => {
+    const run = await runTollgate(['migrate', '--json'], { DATABASE_URL: tg.database.url ?? '' });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { applied: [] });
+  });
+
+  it('applies every migration to an empty PostgreSQL database', async () => {
+    const name = `tollgate_cli_${process.pid}_${Date.now()}`;
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query(`create database ${name}`);
+      const url = new URL(TEST_DATABASE_URL ?? '');
+      url.pathname = `/${name}`;
+      const run = await runTollgate(['migrate'], { DATABASE_URL: url.toString() });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(
+        run.stdout,
+        [
+          `Applied ${ALL.length} migration(s) to PostgreSQL (DATABASE_URL):`,
+          ...ALL.map((m) => `  ${m}`),
+          '',
+        ].join('\n'),
+      );
+    } finally {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    }
+  });
+});
