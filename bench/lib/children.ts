@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../test/helpers/net.ts';
+
+export { freePort };
 
 /** Child processes the benchmark started; stopped one by one (by their own handle) on exit. */
 const children = new Set<ChildProcess>();
@@ -34,18 +36,6 @@ export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<vo
 
 export async function stopAllChildren(): Promise<void> {
   await Promise.all([...children].map((child) => stopChild(child)));
-}
-
-/** A TCP port nobody listens on right now (the child binds it a moment later). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 /** Throws when the child has exited: a crashed server fails the run instead of hanging it. */

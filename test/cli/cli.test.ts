@@ -8,6 +8,7 @@ import { verifyPassword } from '../../src/common/index.ts';
 import { userQueries } from '../../src/db/index.ts';
 import { runTollgate } from '../helpers/cli.ts';
 import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
+import { requestToken } from '../helpers/tokens.ts';
 
 describe('tollgate CLI against a running instance', () => {
   let tg: TestInstance;
@@ -79,14 +80,7 @@ describe('tollgate CLI against a running instance', () => {
       'billing',
     ]);
     assert.deepEqual(Object.keys(created).sort(), ['client_id', 'client_secret']);
-    const response = await fetch(`${tg.url}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${created.client_id}:${created.client_secret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'invoices:read' }),
-    });
+    const response = await requestToken(tg.url, created, { scope: 'invoices:read' });
     const body = (await response.json()) as { access_token: string };
     assert.equal(response.status, 200, JSON.stringify(body));
     const claims = decodeJwt(body.access_token);

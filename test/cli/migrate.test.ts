@@ -3,10 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { migrations } from '../../migrations/index.ts';
 import { runTollgate } from '../helpers/cli.ts';
-import { ENGINE, TEST_DATABASE_URL } from '../helpers/database.ts';
+import { createPostgresDatabase, ENGINE } from '../helpers/database.ts';
 import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
 
 const ALL = Object.keys(migrations);
@@ -62,14 +61,9 @@ describe('tollgate migrate on PostgreSQL', {
   });
 
   it('applies every migration to an empty PostgreSQL database', async () => {
-    const name = `tollgate_cli_${process.pid}_${Date.now()}`;
-    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await admin.connect();
+    const empty = await createPostgresDatabase();
     try {
-      await admin.query(`create database ${name}`);
-      const url = new URL(TEST_DATABASE_URL ?? '');
-      url.pathname = `/${name}`;
-      const run = await runTollgate(['migrate'], { DATABASE_URL: url.toString() });
+      const run = await runTollgate(['migrate'], { DATABASE_URL: empty.url });
       assert.equal(run.code, 0, run.stderr);
       assert.equal(
         run.stdout,
@@ -80,8 +74,7 @@ describe('tollgate migrate on PostgreSQL', {
         ].join('\n'),
       );
     } finally {
-      await admin.query(`drop database if exists ${name} with (force)`);
-      await admin.end();
+      await empty.drop();
     }
   });
 });

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it, mock } from 'node:test';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import pg from 'pg';
 import { migrations } from '../../migrations/index.ts';
 import {
   type ClientRow,
@@ -13,7 +12,12 @@ import {
 } from '../../src/db/index.ts';
 import { createAdapterFactory } from '../../src/oidc/adapter.ts';
 import { purgeExpired } from '../../src/oidc/index.ts';
-import { openTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.ts';
+import {
+  createPostgresDatabase,
+  openTestDatabase,
+  TEST_DATABASE_URL,
+  type TestDatabase,
+} from '../helpers/database.ts';
 
 const KNOWN_CLIENT: ClientRow = {
   client_id: 'svc-known',
@@ -221,26 +225,17 @@ async function openEmptyDatabase(): Promise<{ handles: DatabaseHandle[]; drop():
     const handle = await openDatabase({ kind: 'pglite', dataDir: undefined });
     return { handles: [handle], drop: () => handle.close() };
   }
-  const name = `tollgate_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${name}`;
+  const created = await createPostgresDatabase();
   // Two pools on one database, as two instances starting together would have.
   const handles = [
-    await openDatabase({ kind: 'postgres', url: url.toString() }),
-    await openDatabase({ kind: 'postgres', url: url.toString() }),
+    await openDatabase({ kind: 'postgres', url: created.url }),
+    await openDatabase({ kind: 'postgres', url: created.url }),
   ];
   return {
     handles,
     async drop() {
       for (const handle of handles) await handle.close();
-      const cleanup = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await cleanup.connect();
-      await cleanup.query(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
+      await created.drop();
     },
   };
 }

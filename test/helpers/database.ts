@@ -51,26 +51,39 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** A new, empty PostgreSQL database on the test server; `drop` removes it whatever holds it. */
+export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!TEST_DATABASE_URL) throw new Error('TOLLGATE_TEST_DATABASE_URL is not set');
+  const serverUrl = TEST_DATABASE_URL;
+  const name = `tollgate_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const cleanup = new pg.Client({ connectionString: serverUrl });
+      await cleanup.connect();
+      await cleanup.query(`drop database if exists ${name} with (force)`);
+      await cleanup.end();
+    },
+  };
+}
+
 export async function openTestDatabase(): Promise<TestDatabase> {
   if (TEST_DATABASE_URL) {
-    const name = `tollgate_test_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await admin.connect();
-    await admin.query(`create database ${name}`);
-    await admin.end();
-    const url = new URL(TEST_DATABASE_URL);
-    url.pathname = `/${name}`;
-    const handle = await openDatabase({ kind: 'postgres', url: url.toString() });
+    const created = await createPostgresDatabase();
+    const handle = await openDatabase({ kind: 'postgres', url: created.url });
     await migrateToLatest(handle.db as never);
     return {
       handle,
-      url: url.toString(),
+      url: created.url,
       async drop() {
         await handle.close().catch(() => {});
-        const cleanup = new pg.Client({ connectionString: TEST_DATABASE_URL });
-        await cleanup.connect();
-        await cleanup.query(`drop database if exists ${name} with (force)`);
-        await cleanup.end();
+        await created.drop();
       },
     };
   }

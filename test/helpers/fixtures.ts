@@ -41,3 +41,13 @@ export async function discover(
     execute: [client.allowInsecureRequests],
   });
 }
+
+/** A client-credentials client with client_secret_basic, and its openid-client configuration. */
+export async function createMachineClient(
+  tg: TestInstance,
+  body: { name: string; scope: string; api: string; roles?: string[] },
+) {
+  const created = await createClient(tg, { grant_types: ['client_credentials'], ...body });
+  const config = await discover(tg, created.client_id, client.ClientSecretBasic(created.client_secret));
+  return { created, config };
+}

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -9,6 +8,10 @@ import type { AdminCredentials } from '../../src/admin/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { REDACT_PATHS, startTollgate, type Tollgate } from '../../src/main.ts';
 import { openTestDatabase, type TestDatabase } from './database.ts';
+import { freePort } from './net.ts';
+import { requestToken } from './tokens.ts';
+
+export { freePort };
 
 export interface TestInstance {
   url: string;
@@ -23,17 +26,6 @@ export interface TestInstance {
   /** fetch against /admin with a fresh admin token; JSON bodies are encoded. */
   admin$(method: string, path: string, body?: unknown): Promise<Response>;
   close(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 /**
@@ -63,14 +55,7 @@ export async function startTestInstance(env: Record<string, string> = {}): Promi
   const admin = JSON.parse(readFileSync(join(dataDir, 'admin.json'), 'utf8')) as AdminCredentials;
 
   async function adminToken(): Promise<string> {
-    const response = await fetch(`${tollgate.url}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${admin.client_id}:${admin.client_secret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'admin' }),
-    });
+    const response = await requestToken(tollgate.url, admin, { scope: 'admin' });
     const body = (await response.json()) as { access_token?: string };
     if (!body.access_token) throw new Error(`admin token request failed: ${JSON.stringify(body)}`);
     return body.access_token;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openTestDatabase, pgliteTemplateDir, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/instance.ts';
+import { requestToken } from '../helpers/tokens.ts';
 
 describe('graceful shutdown on SIGTERM', () => {
   let dataDir: string;
@@ -52,14 +53,7 @@ describe('graceful shutdown on SIGTERM', () => {
       client_secret: string;
     };
     const tokenRequest = () =>
-      fetch(`${url}/token`, {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${admin.client_id}:${admin.client_secret}`).toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-        body: 'grant_type=client_credentials&scope=admin',
-      }).then(
+      requestToken(url, admin, { scope: 'admin' }).then(
         (response) => response.status,
         () => 'refused' as const,
       );

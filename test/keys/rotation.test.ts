@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
+import { requestToken } from '../helpers/tokens.ts';
 
 const AUDIENCE = 'https://api.example.test';
 
@@ -44,14 +45,7 @@ describe('signing key rotation over HTTP', () => {
   after(() => tg.close());
 
   async function token(): Promise<string> {
-    const response = await fetch(`${tg.url}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'read' }),
-    });
+    const response = await requestToken(tg.url, client, { scope: 'read' });
     const body = (await response.json()) as { access_token?: string };
     assert.equal(response.status, 200, JSON.stringify(body));
     assert.ok(body.access_token);

@@ -13,7 +13,7 @@ import {
 } from 'jose';
 import * as client from 'openid-client';
 import { Browser, formAction, formField, loginThroughForms } from '../helpers/browser.ts';
-import { createApi, createClient, createUser, discover } from '../helpers/fixtures.ts';
+import { createApi, createClient, createMachineClient, createUser, discover } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 
 const API = 'https://orders.example.test';
@@ -239,13 +239,11 @@ describe('attacks on the token service', () => {
     });
 
     it('answers 403 to a valid token without the admin scope', async () => {
-      const gw = await createClient(tg, {
+      const { config: gwConfig } = await createMachineClient(tg, {
         name: 'gw',
-        grant_types: ['client_credentials'],
         scope: 'decide',
         api: 'urn:tollgate',
       });
-      const gwConfig = await discover(tg, gw.client_id, client.ClientSecretBasic(gw.client_secret));
       const { access_token } = await client.clientCredentialsGrant(gwConfig, { scope: 'decide' });
       const response = await fetch(`${tg.url}/admin/clients`, {
         headers: { authorization: `Bearer ${access_token}` },
@@ -255,13 +253,11 @@ describe('attacks on the token service', () => {
     });
 
     it('answers 401 to a token issued for another API', async () => {
-      const svc = await createClient(tg, {
+      const { config: svcConfig } = await createMachineClient(tg, {
         name: 'svc',
-        grant_types: ['client_credentials'],
         scope: 'read',
         api: API,
       });
-      const svcConfig = await discover(tg, svc.client_id, client.ClientSecretBasic(svc.client_secret));
       const { access_token } = await client.clientCredentialsGrant(svcConfig, { scope: 'read' });
       assert.equal(await adminStatus(access_token), 401);
     });

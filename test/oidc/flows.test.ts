@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { Browser, formField, loginThroughForms } from '../helpers/browser.ts';
-import { createApi, createClient, createUser, discover } from '../helpers/fixtures.ts';
+import { createApi, createClient, createMachineClient, createUser, discover } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 
 const API = 'https://invoices.example.test';
@@ -46,13 +46,7 @@ describe('OIDC flows driven by a certified relying-party library', () => {
   }
 
   it('publishes discovery with S256 as the only PKCE method and the standard endpoints', async () => {
-    const created = await createClient(tg, {
-      name: 'm2m',
-      grant_types: ['client_credentials'],
-      scope: 'read',
-      api: API,
-    });
-    const config = await discover(tg, created.client_id, client.ClientSecretBasic(created.client_secret));
+    const { config } = await createMachineClient(tg, { name: 'm2m', scope: 'read', api: API });
     const meta = config.serverMetadata();
     assert.equal(meta.issuer, tg.issuer);
     assert.deepEqual(meta.code_challenge_methods_supported, ['S256']);
@@ -114,13 +108,7 @@ describe('OIDC flows driven by a certified relying-party library', () => {
   }
 
   it('grants a client only the API scopes it was created with (default deny)', async () => {
-    const created = await createClient(tg, {
-      name: 'narrow',
-      grant_types: ['client_credentials'],
-      scope: 'read',
-      api: API,
-    });
-    const config = await discover(tg, created.client_id, client.ClientSecretBasic(created.client_secret));
+    const { config } = await createMachineClient(tg, { name: 'narrow', scope: 'read', api: API });
     await assert.rejects(
       client.clientCredentialsGrant(config, { scope: 'write' }),
       (error: client.ResponseBodyError) => {
@@ -131,14 +119,20 @@ describe('OIDC flows driven by a certified relying-party library', () => {
   });
 
   it('stops issuing tokens to a client the moment it is deleted', async () => {
-    const created = await createClient(tg, { name: 'short-lived', grant_types: ['client_credentials'], scope: 'read', api: API });
-    const config = await discover(tg, created.client_id, client.ClientSecretBasic(created.client_secret));
+    const { created, config } = await createMachineClient(tg, {
+      name: 'short-lived',
+      scope: 'read',
+      api: API,
+    });
     assert.ok((await client.clientCredentialsGrant(config, { scope: 'read' })).access_token);
     assert.equal((await tg.admin$('DELETE', `/clients/${created.client_id}`)).status, 204);
-    await assert.rejects(client.clientCredentialsGrant(config, { scope: 'read' }), (error: client.WWWAuthenticateChallengeError) => {
-      assert.equal(error.status, 401);
-      return true;
-    });
+    await assert.rejects(
+      client.clientCredentialsGrant(config, { scope: 'read' }),
+      (error: client.WWWAuthenticateChallengeError) => {
+        assert.equal(error.status, 401);
+        return true;
+      },
+    );
   });
 
   describe('authorization code + PKCE through the login form', () => {
@@ -269,13 +263,11 @@ describe('OIDC flows driven by a certified relying-party library', () => {
 
     it('does not let one client revoke the access token of another', async () => {
       const tokens = await login(config);
-      const other = await createClient(tg, {
+      const { config: otherConfig } = await createMachineClient(tg, {
         name: 'other',
-        grant_types: ['client_credentials'],
         scope: 'read',
         api: API,
       });
-      const otherConfig = await discover(tg, other.client_id, client.ClientSecretBasic(other.client_secret));
       await assert.rejects(
         client.tokenRevocation(otherConfig, tokens.access_token),
         (error: client.ResponseBodyError) => {

@@ -1,16 +1,8 @@
+import type { ApiView } from '../../admin/index.ts';
 import { optionalString, requiredString } from '../args.ts';
 import type { Command } from '../command.ts';
 import { usageError } from '../errors.ts';
 import { listCell, table } from '../output.ts';
-
-interface ApiView {
-  audience: string;
-  name: string;
-  scopes: string[];
-  alg: string;
-  ttl: number;
-  builtin: boolean;
-}
 
 const createApi: Command = {
   path: ['api', 'create'],
