@@ -7,7 +7,7 @@ import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { CLAIMS, createFindAccount } from './accounts.ts';
 import { createAdapterFactory } from './adapter.ts';
 import type { ApiDirectory, ClientDirectory } from './directories.ts';
-import { handleStructuredTokens } from './structured-tokens.ts';
+import { handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
 import { renderErrorPage, renderLogoutPage, renderLogoutSuccessPage } from './views.ts';
 
 export interface ProviderDeps {
@@ -68,8 +68,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // Only confidential clients (resource servers) may introspect.
-        allowedPolicy: async (ctx) => ctx.oidc.client?.clientAuthMethod !== 'none',
+        allowedPolicy: async (_ctx, client) => mayIntrospect(client),
       },
       revocation: {
         enabled: true,

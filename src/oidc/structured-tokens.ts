@@ -2,6 +2,11 @@ import { decodeProtectedHeader } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 
+/** Only confidential clients (resource servers) may introspect; one rule for every token format. */
+export function mayIntrospect(client: { clientAuthMethod?: string | undefined }): boolean {
+  return client.clientAuthMethod !== undefined && client.clientAuthMethod !== 'none';
+}
+
 /**
  * oidc-provider refuses JWT access tokens at introspection and revocation
  * (`unsupported_token_type`), but only after it has authenticated the calling client. This
@@ -26,7 +31,7 @@ export function handleStructuredTokens(verifier: AccessTokenVerifier) {
     }
     ctx.status = 200;
     if (route === 'introspection') {
-      ctx.body = await introspect(verifier, token);
+      ctx.body = mayIntrospect(oidc.client) ? await introspect(verifier, token) : { active: false };
       return;
     }
     const result = await verifier.verify(token, { ignoreExpiry: true });

@@ -330,4 +330,43 @@ describe('OIDC flows driven by a certified relying-party library', () => {
       assert.deepEqual(info.roles, ['accountant']);
     });
   });
+
+  it('keeps the admin credentials file private and never logs a secret, password or token', async () => {
+    const { statSync } = await import('node:fs');
+    assert.equal(statSync(`${tg.dataDir}/admin.json`).mode & 0o777, 0o600);
+    const { created, config } = await createMachineClient(tg, { name: 'log-scan', scope: 'read', api: API });
+    const { access_token } = await client.clientCredentialsGrant(config, { scope: 'read' });
+    await client.tokenIntrospection(config, access_token);
+    const logs = tg.logs.join('\n');
+    assert.ok(logs.length > 0);
+    for (const secret of [
+      tg.admin.client_secret,
+      created.client_secret ?? '',
+      access_token,
+      'correct horse battery',
+    ]) {
+      assert.ok(secret.length > 0);
+      assert.equal(logs.includes(secret), false, 'a secret reached the log');
+    }
+  });
+
+  it('lets only confidential clients introspect', async () => {
+    const pub = await createClient(tg, {
+      name: 'spa-introspect',
+      grant_types: ['authorization_code'],
+      redirect_uris: [REDIRECT],
+      public: true,
+      scope: 'read',
+      api: API,
+    });
+    const { config } = await createMachineClient(tg, { name: 'rs', scope: 'read', api: API });
+    const { access_token } = await client.clientCredentialsGrant(config, { scope: 'read' });
+    const response = await fetch(`${tg.url}/token/introspection`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: access_token, client_id: pub.client_id }),
+    });
+    assert.equal(((await response.json()) as { active: boolean }).active, false);
+    assert.equal((await client.tokenIntrospection(config, access_token)).active, true);
+  });
 });
