@@ -46,6 +46,8 @@ export async function startTollgateProcess(options: {
       ISSUER: url,
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
+      // One worker per core, as a production instance on this machine would run.
+      WORKERS: process.env.BENCH_WORKERS ?? 'auto',
       KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     },
   });

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError } from '../common/index.ts';
 import { decodeKey, envSchema } from './schema.ts';
@@ -15,6 +16,7 @@ export interface Config {
   policyDir: string;
   keys: { publishSeconds: number; refreshSeconds: number };
   purgeIntervalSeconds: number;
+  workers: number;
 }
 
 /**
@@ -34,6 +36,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (refresh.success && publish.success && refresh.data >= publish.data) {
     problems.push(
       'KEY_REFRESH_SECONDS: must be shorter than KEY_PUBLISH_SECONDS, or instances could sign before all publish',
+    );
+  }
+  const workers = envSchema.shape.WORKERS.safeParse(present.WORKERS);
+  if (workers.success && workers.data !== 1 && !present.DATABASE_URL) {
+    problems.push(
+      'WORKERS: the embedded database admits one process; set DATABASE_URL to run several workers',
     );
   }
   const production = present.NODE_ENV === 'production';
@@ -58,5 +66,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     policyDir: resolve(e.POLICY_DIR),
     keys: { publishSeconds: e.KEY_PUBLISH_SECONDS, refreshSeconds: e.KEY_REFRESH_SECONDS },
     purgeIntervalSeconds: e.PURGE_INTERVAL_SECONDS,
+    workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
   };
 }

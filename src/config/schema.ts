@@ -60,6 +60,12 @@ export const envSchema = z.object({
   KEY_REFRESH_SECONDS: seconds(1).default(30),
   /** How often expired tokens, codes and sessions are deleted. */
   PURGE_INTERVAL_SECONDS: seconds(1).default(600),
+  /** Worker processes sharing the port (node:cluster); `auto` = one per CPU. PostgreSQL only. */
+  WORKERS: z
+    .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], {
+      error: 'must be auto or a whole number from 1 to 64',
+    })
+    .default(1),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -73,6 +73,8 @@ describe('loadConfig', () => {
     ['KEY_REFRESH_SECONDS', { KEY_PUBLISH_SECONDS: '30', KEY_REFRESH_SECONDS: '30' }, 'refresh = publish'],
     ['KEY_REFRESH_SECONDS', { KEY_PUBLISH_SECONDS: '10', KEY_REFRESH_SECONDS: '60' }, 'refresh > publish'],
     ['KEY_ENCRYPTION_KEY', { NODE_ENV: 'production' }, 'NODE_ENV=production without KEY_ENCRYPTION_KEY'],
+    ['WORKERS', { WORKERS: 'many' }, 'WORKERS=many'],
+    ['WORKERS', { WORKERS: '2' }, 'WORKERS=2 on the embedded database'],
   ];
   for (const [variable, env, label] of badValues) {
     it(`rejects ${label} with one message naming ${variable}`, () => {
