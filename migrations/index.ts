@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely/migration';
 import * as m0001 from './0001_token_service.ts';
+import * as m0002 from './0002_policies.ts';
 
 /** Every migration, registered explicitly and in order; names never change once landed. */
 export const migrations: Record<string, Migration> = {
   '0001_token_service': m0001,
+  '0002_policies': m0002,
 };

@@ -9,7 +9,7 @@ import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { buildApp } from './http/index.ts';
 import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
-import { OidcService, purgeExpired } from './oidc/index.ts';
+import { OidcService, purgeExpired, RevocationList } from './oidc/index.ts';
 
 export interface Tollgate {
   url: string;
@@ -72,12 +72,16 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   );
   ring.start((error) => logger.error({ err: error }, 'signing key refresh failed; keeping the last key set'));
 
+  const revocations = new RevocationList(db, { pollMs: db.kind === 'pglite' ? 500 : 5000 });
+  await revocations.start((error) => logger.error({ err: error }, 'reading revocations failed'));
+
   const derive = (purpose: string) => createHmac('sha256', kek.key).update(`tollgate:${purpose}`).digest();
   const oidc = new OidcService({
     issuer: config.issuer,
     db,
     ring,
     cookieSecret: derive('cookies'),
+    revocations,
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
   });
   const clients = clientUseCases(
@@ -132,6 +136,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       accepting = false;
       clearInterval(purge);
       ring.stop();
+      await revocations.stop();
       // Stop accepting, let in-flight requests finish (responses now say Connection: close, so
       // keep-alive clients let go), then release the database. A client that still holds a
       // connection after the grace period is cut off.

@@ -13,6 +13,11 @@ export interface DatabaseHandle {
   kind: DatabaseTarget['kind'];
   /** Resolves when a trivial query succeeds; used by /readyz. */
   ping(): Promise<void>;
+  /**
+   * Calls `onMessage` for every NOTIFY on `channel` (PostgreSQL: a dedicated connection that
+   * reconnects after failures; PGlite: in-process). Returns a function that stops listening.
+   */
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -25,7 +30,10 @@ pg.types.setTypeParser(20, (value) => Number.parseInt(value, 10));
  */
 export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
   let db: Kysely<Database>;
+  let listen: DatabaseHandle['listen'];
   if (target.kind === 'postgres') {
+    const url = target.url;
+    listen = (channel, onMessage) => listenOnPostgres(url, channel, onMessage);
     const pool = new pg.Pool({ connectionString: target.url, max: 10 });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
@@ -34,15 +42,48 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     if (target.dataDir) mkdirSync(target.dataDir, { recursive: true });
     const pglite = await PGlite.create(target.dataDir);
     db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+    listen = async (channel, onMessage) => {
+      const stop = await pglite.listen(channel, onMessage);
+      return async () => {
+        if (!pglite.closed) await stop();
+      };
+    };
   }
   return {
     db,
     kind: target.kind,
+    listen,
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
       await db.destroy();
     },
+  };
+}
+
+/** LISTEN on a connection of its own, outside the pool; reconnects a second after it drops. */
+async function listenOnPostgres(url: string, channel: string, onMessage: (payload: string) => void) {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: url });
+    next.on('notification', (message) => {
+      if (message.channel === channel) onMessage(message.payload ?? '');
+    });
+    next.on('error', () => {
+      next.end().catch(() => {});
+      if (!stopped) retry = setTimeout(() => connect().catch(() => {}), 1000);
+    });
+    await next.connect();
+    await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    client = next;
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => {});
   };
 }

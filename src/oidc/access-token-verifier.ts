@@ -1,6 +1,11 @@
+import { createHash } from 'node:crypto';
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
-import { type DatabaseHandle, revokedTokenQueries } from '../db/index.ts';
+import { LRUCache } from 'lru-cache';
 import type { SigningKeyRing } from '../keys/index.ts';
+import type { RevocationList } from './revocation-list.ts';
+
+/** Allowed clock skew between instances and callers. */
+const CLOCK_TOLERANCE_SECONDS = 5;
 
 export type InvalidTokenDetail = 'malformed' | 'expired' | 'signature' | 'audience' | 'issuer' | 'revoked';
 
@@ -29,12 +34,43 @@ export interface VerifyOptions {
 export class AccessTokenVerifier {
   readonly #ring: SigningKeyRing;
   readonly #issuer: string;
-  readonly #revoked: ReturnType<typeof revokedTokenQueries>;
+  readonly #revoked: RevocationList;
 
-  constructor(deps: { ring: SigningKeyRing; issuer: string; db: DatabaseHandle }) {
+  constructor(deps: { ring: SigningKeyRing; issuer: string; revocations: RevocationList }) {
     this.#ring = deps.ring;
     this.#issuer = deps.issuer;
-    this.#revoked = revokedTokenQueries(deps.db.db);
+    this.#revoked = deps.revocations;
+  }
+
+  // Verified tokens by SHA-256 of token and audience option: a repeated token skips the
+  // signature, never the expiry or the denylist.
+  readonly #verified = new LRUCache<string, VerifiedAccessToken>({ max: 50_000 });
+
+  /**
+   * Like verify(), but a token verified before (and not expired) is not verified again. Used on
+   * the hot paths (/decide callers and subject tokens).
+   */
+  async verifyCached(
+    token: string,
+    options: { audience?: string | string[] } = {},
+  ): Promise<VerificationResult> {
+    const key = createHash('sha256')
+      .update(token)
+      .update('\0')
+      .update(String(options.audience ?? ''))
+      .digest('base64url');
+    const hit = this.#verified.get(key);
+    if (hit) {
+      if (hit.exp * 1000 + CLOCK_TOLERANCE_SECONDS * 1000 <= Date.now()) {
+        this.#verified.delete(key);
+        return { valid: false, detail: 'expired', payload: hit };
+      }
+      if (this.#revoked.has(hit.jti)) return { valid: false, detail: 'revoked', payload: hit };
+      return { valid: true, payload: hit };
+    }
+    const result = await this.verify(token, options);
+    if (result.valid) this.#verified.set(key, result.payload);
+    return result;
   }
 
   async verify(token: string, options: VerifyOptions = {}): Promise<VerificationResult> {
@@ -44,7 +80,7 @@ export class AccessTokenVerifier {
         issuer: this.#issuer,
         algorithms: ['RS256', 'ES256'],
         typ: 'at+jwt',
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
         ...(options.audience ? { audience: options.audience } : {}),
         ...(options.ignoreExpiry ? { currentDate: new Date(0) } : {}),
       }));
@@ -58,7 +94,7 @@ export class AccessTokenVerifier {
     ) {
       return { valid: false, detail: 'malformed' };
     }
-    if (await this.#revoked.isRevoked(payload.jti)) return { valid: false, detail: 'revoked', payload };
+    if (this.#revoked.has(payload.jti)) return { valid: false, detail: 'revoked', payload };
     return { valid: true, payload: payload as VerifiedAccessToken };
   }
 

@@ -11,12 +11,14 @@ import {
   createClientDirectory,
 } from './directories.ts';
 import { buildProvider } from './provider.ts';
+import type { RevocationList } from './revocation-list.ts';
 
 export interface OidcServiceDeps {
   issuer: string;
   db: DatabaseHandle;
   ring: SigningKeyRing;
   cookieSecret: Buffer;
+  revocations: RevocationList;
   onProviderEvent?: (event: string, detail: Record<string, unknown>) => void;
 }
 

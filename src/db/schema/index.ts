@@ -1,6 +1,7 @@
 import type { ApisTable } from './apis.ts';
 import type { ClientsTable } from './clients.ts';
 import type { OidcPayloadsTable } from './oidc-payloads.ts';
+import type { PolicyVersionsTable } from './policy-versions.ts';
 import type { RevokedTokensTable } from './revoked-tokens.ts';
 import type { SigningKeysTable } from './signing-keys.ts';
 import type { UsersTable } from './users.ts';
@@ -12,6 +13,15 @@ export interface Database {
   users: UsersTable;
   signing_keys: SigningKeysTable;
   revoked_tokens: RevokedTokensTable;
+  policy_versions: PolicyVersionsTable;
 }
 
-export type { ApisTable, ClientsTable, OidcPayloadsTable, RevokedTokensTable, SigningKeysTable, UsersTable };
+export type {
+  ApisTable,
+  ClientsTable,
+  OidcPayloadsTable,
+  PolicyVersionsTable,
+  RevokedTokensTable,
+  SigningKeysTable,
+  UsersTable,
+};
