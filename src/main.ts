@@ -7,9 +7,16 @@ import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
 import { ConfigError } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
-import { buildApp } from './http/index.ts';
+import { buildApp, createMetrics } from './http/index.ts';
 import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
-import { OidcService, purgeExpired, RevocationList } from './oidc/index.ts';
+import {
+  createSubjectResolver,
+  createUserDirectory,
+  OidcService,
+  purgeExpired,
+  RevocationList,
+} from './oidc/index.ts';
+import { compilePolicySet, PolicyStore, runPolicyTests } from './pdp/index.ts';
 
 export interface Tollgate {
   url: string;
@@ -97,6 +104,23 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   if (adminFile)
     logger.warn({ path: adminFile }, `admin client created; its credentials are in ${adminFile}`);
 
+  const policies = new PolicyStore(
+    db,
+    { compile: compilePolicySet, runTests: runPolicyTests },
+    { pollMs: db.kind === 'pglite' ? 500 : 5000 },
+  );
+  const seeded = await policies.seedFrom(config.policyDir);
+  if (seeded !== undefined)
+    logger.info({ version: seeded, dir: config.policyDir }, 'policies loaded from POLICY_DIR');
+  await policies.start((error) =>
+    logger.error({ err: error }, 'loading policies failed; keeping the version in force'),
+  );
+  const resolveSubject = createSubjectResolver({
+    verifier: oidc.verifier,
+    users: createUserDirectory(db),
+    audiences: config.subjectTokenAudiences,
+  });
+
   let accepting = true;
   const app = buildApp({
     logger,
@@ -105,6 +129,13 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     oidc,
     clients,
     apis,
+    policies: {
+      current: () => policies.current,
+      push: (files, createdBy) => policies.push(files, createdBy),
+      list: () => policies.list(),
+    },
+    resolveSubject,
+    metrics: createMetrics(),
     csrfSecret: derive('csrf'),
     cookieSecret: derive('cookies'),
     accepting: () => accepting,
@@ -137,6 +168,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       clearInterval(purge);
       ring.stop();
       await revocations.stop();
+      await policies.stop();
       // Stop accepting, let in-flight requests finish (responses now say Connection: close, so
       // keep-alive clients let go), then release the database. A client that still holds a
       // connection after the grace period is cut off.

@@ -58,7 +58,13 @@ export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
       });
       if (response.status === 204) return undefined;
       const parsed = await readJson(response);
-      if (!response.ok) throw failure(`${method} /admin${path} failed: ${describeError(response, parsed)}`);
+      if (!response.ok) {
+        throw failure(
+          [`${method} /admin${path} failed: ${describeError(response, parsed)}`, ...detailLines(parsed)].join(
+            '\n',
+          ),
+        );
+      }
       return parsed;
     },
   };
@@ -90,6 +96,30 @@ function describeError(response: Response, body: unknown): string {
   const status = `HTTP ${response.status}`;
   if (typeof error !== 'string') return `${status} ${response.statusText}`.trim();
   return typeof description === 'string' ? `${error}: ${description} (${status})` : `${error} (${status})`;
+}
+
+/** Lines for the problems and failing tests a rejected policy push carries. */
+function detailLines(body: unknown): string[] {
+  const { problems, failures } = (body ?? {}) as { problems?: unknown; failures?: unknown };
+  const lines: string[] = [];
+  for (const p of Array.isArray(problems) ? problems : []) {
+    const { file, rule, field, message } = p as Record<string, unknown>;
+    lines.push(
+      `  ${String(file)}${rule ? ` [${String(rule)}]` : ''}${field ? ` ${String(field)}` : ''}: ${String(message)}`,
+    );
+  }
+  for (const f of Array.isArray(failures) ? failures : []) {
+    const { file, name, expected, actual } = f as {
+      file: string;
+      name: string;
+      expected: { allow: boolean };
+      actual: { allow: boolean; reason: string };
+    };
+    lines.push(
+      `  ${file} "${name}": expected ${expected.allow ? 'allow' : 'deny'}, got ${actual.allow ? 'allow' : 'deny'} (${actual.reason})`,
+    );
+  }
+  return lines;
 }
 
 function networkReason(error: unknown): string {

@@ -17,6 +17,7 @@ export interface Config {
   keys: { publishSeconds: number; refreshSeconds: number };
   purgeIntervalSeconds: number;
   workers: number;
+  subjectTokenAudiences: string[] | undefined;
 }
 
 /**
@@ -66,6 +67,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     policyDir: resolve(e.POLICY_DIR),
     keys: { publishSeconds: e.KEY_PUBLISH_SECONDS, refreshSeconds: e.KEY_REFRESH_SECONDS },
     purgeIntervalSeconds: e.PURGE_INTERVAL_SECONDS,
+    subjectTokenAudiences: e.SUBJECT_TOKEN_AUDIENCES?.length ? e.SUBJECT_TOKEN_AUDIENCES : undefined,
     workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
   };
 }

@@ -60,6 +60,19 @@ export const envSchema = z.object({
   KEY_REFRESH_SECONDS: seconds(1).default(30),
   /** How often expired tokens, codes and sessions are deleted. */
   PURGE_INTERVAL_SECONDS: seconds(1).default(600),
+  /**
+   * Audiences a subject token sent to /decide must carry (comma-separated); unset accepts a
+   * token for any API registered here (all are signed by this issuer).
+   */
+  SUBJECT_TOKEN_AUDIENCES: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    )
+    .optional(),
   /** Worker processes sharing the port (node:cluster); `auto` = one per CPU. PostgreSQL only. */
   WORKERS: z
     .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], {

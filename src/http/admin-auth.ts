@@ -8,7 +8,7 @@ export function requireScope(verifier: AccessTokenVerifier, audience: string, sc
     const header = ctx.get('authorization');
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
     if (!match?.[1]) throw new TollgateError('invalid_token', 'a Bearer access token is required');
-    const result = await verifier.verify(match[1], { audience });
+    const result = await verifier.verifyCached(match[1], { audience });
     if (!result.valid)
       throw new TollgateError('invalid_token', `the access token is invalid (${result.detail})`);
     const scopes = (result.payload.scope ?? '').split(' ');

@@ -13,6 +13,7 @@ import type { SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import { requireScope } from './admin-auth.ts';
 import { parseBody, requireJson } from './body.ts';
+import { addPolicyRoutes, type PolicyAdmin } from './policy-routes.ts';
 import { parseInput } from './validate.ts';
 
 export interface AdminRouteDeps {
@@ -21,6 +22,7 @@ export interface AdminRouteDeps {
   ring: SigningKeyRing;
   clients: ClientUseCases;
   apis: ReturnType<typeof apiUseCases>;
+  policies: PolicyAdmin;
 }
 
 /** `/admin/*`: the API behind the `tollgate` CLI; every route needs a token with scope `admin`. */
@@ -69,5 +71,6 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     ctx.status = 201;
     ctx.body = { keys: await deps.ring.rotate() };
   });
+  addPolicyRoutes(router, deps.policies);
   return router;
 }

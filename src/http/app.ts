@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
@@ -8,7 +9,10 @@ import type { SigningKeyRing } from '../keys/index.ts';
 import { cookieKeys, interactionRoutes, type OidcService, STYLESHEET } from '../oidc/index.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
+import { type DecideDeps, decideRoutes } from './decide-routes.ts';
+import type { Metrics } from './metrics.ts';
 import { renderErrors, requestContext, securityHeaders } from './middleware.ts';
+import type { PolicyAdmin } from './policy-routes.ts';
 
 export interface AppDeps {
   logger: Logger;
@@ -17,11 +21,17 @@ export interface AppDeps {
   oidc: OidcService;
   clients: ClientUseCases;
   apis: ReturnType<typeof apiUseCases>;
+  policies: PolicyAdmin & { current: () => ReturnType<DecideDeps['policies']> };
+  resolveSubject: DecideDeps['resolveSubject'];
+  metrics: Metrics;
   csrfSecret: Buffer;
   cookieSecret: Buffer;
   /** False while shutting down, so load balancers stop sending traffic. */
   accepting: () => boolean;
 }
+
+/** The decision API's contract, served as shipped. */
+const OPENAPI = readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8');
 
 /** The HTTP surface: our own routes first, then everything else to oidc-provider. */
 export function buildApp(deps: AppDeps): Koa {
@@ -67,6 +77,21 @@ export function buildApp(deps: AppDeps): Koa {
     ring: deps.ring,
     clients: deps.clients,
     apis: deps.apis,
+    policies: deps.policies,
+  });
+  const decide = decideRoutes({
+    verifier: deps.oidc.verifier,
+    policies: deps.policies.current,
+    resolveSubject: deps.resolveSubject,
+    metrics: deps.metrics,
+  });
+  ops.get('/openapi.yaml', (ctx) => {
+    ctx.type = 'application/yaml';
+    ctx.body = OPENAPI;
+  });
+  ops.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
   });
 
   const allowedMethods = {
@@ -75,7 +100,7 @@ export function buildApp(deps: AppDeps): Koa {
       new TollgateError('method_not_allowed', 'this method is not allowed on this path'),
     notImplemented: () => new TollgateError('method_not_allowed', 'this method is not implemented'),
   };
-  for (const router of [ops, interactions, admin])
+  for (const router of [ops, interactions, admin, decide])
     app.use(router.routes()).use(router.allowedMethods(allowedMethods));
   app.use(deps.oidc.middleware());
   // Whatever neither we nor oidc-provider route ends here, in the same error shape.

@@ -1,5 +1,13 @@
 import { LRUCache } from 'lru-cache';
-import { type ApiRow, apiQueries, type ClientRow, clientQueries, type DatabaseHandle } from '../db/index.ts';
+import {
+  type ApiRow,
+  apiQueries,
+  type ClientRow,
+  clientQueries,
+  type DatabaseHandle,
+  type UserRow,
+  userQueries,
+} from '../db/index.ts';
 
 /**
  * How long a client or API read from the database is trusted. The token endpoint would
@@ -33,6 +41,12 @@ function cachedDirectory<T extends object>(load: (key: string) => Promise<T | un
 
 export type ClientDirectory = Directory<ClientRow>;
 export type ApiDirectory = Directory<ApiRow>;
+export type UserDirectory = Directory<UserRow>;
+
+export function createUserDirectory(db: DatabaseHandle): UserDirectory {
+  const users = userQueries(db.db);
+  return cachedDirectory((id) => users.find(id));
+}
 
 export function createClientDirectory(db: DatabaseHandle): ClientDirectory {
   const clients = clientQueries(db.db);

@@ -4,8 +4,10 @@ export {
   type VerificationResult,
   type VerifiedAccessToken,
 } from './access-token-verifier.ts';
+export { createUserDirectory, type UserDirectory } from './directories.ts';
 export { interactionRoutes } from './interactions.ts';
 export { cookieKeys, DEFAULT_ACCESS_TOKEN_TTL } from './provider.ts';
 export { RevocationList } from './revocation-list.ts';
 export { OidcService, purgeExpired } from './service.ts';
+export { createSubjectResolver, type ResolvedSubject, type SubjectResolution } from './subjects.ts';
 export { escapeHtml, STYLESHEET } from './views.ts';

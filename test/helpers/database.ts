@@ -99,3 +99,10 @@ export async function openTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** Another connection pool on a test's PostgreSQL database; dropping it only closes the pool. */
+export async function joinTestDatabase(database: TestDatabase): Promise<TestDatabase> {
+  if (!database.url) throw new Error('only a PostgreSQL test database can be shared between instances');
+  const handle = await openDatabase({ kind: 'postgres', url: database.url });
+  return { handle, url: database.url, drop: () => handle.close() };
+}

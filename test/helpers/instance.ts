@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +6,9 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { AdminCredentials } from '../../src/admin/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { DEV_KEY_FILE } from '../../src/keys/index.ts';
 import { REDACT_PATHS, startTollgate, type Tollgate } from '../../src/main.ts';
-import { openTestDatabase, type TestDatabase } from './database.ts';
+import { joinTestDatabase, openTestDatabase, type TestDatabase } from './database.ts';
 import { freePort } from './net.ts';
 import { requestToken } from './tokens.ts';
 
@@ -32,13 +33,22 @@ export interface TestInstance {
  * A real Tollgate over real HTTP on 127.0.0.1, on its own database (PGlite copy or a fresh
  * PostgreSQL database). `env` overrides configuration variables.
  */
-export async function startTestInstance(env: Record<string, string> = {}): Promise<TestInstance> {
+export async function startTestInstance(
+  env: Record<string, string> = {},
+  options: { shareWith?: TestInstance } = {},
+): Promise<TestInstance> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-data-'));
-  const database = await openTestDatabase();
+  const first = options.shareWith;
+  // A second instance on the first one's PostgreSQL database, issuer and key-encryption key,
+  // as a horizontally scaled deployment runs.
+  const database = first ? await joinTestDatabase(first.database) : await openTestDatabase();
+  if (first && existsSync(join(first.dataDir, DEV_KEY_FILE))) {
+    copyFileSync(join(first.dataDir, DEV_KEY_FILE), join(dataDir, DEV_KEY_FILE));
+  }
   const config = loadConfig({
     PORT: String(port),
-    ISSUER: `http://127.0.0.1:${port}`,
+    ISSUER: first?.issuer ?? `http://127.0.0.1:${port}`,
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
     ...env,
@@ -52,7 +62,8 @@ export async function startTestInstance(env: Record<string, string> = {}): Promi
   });
   const logger = pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
   const tollgate = await startTollgate(config, { logger, db: database.handle, host: '127.0.0.1' });
-  const admin = JSON.parse(readFileSync(join(dataDir, 'admin.json'), 'utf8')) as AdminCredentials;
+  const admin =
+    first?.admin ?? (JSON.parse(readFileSync(join(dataDir, 'admin.json'), 'utf8')) as AdminCredentials);
 
   async function adminToken(): Promise<string> {
     const response = await requestToken(tollgate.url, admin, { scope: 'admin' });

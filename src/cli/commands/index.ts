@@ -3,6 +3,7 @@ import { apiCommands } from './api.ts';
 import { clientCommands } from './client.ts';
 import { keyCommands } from './keys.ts';
 import { migrateCommands } from './migrate.ts';
+import { policyCommands } from './policy.ts';
 import { userCommands } from './user.ts';
 
 /** Every command, in the order `tollgate --help` lists them. */
@@ -12,4 +13,5 @@ export const COMMANDS: readonly Command[] = [
   ...clientCommands,
   ...userCommands,
   ...keyCommands,
+  ...policyCommands,
 ];

@@ -1,0 +1,143 @@
+import { resolve } from 'node:path';
+import {
+  compilePolicySet,
+  formatTestFailures,
+  type PolicyProblem,
+  readPolicyDir,
+  runPolicyTests,
+} from '../../pdp/index.ts';
+import { optionalString } from '../args.ts';
+import type { Command, CommandContext } from '../command.ts';
+import { failure } from '../errors.ts';
+import { table } from '../output.ts';
+
+const dirOption = { dir: { type: 'string' } } as const;
+const dirSynopsis = '[--dir DIR]';
+const dirDetails = ['--dir              the policy directory (default: $POLICY_DIR or ./policies)'];
+
+function policyDir(values: Record<string, unknown>, ctx: CommandContext): string {
+  return resolve(optionalString(values as never, 'dir') ?? (ctx.env.POLICY_DIR || './policies'));
+}
+
+function problemLine(p: PolicyProblem): string {
+  return `${p.file}${p.rule ? ` [${p.rule}]` : ''}${p.field ? ` ${p.field}` : ''}: ${p.message}`;
+}
+
+/** Reads and compiles a directory; every problem is a failure listing them all. */
+async function compileDir(dir: string) {
+  const files = await readPolicyDir(dir);
+  if (files.length === 0) throw failure(`no policy files (*.yaml) in ${dir}`);
+  const compiled = compilePolicySet(files, 0);
+  if (!compiled.ok) {
+    throw failure(
+      `${compiled.problems.length} problem(s) in ${dir}:\n${compiled.problems.map(problemLine).join('\n')}`,
+    );
+  }
+  return { files, ...compiled };
+}
+
+/** Runs the set's own tests; any failure stops the command with each failing case shown. */
+function testOrFail(compiled: Awaited<ReturnType<typeof compileDir>>) {
+  const results = runPolicyTests(compiled.set, compiled.tests);
+  const failed = results.filter((r) => !r.passed);
+  if (failed.length > 0) {
+    throw failure(
+      `${formatTestFailures(results)}\n${results.length - failed.length} passed, ${failed.length} failed`,
+    );
+  }
+  return results;
+}
+
+const validatePolicies: Command = {
+  path: ['policy', 'validate'],
+  options: dirOption,
+  synopsis: dirSynopsis,
+  summary: 'check the policy files (schema, placeholders, operators, rule ids) without a server',
+  details: dirDetails,
+  async run({ values }, ctx) {
+    const dir = policyDir(values, ctx);
+    const compiled = await compileDir(dir);
+    const summary = {
+      dir,
+      resources: compiled.set.resources(),
+      rules: compiled.set.ruleCount(),
+      tests: compiled.tests.length,
+    };
+    ctx.out.result(
+      summary,
+      () =>
+        `${dir}: valid (${summary.resources.join(', ')}; ${summary.rules} rules, ${summary.tests} test cases).`,
+    );
+  },
+};
+
+const testPolicies: Command = {
+  path: ['policy', 'test'],
+  options: dirOption,
+  synopsis: dirSynopsis,
+  summary: 'run the *.test.yaml cases against the policies; exits 1 on any failing case',
+  details: dirDetails,
+  async run({ values }, ctx) {
+    const results = testOrFail(await compileDir(policyDir(values, ctx)));
+    ctx.out.result({ passed: results.length, failed: 0 }, () => `${results.length} passed, 0 failed`);
+  },
+};
+
+const pushPolicies: Command = {
+  path: ['policy', 'push'],
+  options: dirOption,
+  synopsis: dirSynopsis,
+  summary: 'validate and test locally, then store the set as a new version (the server checks again)',
+  details: dirDetails,
+  async run({ values }, ctx) {
+    const compiled = await compileDir(policyDir(values, ctx));
+    testOrFail(compiled);
+    const files = compiled.files.map((f) => ({ name: f.name, content: f.content }));
+    const pushed = (await (await ctx.admin()).request('POST', '/policies', { files })) as {
+      version: number;
+      resources: string[];
+    };
+    ctx.out.result(
+      pushed,
+      () =>
+        `Policy version ${pushed.version} stored (${pushed.resources.join(', ')}); every instance uses it within a second.`,
+    );
+  },
+};
+
+interface VersionView {
+  version: number;
+  resources: string[];
+  created_by: string;
+  created_at: string;
+  current: boolean;
+}
+
+const listPolicies: Command = {
+  path: ['policy', 'list'],
+  synopsis: '',
+  summary: 'list the stored policy versions, newest first',
+  async run(_invocation, ctx) {
+    const result = (await (await ctx.admin()).request('GET', '/policies')) as { versions: VersionView[] };
+    ctx.out.result(result, () =>
+      table(
+        ['VERSION', 'CURRENT', 'RESOURCES', 'CREATED_AT', 'CREATED_BY'],
+        result.versions.map((v) => [
+          String(v.version),
+          v.current ? 'yes' : '',
+          v.resources.join(','),
+          v.created_at,
+          v.created_by,
+        ]),
+        'No policy versions.',
+      ),
+    );
+  },
+};
+
+export const policyCommands: readonly Command[] = [
+  validatePolicies,
+  testPolicies,
+  pushPolicies,
+  listPolicies,
+];

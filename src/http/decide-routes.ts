@@ -1,0 +1,117 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { BUILTIN_API } from '../admin/index.ts';
+import { TollgateError } from '../common/index.ts';
+import type { AccessTokenVerifier, ResolvedSubject, SubjectResolution } from '../oidc/index.ts';
+import type { Check, Decision, QueryPlan } from '../pdp/index.ts';
+import { requireScope } from './admin-auth.ts';
+import { parseBody, requireJson } from './body.ts';
+import {
+  assertSafeJson,
+  batchDecideBody,
+  planBody,
+  type SubjectInput,
+  singleDecideBody,
+} from './decide-schema.ts';
+import type { Metrics } from './metrics.ts';
+import { parseInput } from './validate.ts';
+
+/** What /decide needs of a compiled policy set (see pdp/). */
+export interface DecisionSet {
+  version: number;
+  hasResource(type: string): boolean;
+  decide(request: Check & { subject: ResolvedSubject; context?: Record<string, unknown> }): Decision;
+  plan(subject: ResolvedSubject, action: string, type: string, context?: Record<string, unknown>): QueryPlan;
+}
+
+export interface DecideDeps {
+  verifier: AccessTokenVerifier;
+  policies: () => DecisionSet;
+  resolveSubject: (token: string) => Promise<SubjectResolution>;
+  metrics: Metrics;
+}
+
+type Subject = { ok: true; subject: ResolvedSubject } | { ok: false; detail: string };
+
+/**
+ * `POST /decide` (single or batch) and `POST /decide/plan`, for callers holding a token with
+ * scope `decide`. Written as OIDC-provider writes its endpoints: a recipe of named steps.
+ */
+export function decideRoutes(deps: DecideDeps): Router {
+  const router = new Router({ prefix: '/decide' });
+  const authenticateCaller = requireScope(deps.verifier, BUILTIN_API.audience, 'decide');
+  const parseDecideBody = parseBody(['json'], '128kb');
+
+  async function resolve(input: SubjectInput): Promise<Subject> {
+    if ('token' in input) return deps.resolveSubject(input.token);
+    const attrs: Record<string, unknown> = Object.create(null);
+    for (const [key, value] of Object.entries(input.attrs)) attrs[key] = value;
+    return { ok: true, subject: { id: input.id, roles: input.roles, attrs } };
+  }
+
+  function decideOne(
+    set: DecisionSet,
+    subject: Subject,
+    check: Check,
+    context: Record<string, unknown> | undefined,
+    path: string,
+  ) {
+    if (!set.hasResource(check.resource.type)) {
+      throw new TollgateError(
+        'invalid_request',
+        `${path}resource.type: no policy for resource type ${check.resource.type}`,
+      );
+    }
+    const policy = { resource: check.resource.type, version: set.version };
+    if (!subject.ok) {
+      return { allow: false, reason: 'subject_token_invalid', detail: subject.detail, rule: null, policy };
+    }
+    const started = performance.now();
+    const decision = set.decide({ ...check, subject: subject.subject, context });
+    deps.metrics.decisionSeconds.observe(
+      { resource: check.resource.type },
+      (performance.now() - started) / 1000,
+    );
+    deps.metrics.decisions.inc({ result: decision.allow ? 'allow' : 'deny', resource: check.resource.type });
+    return decision;
+  }
+
+  router.post('/', authenticateCaller, requireJson, parseDecideBody, async function decide(ctx: Context) {
+    // Read once: the whole request is answered by the version in force when it started.
+    const set = deps.policies();
+    const raw = ctx.request.body;
+    assertSafeJson(raw);
+    if (raw !== null && typeof raw === 'object' && 'checks' in raw) {
+      const body = parseInput(batchDecideBody, raw);
+      const subject = await resolve(body.subject);
+      ctx.body = {
+        results: body.checks.map((check, i) => decideOne(set, subject, check, body.context, `checks.${i}.`)),
+      };
+      return;
+    }
+    const body = parseInput(singleDecideBody, raw);
+    const subject = await resolve(body.subject);
+    ctx.body = decideOne(set, subject, body, body.context, '');
+  });
+
+  router.post('/plan', authenticateCaller, requireJson, parseDecideBody, async function plan(ctx: Context) {
+    const set = deps.policies();
+    assertSafeJson(ctx.request.body);
+    const body = parseInput(planBody, ctx.request.body);
+    if (!set.hasResource(body.resource.type)) {
+      throw new TollgateError(
+        'invalid_request',
+        `resource.type: no policy for resource type ${body.resource.type}`,
+      );
+    }
+    const policy = { resource: body.resource.type, version: set.version };
+    const subject = await resolve(body.subject);
+    if (!subject.ok) {
+      ctx.body = { plan: { kind: 'never' }, reason: 'subject_token_invalid', detail: subject.detail, policy };
+      return;
+    }
+    ctx.body = { plan: set.plan(subject.subject, body.action, body.resource.type, body.context), policy };
+  });
+
+  return router;
+}

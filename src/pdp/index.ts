@@ -1,0 +1,22 @@
+/**
+ * The policy decision point: policy model, validation, compiling to CASL and evaluation — pure,
+ * no HTTP, no SQL (planToKysely only builds Kysely expressions) — and the policy store.
+ */
+export type { AbilityCacheStats } from './ability-cache.ts';
+export { type CompileResult, compilePolicySet } from './compile.ts';
+export { ALLOWED_OPERATORS } from './conditions.ts';
+export { PlanTranslationError, UnknownResourceTypeError } from './errors.ts';
+export { policyJsonSchemas } from './json-schema.ts';
+export { type PlanColumns, type PlanFilter, planToKysely } from './kysely-plan.ts';
+export type { CompiledPolicySet, PolicySetOptions } from './policy-set.ts';
+export {
+  type PolicyEngine,
+  PolicySetRejected,
+  PolicyStore,
+  type PolicyVersionSummary,
+  type PushOutcome,
+  readPolicyDir,
+} from './policy-store.ts';
+export { formatTestFailures, runPolicyTests } from './policy-tests.ts';
+export { isPolicySetFile, isPolicyTestFile } from './test-file.ts';
+export type * from './types.ts';
