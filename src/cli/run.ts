@@ -49,10 +49,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       );
       return 1;
     }
-    io.stderr.write(`tollgate: ${oneLine(error.message)}\n`);
+    io.stderr.write(`tollgate: ${printable(error.message)}\n`);
     if (error.kind === 'usage') io.stderr.write(shortUsage(COMMANDS, error.command?.split(' ') ?? command));
     return error.exitCode;
   }
+}
+
+// Messages may list several problems, one per line; each line is made printable on its own.
+function printable(text: string): string {
+  return text.split('\n').map(oneLine).filter(Boolean).join('\n');
 }
 
 // Server-supplied text goes to a terminal: no control characters, no second line.
