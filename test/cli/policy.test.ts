@@ -42,6 +42,7 @@ describe('tollgate policy', () => {
     const dir = variant('invalid', (d) =>
       writeFileSync(
         join(d, 'invoice.yaml'),
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a policy placeholder, not a template
         'resource: Invoice\nrules:\n  - id: broken\n    roles: []\n    actions: [read]\n    effect: allow\n    when: { tenant: "${subject.nope}" }\n',
       ),
     );
