@@ -57,3 +57,29 @@ export function firstMessage<T>(child: ChildProcess, what: string): Promise<T> {
     });
   });
 }
+
+/**
+ * Runs `node <script> [...args]` to its end and collects its stdout (stderr is passed through).
+ * Rejects only when the child cannot start; a non-zero exit is returned as `code`.
+ */
+export function runNode(
+  script: string,
+  args: string[] = [],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(process.execPath, [script, ...args], {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      children.delete(child);
+      resolve({ code, stdout: Buffer.concat(chunks).toString('utf8') });
+    });
+  });
+}

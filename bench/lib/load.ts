@@ -1,11 +1,15 @@
 import autocannon from 'autocannon';
+import { processTreeCpuSeconds } from './cpu.ts';
 
 /** What the benchmark keeps from one autocannon run. */
 export interface LoadResult {
   /** Completed requests per second over the whole run (all status codes). */
   rps: number;
   requests: number;
-  /** Latency percentiles in milliseconds. */
+  /**
+   * Latency percentiles of the 2xx responses in milliseconds, to the microsecond (autocannon's
+   * own histogram keeps whole milliseconds, too coarse for a sub-millisecond service).
+   */
   p50: number;
   p99: number;
   non2xx: number;
@@ -14,6 +18,12 @@ export interface LoadResult {
   timeouts: number;
   statusCodes: Record<string, number>;
   durationSeconds: number;
+  /** Monotonic clock (CLOCK_MONOTONIC, µs) at the start and end of the measured run. */
+  window: { startMicros: number; endMicros: number };
+  /** CPU of the load generator (this process) during the measured run, in % of one core. */
+  loadGeneratorCpuPercent: number;
+  /** CPU of the server process tree during the measured run, when its pid was given. */
+  server?: { cpuPercent: number; cpuMicrosPerRequest: number };
 }
 
 export interface LoadSettings {
@@ -29,6 +39,15 @@ export interface LoadTarget {
   body?: string;
 }
 
+export interface MeasureOptions {
+  /** The server's pid: its CPU time (and its children's) is read from /proc around the run. */
+  serverPid?: number;
+  /** Runs after the warm-up, right before the measured run (e.g. scrape metrics). */
+  beforeRun?: () => Promise<void>;
+  /** Runs right after the measured run. */
+  afterRun?: () => Promise<void>;
+}
+
 let running: autocannon.Instance | undefined;
 
 /** Stops the load in progress, if any, so servers being shut down see their connections go idle. */
@@ -36,22 +55,33 @@ export function stopLoad(): void {
   running?.stop();
 }
 
-function run(options: autocannon.Options): Promise<autocannon.Result> {
+function run(options: autocannon.Options, onLatency?: (ms: number) => void): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     running = autocannon(options, (error: unknown, result) => {
       running = undefined;
       if (error) reject(error);
       else resolve(result);
     });
+    if (onLatency) {
+      running.on('response', (_client, statusCode, _bytes, responseTime) => {
+        if (statusCode >= 200 && statusCode < 300) onLatency(responseTime);
+      });
+    }
   });
 }
+
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 /**
  * Drives one target with autocannon: a short warm-up (JIT, connection pools, caches) whose
  * figures are discarded, then the measured run with the same settings.
  */
-export async function measure(target: LoadTarget, settings: LoadSettings): Promise<LoadResult> {
-  const options = {
+export async function measure(
+  target: LoadTarget,
+  settings: LoadSettings,
+  options: MeasureOptions = {},
+): Promise<LoadResult> {
+  const autocannonOptions = {
     url: target.url,
     method: target.method,
     headers: target.headers,
@@ -59,20 +89,67 @@ export async function measure(target: LoadTarget, settings: LoadSettings): Promi
     connections: settings.connections,
     pipelining: 1,
   };
-  if (settings.warmupSeconds > 0) await run({ ...options, duration: settings.warmupSeconds });
-  const result = await run({ ...options, duration: settings.seconds });
+  if (settings.warmupSeconds > 0) await run({ ...autocannonOptions, duration: settings.warmupSeconds });
+  await options.beforeRun?.();
+  const latencies = new Latencies();
+  const serverCpuBefore = options.serverPid ? await processTreeCpuSeconds(options.serverPid) : undefined;
+  const ownCpuBefore = process.cpuUsage();
+  const startMicros = monotonicMicros();
+  const result = await run({ ...autocannonOptions, duration: settings.seconds }, (ms) => latencies.add(ms));
+  const endMicros = monotonicMicros();
+  const ownCpu = process.cpuUsage(ownCpuBefore);
+  const serverCpuAfter = options.serverPid ? await processTreeCpuSeconds(options.serverPid) : undefined;
+  await options.afterRun?.();
+
   const statusCodes: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {}))
     statusCodes[code] = stat.count ?? 0;
+  const elapsedMicros = endMicros - startMicros;
+  const requests = result.requests.total;
+  const serverCpuMicros =
+    serverCpuBefore !== undefined && serverCpuAfter !== undefined
+      ? (serverCpuAfter - serverCpuBefore) * 1e6
+      : undefined;
   return {
-    rps: result.requests.total / result.duration,
-    requests: result.requests.total,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    rps: requests / result.duration,
+    requests,
+    p50: latencies.quantile(0.5),
+    p99: latencies.quantile(0.99),
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
     statusCodes,
     durationSeconds: result.duration,
+    window: { startMicros, endMicros },
+    loadGeneratorCpuPercent: (100 * (ownCpu.user + ownCpu.system)) / elapsedMicros,
+    ...(serverCpuMicros !== undefined
+      ? {
+          server: {
+            cpuPercent: (100 * serverCpuMicros) / elapsedMicros,
+            cpuMicrosPerRequest: serverCpuMicros / Math.max(1, requests),
+          },
+        }
+      : {}),
   };
+}
+
+/** Every response time of a run (a few hundred thousand doubles at most). */
+class Latencies {
+  #values = new Float64Array(1 << 16);
+  #count = 0;
+
+  add(ms: number): void {
+    if (this.#count === this.#values.length) {
+      const bigger = new Float64Array(this.#values.length * 2);
+      bigger.set(this.#values);
+      this.#values = bigger;
+    }
+    this.#values[this.#count++] = ms;
+  }
+
+  quantile(q: number): number {
+    if (this.#count === 0) return Number.NaN;
+    const sorted = this.#values.subarray(0, this.#count).sort();
+    return sorted[Math.min(this.#count - 1, Math.floor(q * this.#count))]!;
+  }
 }

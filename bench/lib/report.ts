@@ -24,9 +24,9 @@ export function buildReport(parts: Omit<BenchReport, 'ratios' | 'target'>): Benc
   };
 }
 
-/** autocannon measures latency in whole milliseconds; 0 means "under one". */
-function milliseconds(value: number): string {
-  return value < 1 ? '<1' : value.toFixed(0);
+/** Latency in milliseconds to the hundredth (load.ts times every response itself). */
+export function milliseconds(value: number): string {
+  return Number.isNaN(value) ? '–' : value.toFixed(2);
 }
 
 /** The human-readable table. */

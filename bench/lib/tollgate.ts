@@ -31,6 +31,10 @@ export async function startTollgateProcess(options: {
   databaseUrl: string;
   nodeArgs?: string[];
   cwd?: string;
+  /** WORKERS for the child; default BENCH_WORKERS or `auto`. */
+  workers?: string;
+  /** More environment for the child (e.g. SUBJECT_TOKEN_AUDIENCES). */
+  env?: Record<string, string>;
 }): Promise<TollgateProcess> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-bench-'));
@@ -46,9 +50,10 @@ export async function startTollgateProcess(options: {
       ISSUER: url,
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
-      // One worker per core, as a production instance on this machine would run.
-      WORKERS: process.env.BENCH_WORKERS ?? 'auto',
+      // By default one worker per core, as a production instance on this machine would run.
+      WORKERS: options.workers ?? process.env.BENCH_WORKERS ?? 'auto',
       KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      ...options.env,
     },
   });
   let stopping: Promise<void> | undefined;
@@ -85,17 +90,17 @@ export function basicAuth(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64')}`;
 }
 
-/**
- * Uses the admin client from DATA_DIR/admin.json to create an ES256 API and a confidential
- * client_credentials client for it.
- */
-export async function provisionBenchClient(tollgate: TollgateProcess): Promise<BenchClient> {
+/** `POST /admin<path>` with a JSON body; resolves with the JSON answer, throws unless 201. */
+export type AdminCall = (path: string, body: unknown) => Promise<Record<string, unknown>>;
+
+/** The admin API of `tollgate`, authenticated with the admin client from DATA_DIR/admin.json. */
+export async function adminApi(tollgate: TollgateProcess): Promise<AdminCall> {
   const admin = JSON.parse(await readFile(join(tollgate.dataDir, 'admin.json'), 'utf8')) as {
     client_id: string;
     client_secret: string;
   };
   const token = await requestToken(tollgate.url, admin.client_id, admin.client_secret, 'admin');
-  const adminCall = async (path: string, body: unknown) => {
+  return async (path, body) => {
     const response = await fetch(`${tollgate.url}/admin${path}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -106,6 +111,11 @@ export async function provisionBenchClient(tollgate: TollgateProcess): Promise<B
       throw new Error(`POST /admin${path}: ${response.status} ${JSON.stringify(json)}`);
     return json;
   };
+}
+
+/** Creates an ES256 API and a confidential client_credentials client for it. */
+export async function provisionBenchClient(tollgate: TollgateProcess): Promise<BenchClient> {
+  const adminCall = await adminApi(tollgate);
   const audience = 'https://bench.tollgate.test';
   await adminCall('/apis', { audience, scopes: ['read'], alg: 'ES256', ttl: 300 });
   const client = await adminCall('/clients', {

@@ -8,3 +8,4 @@ export { REVOCATION_CHANNEL, revokedTokenQueries } from './queries/revoked-token
 export { type SigningKeyRow, signingKeyQueries } from './queries/signing-keys.ts';
 export { type NewUser, type UserRow, userQueries } from './queries/users.ts';
 export type { Database } from './schema/index.ts';
+export { watchChannel } from './watch.ts';

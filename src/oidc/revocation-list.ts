@@ -1,4 +1,4 @@
-import { type DatabaseHandle, REVOCATION_CHANNEL, revokedTokenQueries } from '../db/index.ts';
+import { type DatabaseHandle, REVOCATION_CHANNEL, revokedTokenQueries, watchChannel } from '../db/index.ts';
 
 /**
  * The JWT denylist held in memory, so that checking it costs no query on the hot path (every
@@ -11,8 +11,7 @@ export class RevocationList {
   readonly #pollMs: number;
   readonly #expiresAt = new Map<string, number>();
   #since = new Date(0);
-  #timer: NodeJS.Timeout | undefined;
-  #unlisten: (() => Promise<void>) | undefined;
+  #unwatch: (() => Promise<void>) | undefined;
 
   constructor(db: DatabaseHandle, options: { pollMs: number }) {
     this.#db = db;
@@ -22,16 +21,15 @@ export class RevocationList {
 
   async start(onError: (error: unknown) => void): Promise<void> {
     await this.refresh();
-    this.#unlisten = await this.#db.listen(REVOCATION_CHANNEL, () => {
-      this.refresh().catch(onError);
+    this.#unwatch = await watchChannel(this.#db, REVOCATION_CHANNEL, {
+      pollMs: this.#pollMs,
+      refresh: () => this.refresh(),
+      onError,
     });
-    this.#timer = setInterval(() => this.refresh().catch(onError), this.#pollMs);
-    this.#timer.unref();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#unlisten?.();
+    await this.#unwatch?.();
   }
 
   has(jti: string): boolean {

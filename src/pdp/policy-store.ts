@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { type DatabaseHandle, POLICY_CHANNEL, policyVersionQueries } from '../db/index.ts';
+import { type DatabaseHandle, POLICY_CHANNEL, policyVersionQueries, watchChannel } from '../db/index.ts';
 import type { PolicyFile, PolicyProblem, PolicyTestCase, PolicyTestResult } from './types.ts';
 
 type Compiled<S> = { ok: true; set: S; tests: PolicyTestCase[] } | { ok: false; problems: PolicyProblem[] };
@@ -35,8 +35,7 @@ export class PolicyStore<S extends { version: number; resources(): string[] }> {
   readonly #queries: ReturnType<typeof policyVersionQueries>;
   readonly #pollMs: number;
   #current: S;
-  #timer: NodeJS.Timeout | undefined;
-  #unlisten: (() => Promise<void>) | undefined;
+  #unwatch: (() => Promise<void>) | undefined;
   #loading: Promise<void> | undefined;
 
   constructor(db: DatabaseHandle, engine: PolicyEngine<S>, options: { pollMs: number }) {
@@ -56,16 +55,15 @@ export class PolicyStore<S extends { version: number; resources(): string[] }> {
 
   async start(onError: (error: unknown) => void): Promise<void> {
     await this.refresh();
-    this.#unlisten = await this.#db.listen(POLICY_CHANNEL, () => {
-      this.refresh().catch(onError);
+    this.#unwatch = await watchChannel(this.#db, POLICY_CHANNEL, {
+      pollMs: this.#pollMs,
+      refresh: () => this.refresh(),
+      onError,
     });
-    this.#timer = setInterval(() => this.refresh().catch(onError), this.#pollMs);
-    this.#timer.unref();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#unlisten?.();
+    await this.#unwatch?.();
   }
 
   /** Loads the newest stored version if it is newer than the one in force. */
