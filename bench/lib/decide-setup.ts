@@ -66,7 +66,12 @@ async function loginUser(
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
   }).toString();
-  const { redirect } = await loginThroughForms(new Browser(), authorize.toString(), tollgate.url, credentials);
+  const { redirect } = await loginThroughForms(
+    new Browser(),
+    authorize.toString(),
+    tollgate.url,
+    credentials,
+  );
   const code = redirect.searchParams.get('code');
   if (!code || redirect.searchParams.get('state') !== state) {
     throw new Error(`login did not end with a code: ${redirect.toString()}`);
@@ -132,7 +137,10 @@ const project = (id: string, attrs: Record<string, unknown>) => ({ type: 'Projec
  */
 const BATCH_KINDS: [Check, Expected][] = [
   [SINGLE_CHECK, SINGLE_EXPECTED],
-  [{ action: 'read', resource: invoice('inv_9', { tenant: 'globex' }) }, { allow: false, reason: 'no_matching_rule' }],
+  [
+    { action: 'read', resource: invoice('inv_9', { tenant: 'globex' }) },
+    { allow: false, reason: 'no_matching_rule' },
+  ],
   [
     { action: 'update', resource: invoice('inv_3', { tenant: 'acme', status: 'draft' }) },
     { allow: true, reason: 'allowed' },
@@ -142,15 +150,24 @@ const BATCH_KINDS: [Check, Expected][] = [
     { allow: false, reason: 'paid invoices are immutable', rule: 'Invoice#1' },
   ],
   [
-    { action: 'approve', resource: invoice('inv_5', { tenant: 'acme', amount: 5000, status: 'sent', createdBy: 'a2' }) },
+    {
+      action: 'approve',
+      resource: invoice('inv_5', { tenant: 'acme', amount: 5000, status: 'sent', createdBy: 'a2' }),
+    },
     { allow: true, reason: 'allowed', rule: 'accountant-approves-up-to-10000' },
   ],
   [
-    { action: 'approve', resource: invoice('inv_6', { tenant: 'acme', amount: 5000, status: 'sent', createdBy: 'a1' }) },
+    {
+      action: 'approve',
+      resource: invoice('inv_6', { tenant: 'acme', amount: 5000, status: 'sent', createdBy: 'a1' }),
+    },
     { allow: false, reason: 'nobody approves an invoice they created', rule: 'four-eyes' },
   ],
   [
-    { action: 'approve', resource: invoice('inv_7', { tenant: 'acme', amount: 25000, status: 'sent', createdBy: 'a2' }) },
+    {
+      action: 'approve',
+      resource: invoice('inv_7', { tenant: 'acme', amount: 25000, status: 'sent', createdBy: 'a2' }),
+    },
     { allow: false, reason: 'no_matching_rule' },
   ],
   [
@@ -158,7 +175,10 @@ const BATCH_KINDS: [Check, Expected][] = [
     { allow: true, reason: 'allowed' },
   ],
   [
-    { action: 'read', resource: project('p1', { tenant: 'acme', members: ['u1', 'a1'], owner: { id: 'u2' } }) },
+    {
+      action: 'read',
+      resource: project('p1', { tenant: 'acme', members: ['u1', 'a1'], owner: { id: 'u2' } }),
+    },
     { allow: true, reason: 'allowed', rule: 'members-read-and-comment' },
   ],
   [

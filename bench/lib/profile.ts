@@ -93,7 +93,10 @@ export function summarizeSamples(profiles: LoadedProfiles, options: SummaryOptio
     const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + sample.micros);
     add(activities, activityOf(sample.stack));
     add(packages, packageOf(leaf.url, leaf.functionName));
-    add(frames, `${leaf.functionName || '(anonymous)'} ${shortUrl(leaf.url)}${leaf.url ? `:${leaf.lineNumber + 1}` : ''}`);
+    add(
+      frames,
+      `${leaf.functionName || '(anonymous)'} ${shortUrl(leaf.url)}${leaf.url ? `:${leaf.lineNumber + 1}` : ''}`,
+    );
   }
   if (busy === 0) return `${options.title ?? 'CPU profile'}: no samples${window ? ' in the window' : ''}`;
   const table = (title: string, entries: Map<string, number>, limit: number) => [
@@ -102,7 +105,9 @@ export function summarizeSamples(profiles: LoadedProfiles, options: SummaryOptio
       .sort((a, b) => b[1] - a[1])
       .slice(0, limit)
       .map(([name, micros]) => {
-        const perRequest = options.requests ? `${(micros / options.requests).toFixed(1).padStart(7)} µs/req  ` : '';
+        const perRequest = options.requests
+          ? `${(micros / options.requests).toFixed(1).padStart(7)} µs/req  `
+          : '';
         return `  ${((100 * micros) / busy).toFixed(1).padStart(5)} %  ${perRequest}${name}`;
       }),
   ];

@@ -1,0 +1,466 @@
+/**
+ * Load benchmark of the decision endpoint (not part of `npm test`):
+ *
+ *   node bench/decide.ts [--json] [--profile] [--auto-workers]
+ *
+ * In one run, with the same autocannon settings for every target: a bare node:http server
+ * answering a fixed JSON (the ceiling), then POST /decide of a Tollgate child process on a fresh
+ * PostgreSQL database, seeded with the demo policies of ./policies, in three scenarios:
+ *
+ *   single  one check (an accountant of acme reads an acme invoice) with an explicit subject;
+ *   token   the same check with the subject as a real user access token (carol logged in through
+ *           the login form, code + PKCE exchange) — verified once, then served from the cache;
+ *   batch   20 checks (Invoice and Project; allows, deny overrides, default denies) in one request.
+ *
+ * For reference (not targets) two more rows say what the stack under Tollgate costs: a plain
+ * Koa + @koa/router + @koa/bodyparser server answering a fixed JSON, and Tollgate's GET /healthz
+ * (every app-level middleware, no body, no decision).
+ *
+ * Every scenario's answer is checked before loading (status, allow, reason, rule), and during
+ * the load the server's own counters (tollgate_decisions_total) must show exactly the expected
+ * allow/deny mix. Server-side decision time comes from the Prometheus histogram
+ * tollgate_decision_duration_seconds, scraped before and after each measured run. Finally the
+ * in-process micro-benchmark bench/decide-eval.ts runs as a child (10 / 1,000 / 10,000 rules).
+ *
+ * Targets (issue 3): single check ≥ 0.7 × bare req/s; decision p99 ≤ 200 µs; 10,000 rules ≤ 3×
+ * the time at 10 rules.
+ *
+ * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (16),
+ * BENCH_WORKERS (1: the bare server is one process too), BENCH_DECISIONS (for decide-eval),
+ * BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres).
+ *
+ * `--profile` runs Tollgate with `--cpu-prof` and prints, for each scenario's measured run alone,
+ * where the server's CPU went (by activity, package and frame). `--auto-workers` adds the single
+ * check on a second instance with WORKERS=auto. Exits 1 when the run failed, a request did not
+ * answer 2xx or an answer was not the expected decision.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { firstMessage, runNode, startNode, stopAllChildren, stopChild } from './lib/children.ts';
+import { createBenchDatabase } from './lib/database.ts';
+import {
+  type DecideReport,
+  type DecisionTime,
+  formatDecideReport,
+  type Reference,
+  type ScenarioReport,
+  TARGET_DECISION_P99_SECONDS,
+  TARGET_SINGLE_TO_BARE,
+} from './lib/decide-report.ts';
+import {
+  BATCH_CHECKS,
+  CONTEXT,
+  EXPLICIT_SUBJECT,
+  type Expected,
+  mismatch,
+  provisionDecide,
+  SINGLE_CHECK,
+  SINGLE_EXPECTED,
+  USER_API,
+} from './lib/decide-setup.ts';
+import { type LoadResult, type LoadSettings, measure, stopLoad } from './lib/load.ts';
+import {
+  counterDelta,
+  histogramDelta,
+  histogramQuantile,
+  type Scrape,
+  scrapeMetrics,
+} from './lib/metrics.ts';
+import { loadProfiles, summarizeSamples } from './lib/profile.ts';
+import { startTollgateProcess, type TollgateProcess } from './lib/tollgate.ts';
+
+/** Progress goes to stderr so `--json` output on stdout stays parseable. */
+const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+function usageError(message: string): never {
+  progress(message);
+  progress('usage: node bench/decide.ts [--json] [--profile] [--auto-workers]');
+  process.exit(2);
+}
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        json: { type: 'boolean', default: false },
+        profile: { type: 'boolean', default: false },
+        'auto-workers': { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+}
+const flags = parseFlags();
+
+function envNumber(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    usageError(`${name} must be a whole number ≥ ${min}, got "${raw}"`);
+  return value;
+}
+
+const settings = {
+  seconds: envNumber('BENCH_SECONDS', 10, 1),
+  warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2, 0),
+  connections: envNumber('BENCH_CONNECTIONS', 16, 1),
+  workers: process.env.BENCH_WORKERS || '1',
+};
+if (!/^(auto|[1-9][0-9]?)$/.test(settings.workers))
+  usageError(`BENCH_WORKERS must be auto or a whole number, got "${settings.workers}"`);
+const serverUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const DECISION_HISTOGRAM = 'tollgate_decision_duration_seconds';
+
+const cleanups: Array<() => Promise<void>> = [];
+async function cleanUp(): Promise<void> {
+  // Children first, then the rest last registered first, so Tollgate stops before its database goes.
+  for (const cleanup of [stopAllChildren, ...cleanups.splice(0).reverse()]) {
+    await cleanup().catch((error: unknown) => progress(`cleanup failed: ${String(error)}`));
+  }
+}
+let interrupted = false;
+function checkInterrupted(): void {
+  if (interrupted) throw new Error('interrupted');
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: cleaning up`);
+    interrupted = true;
+    stopLoad();
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+const load: LoadSettings = {
+  seconds: settings.seconds,
+  warmupSeconds: settings.warmupSeconds,
+  connections: settings.connections,
+};
+
+/** One /decide scenario: the body, and the decisions every request must get. */
+interface Scenario {
+  key: string;
+  name: string;
+  body: Record<string, unknown>;
+  expected: Expected[];
+  batch: boolean;
+}
+
+function scenarios(userToken: string): Scenario[] {
+  const single = { action: SINGLE_CHECK.action, resource: SINGLE_CHECK.resource, context: CONTEXT };
+  return [
+    {
+      key: 'single',
+      name: 'single check, explicit subject',
+      body: { subject: EXPLICIT_SUBJECT, ...single },
+      expected: [SINGLE_EXPECTED],
+      batch: false,
+    },
+    {
+      key: 'token',
+      name: 'single check, subject token (cached)',
+      body: { subject: { token: userToken }, ...single },
+      expected: [SINGLE_EXPECTED],
+      batch: false,
+    },
+    {
+      key: 'batch',
+      name: `batch of ${BATCH_CHECKS.length}, explicit subject`,
+      body: { subject: EXPLICIT_SUBJECT, checks: BATCH_CHECKS.map((c) => c.check), context: CONTEXT },
+      expected: BATCH_CHECKS.map((c) => c.expected),
+      batch: true,
+    },
+  ];
+}
+
+const decideHeaders = (callerToken: string) => ({
+  authorization: `Bearer ${callerToken}`,
+  'content-type': 'application/json',
+});
+
+/** Before loading: one request must answer 200 with exactly the expected decisions. */
+async function checkAnswer(url: string, callerToken: string, scenario: Scenario): Promise<void> {
+  const response = await fetch(`${url}/decide`, {
+    method: 'POST',
+    headers: decideHeaders(callerToken),
+    body: JSON.stringify(scenario.body),
+  });
+  const answer = (await response.json()) as Record<string, unknown>;
+  if (response.status !== 200)
+    throw new Error(`${scenario.key}: ${response.status} ${JSON.stringify(answer)}`);
+  const results = scenario.batch ? (answer.results as unknown[]) : [answer];
+  if (!Array.isArray(results) || results.length !== scenario.expected.length)
+    throw new Error(`${scenario.key}: unexpected answer ${JSON.stringify(answer)}`);
+  const problems = scenario.expected
+    .map((expected, i) => [i, mismatch(results[i], expected)] as const)
+    .filter(([, problem]) => problem !== '')
+    .map(([i, problem]) => `check ${i}: ${problem} (${JSON.stringify(results[i])})`);
+  if (problems.length > 0) throw new Error(`${scenario.key}: wrong decision: ${problems.join('; ')}`);
+}
+
+async function runScenario(
+  tollgate: TollgateProcess,
+  callerToken: string,
+  scenario: Scenario,
+  bare: LoadResult,
+  withMetrics: boolean,
+): Promise<ScenarioReport> {
+  await checkAnswer(tollgate.url, callerToken, scenario);
+  progress(`${scenario.key}: answer checked; loading POST /decide for ${load.seconds} s`);
+  let before: Scrape | undefined;
+  let after: Scrape | undefined;
+  const result = await measure(
+    {
+      url: `${tollgate.url}/decide`,
+      method: 'POST',
+      headers: decideHeaders(callerToken),
+      body: JSON.stringify(scenario.body),
+    },
+    load,
+    {
+      serverPid: tollgate.child.pid,
+      beforeRun: async () => {
+        if (withMetrics) before = await scrapeMetrics(tollgate.url);
+      },
+      afterRun: async () => {
+        if (withMetrics) after = await scrapeMetrics(tollgate.url);
+      },
+    },
+  );
+  const failures: string[] = [];
+  if (result.non2xx > 0 || result.errors > 0) {
+    failures.push(
+      `${result.non2xx} non-2xx responses (${JSON.stringify(result.statusCodes)}) and ${result.errors} errors`,
+    );
+  }
+  let decisionTime: DecisionTime | undefined;
+  let verification = 'server counters not read (several workers, one registry each)';
+  if (before && after) {
+    const histogram = histogramDelta(before, after, DECISION_HISTOGRAM);
+    decisionTime = {
+      count: histogram.count,
+      meanSeconds: histogram.count > 0 ? histogram.sumSeconds / histogram.count : Number.NaN,
+      p50: histogramQuantile(histogram, 0.5),
+      p99: histogramQuantile(histogram, 0.99),
+    };
+    const allows = counterDelta(before, after, 'tollgate_decisions_total', { result: 'allow' });
+    const denies = counterDelta(before, after, 'tollgate_decisions_total', { result: 'deny' });
+    const perAllow = scenario.expected.filter((e) => e.allow).length;
+    const perDeny = scenario.expected.length - perAllow;
+    // Requests still in flight when autocannon stopped were answered by the server, uncounted.
+    const served = Math.round((allows + denies) / scenario.expected.length);
+    const exact = allows === served * perAllow && denies === served * perDeny;
+    const plausible = served >= result.requests && served <= result.requests + 2 * load.connections;
+    verification =
+      `server counted ${allows} allow + ${denies} deny = ${served} requests × (${perAllow} allow, ${perDeny} deny)` +
+      ` ${exact && plausible ? '✓' : '✗'} (autocannon: ${result.requests} answered)`;
+    if (!exact) failures.push(`decisions during load differ from the expected mix: ${verification}`);
+    else if (!plausible) failures.push(`server decided for a different number of requests: ${verification}`);
+  }
+  return {
+    key: scenario.key,
+    name: scenario.name,
+    checksPerRequest: scenario.expected.length,
+    result,
+    ratioToBare: result.rps / bare.rps,
+    ...(decisionTime ? { decisionTime } : {}),
+    verification,
+    failures,
+  };
+}
+
+/** A Tollgate child on its own fresh database, stopped and dropped by `close()`. */
+async function startInstance(workers: string, nodeArgs: string[]) {
+  const database = await createBenchDatabase(serverUrl);
+  cleanups.push(() => database.drop());
+  progress(`database ${database.name} created; starting Tollgate with WORKERS=${workers}`);
+  const tollgate = await startTollgateProcess({
+    databaseUrl: database.url,
+    nodeArgs,
+    workers,
+    // Subject tokens must be for the user API, as a deployment would configure it.
+    env: { SUBJECT_TOKEN_AUDIENCES: USER_API },
+  });
+  cleanups.push(() => tollgate.stop());
+  const fixtures = await provisionDecide(tollgate);
+  return {
+    tollgate,
+    fixtures,
+    async close() {
+      await tollgate.stop();
+      await database.drop();
+    },
+  };
+}
+
+/**
+ * A reference server run as a child (bare node:http, or plain Koa), loaded with exactly the
+ * single check's request (headers, caller token, body); it answers a fixed JSON.
+ */
+async function benchChildServer(script: string, what: string, body: string, callerToken: string) {
+  const child = startNode(new URL(script, import.meta.url).pathname);
+  const { port } = await firstMessage<{ port: number }>(child, what);
+  progress(`${what} on port ${port}; loading for ${load.seconds} s`);
+  const result = await measure(
+    { url: `http://127.0.0.1:${port}/decide`, method: 'POST', headers: decideHeaders(callerToken), body },
+    load,
+    { serverPid: child.pid },
+  );
+  await stopChild(child);
+  return result;
+}
+
+/** Tollgate's HTTP stack alone: GET /healthz goes through every app-level middleware, no body. */
+async function benchHealthz(tollgate: TollgateProcess, callerToken: string): Promise<LoadResult> {
+  const response = await fetch(`${tollgate.url}/healthz`);
+  if (response.status !== 200) throw new Error(`GET /healthz answered ${response.status}`);
+  progress(`Tollgate GET /healthz; loading for ${load.seconds} s`);
+  return measure(
+    { url: `${tollgate.url}/healthz`, method: 'GET', headers: { authorization: `Bearer ${callerToken}` } },
+    load,
+    { serverPid: tollgate.child.pid },
+  );
+}
+
+async function main(): Promise<number> {
+  const profileDir = flags.profile ? await mkdtemp(join(tmpdir(), 'tollgate-bench-prof-')) : undefined;
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const withMetrics = settings.workers === '1';
+
+  const instance = await startInstance(settings.workers, nodeArgs);
+  progress(`Tollgate ready at ${instance.tollgate.url}; caller, user and user token provisioned`);
+  const list = scenarios(instance.fixtures.userToken);
+  checkInterrupted();
+  const singleBody = JSON.stringify(list[0]!.body);
+  const bare = await benchChildServer(
+    './lib/bare-server.ts',
+    'bare node:http server',
+    singleBody,
+    await instance.fixtures.callerToken(),
+  );
+  checkInterrupted();
+  const references: Reference[] = [];
+  const reference = (key: string, name: string, result: LoadResult) =>
+    references.push({ key, name, result, ratioToBare: result.rps / bare.rps });
+  reference(
+    'koa',
+    'plain Koa + router + bodyparser',
+    await benchChildServer(
+      './lib/koa-server.ts',
+      'plain Koa server',
+      singleBody,
+      await instance.fixtures.callerToken(),
+    ),
+  );
+  checkInterrupted();
+  reference(
+    'healthz',
+    'Tollgate GET /healthz',
+    await benchHealthz(instance.tollgate, await instance.fixtures.callerToken()),
+  );
+
+  const reports: ScenarioReport[] = [];
+  for (const scenario of list) {
+    checkInterrupted();
+    // A fresh caller token per scenario: they live 300 s, a run with long BENCH_SECONDS more.
+    const callerToken = await instance.fixtures.callerToken();
+    reports.push(await runScenario(instance.tollgate, callerToken, scenario, bare, withMetrics));
+  }
+  await instance.close();
+
+  let autoWorkers: DecideReport['autoWorkers'];
+  if (flags['auto-workers']) {
+    checkInterrupted();
+    const auto = await startInstance('auto', []);
+    const scenario = { ...scenarios(auto.fixtures.userToken)[0]!, key: 'auto' };
+    scenario.name = `single check, WORKERS=auto (${availableParallelism()})`;
+    const report = await runScenario(auto.tollgate, await auto.fixtures.callerToken(), scenario, bare, false);
+    autoWorkers = { ...report, workers: 'auto' };
+    await auto.close();
+  }
+
+  checkInterrupted();
+  progress('running bench/decide-eval.ts (in-process evaluation, 10 / 1,000 / 10,000 rules)');
+  const evalRun = await runNode(
+    new URL('./decide-eval.ts', import.meta.url).pathname,
+    flags.json ? ['--json'] : [],
+  );
+  const evaluation = {
+    exitCode: evalRun.code,
+    output: flags.json ? (JSON.parse(evalRun.stdout) as unknown) : evalRun.stdout,
+  };
+
+  const single = reports[0]!;
+  const p99 = single.decisionTime?.p99;
+  const report: DecideReport = {
+    node: process.version,
+    cpus: availableParallelism(),
+    settings,
+    subjectToken:
+      'a real user access token (carol, roles [accountant], tenant acme; login form + code/PKCE exchange; ES256, aud ' +
+      `${USER_API})`,
+    bare,
+    references,
+    scenarios: reports,
+    ...(autoWorkers ? { autoWorkers } : {}),
+    evaluation,
+    targets: {
+      singleToBare: {
+        target: TARGET_SINGLE_TO_BARE,
+        value: single.ratioToBare,
+        met: single.ratioToBare >= TARGET_SINGLE_TO_BARE,
+      },
+      decisionP99: {
+        targetSeconds: TARGET_DECISION_P99_SECONDS,
+        ...(p99 ? { valueSeconds: p99.seconds, bucket: [p99.lower, p99.upper] as [number, number] } : {}),
+        met: p99 !== undefined && p99.upper <= TARGET_DECISION_P99_SECONDS,
+      },
+      evaluationRatio: { target: 3, met: evalRun.code === 0 },
+    },
+  };
+  if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(`${formatDecideReport(report)}\n`);
+
+  if (profileDir) {
+    const profiles = await loadProfiles(profileDir);
+    const healthz = references.find((r) => r.key === 'healthz');
+    for (const scenario of [...(healthz ? [healthz] : []), ...reports]) {
+      process.stderr.write(
+        `\n${summarizeSamples(profiles, {
+          title: `CPU profile of Tollgate, ${scenario.name} (measured run only)`,
+          window: scenario.result.window,
+          requests: scenario.result.requests,
+          top: 20,
+        })}\n`,
+      );
+    }
+    process.stderr.write(
+      `\nbare node:http for comparison: ${bare.server?.cpuMicrosPerRequest.toFixed(1) ?? '–'} µs CPU per request (/proc)\n` +
+        `profiles: ${profiles.files.join(', ')} in ${profileDir}\n`,
+    );
+  }
+  const failed = [...reports, ...(autoWorkers ? [autoWorkers] : [])].some((r) => r.failures.length > 0);
+  if (failed || bare.non2xx > 0 || bare.errors > 0) {
+    progress('FAILED: see the failures above');
+    return 1;
+  }
+  return 0;
+}
+
+main()
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      if (!interrupted) {
+        progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      }
+      process.exitCode = 1;
+    },
+  )
+  .finally(cleanUp);
