@@ -37,8 +37,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { firstMessage, runNode, startNode, stopAllChildren, stopChild } from './lib/children.ts';
+import { benchCommandLine, progress } from './lib/cli.ts';
 import { createBenchDatabase } from './lib/database.ts';
 import {
   type DecideReport,
@@ -71,48 +71,13 @@ import {
 import { loadProfiles, summarizeSamples } from './lib/profile.ts';
 import { startTollgateProcess, type TollgateProcess } from './lib/tollgate.ts';
 
-/** Progress goes to stderr so `--json` output on stdout stays parseable. */
-const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
-
-function usageError(message: string): never {
-  progress(message);
-  progress('usage: node bench/decide.ts [--json] [--profile] [--auto-workers]');
-  process.exit(2);
-}
-
-function parseFlags() {
-  try {
-    return parseArgs({
-      options: {
-        json: { type: 'boolean', default: false },
-        profile: { type: 'boolean', default: false },
-        'auto-workers': { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (error) {
-    return usageError((error as Error).message);
-  }
-}
-const flags = parseFlags();
-
-function envNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min)
-    usageError(`${name} must be a whole number ≥ ${min}, got "${raw}"`);
-  return value;
-}
-
-const settings = {
-  seconds: envNumber('BENCH_SECONDS', 10, 1),
-  warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2, 0),
-  connections: envNumber('BENCH_CONNECTIONS', 16, 1),
-  workers: process.env.BENCH_WORKERS || '1',
-};
+const commandLine = benchCommandLine('node bench/decide.ts [--json] [--profile] [--auto-workers]', [
+  'auto-workers',
+]);
+const { flags, usageError, serverUrl } = commandLine;
+const settings = { ...commandLine.load, workers: process.env.BENCH_WORKERS || '1' };
 if (!/^(auto|[1-9][0-9]?)$/.test(settings.workers))
   usageError(`BENCH_WORKERS must be auto or a whole number, got "${settings.workers}"`);
-const serverUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const DECISION_HISTOGRAM = 'tollgate_decision_duration_seconds';
 
 const cleanups: Array<() => Promise<void>> = [];

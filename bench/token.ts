@@ -19,9 +19,9 @@
 import { mkdtemp } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { firstMessage, startNode, stopAllChildren, stopChild } from './lib/children.ts';
+import { benchCommandLine, progress } from './lib/cli.ts';
 import { createBenchDatabase } from './lib/database.ts';
 import { type LoadResult, type LoadSettings, measure, stopLoad } from './lib/load.ts';
 import { summarizeProfile } from './lib/profile.ts';
@@ -35,43 +35,9 @@ import {
   startTollgateProcess,
 } from './lib/tollgate.ts';
 
-/** Progress goes to stderr so `--json` output on stdout stays parseable. */
-const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
-
-/** Bad flags or settings stop the run before it creates anything, with one clear line. */
-function usageError(message: string): never {
-  progress(message);
-  progress('usage: node bench/token.ts [--json] [--profile]');
-  process.exit(2);
-}
-
-function parseFlags() {
-  try {
-    return parseArgs({
-      options: { json: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } },
-    }).values;
-  } catch (error) {
-    return usageError((error as Error).message);
-  }
-}
-const flags = parseFlags();
-
-function envNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min)
-    usageError(`${name} must be a whole number ≥ ${min}, got "${raw}"`);
-  return value;
-}
-
-const settings = {
-  seconds: envNumber('BENCH_SECONDS', 10, 1),
-  warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2, 0),
-  connections: envNumber('BENCH_CONNECTIONS', 16, 1),
-  signSeconds: envNumber('BENCH_SIGN_SECONDS', 5, 1),
-};
-const serverUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const commandLine = benchCommandLine('node bench/token.ts [--json] [--profile]');
+const { flags, envNumber, serverUrl } = commandLine;
+const settings = { ...commandLine.load, signSeconds: envNumber('BENCH_SIGN_SECONDS', 5, 1) };
 
 const cleanups: Array<() => Promise<void>> = [];
 async function cleanUp(): Promise<void> {

@@ -1,0 +1,46 @@
+import { parseArgs } from 'node:util';
+
+/** Progress goes to stderr so `--json` output on stdout stays parseable. */
+export const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+/**
+ * The command line and environment shared by the load benchmarks. Bad flags or settings stop
+ * the run before it creates anything, with one clear line and exit code 2.
+ */
+export function benchCommandLine(usage: string, extraFlags: string[] = []) {
+  const usageError = (message: string): never => {
+    progress(message);
+    progress(`usage: ${usage}`);
+    process.exit(2);
+  };
+  const options: Record<string, { type: 'boolean'; default: boolean }> = {
+    json: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+  };
+  for (const flag of extraFlags) options[flag] = { type: 'boolean', default: false };
+  let flags: Record<string, boolean | undefined>;
+  try {
+    flags = parseArgs({ options }).values as Record<string, boolean | undefined>;
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  const envNumber = (name: string, fallback: number, min: number): number => {
+    const raw = process.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min)
+      usageError(`${name} must be a whole number ≥ ${min}, got "${raw}"`);
+    return value;
+  };
+  return {
+    flags,
+    usageError,
+    envNumber,
+    load: {
+      seconds: envNumber('BENCH_SECONDS', 10, 1),
+      warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2, 0),
+      connections: envNumber('BENCH_CONNECTIONS', 16, 1),
+    },
+    serverUrl: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+  };
+}
