@@ -37,8 +37,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstMessage, runNode, startNode, stopAllChildren, stopChild } from './lib/children.ts';
-import { benchCommandLine, progress } from './lib/cli.ts';
+import { firstMessage, runNode, startNode, stopChild } from './lib/children.ts';
+import { benchCommandLine, benchLifecycle, progress } from './lib/cli.ts';
 import { createBenchDatabase } from './lib/database.ts';
 import {
   type DecideReport,
@@ -60,7 +60,7 @@ import {
   SINGLE_EXPECTED,
   USER_API,
 } from './lib/decide-setup.ts';
-import { type LoadResult, type LoadSettings, measure, stopLoad } from './lib/load.ts';
+import { type LoadResult, type LoadSettings, measure } from './lib/load.ts';
 import {
   counterDelta,
   histogramDelta,
@@ -80,25 +80,7 @@ if (!/^(auto|[1-9][0-9]?)$/.test(settings.workers))
   usageError(`BENCH_WORKERS must be auto or a whole number, got "${settings.workers}"`);
 const DECISION_HISTOGRAM = 'tollgate_decision_duration_seconds';
 
-const cleanups: Array<() => Promise<void>> = [];
-async function cleanUp(): Promise<void> {
-  // Children first, then the rest last registered first, so Tollgate stops before its database goes.
-  for (const cleanup of [stopAllChildren, ...cleanups.splice(0).reverse()]) {
-    await cleanup().catch((error: unknown) => progress(`cleanup failed: ${String(error)}`));
-  }
-}
-let interrupted = false;
-function checkInterrupted(): void {
-  if (interrupted) throw new Error('interrupted');
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    progress(`${signal}: cleaning up`);
-    interrupted = true;
-    stopLoad();
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
+const lifecycle = benchLifecycle();
 
 const load: LoadSettings = {
   seconds: settings.seconds,
@@ -241,7 +223,7 @@ async function runScenario(
 /** A Tollgate child on its own fresh database, stopped and dropped by `close()`. */
 async function startInstance(workers: string, nodeArgs: string[]) {
   const database = await createBenchDatabase(serverUrl);
-  cleanups.push(() => database.drop());
+  lifecycle.onCleanup(() => database.drop());
   progress(`database ${database.name} created; starting Tollgate with WORKERS=${workers}`);
   const tollgate = await startTollgateProcess({
     databaseUrl: database.url,
@@ -250,7 +232,7 @@ async function startInstance(workers: string, nodeArgs: string[]) {
     // Subject tokens must be for the user API, as a deployment would configure it.
     env: { SUBJECT_TOKEN_AUDIENCES: USER_API },
   });
-  cleanups.push(() => tollgate.stop());
+  lifecycle.onCleanup(() => tollgate.stop());
   const fixtures = await provisionDecide(tollgate);
   return {
     tollgate,
@@ -299,7 +281,7 @@ async function main(): Promise<number> {
   const instance = await startInstance(settings.workers, nodeArgs);
   progress(`Tollgate ready at ${instance.tollgate.url}; caller, user and user token provisioned`);
   const list = scenarios(instance.fixtures.userToken);
-  checkInterrupted();
+  lifecycle.checkInterrupted();
   const singleBody = JSON.stringify(list[0]!.body);
   const bare = await benchChildServer(
     './lib/bare-server.ts',
@@ -307,7 +289,7 @@ async function main(): Promise<number> {
     singleBody,
     await instance.fixtures.callerToken(),
   );
-  checkInterrupted();
+  lifecycle.checkInterrupted();
   const references: Reference[] = [];
   const reference = (key: string, name: string, result: LoadResult) =>
     references.push({ key, name, result, ratioToBare: result.rps / bare.rps });
@@ -321,7 +303,7 @@ async function main(): Promise<number> {
       await instance.fixtures.callerToken(),
     ),
   );
-  checkInterrupted();
+  lifecycle.checkInterrupted();
   reference(
     'healthz',
     'Tollgate GET /healthz',
@@ -330,7 +312,7 @@ async function main(): Promise<number> {
 
   const reports: ScenarioReport[] = [];
   for (const scenario of list) {
-    checkInterrupted();
+    lifecycle.checkInterrupted();
     // A fresh caller token per scenario: they live 300 s, a run with long BENCH_SECONDS more.
     const callerToken = await instance.fixtures.callerToken();
     reports.push(await runScenario(instance.tollgate, callerToken, scenario, bare, withMetrics));
@@ -339,7 +321,7 @@ async function main(): Promise<number> {
 
   let autoWorkers: DecideReport['autoWorkers'];
   if (flags['auto-workers']) {
-    checkInterrupted();
+    lifecycle.checkInterrupted();
     const auto = await startInstance('auto', []);
     const scenario = { ...scenarios(auto.fixtures.userToken)[0]!, key: 'auto' };
     scenario.name = `single check, WORKERS=auto (${availableParallelism()})`;
@@ -348,7 +330,7 @@ async function main(): Promise<number> {
     await auto.close();
   }
 
-  checkInterrupted();
+  lifecycle.checkInterrupted();
   progress('running bench/decide-eval.ts (in-process evaluation, 10 / 1,000 / 10,000 rules)');
   const evalRun = await runNode(
     new URL('./decide-eval.ts', import.meta.url).pathname,
@@ -416,16 +398,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main()
-  .then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      if (!interrupted) {
-        progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      }
-      process.exitCode = 1;
-    },
-  )
-  .finally(cleanUp);
+lifecycle.run(main);

@@ -20,10 +20,10 @@ import { mkdtemp } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { firstMessage, startNode, stopAllChildren, stopChild } from './lib/children.ts';
-import { benchCommandLine, progress } from './lib/cli.ts';
+import { firstMessage, startNode, stopChild } from './lib/children.ts';
+import { benchCommandLine, benchLifecycle, progress } from './lib/cli.ts';
 import { createBenchDatabase } from './lib/database.ts';
-import { type LoadResult, type LoadSettings, measure, stopLoad } from './lib/load.ts';
+import { type LoadResult, type LoadSettings, measure } from './lib/load.ts';
 import { summarizeProfile } from './lib/profile.ts';
 import { buildReport, formatReport } from './lib/report.ts';
 import { measureSigning } from './lib/sign.ts';
@@ -39,35 +39,16 @@ const commandLine = benchCommandLine('node bench/token.ts [--json] [--profile]')
 const { flags, envNumber, serverUrl } = commandLine;
 const settings = { ...commandLine.load, signSeconds: envNumber('BENCH_SIGN_SECONDS', 5, 1) };
 
-const cleanups: Array<() => Promise<void>> = [];
-async function cleanUp(): Promise<void> {
-  // Children first, then the rest last registered first, so Tollgate stops before its database goes.
-  for (const cleanup of [stopAllChildren, ...cleanups.splice(0).reverse()]) {
-    await cleanup().catch((error: unknown) => progress(`cleanup failed: ${String(error)}`));
-  }
-}
-let interrupted = false;
-/** Between phases: after a signal, start nothing new. */
-function checkInterrupted(): void {
-  if (interrupted) throw new Error('interrupted');
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    progress(`${signal}: cleaning up`);
-    interrupted = true;
-    stopLoad();
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
+const lifecycle = benchLifecycle();
 
 async function benchToken(load: LoadSettings, profileDir: string | undefined): Promise<LoadResult> {
   const database = await createBenchDatabase(serverUrl);
-  cleanups.push(() => database.drop());
+  lifecycle.onCleanup(() => database.drop());
   progress(`database ${database.name} created`);
 
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const tollgate = await startTollgateProcess({ databaseUrl: database.url, nodeArgs });
-  cleanups.push(() => tollgate.stop());
+  lifecycle.onCleanup(() => tollgate.stop());
   const client = await provisionBenchClient(tollgate);
   await checkToken(tollgate.url, client);
   progress(`Tollgate ready at ${tollgate.url}; loading POST /token for ${load.seconds} s`);
@@ -84,7 +65,7 @@ async function benchToken(load: LoadSettings, profileDir: string | undefined): P
     },
     load,
   );
-  checkInterrupted();
+  lifecycle.checkInterrupted();
   await tollgate.stop();
   await database.drop();
   return result;
@@ -127,9 +108,9 @@ async function main(): Promise<number> {
   const profileDir = flags.profile ? await mkdtemp(join(tmpdir(), 'tollgate-bench-prof-')) : undefined;
 
   const token = await benchToken(load, profileDir);
-  checkInterrupted();
+  lifecycle.checkInterrupted();
   const bare = await benchBare(load);
-  checkInterrupted();
+  lifecycle.checkInterrupted();
   progress(`signing ES256 with jose for ${settings.signSeconds} s`);
   const sign = await measureSigning(settings.signSeconds);
 
@@ -154,16 +135,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main()
-  .then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      if (!interrupted) {
-        progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      }
-      process.exitCode = 1;
-    },
-  )
-  .finally(cleanUp);
+lifecycle.run(main);

@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { stopAllChildren } from './children.ts';
+import { stopLoad } from './load.ts';
 
 /** Progress goes to stderr so `--json` output on stdout stays parseable. */
 export const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -42,5 +44,52 @@ export function benchCommandLine(usage: string, extraFlags: string[] = []) {
       connections: envNumber('BENCH_CONNECTIONS', 16, 1),
     },
     serverUrl: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+  };
+}
+
+/**
+ * Cleanup and signal handling shared by the benchmarks: children stop first, then the rest in
+ * reverse order of registration (Tollgate before its database); after SIGINT/SIGTERM nothing
+ * new starts and everything is cleaned up.
+ */
+export function benchLifecycle() {
+  const cleanups: Array<() => Promise<void>> = [];
+  let interrupted = false;
+  const cleanUp = async (): Promise<void> => {
+    for (const cleanup of [stopAllChildren, ...cleanups.splice(0).reverse()]) {
+      await cleanup().catch((error: unknown) => progress(`cleanup failed: ${String(error)}`));
+    }
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      progress(`${signal}: cleaning up`);
+      interrupted = true;
+      stopLoad();
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+  return {
+    onCleanup(cleanup: () => Promise<void>): void {
+      cleanups.push(cleanup);
+    },
+    /** Between phases: after a signal, start nothing new. */
+    checkInterrupted(): void {
+      if (interrupted) throw new Error('interrupted');
+    },
+    /** Runs the benchmark; its result is the exit code, a failure is exit 1. */
+    run(main: () => Promise<number>): void {
+      main()
+        .then(
+          (code) => {
+            process.exitCode = code;
+          },
+          (error: unknown) => {
+            if (!interrupted)
+              progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+            process.exitCode = 1;
+          },
+        )
+        .finally(cleanUp);
+    },
   };
 }
