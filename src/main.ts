@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { createHmac } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
@@ -122,7 +122,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   });
 
   let accepting = true;
-  const app = buildApp({
+  const { listener } = buildApp({
     logger,
     db,
     ring,
@@ -148,7 +148,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   }, config.purgeIntervalSeconds * 1000);
   purge.unref();
 
-  const server = app.listen(config.port, options.host);
+  const server = createServer(listener).listen(config.port, options.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
@@ -9,7 +10,8 @@ import type { SigningKeyRing } from '../keys/index.ts';
 import { cookieKeys, interactionRoutes, type OidcService, STYLESHEET } from '../oidc/index.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
-import { type DecideDeps, decideRoutes } from './decide-routes.ts';
+import { decideFastPath } from './decide-fast-path.ts';
+import { createDecider, type DecideDeps, decideRoutes } from './decide-routes.ts';
 import type { Metrics } from './metrics.ts';
 import { renderErrors, requestContext, securityHeaders } from './middleware.ts';
 import type { PolicyAdmin } from './policy-routes.ts';
@@ -34,7 +36,7 @@ export interface AppDeps {
 const OPENAPI = readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8');
 
 /** The HTTP surface: our own routes first, then everything else to oidc-provider. */
-export function buildApp(deps: AppDeps): Koa {
+export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener } {
   const app = new Koa();
   app.keys = cookieKeys(deps.cookieSecret);
   app.use(requestContext(deps.logger));
@@ -79,12 +81,14 @@ export function buildApp(deps: AppDeps): Koa {
     apis: deps.apis,
     policies: deps.policies,
   });
-  const decide = decideRoutes({
+  const decideDeps: DecideDeps = {
     verifier: deps.oidc.verifier,
     policies: deps.policies.current,
     resolveSubject: deps.resolveSubject,
     metrics: deps.metrics,
-  });
+  };
+  const decider = createDecider(decideDeps);
+  const decide = decideRoutes(decideDeps, decider);
   ops.get('/openapi.yaml', (ctx) => {
     ctx.type = 'application/yaml';
     ctx.body = OPENAPI;
@@ -107,5 +111,17 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(() => {
     throw new TollgateError('not_found', 'no such endpoint; see /.well-known/openid-configuration');
   });
-  return app;
+  const fastDecide = decideFastPath({
+    verifier: deps.oidc.verifier,
+    decider,
+    logger: deps.logger,
+    accepting: deps.accepting,
+  });
+  const koaListener = app.callback();
+  return {
+    koa: app,
+    listener: (req, res) => {
+      if (!fastDecide(req, res)) void koaListener(req, res);
+    },
+  };
 }

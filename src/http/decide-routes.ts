@@ -34,14 +34,10 @@ export interface DecideDeps {
 type Subject = { ok: true; subject: ResolvedSubject } | { ok: false; detail: string };
 
 /**
- * `POST /decide` (single or batch) and `POST /decide/plan`, for callers holding a token with
- * scope `decide`. Written as OIDC-provider writes its endpoints: a recipe of named steps.
+ * The decision use cases on untrusted JSON: validate, resolve the subject, decide. Shared by the
+ * Koa routes and the node:http fast path (decide-fast-path.ts); errors are TollgateErrors.
  */
-export function decideRoutes(deps: DecideDeps): Router {
-  const router = new Router({ prefix: '/decide' });
-  const authenticateCaller = requireScope(deps.verifier, BUILTIN_API.audience, 'decide');
-  const parseDecideBody = parseBody(['json'], '128kb');
-
+export function createDecider(deps: DecideDeps) {
   async function resolve(input: SubjectInput): Promise<Subject> {
     if ('token' in input) return deps.resolveSubject(input.token);
     const attrs: Record<string, unknown> = Object.create(null);
@@ -76,42 +72,62 @@ export function decideRoutes(deps: DecideDeps): Router {
     return decision;
   }
 
-  router.post('/', authenticateCaller, requireJson, parseDecideBody, async function decide(ctx: Context) {
-    // Read once: the whole request is answered by the version in force when it started.
-    const set = deps.policies();
-    const raw = ctx.request.body;
-    assertSafeJson(raw);
-    if (raw !== null && typeof raw === 'object' && 'checks' in raw) {
-      const body = parseInput(batchDecideBody, raw);
+  return {
+    async decide(raw: unknown): Promise<unknown> {
+      // Read once: the whole request is answered by the version in force when it started.
+      const set = deps.policies();
+      assertSafeJson(raw);
+      if (raw !== null && typeof raw === 'object' && 'checks' in raw) {
+        const body = parseInput(batchDecideBody, raw);
+        const subject = await resolve(body.subject);
+        return {
+          results: body.checks.map((check, i) =>
+            decideOne(set, subject, check, body.context, `checks.${i}.`),
+          ),
+        };
+      }
+      const body = parseInput(singleDecideBody, raw);
+      return decideOne(set, await resolve(body.subject), body, body.context, '');
+    },
+
+    async plan(raw: unknown): Promise<unknown> {
+      const set = deps.policies();
+      assertSafeJson(raw);
+      const body = parseInput(planBody, raw);
+      if (!set.hasResource(body.resource.type)) {
+        throw new TollgateError(
+          'invalid_request',
+          `resource.type: no policy for resource type ${body.resource.type}`,
+        );
+      }
+      const policy = { resource: body.resource.type, version: set.version };
       const subject = await resolve(body.subject);
-      ctx.body = {
-        results: body.checks.map((check, i) => decideOne(set, subject, check, body.context, `checks.${i}.`)),
-      };
-      return;
-    }
-    const body = parseInput(singleDecideBody, raw);
-    const subject = await resolve(body.subject);
-    ctx.body = decideOne(set, subject, body, body.context, '');
-  });
+      if (!subject.ok)
+        return { plan: { kind: 'never' }, reason: 'subject_token_invalid', detail: subject.detail, policy };
+      return { plan: set.plan(subject.subject, body.action, body.resource.type, body.context), policy };
+    },
+  };
+}
 
+export type Decider = ReturnType<typeof createDecider>;
+
+/**
+ * `POST /decide` (single or batch) and `POST /decide/plan`, for callers holding a token with
+ * scope `decide`, as a recipe of named steps. The hot `POST /decide` is normally answered
+ * before Koa by the fast path; this route serves the same use case for anything else.
+ */
+export function decideRoutes(deps: DecideDeps, decider: Decider): Router {
+  const router = new Router({ prefix: '/decide' });
+  const authenticateCaller = requireScope(deps.verifier, BUILTIN_API.audience, 'decide');
+  const parseDecideBody = parseBody(['json'], DECIDE_BODY_LIMIT);
+
+  router.post('/', authenticateCaller, requireJson, parseDecideBody, async function decide(ctx: Context) {
+    ctx.body = await decider.decide(ctx.request.body);
+  });
   router.post('/plan', authenticateCaller, requireJson, parseDecideBody, async function plan(ctx: Context) {
-    const set = deps.policies();
-    assertSafeJson(ctx.request.body);
-    const body = parseInput(planBody, ctx.request.body);
-    if (!set.hasResource(body.resource.type)) {
-      throw new TollgateError(
-        'invalid_request',
-        `resource.type: no policy for resource type ${body.resource.type}`,
-      );
-    }
-    const policy = { resource: body.resource.type, version: set.version };
-    const subject = await resolve(body.subject);
-    if (!subject.ok) {
-      ctx.body = { plan: { kind: 'never' }, reason: 'subject_token_invalid', detail: subject.detail, policy };
-      return;
-    }
-    ctx.body = { plan: set.plan(subject.subject, body.action, body.resource.type, body.context), policy };
+    ctx.body = await decider.plan(ctx.request.body);
   });
-
   return router;
 }
+
+export const DECIDE_BODY_LIMIT = '128kb';

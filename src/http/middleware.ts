@@ -12,11 +12,15 @@ declare module 'koa' {
 
 const INCOMING_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
+/** A well-formed incoming X-Request-Id, or a new one. */
+export function requestIdFrom(incoming: string | undefined): string {
+  return incoming !== undefined && INCOMING_ID.test(incoming) ? incoming : randomUUID();
+}
+
 /** Request id on every response and log line; a well-formed incoming X-Request-Id is kept. */
 export function requestContext(logger: Logger) {
   return async function requestId(ctx: Context, next: Next) {
-    const incoming = ctx.get('x-request-id');
-    const id = INCOMING_ID.test(incoming) ? incoming : randomUUID();
+    const id = requestIdFrom(ctx.get('x-request-id'));
     ctx.state.requestId = id;
     // The per-request child logger is made on first use: most requests never log but the access line.
     let child: Logger | undefined;
@@ -49,23 +53,35 @@ export async function renderErrors(ctx: Context, next: Next) {
   try {
     await next();
   } catch (error) {
-    const known = error instanceof TollgateError ? error : undefined;
-    const status = known?.status ?? 500;
-    if (status >= 500) ctx.state.log.error({ err: error }, 'request failed');
-    ctx.status = status;
-    if (known?.code === 'invalid_token' || known?.code === 'insufficient_scope') {
-      ctx.set(
-        'WWW-Authenticate',
-        `Bearer error="${known.code}", error_description="${known.message.replaceAll('"', "'")}"`,
-      );
-    }
-    ctx.body = known?.expose
-      ? { error: known.code, error_description: known.message }
-      : {
-          error: 'server_error',
-          error_description: 'an internal error occurred; see the server log for this request id',
-        };
+    const rendered = errorResponse(error);
+    if (rendered.status >= 500) ctx.state.log.error({ err: error }, 'request failed');
+    ctx.status = rendered.status;
+    if (rendered.challenge) ctx.set('WWW-Authenticate', rendered.challenge);
+    ctx.body = rendered.body;
   }
+}
+
+/** The status, Bearer challenge and OAuth body for any error; one rendering for every path. */
+export function errorResponse(error: unknown): {
+  status: number;
+  challenge?: string;
+  body: { error: string; error_description: string };
+} {
+  const known = error instanceof TollgateError ? error : undefined;
+  if (!known?.expose) {
+    return {
+      status: known?.status ?? 500,
+      body: {
+        error: 'server_error',
+        error_description: 'an internal error occurred; see the server log for this request id',
+      },
+    };
+  }
+  const challenge =
+    known.code === 'invalid_token' || known.code === 'insufficient_scope'
+      ? `Bearer error="${known.code}", error_description="${known.message.replaceAll('"', "'")}"`
+      : undefined;
+  return { status: known.status, challenge, body: { error: known.code, error_description: known.message } };
 }
 
 /**
@@ -73,14 +89,17 @@ export async function renderErrors(ctx: Context, next: Next) {
  * add the SHA-256 of their one inline script to `script-src`, so exactly that script may run
  * and nothing else inline. Our own pages carry no script at all.
  */
-export async function securityHeaders(ctx: Context, next: Next) {
-  ctx.set(
-    'Content-Security-Policy',
+/** Headers every response carries, HTML or not. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-  );
-  ctx.set('X-Frame-Options', 'DENY');
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('Referrer-Policy', 'no-referrer');
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
+export async function securityHeaders(ctx: Context, next: Next) {
+  ctx.set(SECURITY_HEADERS);
   await next();
   if (ctx.response.is('html')) ctx.set('Cache-Control', 'no-store');
 }
