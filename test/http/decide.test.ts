@@ -334,6 +334,29 @@ describe('POST /decide', () => {
       });
     }
 
+    it('names the path of an oversized or reserved attribute', async () => {
+      const long = await decide({
+        subject,
+        action: 'read',
+        resource: invoice({ owner: { name: 'a'.repeat(5000) } }),
+      });
+      assert.equal(long.status, 400);
+      assert.match(
+        String(long.body.error_description),
+        /^body\.resource\.attrs\.owner\.name: must be at most 4096 characters$/,
+      );
+      const reserved = await decide(
+        JSON.parse(
+          '{"subject":{"id":"u1","roles":[],"attrs":{"x":[{"constructor":1}]}},"action":"read","resource":{"type":"Invoice"}}',
+        ),
+      );
+      assert.equal(reserved.status, 400);
+      assert.match(
+        String(reserved.body.error_description),
+        /^body\.subject\.attrs\.x\.0\.constructor: reserved key$/,
+      );
+    });
+
     it('never lets attacker-shaped attributes cross tenants', async () => {
       for (const tenant of [['globex', 'acme'], { $ne: 'x' }, { $in: ['acme'] }, null, true, 1]) {
         const { body } = await decide({ subject, action: 'read', resource: invoice({ tenant }) });
