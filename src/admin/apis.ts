@@ -1,5 +1,6 @@
+import type { Kysely } from 'kysely';
 import { newId, TollgateError } from '../common/index.ts';
-import { apiQueries, type DatabaseHandle } from '../db/index.ts';
+import { apiQueries, type Database, type DatabaseHandle } from '../db/index.ts';
 import type { CreateApiInput } from './schemas.ts';
 
 /** Tollgate's own API: admin tokens and decision-point callers carry its scopes. */
@@ -57,8 +58,9 @@ export function apiUseCases(db: DatabaseHandle, onChange: (audience: string) => 
         builtin: a.builtin,
       }));
     },
-    async ensureBuiltin(): Promise<void> {
-      await apis.upsertBuiltin({
+    /** `executor`: the caller's transaction, which serializes instances starting together. */
+    async ensureBuiltin(executor: Kysely<Database> = db.db): Promise<void> {
+      await apiQueries(executor).upsertBuiltin({
         id: 'api_tollgate',
         audience: BUILTIN_API.audience,
         name: BUILTIN_API.name,

@@ -24,10 +24,11 @@ export async function bootstrap(
   clients: ClientUseCases,
   options: { dataDir: string; url: string },
 ): Promise<string | undefined> {
-  await apiUseCases(db).ensureBuiltin();
   return db.db.transaction().execute(async (trx) => {
-    // Instances starting together on one empty database must create a single admin client.
+    // Instances (or workers) starting together on one empty database must create Tollgate's API
+    // and a single admin client once: concurrent upserts of one row can still collide.
     await sql`select pg_advisory_xact_lock(7310002)`.execute(trx);
+    await apiUseCases(db).ensureBuiltin(trx);
     if ((await clientQueries(trx).count()) > 0) return undefined;
     const created = await clients.create(
       {

@@ -45,7 +45,7 @@ describe('WORKERS=2: one instance, two processes on one port', {
     child.stderr?.on('data', (chunk) => {
       stderr += chunk;
     });
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 600; i++) {
       // Both workers have said they listen.
       if ((stdout.match(/Tollgate listening/g) ?? []).length === 2) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
