@@ -12,6 +12,7 @@ import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
 import {
   createSubjectResolver,
   createUserDirectory,
+  LoginGuard,
   OidcService,
   purgeExpired,
   RevocationList,
@@ -137,6 +138,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     resolveSubject,
     metrics: createMetrics(),
     csrfSecret: derive('csrf'),
+    loginGuard: new LoginGuard(config.login),
     cookieSecret: derive('cookies'),
     accepting: () => accepting,
   });

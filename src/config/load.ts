@@ -17,6 +17,7 @@ export interface Config {
   keys: { publishSeconds: number; refreshSeconds: number };
   purgeIntervalSeconds: number;
   workers: number;
+  login: { maxFailures: number; lockoutSeconds: number; maxFailuresPerIp: number };
   subjectTokenAudiences: string[] | undefined;
 }
 
@@ -68,6 +69,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keys: { publishSeconds: e.KEY_PUBLISH_SECONDS, refreshSeconds: e.KEY_REFRESH_SECONDS },
     purgeIntervalSeconds: e.PURGE_INTERVAL_SECONDS,
     subjectTokenAudiences: e.SUBJECT_TOKEN_AUDIENCES?.length ? e.SUBJECT_TOKEN_AUDIENCES : undefined,
+    login: {
+      maxFailures: e.LOGIN_MAX_FAILURES,
+      lockoutSeconds: e.LOGIN_LOCKOUT_SECONDS,
+      maxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
+    },
     workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
   };
 }

@@ -73,6 +73,20 @@ export const envSchema = z.object({
         .filter(Boolean),
     )
     .optional(),
+  /** Consecutive failed sign-ins of one username from one address before a lockout. */
+  LOGIN_MAX_FAILURES: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .default(5),
+  /** The first lockout; each further one doubles, up to a day. */
+  LOGIN_LOCKOUT_SECONDS: seconds(1).default(60),
+  /** Failed sign-ins from one address per day, any usernames, before the address is refused. */
+  LOGIN_MAX_FAILURES_PER_IP: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .default(100),
   /** Worker processes sharing the port (node:cluster); `auto` = one per CPU. PostgreSQL only. */
   WORKERS: z
     .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], {

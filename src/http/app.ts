@@ -7,7 +7,13 @@ import type { apiUseCases, ClientUseCases } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
-import { cookieKeys, interactionRoutes, type OidcService, STYLESHEET } from '../oidc/index.ts';
+import {
+  cookieKeys,
+  interactionRoutes,
+  type LoginGuard,
+  type OidcService,
+  STYLESHEET,
+} from '../oidc/index.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
 import { decideFastPath } from './decide-fast-path.ts';
@@ -27,6 +33,7 @@ export interface AppDeps {
   resolveSubject: DecideDeps['resolveSubject'];
   metrics: Metrics;
   csrfSecret: Buffer;
+  loginGuard: LoginGuard;
   cookieSecret: Buffer;
   /** False while shutting down, so load balancers stop sending traffic. */
   accepting: () => boolean;
@@ -71,6 +78,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     provider: () => deps.oidc.provider,
     db: deps.db,
     csrfSecret: deps.csrfSecret,
+    loginGuard: deps.loginGuard,
     formParser: parseBody(['form'], '16kb'),
   });
   const admin = adminRoutes({

@@ -6,6 +6,7 @@ export {
 } from './access-token-verifier.ts';
 export { createUserDirectory, type UserDirectory } from './directories.ts';
 export { interactionRoutes } from './interactions.ts';
+export { LoginGuard, type LoginGuardOptions } from './login-guard.ts';
 export { cookieKeys, DEFAULT_ACCESS_TOKEN_TTL } from './provider.ts';
 export { RevocationList } from './revocation-list.ts';
 export { OidcService, purgeExpired } from './service.ts';

@@ -4,12 +4,14 @@ import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { constantTimeEqual, TollgateError, verifyPassword } from '../common/index.ts';
 import { type DatabaseHandle, userQueries } from '../db/index.ts';
+import type { LoginGuard } from './login-guard.ts';
 import { renderConsentPage, renderLoginPage } from './views.ts';
 
 export interface InteractionDeps {
   provider: () => Provider;
   db: DatabaseHandle;
   csrfSecret: Buffer;
+  loginGuard: LoginGuard;
   /** Parses urlencoded form bodies (size-limited) before the POST handlers. */
   formParser: Middleware;
 }
@@ -83,19 +85,32 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const form = ctx.request.body as Form;
     const username = (form.username ?? '').trim();
     const password = form.password ?? '';
-    const user = username ? await users.findByUsername(username) : undefined;
-    const ok = (await verifyPassword(user?.password_hash, password)) && user !== undefined && !user.disabled;
-    if (!ok || !user) {
-      ctx.status = 401;
+    const page = async (status: number, error: string) => {
+      ctx.status = status;
       ctx.body = renderLoginPage({
         uid: interaction.uid,
         csrf: csrfFor(interaction.uid),
         clientName: await clientName(interaction.params.client_id),
         username,
-        error: 'Invalid username or password.',
+        error,
       });
-      return;
+    };
+    const locked = async (retryAfterSeconds: number) => {
+      ctx.set('Retry-After', String(retryAfterSeconds));
+      ctx.state.log.warn({ username, ip: ctx.ip, retryAfterSeconds }, 'login locked out');
+      await page(429, `Too many failed sign-ins. Try again in ${retryAfterSeconds} seconds.`);
+    };
+    const verdict = await deps.loginGuard.check(username, ctx.ip);
+    if (!verdict.allowed) return locked(verdict.retryAfterSeconds);
+    const user = username ? await users.findByUsername(username) : undefined;
+    const ok = (await verifyPassword(user?.password_hash, password)) && user !== undefined && !user.disabled;
+    if (!ok || !user) {
+      const after = await deps.loginGuard.recordFailure(username, ctx.ip);
+      ctx.state.log.info({ username, ip: ctx.ip }, 'login failed');
+      if (!after.allowed) return locked(after.retryAfterSeconds);
+      return page(401, 'Invalid username or password.');
     }
+    await deps.loginGuard.recordSuccess(username, ctx.ip);
     await deps
       .provider()
       .interactionFinished(

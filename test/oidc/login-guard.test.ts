@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Browser, formAction, formField } from '../helpers/browser.ts';
+import { createClient, createUser } from '../helpers/fixtures.ts';
+import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
+
+const REDIRECT = 'https://app.example.test/cb';
+
+describe('brute-force protection of the login form', () => {
+  let tg: TestInstance;
+  let clientId: string;
+
+  before(async () => {
+    tg = await startTestInstance({
+      LOGIN_MAX_FAILURES: '3',
+      LOGIN_LOCKOUT_SECONDS: '1',
+      LOGIN_MAX_FAILURES_PER_IP: '12',
+    });
+    for (const username of ['dave', 'erin', 'frank', 'grace', 'heidi']) {
+      await createUser(tg, { username, password: `${username} password` });
+    }
+    clientId = (
+      await createClient(tg, { name: 'web', grant_types: ['authorization_code'], redirect_uris: [REDIRECT] })
+    ).client_id;
+  });
+  after(() => tg.close());
+
+  /** Submits the real login form once, from a fresh authorization request. */
+  async function attempt(username: string, password: string) {
+    const browser = new Browser();
+    const url = new URL(`${tg.url}/auth`);
+    for (const [k, v] of Object.entries({
+      client_id: clientId,
+      response_type: 'code',
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    })) {
+      url.searchParams.set(k, v);
+    }
+    const page = await browser.follow(url.toString(), tg.issuer);
+    const html = await page.response.text();
+    return browser.request(new URL(formAction(html, 'login'), tg.issuer).toString(), {
+      form: { csrf: formField(html, 'csrf'), username, password },
+    });
+  }
+
+  it('locks a username out after consecutive failures, refuses even the right password meanwhile, and lets it in afterwards', async () => {
+    for (let i = 0; i < 2; i++) assert.equal((await attempt('dave', 'wrong')).status, 401);
+    const third = await attempt('dave', 'wrong');
+    assert.equal(third.status, 429);
+    assert.equal(third.headers.get('retry-after'), '1');
+    assert.match(await third.text(), /Too many failed sign-ins/);
+    const right = await attempt('dave', 'dave password');
+    assert.equal(right.status, 429, 'the right password does not help during a lockout');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal((await attempt('dave', 'dave password')).status, 303);
+  });
+
+  it('doubles the lockout each time it is earned again', async () => {
+    for (let i = 0; i < 3; i++) await attempt('erin', 'wrong');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    for (let i = 0; i < 2; i++) assert.equal((await attempt('erin', 'wrong')).status, 401);
+    const second = await attempt('erin', 'wrong');
+    assert.equal(second.status, 429);
+    assert.equal(second.headers.get('retry-after'), '2');
+    assert.ok(tg.logs.some((line) => line.includes('login locked out') && line.includes('erin')));
+  });
+
+  it('refuses an address that fails too often across usernames', async () => {
+    // 9 failures so far from this address (dave 3, erin 6); 6 more, 2 per user (under the
+    // per-user limit), pass the ceiling of 12 a day.
+    for (const username of ['frank', 'grace', 'heidi']) {
+      for (let i = 0; i < 2; i++) await attempt(username, 'wrong');
+    }
+    const refused = await attempt('frank', 'frank password');
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers.get('retry-after')) > 3600);
+  });
+});
