@@ -2,9 +2,10 @@ import cluster from 'node:cluster';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
-import { ConfigError } from './common/index.ts';
+import { ConfigError, memoryLimiters, redisLimiters } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { buildApp, createMetrics } from './http/index.ts';
@@ -122,6 +123,15 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     audiences: config.subjectTokenAudiences,
   });
 
+  // Redis shares rate limits and lockouts across instances; without it they are per process.
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false })
+    : undefined;
+  redis?.on('error', (error) =>
+    logger.warn({ err: error.message }, 'redis unavailable; limits fall back to this process'),
+  );
+  const limiters = redis ? redisLimiters(redis) : memoryLimiters;
+
   let accepting = true;
   const { listener } = buildApp({
     logger,
@@ -138,7 +148,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     resolveSubject,
     metrics: createMetrics(),
     csrfSecret: derive('csrf'),
-    loginGuard: new LoginGuard(config.login),
+    loginGuard: new LoginGuard(config.login, limiters),
     cookieSecret: derive('cookies'),
     accepting: () => accepting,
   });
@@ -171,6 +181,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       ring.stop();
       await revocations.stop();
       await policies.stop();
+      redis?.disconnect();
       // Stop accepting, let in-flight requests finish (responses now say Connection: close, so
       // keep-alive clients let go), then release the database. A client that still holds a
       // connection after the grace period is cut off.

@@ -1,5 +1,6 @@
 export { epochSeconds } from './clock.ts';
 export { ConfigError, type ErrorCode, TollgateError } from './errors.ts';
 export { newId } from './ids.ts';
+export { type LimiterFactory, type LimiterSpec, memoryLimiters, redisLimiters } from './limiters.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
 export { constantTimeEqual, digestSecret, generateSecret, secretMatchesDigest } from './secrets.ts';

@@ -1,4 +1,5 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import type { LimiterFactory } from '../common/index.ts';
 
 export interface LoginGuardOptions {
   /** Consecutive failures for one username from one address before a lockout. */
@@ -20,19 +21,20 @@ const DAY = 24 * 3600;
  */
 export class LoginGuard {
   readonly #options: LoginGuardOptions;
-  readonly #consecutive: RateLimiterMemory;
-  readonly #lockouts: RateLimiterMemory;
-  readonly #perIp: RateLimiterMemory;
+  readonly #consecutive: RateLimiterAbstract;
+  readonly #lockouts: RateLimiterAbstract;
+  readonly #perIp: RateLimiterAbstract;
 
-  constructor(options: LoginGuardOptions) {
+  /** `limiters`: in memory, or in Redis when REDIS_URL is set so lockouts hold across instances. */
+  constructor(options: LoginGuardOptions, limiters: LimiterFactory) {
     this.#options = options;
-    this.#consecutive = new RateLimiterMemory({
+    this.#consecutive = limiters({
       keyPrefix: 'login_user_ip',
       points: options.maxFailures,
       duration: DAY,
     });
-    this.#lockouts = new RateLimiterMemory({ keyPrefix: 'login_lockouts', points: 64, duration: DAY });
-    this.#perIp = new RateLimiterMemory({
+    this.#lockouts = limiters({ keyPrefix: 'login_lockouts', points: 64, duration: DAY });
+    this.#perIp = limiters({
       keyPrefix: 'login_ip',
       points: options.maxFailuresPerIp,
       duration: DAY,

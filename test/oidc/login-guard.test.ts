@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Browser, formAction, formField } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
@@ -25,26 +26,7 @@ describe('brute-force protection of the login form', () => {
   });
   after(() => tg.close());
 
-  /** Submits the real login form once, from a fresh authorization request. */
-  async function attempt(username: string, password: string) {
-    const browser = new Browser();
-    const url = new URL(`${tg.url}/auth`);
-    for (const [k, v] of Object.entries({
-      client_id: clientId,
-      response_type: 'code',
-      redirect_uri: REDIRECT,
-      scope: 'openid',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    })) {
-      url.searchParams.set(k, v);
-    }
-    const page = await browser.follow(url.toString(), tg.issuer);
-    const html = await page.response.text();
-    return browser.request(new URL(formAction(html, 'login'), tg.issuer).toString(), {
-      form: { csrf: formField(html, 'csrf'), username, password },
-    });
-  }
+  const attempt = (username: string, password: string) => attemptLogin(tg, clientId, username, password);
 
   it('locks a username out after consecutive failures, refuses even the right password meanwhile, and lets it in afterwards', async () => {
     for (let i = 0; i < 2; i++) assert.equal((await attempt('dave', 'wrong')).status, 401);
@@ -77,5 +59,63 @@ describe('brute-force protection of the login form', () => {
     const refused = await attempt('frank', 'frank password');
     assert.equal(refused.status, 429);
     assert.ok(Number(refused.headers.get('retry-after')) > 3600);
+  });
+});
+
+/** Submits the real login form once, from a fresh authorization request. */
+async function attemptLogin(tg: TestInstance, clientId: string, username: string, password: string) {
+  const browser = new Browser();
+  const url = new URL(`${tg.url}/auth`);
+  for (const [k, v] of Object.entries({
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: REDIRECT,
+    scope: 'openid',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  })) {
+    url.searchParams.set(k, v);
+  }
+  const page = await browser.follow(url.toString(), tg.issuer);
+  const html = await page.response.text();
+  return browser.request(new URL(formAction(html, 'login'), tg.issuer).toString(), {
+    form: { csrf: formField(html, 'csrf'), username, password },
+  });
+}
+
+async function webClient(tg: TestInstance): Promise<string> {
+  return (
+    await createClient(tg, { name: 'web', grant_types: ['authorization_code'], redirect_uris: [REDIRECT] })
+  ).client_id;
+}
+
+// Set by .ci/run, so CI never skips this; a machine without Redis skips it with this reason.
+const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL;
+
+describe('lockouts shared through Redis', {
+  skip: !REDIS_URL && 'set TOLLGATE_TEST_REDIS_URL to run',
+}, () => {
+  let a: TestInstance;
+  let b: TestInstance;
+  const username = `ivan-${randomBytes(4).toString('hex')}`;
+
+  before(async () => {
+    const env = { REDIS_URL: REDIS_URL ?? '', LOGIN_MAX_FAILURES: '2', LOGIN_LOCKOUT_SECONDS: '30' };
+    a = await startTestInstance(env);
+    b = await startTestInstance(env);
+    for (const tg of [a, b]) await createUser(tg, { username, password: 'ivan password' });
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  it('refuses at instance B a username locked out by failures at instance A', async () => {
+    const [atA, atB] = [await webClient(a), await webClient(b)];
+    assert.equal((await attemptLogin(a, atA, username, 'wrong')).status, 401);
+    assert.equal((await attemptLogin(a, atA, username, 'wrong')).status, 429);
+    const elsewhere = await attemptLogin(b, atB, username, 'ivan password');
+    assert.equal(elsewhere.status, 429);
+    assert.ok(Number(elsewhere.headers.get('retry-after')) > 20);
   });
 });
