@@ -8,7 +8,7 @@ import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
 import { ConfigError, memoryLimiters, redisLimiters } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
-import { buildApp, createMetrics } from './http/index.ts';
+import { buildApp, createCallerLimit, createMetrics } from './http/index.ts';
 import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
 import {
   createSubjectResolver,
@@ -149,6 +149,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     metrics: createMetrics(),
     csrfSecret: derive('csrf'),
     loginGuard: new LoginGuard(config.login, limiters),
+    limitCaller: createCallerLimit(limiters, config.decideRateLimit, logger),
     cookieSecret: derive('cookies'),
     accepting: () => accepting,
   });

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'conflict'
   | 'request_too_large'
+  | 'too_many_requests'
   | 'unsupported_media_type'
   | 'temporarily_unavailable'
   | 'server_error';
@@ -27,6 +28,7 @@ const STATUS: Record<ErrorCode, number> = {
   method_not_allowed: 405,
   conflict: 409,
   request_too_large: 413,
+  too_many_requests: 429,
   unsupported_media_type: 415,
   temporarily_unavailable: 503,
   server_error: 500,
@@ -36,9 +38,16 @@ export class TollgateError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly expose: boolean;
+  /** With `too_many_requests`: seconds until a retry may succeed (the Retry-After header). */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, description: string, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    description: string,
+    options?: { cause?: unknown; retryAfterSeconds?: number },
+  ) {
     super(description, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
     this.name = 'TollgateError';
     this.code = code;
     this.status = STATUS[code];

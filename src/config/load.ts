@@ -17,6 +17,7 @@ export interface Config {
   keys: { publishSeconds: number; refreshSeconds: number };
   purgeIntervalSeconds: number;
   workers: number;
+  decideRateLimit: number;
   login: { maxFailures: number; lockoutSeconds: number; maxFailuresPerIp: number };
   subjectTokenAudiences: string[] | undefined;
 }
@@ -74,6 +75,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       lockoutSeconds: e.LOGIN_LOCKOUT_SECONDS,
       maxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
     },
+    decideRateLimit: e.DECIDE_RATE_LIMIT,
     workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
   };
 }

@@ -87,6 +87,12 @@ export const envSchema = z.object({
     .int('must be a whole number')
     .min(1, 'must be at least 1')
     .default(100),
+  /** Requests per second one caller may send to /decide (and /decide/plan), per instance or shared through Redis. */
+  DECIDE_RATE_LIMIT: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .default(50_000),
   /** Worker processes sharing the port (node:cluster); `auto` = one per CPU. PostgreSQL only. */
   WORKERS: z
     .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], {

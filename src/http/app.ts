@@ -34,6 +34,7 @@ export interface AppDeps {
   metrics: Metrics;
   csrfSecret: Buffer;
   loginGuard: LoginGuard;
+  limitCaller: (clientId: string) => Promise<void>;
   cookieSecret: Buffer;
   /** False while shutting down, so load balancers stop sending traffic. */
   accepting: () => boolean;
@@ -94,6 +95,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     policies: deps.policies.current,
     resolveSubject: deps.resolveSubject,
     metrics: deps.metrics,
+    limitCaller: deps.limitCaller,
   };
   const decider = createDecider(decideDeps);
   const decide = decideRoutes(decideDeps, decider);
@@ -124,6 +126,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     decider,
     logger: deps.logger,
     accepting: deps.accepting,
+    limitCaller: deps.limitCaller,
   });
   const koaListener = app.callback();
   return {

@@ -14,6 +14,7 @@ export interface FastPathDeps {
   decider: Decider;
   logger: Logger;
   accepting: () => boolean;
+  limitCaller: (clientId: string) => Promise<void>;
 }
 
 /**
@@ -36,6 +37,7 @@ export function decideFastPath(deps: FastPathDeps) {
           const rendered = errorResponse(error);
           if (rendered.status >= 500) deps.logger.error({ reqId: id, err: error }, 'request failed');
           if (rendered.challenge) headers['WWW-Authenticate'] = rendered.challenge;
+          if (rendered.retryAfter) headers['Retry-After'] = rendered.retryAfter;
           // An unread body would be parsed as the next request on this connection.
           if (!req.complete) headers.Connection = 'close';
           send(res, rendered.status, headers, rendered.body);
@@ -54,7 +56,13 @@ export function decideFastPath(deps: FastPathDeps) {
   };
 
   async function answer(req: IncomingMessage): Promise<unknown> {
-    await authenticateBearer(deps.verifier, req.headers.authorization, BUILTIN_API.audience, 'decide');
+    const caller = await authenticateBearer(
+      deps.verifier,
+      req.headers.authorization,
+      BUILTIN_API.audience,
+      'decide',
+    );
+    await deps.limitCaller(caller.clientId);
     const type = req.headers['content-type'] ?? '';
     if (!/^application\/json\s*(;|$)/i.test(type)) {
       throw new TollgateError('unsupported_media_type', 'the request body must be application/json');

@@ -25,6 +25,7 @@ export interface DecisionSet {
 }
 
 export interface DecideDeps {
+  limitCaller: (clientId: string) => Promise<void>;
   verifier: AccessTokenVerifier;
   policies: () => DecisionSet;
   resolveSubject: (token: string) => Promise<SubjectResolution>;
@@ -121,12 +122,31 @@ export function decideRoutes(deps: DecideDeps, decider: Decider): Router {
   const authenticateCaller = requireScope(deps.verifier, BUILTIN_API.audience, 'decide');
   const parseDecideBody = parseBody(['json'], DECIDE_BODY_LIMIT);
 
-  router.post('/', authenticateCaller, requireJson, parseDecideBody, async function decide(ctx: Context) {
-    ctx.body = await decider.decide(ctx.request.body);
-  });
-  router.post('/plan', authenticateCaller, requireJson, parseDecideBody, async function plan(ctx: Context) {
-    ctx.body = await decider.plan(ctx.request.body);
-  });
+  const limitCaller = async (ctx: Context, next: () => Promise<void>) => {
+    await deps.limitCaller((ctx.state as unknown as { caller: { clientId: string } }).caller.clientId);
+    await next();
+  };
+
+  router.post(
+    '/',
+    authenticateCaller,
+    limitCaller,
+    requireJson,
+    parseDecideBody,
+    async function decide(ctx: Context) {
+      ctx.body = await decider.decide(ctx.request.body);
+    },
+  );
+  router.post(
+    '/plan',
+    authenticateCaller,
+    limitCaller,
+    requireJson,
+    parseDecideBody,
+    async function plan(ctx: Context) {
+      ctx.body = await decider.plan(ctx.request.body);
+    },
+  );
   return router;
 }
 

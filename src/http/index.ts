@@ -1,2 +1,3 @@
 export { type AppDeps, buildApp } from './app.ts';
+export { createCallerLimit } from './limits.ts';
 export { createMetrics, type Metrics } from './metrics.ts';

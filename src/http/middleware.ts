@@ -57,6 +57,7 @@ export async function renderErrors(ctx: Context, next: Next) {
     if (rendered.status >= 500) ctx.state.log.error({ err: error }, 'request failed');
     ctx.status = rendered.status;
     if (rendered.challenge) ctx.set('WWW-Authenticate', rendered.challenge);
+    if (rendered.retryAfter) ctx.set('Retry-After', rendered.retryAfter);
     ctx.body = rendered.body;
   }
 }
@@ -65,6 +66,7 @@ export async function renderErrors(ctx: Context, next: Next) {
 export function errorResponse(error: unknown): {
   status: number;
   challenge?: string;
+  retryAfter?: string;
   body: { error: string; error_description: string };
 } {
   const known = error instanceof TollgateError ? error : undefined;
@@ -81,7 +83,13 @@ export function errorResponse(error: unknown): {
     known.code === 'invalid_token' || known.code === 'insufficient_scope'
       ? `Bearer error="${known.code}", error_description="${known.message.replaceAll('"', "'")}"`
       : undefined;
-  return { status: known.status, challenge, body: { error: known.code, error_description: known.message } };
+  const retryAfter = known.retryAfterSeconds === undefined ? undefined : String(known.retryAfterSeconds);
+  return {
+    status: known.status,
+    challenge,
+    retryAfter,
+    body: { error: known.code, error_description: known.message },
+  };
 }
 
 /**
