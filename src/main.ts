@@ -11,6 +11,7 @@ import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.t
 import { buildApp, createCallerLimit, createMetrics } from './http/index.ts';
 import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
 import {
+  clientAuthGuard,
   createSubjectResolver,
   createUserDirectory,
   LoginGuard,
@@ -85,12 +86,22 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   await revocations.start((error) => logger.error({ err: error }, 'reading revocations failed'));
 
   const derive = (purpose: string) => createHmac('sha256', kek.key).update(`tollgate:${purpose}`).digest();
+  // Redis shares rate limits and lockouts across instances; without it they are per process.
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false })
+    : undefined;
+  redis?.on('error', (error) =>
+    logger.warn({ err: error.message }, 'redis unavailable; limits fall back to this process'),
+  );
+  const limiters = redis ? redisLimiters(redis) : memoryLimiters;
+
   const oidc = new OidcService({
     issuer: config.issuer,
     db,
     ring,
     cookieSecret: derive('cookies'),
     revocations,
+    guards: [clientAuthGuard(limiters, config.clientAuth, logger)],
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
   });
   const clients = clientUseCases(
@@ -122,15 +133,6 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     users: createUserDirectory(db),
     audiences: config.subjectTokenAudiences,
   });
-
-  // Redis shares rate limits and lockouts across instances; without it they are per process.
-  const redis = config.redisUrl
-    ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false })
-    : undefined;
-  redis?.on('error', (error) =>
-    logger.warn({ err: error.message }, 'redis unavailable; limits fall back to this process'),
-  );
-  const limiters = redis ? redisLimiters(redis) : memoryLimiters;
 
   let accepting = true;
   const { listener } = buildApp({

@@ -18,6 +18,7 @@ export interface Config {
   purgeIntervalSeconds: number;
   workers: number;
   decideRateLimit: number;
+  clientAuth: { maxFailuresPerClient: number; maxFailuresPerIp: number; windowSeconds: number };
   login: { maxFailures: number; lockoutSeconds: number; maxFailuresPerIp: number };
   subjectTokenAudiences: string[] | undefined;
 }
@@ -76,6 +77,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
     },
     decideRateLimit: e.DECIDE_RATE_LIMIT,
+    clientAuth: {
+      maxFailuresPerClient: e.CLIENT_AUTH_MAX_FAILURES,
+      maxFailuresPerIp: e.CLIENT_AUTH_MAX_FAILURES_PER_IP,
+      windowSeconds: e.CLIENT_AUTH_WINDOW_SECONDS,
+    },
     workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
   };
 }

@@ -87,6 +87,20 @@ export const envSchema = z.object({
     .int('must be a whole number')
     .min(1, 'must be at least 1')
     .default(100),
+  /** Failed client authentications per client id (named in HTTP Basic) per window. */
+  CLIENT_AUTH_MAX_FAILURES: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .default(10),
+  /** Failed client authentications per address per window, any client ids. */
+  CLIENT_AUTH_MAX_FAILURES_PER_IP: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .default(30),
+  /** The window of both counters; an address or client over its limit waits until it ends. */
+  CLIENT_AUTH_WINDOW_SECONDS: seconds(1).default(900),
   /** Requests per second one caller may send to /decide (and /decide/plan), per instance or shared through Redis. */
   DECIDE_RATE_LIMIT: z.coerce
     .number({ error: 'must be a whole number' })

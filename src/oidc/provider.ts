@@ -19,6 +19,8 @@ export interface ProviderDeps {
   cookieSecret: Buffer;
   clients: ClientDirectory;
   apis: ApiDirectory;
+  /** Middleware run around every provider request, outermost first (e.g. the client-auth guard). */
+  guards: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
 }
 
 /** Access token TTL when an API does not say (DESIGN.md: 5 minutes). */
@@ -163,6 +165,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     return typeof this.clientSecret === 'string' && secretMatchesDigest(actual, this.clientSecret);
   };
 
+  for (const guard of deps.guards) provider.use(guard as never);
   provider.use(handleStructuredTokens(deps.verifier));
   return provider;
 }

@@ -19,6 +19,8 @@ export interface OidcServiceDeps {
   ring: SigningKeyRing;
   cookieSecret: Buffer;
   revocations: RevocationList;
+  /** Kept across provider rebuilds, so their state (e.g. failure counters) survives key rotation. */
+  guards?: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
   onProviderEvent?: (event: string, detail: Record<string, unknown>) => void;
 }
 
@@ -57,6 +59,7 @@ export class OidcService {
   #rebuild(): void {
     const provider = buildProvider({
       ...this.#deps,
+      guards: this.#deps.guards ?? [],
       verifier: this.verifier,
       clients: this.clients,
       apis: this.apis,

@@ -1,0 +1,96 @@
+import type { Logger } from 'pino';
+import type { RateLimiterRes } from 'rate-limiter-flexible';
+import type { LimiterFactory } from '../common/index.ts';
+
+export interface ClientAuthGuardOptions {
+  /** Failed client authentications per client id per window before it is refused. */
+  maxFailuresPerClient: number;
+  /** Failed client authentications per address per window, any client ids. */
+  maxFailuresPerIp: number;
+  windowSeconds: number;
+}
+
+/** The endpoints where a client authenticates (RFC 6749 §2.3, RFC 7009, RFC 7662). */
+const CLIENT_AUTH_PATHS = new Set(['/token', '/token/introspection', '/token/revocation']);
+
+interface ProviderContext {
+  method: string;
+  path: string;
+  ip: string;
+  status: number;
+  body: unknown;
+  get(field: string): string;
+  set(field: string, value: string): void;
+  oidc?: { params?: { client_id?: unknown } };
+}
+
+/**
+ * oidc-provider middleware that stops guessing of client secrets: after too many failed client
+ * authentications from an address, or for a client id named in HTTP Basic, further attempts
+ * get 429 with Retry-After until the window ends, the right secret included.
+ */
+export function clientAuthGuard(limiters: LimiterFactory, options: ClientAuthGuardOptions, logger: Logger) {
+  const byIp = limiters({
+    keyPrefix: 'client_auth_ip',
+    points: options.maxFailuresPerIp,
+    duration: options.windowSeconds,
+  });
+  const byClient = limiters({
+    keyPrefix: 'client_auth_client',
+    points: options.maxFailuresPerClient,
+    duration: options.windowSeconds,
+  });
+
+  return async function guardClientAuthentication(ctx: ProviderContext, next: () => Promise<void>) {
+    if (ctx.method !== 'POST' || !CLIENT_AUTH_PATHS.has(ctx.path)) return next();
+    const basicId = clientIdFromBasic(ctx.get('authorization'));
+    const waits = [
+      blockedFor(await byIp.get(ctx.ip), options.maxFailuresPerIp),
+      basicId ? blockedFor(await byClient.get(basicId), options.maxFailuresPerClient) : 0,
+    ];
+    const wait = Math.max(...waits);
+    if (wait > 0) {
+      ctx.status = 429;
+      ctx.set('Retry-After', String(wait));
+      ctx.body = {
+        error: 'too_many_requests',
+        error_description: 'too many failed client authentications; retry later',
+      };
+      return;
+    }
+    await next();
+    const body = ctx.body as { error?: string } | undefined;
+    if (ctx.status !== 401 || body?.error !== 'invalid_client') return;
+    const named = ctx.oidc?.params?.client_id;
+    const clientId = basicId ?? (typeof named === 'string' ? named : undefined);
+    const consumed = await Promise.all([
+      byIp.consume(ctx.ip).catch((r: RateLimiterRes) => r),
+      clientId ? byClient.consume(clientId).catch((r: RateLimiterRes) => r) : undefined,
+    ]);
+    if (
+      consumed[0]?.consumedPoints === options.maxFailuresPerIp ||
+      consumed[1]?.consumedPoints === options.maxFailuresPerClient
+    ) {
+      logger.warn({ ip: ctx.ip, client: clientId }, 'client authentication failures over the limit');
+    }
+  };
+}
+
+function clientIdFromBasic(header: string): string | undefined {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  try {
+    // RFC 6749 §2.3.1: the id is form-encoded before it is put into Basic.
+    return decodeURIComponent(decoded.slice(0, colon).replaceAll('+', ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+function blockedFor(res: RateLimiterRes | null, points: number): number {
+  if (!res || res.consumedPoints < points) return 0;
+  return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+}

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createClient } from '../helpers/fixtures.ts';
+import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
+import { requestToken } from '../helpers/tokens.ts';
+
+describe('guessing client secrets', () => {
+  let tg: TestInstance;
+
+  before(async () => {
+    tg = await startTestInstance({
+      CLIENT_AUTH_MAX_FAILURES: '3',
+      CLIENT_AUTH_MAX_FAILURES_PER_IP: '8',
+      CLIENT_AUTH_WINDOW_SECONDS: '60',
+    });
+  });
+  after(() => tg.close());
+
+  const machine = (name: string) =>
+    createClient(tg, { name, grant_types: ['client_credentials'], scope: 'decide', api: 'urn:tollgate' });
+
+  it('refuses a client id after repeated wrong secrets, even with the right one, answering 429 with Retry-After', async () => {
+    const victim = await machine('victim');
+    for (let i = 0; i < 3; i++) {
+      const wrong = await requestToken(
+        tg.url,
+        { client_id: victim.client_id, client_secret: `guess-${i}` },
+        { scope: 'decide' },
+      );
+      assert.equal(wrong.status, 401);
+    }
+    const right = await requestToken(tg.url, victim, { scope: 'decide' });
+    assert.equal(right.status, 429);
+    assert.ok(Number(right.headers.get('retry-after')) > 0);
+    assert.equal(((await right.json()) as { error: string }).error, 'too_many_requests');
+    assert.ok(tg.logs.some((line) => line.includes('client authentication failures over the limit')));
+  });
+
+  it('refuses an address that fails too often across client ids', async () => {
+    // 3 failures so far from this address; 5 more on other ids (2 each, under the per-client limit) pass 8.
+    const others = [await machine('a'), await machine('b'), await machine('c')];
+    for (const other of others.slice(0, 2)) {
+      for (let i = 0; i < 2; i++)
+        await requestToken(tg.url, { client_id: other.client_id, client_secret: 'nope' }, {});
+    }
+    await requestToken(tg.url, { client_id: others[2]?.client_id ?? '', client_secret: 'nope' }, {});
+    const blocked = await requestToken(tg.url, others[2] ?? { client_id: '' }, { scope: 'decide' });
+    assert.equal(blocked.status, 429);
+  });
+});
