@@ -22,6 +22,13 @@ const url = (protocols: string[], hint: string) =>
     return parsed !== null && protocols.includes(parsed.protocol);
   }, hint);
 
+/** A whole number of things (failures, requests) of at least one. */
+const count = () =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1');
+
 export const envSchema = z.object({
   /** Listening port of the HTTP server. */
   PORT: port.default(3000),
@@ -74,39 +81,19 @@ export const envSchema = z.object({
     )
     .optional(),
   /** Consecutive failed sign-ins of one username from one address before a lockout. */
-  LOGIN_MAX_FAILURES: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .default(5),
+  LOGIN_MAX_FAILURES: count().default(5),
   /** The first lockout; each further one doubles, up to a day. */
   LOGIN_LOCKOUT_SECONDS: seconds(1).default(60),
   /** Failed sign-ins from one address per day, any usernames, before the address is refused. */
-  LOGIN_MAX_FAILURES_PER_IP: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .default(100),
+  LOGIN_MAX_FAILURES_PER_IP: count().default(100),
   /** Failed client authentications per client id (named in HTTP Basic) per window. */
-  CLIENT_AUTH_MAX_FAILURES: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .default(10),
+  CLIENT_AUTH_MAX_FAILURES: count().default(10),
   /** Failed client authentications per address per window, any client ids. */
-  CLIENT_AUTH_MAX_FAILURES_PER_IP: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .default(30),
+  CLIENT_AUTH_MAX_FAILURES_PER_IP: count().default(30),
   /** The window of both counters; an address or client over its limit waits until it ends. */
   CLIENT_AUTH_WINDOW_SECONDS: seconds(1).default(900),
   /** Requests per second one caller may send to /decide (and /decide/plan), per instance or shared through Redis. */
-  DECIDE_RATE_LIMIT: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .default(50_000),
+  DECIDE_RATE_LIMIT: count().default(50_000),
   /** Worker processes sharing the port (node:cluster); `auto` = one per CPU. PostgreSQL only. */
   WORKERS: z
     .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], {

@@ -74,6 +74,9 @@ describe('loadConfig', () => {
     ['KEY_REFRESH_SECONDS', { KEY_PUBLISH_SECONDS: '10', KEY_REFRESH_SECONDS: '60' }, 'refresh > publish'],
     ['KEY_ENCRYPTION_KEY', { NODE_ENV: 'production' }, 'NODE_ENV=production without KEY_ENCRYPTION_KEY'],
     ['WORKERS', { WORKERS: 'many' }, 'WORKERS=many'],
+    ['LOGIN_MAX_FAILURES', { LOGIN_MAX_FAILURES: '0' }, 'LOGIN_MAX_FAILURES=0'],
+    ['DECIDE_RATE_LIMIT', { DECIDE_RATE_LIMIT: 'lots' }, 'DECIDE_RATE_LIMIT=lots'],
+    ['CLIENT_AUTH_WINDOW_SECONDS', { CLIENT_AUTH_WINDOW_SECONDS: '0' }, 'CLIENT_AUTH_WINDOW_SECONDS=0'],
     ['WORKERS', { WORKERS: '2' }, 'WORKERS=2 on the embedded database'],
   ];
   for (const [variable, env, label] of badValues) {
