@@ -151,6 +151,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     metrics: createMetrics(),
     csrfSecret: derive('csrf'),
     loginGuard: new LoginGuard(config.login, limiters),
+    trustedProxies: config.trustedProxies,
     limitCaller: createCallerLimit(limiters, config.decideRateLimit, logger),
     cookieSecret: derive('cookies'),
     accepting: () => accepting,

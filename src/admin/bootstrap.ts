@@ -40,6 +40,7 @@ export async function bootstrap(
         scope: [...BUILTIN_API.scopes],
         api: BUILTIN_API.audience,
         roles: ['tollgate-admin'],
+        allowed_ips: [],
       },
       trx,
     );

@@ -64,6 +64,7 @@ export function clientUseCases(
         ...(browser ? { scope: OIDC_SCOPES.join(' ') } : {}),
         tollgate_scopes: input.scope.filter((s) => !OIDC_SCOPES.includes(s)),
         ...(input.jwks ? { jwks: input.jwks } : {}),
+        ...(input.allowed_ips.length > 0 ? { tollgate_allowed_ips: input.allowed_ips } : {}),
       };
       try {
         await validateMetadata({

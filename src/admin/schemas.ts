@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAddressRange } from '../common/index.ts';
 
 const absoluteUrl = z.string().refine((v) => {
   const url = URL.parse(v);
@@ -28,6 +29,10 @@ export const createClientInput = z
       .pipe(z.array(scopeToken)),
     api: z.string().min(1).optional(),
     roles: z.array(role).default([]),
+    allowed_ips: z
+      .array(z.string().refine(isAddressRange, 'must be an address or CIDR range such as 10.0.0.0/8'))
+      .max(100)
+      .default([]),
     token_endpoint_auth_method: z
       .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
       .optional(),

@@ -17,6 +17,7 @@ export interface Config {
   keys: { publishSeconds: number; refreshSeconds: number };
   purgeIntervalSeconds: number;
   workers: number;
+  trustedProxies: string[];
   decideRateLimit: number;
   clientAuth: { maxFailuresPerClient: number; maxFailuresPerIp: number; windowSeconds: number };
   login: { maxFailures: number; lockoutSeconds: number; maxFailuresPerIp: number };
@@ -82,6 +83,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxFailuresPerIp: e.CLIENT_AUTH_MAX_FAILURES_PER_IP,
       windowSeconds: e.CLIENT_AUTH_WINDOW_SECONDS,
     },
+    trustedProxies: e.TRUSTED_PROXIES ?? [],
     workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
   };
 }

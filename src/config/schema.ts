@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAddressRange } from '../common/index.ts';
 
 /**
  * The one place that says what each environment variable means and what it defaults to.
@@ -78,6 +79,23 @@ export const envSchema = z.object({
         .split(',')
         .map((a) => a.trim())
         .filter(Boolean),
+    )
+    .optional(),
+  /**
+   * Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed (comma-separated).
+   * Unset: the client address is the socket's, whatever headers say.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (list) => list.every(isAddressRange),
+      'must be addresses or CIDR ranges such as 10.0.0.0/8,127.0.0.1',
     )
     .optional(),
   /** Consecutive failed sign-ins of one username from one address before a lockout. */

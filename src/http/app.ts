@@ -19,7 +19,7 @@ import { parseBody } from './body.ts';
 import { decideFastPath } from './decide-fast-path.ts';
 import { createDecider, type DecideDeps, decideRoutes } from './decide-routes.ts';
 import type { Metrics } from './metrics.ts';
-import { renderErrors, requestContext, securityHeaders } from './middleware.ts';
+import { clientAddress, renderErrors, requestContext, securityHeaders } from './middleware.ts';
 import type { PolicyAdmin } from './policy-routes.ts';
 
 export interface AppDeps {
@@ -34,6 +34,7 @@ export interface AppDeps {
   metrics: Metrics;
   csrfSecret: Buffer;
   loginGuard: LoginGuard;
+  trustedProxies: string[];
   limitCaller: (clientId: string) => Promise<void>;
   cookieSecret: Buffer;
   /** False while shutting down, so load balancers stop sending traffic. */
@@ -47,6 +48,7 @@ const OPENAPI = readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8')
 export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener } {
   const app = new Koa();
   app.keys = cookieKeys(deps.cookieSecret);
+  app.use(clientAddress(deps.trustedProxies));
   app.use(requestContext(deps.logger));
   app.use(async (ctx, next) => {
     // While shutting down, tell keep-alive clients to reconnect elsewhere.

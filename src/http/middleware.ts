@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
+import proxyaddr from 'proxy-addr';
 import { TollgateError } from '../common/index.ts';
 
 declare module 'koa' {
@@ -110,4 +111,16 @@ export async function securityHeaders(ctx: Context, next: Next) {
   ctx.set(SECURITY_HEADERS);
   await next();
   if (ctx.response.is('html')) ctx.set('Cache-Control', 'no-store');
+}
+
+/**
+ * Resolves the client address once, for every limit and allow-list: X-Forwarded-For is honoured
+ * only when the connection comes from a trusted proxy, hop by hop (proxy-addr, as Express does).
+ */
+export function clientAddress(trustedProxies: string[]) {
+  const trust = proxyaddr.compile(trustedProxies);
+  return async function resolveClientAddress(ctx: Context, next: Next) {
+    ctx.request.ip = proxyaddr(ctx.req, trust);
+    await next();
+  };
 }

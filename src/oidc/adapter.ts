@@ -1,5 +1,6 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { type DatabaseHandle, oidcPayloadQueries } from '../db/index.ts';
+import { addressAllowed } from './address-allow-list.ts';
 import { type ClientDirectory, clientMetadataForProvider } from './directories.ts';
 
 /**
@@ -25,7 +26,8 @@ export function createAdapterFactory(db: DatabaseHandle, clients: Pick<ClientDir
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.#kind === 'Client') {
         const client = await clients.find(id);
-        return client ? (clientMetadataForProvider(client) as AdapterPayload) : undefined;
+        if (!client || !addressAllowed(client.metadata.tollgate_allowed_ips)) return undefined;
+        return clientMetadataForProvider(client) as AdapterPayload;
       }
       return toPayload(await payloads.find(this.#kind, id, new Date()));
     }

@@ -57,7 +57,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
       clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
     },
-    extraClientMetadata: { properties: ['tollgate_roles', 'tollgate_default_api', 'tollgate_scopes'] },
+    extraClientMetadata: {
+      properties: ['tollgate_roles', 'tollgate_default_api', 'tollgate_scopes', 'tollgate_allowed_ips'],
+    },
     // OAuth 2.0 Security BCP §2.1.1: PKCE for every client; oidc-provider only knows S256.
     pkce: { required: () => true },
     // RFC 6749 §3.1.2.3 exact matching, and redirect_uri is always required.

@@ -23,17 +23,19 @@ const createClient: Command = {
     scope: { type: 'string' },
     api: { type: 'string' },
     role: { type: 'string', multiple: true },
+    'allow-ip': { type: 'string', multiple: true },
     'auth-method': { type: 'string' },
     jwks: { type: 'string' },
   },
   synopsis:
-    '--name N --grant client_credentials|authorization_code... [--redirect-uri URI]... [--public] [--scope "a b"] [--api AUDIENCE] [--role R]... [--auth-method M] [--jwks FILE]',
+    '--name N --grant client_credentials|authorization_code... [--redirect-uri URI]... [--public] [--scope "a b"] [--api AUDIENCE] [--role R]... [--allow-ip CIDR]... [--auth-method M] [--jwks FILE]',
   summary: 'register an OAuth client; prints its id and, for a confidential client, its secret (once)',
   details: [
     '--grant            repeat for several grants',
     '--api              the API (audience) its tokens are for when the request names none',
     '--auth-method      client_secret_basic (default), client_secret_post or private_key_jwt',
     '--jwks FILE        the public keys (JWKS or one JWK, as JSON) for private_key_jwt',
+    '--allow-ip CIDR    only these addresses may use the credentials (repeatable)',
   ],
   async run({ values }, ctx) {
     const command = 'client create';
@@ -49,6 +51,7 @@ const createClient: Command = {
       scope: optionalString(values, 'scope'),
       api: optionalString(values, 'api'),
       roles: stringList(values, 'role'),
+      allowed_ips: stringList(values, 'allow-ip'),
       token_endpoint_auth_method: optionalString(values, 'auth-method'),
       jwks: jwksFile === undefined ? undefined : await readJwks(jwksFile),
     };

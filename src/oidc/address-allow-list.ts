@@ -1,0 +1,20 @@
+import Provider from 'oidc-provider';
+import { addressInRanges } from '../common/index.ts';
+
+/** Endpoints where a client uses its credentials; the allow-list applies there. */
+const CREDENTIAL_PATHS = new Set(['/token', '/token/introspection', '/token/revocation']);
+
+/**
+ * Whether the client may use its credentials in the current request: a client with an
+ * allow-list gets nothing from addresses outside it (as if it did not exist: invalid_client).
+ * The address is the one the HTTP layer resolved (X-Forwarded-For only from trusted proxies).
+ */
+export function addressAllowed(allowList: unknown): boolean {
+  if (!Array.isArray(allowList) || allowList.length === 0) return true;
+  const ctx = Provider.ctx;
+  if (!ctx || !CREDENTIAL_PATHS.has(ctx.path)) return true;
+  return addressInRanges(
+    ctx.ip,
+    allowList.filter((r): r is string => typeof r === 'string'),
+  );
+}
