@@ -13,6 +13,7 @@ import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
 import {
   clientAuthGuard,
   createSubjectResolver,
+  createTokenRateLimit,
   createUserDirectory,
   LoginGuard,
   OidcService,
@@ -102,6 +103,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     cookieSecret: derive('cookies'),
     revocations,
     guards: [clientAuthGuard(limiters, config.clientAuth, logger)],
+    onClientUse: createTokenRateLimit(limiters, config.tokenRateLimit, logger),
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
   });
   const clients = clientUseCases(

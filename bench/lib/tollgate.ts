@@ -50,6 +50,8 @@ export async function startTollgateProcess(options: {
       ISSUER: url,
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
+      // The load is one client on purpose; its per-client limit must not be what is measured.
+      TOKEN_RATE_LIMIT: '1000000000',
       // By default one worker per core, as a production instance on this machine would run.
       WORKERS: options.workers ?? process.env.BENCH_WORKERS ?? 'auto',
       KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),

@@ -19,6 +19,7 @@ export interface Config {
   workers: number;
   trustedProxies: string[];
   decideRateLimit: number;
+  tokenRateLimit: number;
   clientAuth: { maxFailuresPerClient: number; maxFailuresPerIp: number; windowSeconds: number };
   login: { maxFailures: number; lockoutSeconds: number; maxFailuresPerIp: number };
   subjectTokenAudiences: string[] | undefined;
@@ -78,6 +79,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
     },
     decideRateLimit: e.DECIDE_RATE_LIMIT,
+    tokenRateLimit: e.TOKEN_RATE_LIMIT,
     clientAuth: {
       maxFailuresPerClient: e.CLIENT_AUTH_MAX_FAILURES,
       maxFailuresPerIp: e.CLIENT_AUTH_MAX_FAILURES_PER_IP,

@@ -110,6 +110,8 @@ export const envSchema = z.object({
   CLIENT_AUTH_MAX_FAILURES_PER_IP: count().default(30),
   /** The window of both counters; an address or client over its limit waits until it ends. */
   CLIENT_AUTH_WINDOW_SECONDS: seconds(1).default(900),
+  /** Token requests one client may make per minute (every grant). */
+  TOKEN_RATE_LIMIT: count().default(1200),
   /** Requests per second one caller may send to /decide (and /decide/plan), per instance or shared through Redis. */
   DECIDE_RATE_LIMIT: count().default(50_000),
   /** Worker processes sharing the port (node:cluster); `auto` = one per CPU. PostgreSQL only. */

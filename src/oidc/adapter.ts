@@ -8,7 +8,12 @@ import { type ClientDirectory, clientMetadataForProvider } from './directories.t
  * looks things up by (grant id, uid, user code) and the expiry are indexed, so revoking a grant
  * and purging expired rows are index scans, never table scans.
  */
-export function createAdapterFactory(db: DatabaseHandle, clients: Pick<ClientDirectory, 'find'>) {
+export function createAdapterFactory(
+  db: DatabaseHandle,
+  clients: Pick<ClientDirectory, 'find'>,
+  /** Runs when a client is looked up for a request (e.g. the token rate limit); may throw. */
+  onClientUse: (clientId: string) => Promise<void> = async () => {},
+) {
   const payloads = oidcPayloadQueries(db.db);
 
   class KyselyAdapter implements Adapter {
@@ -27,6 +32,7 @@ export function createAdapterFactory(db: DatabaseHandle, clients: Pick<ClientDir
       if (this.#kind === 'Client') {
         const client = await clients.find(id);
         if (!client || !addressAllowed(client.metadata.tollgate_allowed_ips)) return undefined;
+        await onClientUse(client.client_id);
         return clientMetadataForProvider(client) as AdapterPayload;
       }
       return toPayload(await payloads.find(this.#kind, id, new Date()));

@@ -21,6 +21,8 @@ export interface ProviderDeps {
   apis: ApiDirectory;
   /** Middleware run around every provider request, outermost first (e.g. the client-auth guard). */
   guards: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
+  /** Called with the client id whenever a request uses a client (token rate limit). */
+  onClientUse?: (clientId: string) => Promise<void>;
 }
 
 /** Access token TTL when an API does not say (DESIGN.md: 5 minutes). */
@@ -36,7 +38,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const users = userQueries(deps.db.db);
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory(deps.db, deps.clients),
+    adapter: createAdapterFactory(deps.db, deps.clients, deps.onClientUse),
     findAccount: createFindAccount(deps.db),
     jwks: { keys: deps.ring.providerJwks() as never },
     cookies: { keys: cookieKeys(deps.cookieSecret) },

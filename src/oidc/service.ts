@@ -21,6 +21,7 @@ export interface OidcServiceDeps {
   revocations: RevocationList;
   /** Kept across provider rebuilds, so their state (e.g. failure counters) survives key rotation. */
   guards?: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
+  onClientUse?: (clientId: string) => Promise<void>;
   onProviderEvent?: (event: string, detail: Record<string, unknown>) => void;
 }
 
