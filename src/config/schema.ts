@@ -23,6 +23,15 @@ const url = (protocols: string[], hint: string) =>
     return parsed !== null && protocols.includes(parsed.protocol);
   }, hint);
 
+/** A comma-separated list; blanks around and between items are dropped. */
+const commaList = () =>
+  z.string().transform((v) =>
+    v
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
+
 /** A whole number of things (failures, requests) of at least one. */
 const count = () =>
   z.coerce
@@ -72,27 +81,12 @@ export const envSchema = z.object({
    * Audiences a subject token sent to /decide must carry (comma-separated); unset accepts a
    * token for any API registered here (all are signed by this issuer).
    */
-  SUBJECT_TOKEN_AUDIENCES: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((a) => a.trim())
-        .filter(Boolean),
-    )
-    .optional(),
+  SUBJECT_TOKEN_AUDIENCES: commaList().optional(),
   /**
    * Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed (comma-separated).
    * Unset: the client address is the socket's, whatever headers say.
    */
-  TRUSTED_PROXIES: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((a) => a.trim())
-        .filter(Boolean),
-    )
+  TRUSTED_PROXIES: commaList()
     .refine(
       (list) => list.every(isAddressRange),
       'must be addresses or CIDR ranges such as 10.0.0.0/8,127.0.0.1',
