@@ -20,7 +20,7 @@ import {
   purgeExpired,
   RevocationList,
 } from './oidc/index.ts';
-import { compilePolicySet, PolicyStore, runPolicyTests } from './pdp/index.ts';
+import { PolicyStore } from './pdp/index.ts';
 
 export interface Tollgate {
   url: string;
@@ -119,11 +119,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   if (adminFile)
     logger.warn({ path: adminFile }, `admin client created; its credentials are in ${adminFile}`);
 
-  const policies = new PolicyStore(
-    db,
-    { compile: compilePolicySet, runTests: runPolicyTests },
-    { pollMs: db.kind === 'pglite' ? 500 : 5000 },
-  );
+  const policies = new PolicyStore(db, { pollMs: db.kind === 'pglite' ? 500 : 5000 });
   const seeded = await policies.seedFrom(config.policyDir);
   if (seeded !== undefined)
     logger.info({ version: seeded, dir: config.policyDir }, 'policies loaded from POLICY_DIR');
@@ -144,11 +140,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     oidc,
     clients,
     apis,
-    policies: {
-      current: () => policies.current,
-      push: (files, createdBy) => policies.push(files, createdBy),
-      list: () => policies.list(),
-    },
+    policies,
     resolveSubject,
     metrics: createMetrics(),
     csrfSecret: derive('csrf'),

@@ -11,9 +11,10 @@ import {
 import type { DatabaseHandle } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
+import type { PolicyStore } from '../pdp/index.ts';
 import { requireScope } from './admin-auth.ts';
 import { parseBody, requireJson } from './body.ts';
-import { addPolicyRoutes, type PolicyAdmin } from './policy-routes.ts';
+import { addPolicyRoutes } from './policy-routes.ts';
 import { parseInput } from './validate.ts';
 
 export interface AdminRouteDeps {
@@ -22,7 +23,7 @@ export interface AdminRouteDeps {
   ring: SigningKeyRing;
   clients: ClientUseCases;
   apis: ReturnType<typeof apiUseCases>;
-  policies: PolicyAdmin;
+  policies: PolicyStore;
 }
 
 /** `/admin/*`: the API behind the `tollgate` CLI; every route needs a token with scope `admin`. */

@@ -14,13 +14,13 @@ import {
   type OidcService,
   STYLESHEET,
 } from '../oidc/index.ts';
+import type { PolicyStore } from '../pdp/index.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
 import { decideFastPath } from './decide-fast-path.ts';
 import { createDecider, type DecideDeps, decideRoutes } from './decide-routes.ts';
 import type { Metrics } from './metrics.ts';
 import { clientAddress, renderErrors, requestContext, securityHeaders } from './middleware.ts';
-import type { PolicyAdmin } from './policy-routes.ts';
 
 export interface AppDeps {
   logger: Logger;
@@ -29,7 +29,7 @@ export interface AppDeps {
   oidc: OidcService;
   clients: ClientUseCases;
   apis: ReturnType<typeof apiUseCases>;
-  policies: PolicyAdmin & { current: () => ReturnType<DecideDeps['policies']> };
+  policies: PolicyStore;
   resolveSubject: DecideDeps['resolveSubject'];
   metrics: Metrics;
   csrfSecret: Buffer;
@@ -94,7 +94,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
   });
   const decideDeps: DecideDeps = {
     verifier: deps.oidc.verifier,
-    policies: deps.policies.current,
+    policies: () => deps.policies.current,
     resolveSubject: deps.resolveSubject,
     metrics: deps.metrics,
     limitCaller: deps.limitCaller,

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { BUILTIN_API } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { AccessTokenVerifier, ResolvedSubject, SubjectResolution } from '../oidc/index.ts';
-import type { Check, Decision, QueryPlan } from '../pdp/index.ts';
+import type { Check, CompiledPolicySet } from '../pdp/index.ts';
 import { requireScope } from './admin-auth.ts';
 import { parseBody, requireJson } from './body.ts';
 import {
@@ -16,18 +16,10 @@ import {
 import type { Metrics } from './metrics.ts';
 import { parseInput } from './validate.ts';
 
-/** What /decide needs of a compiled policy set (see pdp/). */
-export interface DecisionSet {
-  version: number;
-  hasResource(type: string): boolean;
-  decide(request: Check & { subject: ResolvedSubject; context?: Record<string, unknown> }): Decision;
-  plan(subject: ResolvedSubject, action: string, type: string, context?: Record<string, unknown>): QueryPlan;
-}
-
 export interface DecideDeps {
   limitCaller: (clientId: string) => Promise<void>;
   verifier: AccessTokenVerifier;
-  policies: () => DecisionSet;
+  policies: () => CompiledPolicySet;
   resolveSubject: (token: string) => Promise<SubjectResolution>;
   metrics: Metrics;
 }
@@ -47,7 +39,7 @@ export function createDecider(deps: DecideDeps) {
   }
 
   function decideOne(
-    set: DecisionSet,
+    set: CompiledPolicySet,
     subject: Subject,
     check: Check,
     context: Record<string, unknown> | undefined,

@@ -1,12 +1,7 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import type { PolicyFile, PushOutcome } from '../pdp/index.ts';
+import type { PolicyStore, PushOutcome } from '../pdp/index.ts';
 import { parseInput } from './validate.ts';
-
-export interface PolicyAdmin {
-  push(files: PolicyFile[], createdBy: string): Promise<PushOutcome>;
-  list(): Promise<unknown[]>;
-}
 
 const pushBody = z
   .object({
@@ -42,7 +37,7 @@ export function rejection(outcome: Extract<PushOutcome, { ok: false }>) {
 }
 
 /** Mounted inside the admin router (already authenticated with scope `admin`). */
-export function addPolicyRoutes(router: Router, policies: PolicyAdmin): void {
+export function addPolicyRoutes(router: Router, policies: PolicyStore): void {
   router.post('/policies', async (ctx) => {
     const { files } = parseInput(pushBody, ctx.request.body);
     const caller = (ctx.state as { caller?: { clientId?: string } }).caller;

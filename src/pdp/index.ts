@@ -10,7 +10,6 @@ export { policyJsonSchemas } from './json-schema.ts';
 export { type PlanColumns, type PlanFilter, planToKysely } from './kysely-plan.ts';
 export type { CompiledPolicySet, PolicySetOptions } from './policy-set.ts';
 export {
-  type PolicyEngine,
   PolicySetRejected,
   PolicyStore,
   type PolicyVersionSummary,

@@ -2,14 +2,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { type DatabaseHandle, POLICY_CHANNEL, policyVersionQueries, watchChannel } from '../db/index.ts';
-import type { PolicyFile, PolicyProblem, PolicyTestCase, PolicyTestResult } from './types.ts';
-
-type Compiled<S> = { ok: true; set: S; tests: PolicyTestCase[] } | { ok: false; problems: PolicyProblem[] };
-
-export interface PolicyEngine<S extends { version: number }> {
-  compile(files: PolicyFile[], version: number): Compiled<S>;
-  runTests(set: S, cases: PolicyTestCase[]): PolicyTestResult[];
-}
+import { compilePolicySet } from './compile.ts';
+import type { CompiledPolicySet } from './policy-set.ts';
+import { runPolicyTests } from './policy-tests.ts';
+import type { PolicyFile, PolicyProblem, PolicyTestResult } from './types.ts';
 
 export type PushOutcome =
   | { ok: true; version: number; resources: string[] }
@@ -29,27 +25,25 @@ export interface PolicyVersionSummary {
  * within a second (NOTIFY, and polling as a safety net). Callers read `current` once per
  * request, so a request in flight finishes on the version it started with.
  */
-export class PolicyStore<S extends { version: number; resources(): string[] }> {
+export class PolicyStore {
   readonly #db: DatabaseHandle;
-  readonly #engine: PolicyEngine<S>;
   readonly #queries: ReturnType<typeof policyVersionQueries>;
   readonly #pollMs: number;
-  #current: S;
+  #current: CompiledPolicySet;
   #unwatch: (() => Promise<void>) | undefined;
   #loading: Promise<void> | undefined;
 
-  constructor(db: DatabaseHandle, engine: PolicyEngine<S>, options: { pollMs: number }) {
+  constructor(db: DatabaseHandle, options: { pollMs: number }) {
     this.#db = db;
-    this.#engine = engine;
     this.#queries = policyVersionQueries(db.db);
     this.#pollMs = options.pollMs;
-    const empty = engine.compile([], 0);
+    const empty = compilePolicySet([], 0);
     if (!empty.ok) throw new Error('an empty policy set must compile');
     this.#current = empty.set;
   }
 
   /** The set in force; default deny for everything until a version is loaded. */
-  get current(): S {
+  get current(): CompiledPolicySet {
     return this.#current;
   }
 
@@ -85,9 +79,9 @@ export class PolicyStore<S extends { version: number; resources(): string[] }> {
 
   /** Compiles and runs the set's tests without storing anything. */
   check(files: PolicyFile[]): PushOutcome {
-    const compiled = this.#engine.compile(files, 0);
+    const compiled = compilePolicySet(files, 0);
     if (!compiled.ok) return { ok: false, problems: compiled.problems, failures: [] };
-    const failures = this.#engine.runTests(compiled.set, compiled.tests).filter((r) => !r.passed);
+    const failures = runPolicyTests(compiled.set, compiled.tests).filter((r) => !r.passed);
     if (failures.length > 0) return { ok: false, problems: [], failures };
     return { ok: true, version: 0, resources: compiled.set.resources() };
   }
@@ -127,7 +121,7 @@ export class PolicyStore<S extends { version: number; resources(): string[] }> {
     if (latest === undefined || latest <= this.#current.version) return;
     const row = await this.#queries.get(latest);
     if (!row) return;
-    const compiled = this.#engine.compile(row.files, row.version);
+    const compiled = compilePolicySet(row.files, row.version);
     if (!compiled.ok) {
       throw new Error(
         `stored policy version ${row.version} does not compile; keeping version ${this.#current.version}`,

@@ -3,6 +3,7 @@ import {
   compilePolicySet,
   formatTestFailures,
   type PolicyProblem,
+  type PolicyVersionSummary,
   readPolicyDir,
   runPolicyTests,
 } from '../../pdp/index.ts';
@@ -92,8 +93,7 @@ const pushPolicies: Command = {
   async run({ values }, ctx) {
     const compiled = await compileDir(policyDir(values, ctx));
     testOrFail(compiled);
-    const files = compiled.files.map((f) => ({ name: f.name, content: f.content }));
-    const pushed = (await (await ctx.admin()).request('POST', '/policies', { files })) as {
+    const pushed = (await (await ctx.admin()).request('POST', '/policies', { files: compiled.files })) as {
       version: number;
       resources: string[];
     };
@@ -105,20 +105,14 @@ const pushPolicies: Command = {
   },
 };
 
-interface VersionView {
-  version: number;
-  resources: string[];
-  created_by: string;
-  created_at: string;
-  current: boolean;
-}
-
 const listPolicies: Command = {
   path: ['policy', 'list'],
   synopsis: '',
   summary: 'list the stored policy versions, newest first',
   async run(_invocation, ctx) {
-    const result = (await (await ctx.admin()).request('GET', '/policies')) as { versions: VersionView[] };
+    const result = (await (await ctx.admin()).request('GET', '/policies')) as {
+      versions: PolicyVersionSummary[];
+    };
     ctx.out.result(result, () =>
       table(
         ['VERSION', 'CURRENT', 'RESOURCES', 'CREATED_AT', 'CREATED_BY'],
