@@ -1,4 +1,5 @@
 import { BUILTIN_API } from '../admin/index.ts';
+import { formatProblem, type PolicyProblem } from '../pdp/index.ts';
 import { failure } from './errors.ts';
 import type { AdminTarget } from './target.ts';
 
@@ -103,10 +104,7 @@ function detailLines(body: unknown): string[] {
   const { problems, failures } = (body ?? {}) as { problems?: unknown; failures?: unknown };
   const lines: string[] = [];
   for (const p of Array.isArray(problems) ? problems : []) {
-    const { file, rule, field, message } = p as Record<string, unknown>;
-    lines.push(
-      `  ${String(file)}${rule ? ` [${String(rule)}]` : ''}${field ? ` ${String(field)}` : ''}: ${String(message)}`,
-    );
+    lines.push(`  ${formatProblem(p as PolicyProblem)}`);
   }
   for (const f of Array.isArray(failures) ? failures : []) {
     const { file, name, expected, actual } = f as {

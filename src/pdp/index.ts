@@ -17,5 +17,6 @@ export {
   readPolicyDir,
 } from './policy-store.ts';
 export { formatTestFailures, runPolicyTests } from './policy-tests.ts';
+export { formatProblem } from './problems.ts';
 export { isPolicySetFile, isPolicyTestFile } from './test-file.ts';
 export type * from './types.ts';

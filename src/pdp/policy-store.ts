@@ -5,6 +5,7 @@ import { type DatabaseHandle, POLICY_CHANNEL, policyVersionQueries, watchChannel
 import { compilePolicySet } from './compile.ts';
 import type { CompiledPolicySet } from './policy-set.ts';
 import { runPolicyTests } from './policy-tests.ts';
+import { formatProblem } from './problems.ts';
 import type { PolicyFile, PolicyProblem, PolicyTestResult } from './types.ts';
 
 export type PushOutcome =
@@ -137,9 +138,7 @@ export class PolicySetRejected extends Error {
 
   constructor(source: string, outcome: Extract<PushOutcome, { ok: false }>) {
     const lines = [
-      ...outcome.problems.map(
-        (p) => `${p.file}${p.rule ? ` ${p.rule}` : ''}${p.field ? ` ${p.field}` : ''}: ${p.message}`,
-      ),
+      ...outcome.problems.map(formatProblem),
       ...outcome.failures.map(
         (f) =>
           `${f.case.file} "${f.case.name}": expected ${f.case.expect}, got ${f.actual.allow ? 'allow' : 'deny'} (${f.actual.reason})`,

@@ -48,6 +48,13 @@ export class ProblemList {
   }
 }
 
+/** One problem as a line: `invoice.yaml [read-own] rules.0.when.tenant: unknown placeholder …`. */
+export function formatProblem(problem: Pick<PolicyProblem, 'file' | 'rule' | 'field' | 'message'>): string {
+  const rule = problem.rule ? ` [${problem.rule}]` : '';
+  const field = problem.field ? ` ${problem.field}` : '';
+  return `${problem.file}${rule}${field}: ${problem.message}`;
+}
+
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Reports zod's issues with messages a policy author understands. */

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import {
   compilePolicySet,
+  formatProblem,
   formatTestFailures,
-  type PolicyProblem,
   type PolicyVersionSummary,
   readPolicyDir,
   runPolicyTests,
@@ -20,10 +20,6 @@ function policyDir(values: Record<string, unknown>, ctx: CommandContext): string
   return resolve(optionalString(values as never, 'dir') ?? (ctx.env.POLICY_DIR || './policies'));
 }
 
-function problemLine(p: PolicyProblem): string {
-  return `${p.file}${p.rule ? ` [${p.rule}]` : ''}${p.field ? ` ${p.field}` : ''}: ${p.message}`;
-}
-
 /** Reads and compiles a directory; every problem is a failure listing them all. */
 async function compileDir(dir: string) {
   const files = await readPolicyDir(dir);
@@ -31,7 +27,7 @@ async function compileDir(dir: string) {
   const compiled = compilePolicySet(files, 0);
   if (!compiled.ok) {
     throw failure(
-      `${compiled.problems.length} problem(s) in ${dir}:\n${compiled.problems.map(problemLine).join('\n')}`,
+      `${compiled.problems.length} problem(s) in ${dir}:\n${compiled.problems.map(formatProblem).join('\n')}`,
     );
   }
   return { files, ...compiled };
