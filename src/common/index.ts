@@ -2,6 +2,14 @@ export { addressInRanges, isAddressRange } from './addresses.ts';
 export { epochSeconds } from './clock.ts';
 export { ConfigError, type ErrorCode, TollgateError } from './errors.ts';
 export { newId } from './ids.ts';
-export { type LimiterFactory, type LimiterSpec, memoryLimiters, redisLimiters } from './limiters.ts';
+export {
+  consumeWithin,
+  type LimiterFactory,
+  type LimiterSpec,
+  memoryLimiters,
+  type OverLimit,
+  redisLimiters,
+  waitSeconds,
+} from './limiters.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
 export { constantTimeEqual, digestSecret, generateSecret, secretMatchesDigest } from './secrets.ts';

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { RateLimiterRes } from 'rate-limiter-flexible';
-import { type LimiterFactory, TollgateError } from '../common/index.ts';
+import { consumeWithin, type LimiterFactory, TollgateError } from '../common/index.ts';
 
 /**
  * Limits `/decide` per calling client (decisions per second). Over the limit: 429 with
@@ -9,20 +8,15 @@ import { type LimiterFactory, TollgateError } from '../common/index.ts';
 export function createCallerLimit(limiters: LimiterFactory, perSecond: number, logger: Logger) {
   const limiter = limiters({ keyPrefix: 'decide_caller', points: perSecond, duration: 1 });
   return async function limitCaller(clientId: string): Promise<void> {
-    try {
-      await limiter.consume(clientId);
-    } catch (rejected) {
-      if (!(rejected instanceof RateLimiterRes)) throw rejected;
-      if (rejected.consumedPoints === perSecond + 1) {
-        logger.warn({ caller: clientId, limit: perSecond }, 'decide rate limit reached');
-      }
-      throw new TollgateError(
-        'too_many_requests',
-        `caller ${clientId} exceeded ${perSecond} requests per second`,
-        {
-          retryAfterSeconds: Math.max(1, Math.ceil(rejected.msBeforeNext / 1000)),
-        },
-      );
-    }
+    const over = await consumeWithin(limiter, clientId);
+    if (!over) return;
+    if (over.first) logger.warn({ caller: clientId, limit: perSecond }, 'decide rate limit reached');
+    throw new TollgateError(
+      'too_many_requests',
+      `caller ${clientId} exceeded ${perSecond} requests per second`,
+      {
+        retryAfterSeconds: over.retryAfterSeconds,
+      },
+    );
   };
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RateLimiterRes } from 'rate-limiter-flexible';
-import type { LimiterFactory } from '../common/index.ts';
+import { type LimiterFactory, waitSeconds } from '../common/index.ts';
 
 export interface ClientAuthGuardOptions {
   /** Failed client authentications per client id per window before it is refused. */
@@ -45,8 +45,8 @@ export function clientAuthGuard(limiters: LimiterFactory, options: ClientAuthGua
     if (ctx.method !== 'POST' || !CLIENT_AUTH_PATHS.has(ctx.path)) return next();
     const basicId = clientIdFromBasic(ctx.get('authorization'));
     const waits = [
-      blockedFor(await byIp.get(ctx.ip), options.maxFailuresPerIp),
-      basicId ? blockedFor(await byClient.get(basicId), options.maxFailuresPerClient) : 0,
+      waitSeconds(await byIp.get(ctx.ip), options.maxFailuresPerIp),
+      basicId ? waitSeconds(await byClient.get(basicId), options.maxFailuresPerClient) : 0,
     ];
     const wait = Math.max(...waits);
     if (wait > 0) {
@@ -88,9 +88,4 @@ function clientIdFromBasic(header: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function blockedFor(res: RateLimiterRes | null, points: number): number {
-  if (!res || res.consumedPoints < points) return 0;
-  return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 }

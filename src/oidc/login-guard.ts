@@ -1,5 +1,5 @@
 import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
-import type { LimiterFactory } from '../common/index.ts';
+import { type LimiterFactory, waitSeconds } from '../common/index.ts';
 
 export interface LoginGuardOptions {
   /** Consecutive failures for one username from one address before a lockout. */
@@ -48,8 +48,9 @@ export class LoginGuard {
       this.#perIp.get(ip),
     ]);
     const waits = [
-      blockedFor(user, this.#options.maxFailures),
-      blockedFor(address, this.#options.maxFailuresPerIp),
+      // block() and overruns leave the count above the limit.
+      waitSeconds(user, this.#options.maxFailures + 1),
+      waitSeconds(address, this.#options.maxFailuresPerIp + 1),
     ].filter((s) => s > 0);
     return waits.length === 0 ? { allowed: true } : { allowed: false, retryAfterSeconds: Math.max(...waits) };
   }
@@ -76,9 +77,4 @@ export class LoginGuard {
 
 function key(username: string, ip: string): string {
   return `${username.toLowerCase()}|${ip}`;
-}
-
-function blockedFor(res: RateLimiterRes | null, points: number): number {
-  if (!res || res.consumedPoints <= points) return 0;
-  return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 }

@@ -1,7 +1,6 @@
 import Provider, { errors } from 'oidc-provider';
 import type { Logger } from 'pino';
-import { RateLimiterRes } from 'rate-limiter-flexible';
-import type { LimiterFactory } from '../common/index.ts';
+import { consumeWithin, type LimiterFactory } from '../common/index.ts';
 
 /** 429 in oidc-provider's error shape, rendered by its own token-endpoint error handler. */
 class TooManyRequests extends errors.CustomOIDCProviderError {
@@ -25,14 +24,10 @@ export function createTokenRateLimit(limiters: LimiterFactory, perMinute: number
     // One count per token request, however often the client is looked up while serving it.
     if (ctx?.method !== 'POST' || ctx.path !== '/token' || counted.has(ctx)) return;
     counted.add(ctx);
-    try {
-      await limiter.consume(clientId);
-    } catch (rejected) {
-      if (!(rejected instanceof RateLimiterRes)) throw rejected;
-      if (rejected.consumedPoints === perMinute + 1)
-        logger.warn({ client: clientId, limit: perMinute }, 'token rate limit reached');
-      ctx.set('Retry-After', String(Math.max(1, Math.ceil(rejected.msBeforeNext / 1000))));
-      throw new TooManyRequests(`client ${clientId} exceeded ${perMinute} token requests per minute`);
-    }
+    const over = await consumeWithin(limiter, clientId);
+    if (!over) return;
+    if (over.first) logger.warn({ client: clientId, limit: perMinute }, 'token rate limit reached');
+    ctx.set('Retry-After', String(over.retryAfterSeconds));
+    throw new TooManyRequests(`client ${clientId} exceeded ${perMinute} token requests per minute`);
   };
 }
