@@ -1,10 +1,18 @@
 import ipaddr from 'ipaddr.js';
 
+type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+/** An address or CIDR range as network and prefix length; throws when it is neither. */
+function parseRange(value: string): Range {
+  if (value.includes('/')) return ipaddr.parseCIDR(value);
+  const address = ipaddr.process(value);
+  return [address, address.kind() === 'ipv4' ? 32 : 128];
+}
+
 /** True for an address or CIDR range (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`). */
 export function isAddressRange(value: string): boolean {
   try {
-    if (value.includes('/')) ipaddr.parseCIDR(value);
-    else ipaddr.parse(value);
+    parseRange(value);
     return true;
   } catch {
     return false;
@@ -20,11 +28,11 @@ export function addressInRanges(address: string, ranges: readonly string[]): boo
     return false;
   }
   return ranges.some((range) => {
-    if (!isAddressRange(range)) return false;
-    const [network, bits] = range.includes('/')
-      ? ipaddr.parseCIDR(range)
-      : [ipaddr.process(range), undefined];
-    if (parsed.kind() !== network.kind()) return false;
-    return parsed.match(network, bits ?? (network.kind() === 'ipv4' ? 32 : 128));
+    try {
+      const [network, bits] = parseRange(range);
+      return parsed.kind() === network.kind() && parsed.match(network, bits);
+    } catch {
+      return false;
+    }
   });
 }

@@ -1,8 +1,15 @@
 import Provider from 'oidc-provider';
 import { addressInRanges } from '../common/index.ts';
 
-/** Endpoints where a client uses its credentials; the allow-list applies there. */
-const CREDENTIAL_PATHS = new Set(['/token', '/token/introspection', '/token/revocation']);
+/**
+ * The endpoints where a client authenticates with its credentials (RFC 6749 §2.3, RFC 7009,
+ * RFC 7662): the allow-list and the client-authentication guard apply there.
+ */
+export const CREDENTIAL_PATHS: ReadonlySet<string> = new Set([
+  '/token',
+  '/token/introspection',
+  '/token/revocation',
+]);
 
 /**
  * Whether the client may use its credentials in the current request: a client with an

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { RateLimiterRes } from 'rate-limiter-flexible';
 import { type LimiterFactory, waitSeconds } from '../common/index.ts';
+import { CREDENTIAL_PATHS } from './address-allow-list.ts';
 
 export interface ClientAuthGuardOptions {
   /** Failed client authentications per client id per window before it is refused. */
@@ -9,9 +10,6 @@ export interface ClientAuthGuardOptions {
   maxFailuresPerIp: number;
   windowSeconds: number;
 }
-
-/** The endpoints where a client authenticates (RFC 6749 §2.3, RFC 7009, RFC 7662). */
-const CLIENT_AUTH_PATHS = new Set(['/token', '/token/introspection', '/token/revocation']);
 
 interface ProviderContext {
   method: string;
@@ -42,7 +40,7 @@ export function clientAuthGuard(limiters: LimiterFactory, options: ClientAuthGua
   });
 
   return async function guardClientAuthentication(ctx: ProviderContext, next: () => Promise<void>) {
-    if (ctx.method !== 'POST' || !CLIENT_AUTH_PATHS.has(ctx.path)) return next();
+    if (ctx.method !== 'POST' || !CREDENTIAL_PATHS.has(ctx.path)) return next();
     const basicId = clientIdFromBasic(ctx.get('authorization'));
     const waits = [
       waitSeconds(await byIp.get(ctx.ip), options.maxFailuresPerIp),
