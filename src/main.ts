@@ -83,13 +83,17 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   );
   ring.start((error) => logger.error({ err: error }, 'signing key refresh failed; keeping the last key set'));
 
-  const revocations = new RevocationList(db, { pollMs: db.kind === 'pglite' ? 500 : 5000 });
+  // How often in-memory state re-reads the database besides NOTIFY: often on the embedded
+  // database (one process), as a safety net on PostgreSQL.
+  const pollMs = db.kind === 'pglite' ? 500 : 5000;
+  const revocations = new RevocationList(db, { pollMs });
   await revocations.start((error) => logger.error({ err: error }, 'reading revocations failed'));
 
   const derive = (purpose: string) => createHmac('sha256', kek.key).update(`tollgate:${purpose}`).digest();
+  const cookieSecret = derive('cookies');
   // Redis shares rate limits and lockouts across instances; without it they are per process.
   const redis = config.redisUrl
-    ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false })
+    ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
     : undefined;
   redis?.on('error', (error) =>
     logger.warn({ err: error.message }, 'redis unavailable; limits fall back to this process'),
@@ -100,7 +104,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     issuer: config.issuer,
     db,
     ring,
-    cookieSecret: derive('cookies'),
+    cookieSecret,
     revocations,
     guards: [clientAuthGuard(limiters, config.clientAuth, logger)],
     onClientUse: createTokenRateLimit(limiters, config.tokenRateLimit, logger),
@@ -119,7 +123,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   if (adminFile)
     logger.warn({ path: adminFile }, `admin client created; its credentials are in ${adminFile}`);
 
-  const policies = new PolicyStore(db, { pollMs: db.kind === 'pglite' ? 500 : 5000 });
+  const policies = new PolicyStore(db, { pollMs });
   const seeded = await policies.seedFrom(config.policyDir);
   if (seeded !== undefined)
     logger.info({ version: seeded, dir: config.policyDir }, 'policies loaded from POLICY_DIR');
@@ -147,7 +151,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     loginGuard: new LoginGuard(config.login, limiters),
     trustedProxies: config.trustedProxies,
     limitCaller: createCallerLimit(limiters, config.decideRateLimit, logger),
-    cookieSecret: derive('cookies'),
+    cookieSecret,
     accepting: () => accepting,
   });
 

@@ -4,10 +4,10 @@ import { BUILTIN_API } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import { authenticateBearer } from './admin-auth.ts';
-import type { Decider } from './decide-routes.ts';
+import { DECIDE_BODY_LIMIT_KB, type Decider } from './decide-routes.ts';
 import { errorResponse, requestIdFrom, SECURITY_HEADERS } from './middleware.ts';
 
-const BODY_LIMIT_BYTES = 128 * 1024;
+const BODY_LIMIT_BYTES = DECIDE_BODY_LIMIT_KB * 1024;
 
 export interface FastPathDeps {
   verifier: AccessTokenVerifier;
@@ -80,12 +80,14 @@ export function decideFastPath(deps: FastPathDeps) {
 
 async function readBody(req: IncomingMessage): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  if (declared > BODY_LIMIT_BYTES) throw new TollgateError('request_too_large', 'request body exceeds 128kb');
+  if (declared > BODY_LIMIT_BYTES)
+    throw new TollgateError('request_too_large', `request body exceeds ${DECIDE_BODY_LIMIT_KB}kb`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > BODY_LIMIT_BYTES) throw new TollgateError('request_too_large', 'request body exceeds 128kb');
+    if (size > BODY_LIMIT_BYTES)
+      throw new TollgateError('request_too_large', `request body exceeds ${DECIDE_BODY_LIMIT_KB}kb`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, size).toString('utf8');

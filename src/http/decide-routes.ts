@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { BUILTIN_API } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
-import type { AccessTokenVerifier, ResolvedSubject, SubjectResolution } from '../oidc/index.ts';
+import type { AccessTokenVerifier, SubjectResolution } from '../oidc/index.ts';
 import type { Check, CompiledPolicySet } from '../pdp/index.ts';
 import { requireScope } from './admin-auth.ts';
 import { parseBody, requireJson } from './body.ts';
@@ -24,7 +24,7 @@ export interface DecideDeps {
   metrics: Metrics;
 }
 
-type Subject = { ok: true; subject: ResolvedSubject } | { ok: false; detail: string };
+type Subject = SubjectResolution;
 
 /**
  * The decision use cases on untrusted JSON: validate, resolve the subject, decide. Shared by the
@@ -33,9 +33,9 @@ type Subject = { ok: true; subject: ResolvedSubject } | { ok: false; detail: str
 export function createDecider(deps: DecideDeps) {
   async function resolve(input: SubjectInput): Promise<Subject> {
     if ('token' in input) return deps.resolveSubject(input.token);
-    const attrs: Record<string, unknown> = Object.create(null);
-    for (const [key, value] of Object.entries(input.attrs)) attrs[key] = value;
-    return { ok: true, subject: { id: input.id, roles: input.roles, attrs } };
+    // No defensive copy: reserved keys never pass assertSafeJson, and the engine reads own
+    // properties only.
+    return { ok: true, subject: { id: input.id, roles: input.roles, attrs: input.attrs } };
   }
 
   function decideOne(
@@ -112,7 +112,7 @@ export type Decider = ReturnType<typeof createDecider>;
 export function decideRoutes(deps: DecideDeps, decider: Decider): Router {
   const router = new Router({ prefix: '/decide' });
   const authenticateCaller = requireScope(deps.verifier, BUILTIN_API.audience, 'decide');
-  const parseDecideBody = parseBody(['json'], DECIDE_BODY_LIMIT);
+  const parseDecideBody = parseBody(['json'], `${DECIDE_BODY_LIMIT_KB}kb`);
 
   const limitCaller = async (ctx: Context, next: () => Promise<void>) => {
     await deps.limitCaller((ctx.state as unknown as { caller: { clientId: string } }).caller.clientId);
@@ -142,4 +142,5 @@ export function decideRoutes(deps: DecideDeps, decider: Decider): Router {
   return router;
 }
 
-export const DECIDE_BODY_LIMIT = '128kb';
+/** The largest /decide or /decide/plan body, in KiB (100 checks with attributes fit easily). */
+export const DECIDE_BODY_LIMIT_KB = 128;

@@ -93,11 +93,6 @@ export function errorResponse(error: unknown): {
   };
 }
 
-/**
- * Security headers, set before the handlers run: oidc-provider's auto-submitting form_post pages
- * add the SHA-256 of their one inline script to `script-src`, so exactly that script may run
- * and nothing else inline. Our own pages carry no script at all.
- */
 /** Headers every response carries, HTML or not. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy':
@@ -107,6 +102,11 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Referrer-Policy': 'no-referrer',
 };
 
+/**
+ * Security headers, set before the handlers run: oidc-provider's auto-submitting form_post pages
+ * add the SHA-256 of their one inline script to `script-src`, so exactly that script may run
+ * and nothing else inline. Our own pages carry no script at all.
+ */
 export async function securityHeaders(ctx: Context, next: Next) {
   ctx.set(SECURITY_HEADERS);
   await next();
