@@ -12,9 +12,12 @@
  *           the login form, code + PKCE exchange) — verified once, then served from the cache;
  *   batch   20 checks (Invoice and Project; allows, deny overrides, default denies) in one request.
  *
- * For reference (not targets) two more rows say what the stack under Tollgate costs: a plain
- * Koa + @koa/router + @koa/bodyparser server answering a fixed JSON, and Tollgate's GET /healthz
- * (every app-level middleware, no body, no decision).
+ * For reference (not targets) three more rows say what the stack under Tollgate costs: a plain
+ * Koa + @koa/router + @koa/bodyparser server answering a fixed JSON; the bare server spinning
+ * 25 µs per request before answering (about what /decide's own code takes: it shows that a
+ * fixed amount of handler work costs far more throughput than its share of CPU suggests, since a
+ * busier server reads fewer requests per wake-up); and Tollgate's GET /healthz (every app-level
+ * middleware, no body, no decision).
  *
  * Every scenario's answer is checked before loading (status, allow, reason, rule), and during
  * the load the server's own counters (tollgate_decisions_total) must show exactly the expected
@@ -79,6 +82,8 @@ const settings = { ...commandLine.load, workers: process.env.BENCH_WORKERS || '1
 if (!/^(auto|[1-9][0-9]?)$/.test(settings.workers))
   usageError(`BENCH_WORKERS must be auto or a whole number, got "${settings.workers}"`);
 const DECISION_HISTOGRAM = 'tollgate_decision_duration_seconds';
+/** Busy work of the second reference server: about what /decide's own code takes per request. */
+const BARE_WORK_US = 25;
 
 const lifecycle = benchLifecycle();
 
@@ -248,8 +253,14 @@ async function startInstance(workers: string, nodeArgs: string[]) {
  * A reference server run as a child (bare node:http, or plain Koa), loaded with exactly the
  * single check's request (headers, caller token, body); it answers a fixed JSON.
  */
-async function benchChildServer(script: string, what: string, body: string, callerToken: string) {
-  const child = startNode(new URL(script, import.meta.url).pathname);
+async function benchChildServer(
+  script: string,
+  what: string,
+  body: string,
+  callerToken: string,
+  env: NodeJS.ProcessEnv = {},
+) {
+  const child = startNode(new URL(script, import.meta.url).pathname, { env: { ...process.env, ...env } });
   const { port } = await firstMessage<{ port: number }>(child, what);
   progress(`${what} on port ${port}; loading for ${load.seconds} s`);
   const result = await measure(
@@ -301,6 +312,20 @@ async function main(): Promise<number> {
       'plain Koa server',
       singleBody,
       await instance.fixtures.callerToken(),
+    ),
+  );
+  lifecycle.checkInterrupted();
+  // What limits the ratio: handler work costs more than its own CPU time, because a busier
+  // server batches fewer requests per wake-up (measured here, not assumed).
+  reference(
+    'bare-work',
+    `bare node:http + ${BARE_WORK_US} µs busy work`,
+    await benchChildServer(
+      './lib/bare-server.ts',
+      'bare node:http server with busy work',
+      singleBody,
+      await instance.fixtures.callerToken(),
+      { BARE_WORK_US: String(BARE_WORK_US) },
     ),
   );
   lifecycle.checkInterrupted();
