@@ -8,6 +8,7 @@ import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
 import { ConfigError, memoryLimiters, redisLimiters } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
+import { GatewayCredentials } from './gateway/index.ts';
 import { buildApp, createCallerLimit, createMetrics } from './http/index.ts';
 import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
 import {
@@ -130,6 +131,8 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   await policies.start((error) =>
     logger.error({ err: error }, 'loading policies failed; keeping the version in force'),
   );
+  const gateways = new GatewayCredentials(db, { pollMs });
+  await gateways.start((error) => logger.error({ err: error }, 'reading gateway credentials failed'));
   const resolveSubject = createSubjectResolver({
     verifier: oidc.verifier,
     users: createUserDirectory(db),
@@ -145,6 +148,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     clients,
     apis,
     policies,
+    gateways,
     resolveSubject,
     metrics: createMetrics(),
     csrfSecret: derive('csrf'),
@@ -183,6 +187,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       ring.stop();
       await revocations.stop();
       await policies.stop();
+      await gateways.stop();
       redis?.disconnect();
       // Stop accepting, let in-flight requests finish (responses now say Connection: close, so
       // keep-alive clients let go), then release the database. A client that still holds a

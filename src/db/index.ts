@@ -2,6 +2,7 @@ export { type DatabaseHandle, type DatabaseTarget, openDatabase } from './connec
 export { migrateToLatest } from './migrator.ts';
 export { type ApiRow, apiQueries, type NewApi } from './queries/apis.ts';
 export { type ClientRow, clientQueries, type NewClient } from './queries/clients.ts';
+export { GATEWAY_CHANNEL, type GatewayRow, gatewayQueries } from './queries/gateways.ts';
 export { oidcPayloadQueries, type PayloadWrite, type StoredPayload } from './queries/oidc-payloads.ts';
 export { POLICY_CHANNEL, type PolicyVersionRow, policyVersionQueries } from './queries/policy-versions.ts';
 export { REVOCATION_CHANNEL, revokedTokenQueries } from './queries/revoked-tokens.ts';

@@ -9,6 +9,7 @@ import {
   userUseCases,
 } from '../admin/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
+import { createGatewayInput, type GatewayCredentials } from '../gateway/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import type { PolicyStore } from '../pdp/index.ts';
@@ -24,6 +25,7 @@ export interface AdminRouteDeps {
   clients: ClientUseCases;
   apis: ReturnType<typeof apiUseCases>;
   policies: PolicyStore;
+  gateways: GatewayCredentials;
 }
 
 /** `/admin/*`: the API behind the `tollgate` CLI; every route needs a token with scope `admin`. */
@@ -71,6 +73,17 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   router.post('/keys/rotate', async (ctx) => {
     ctx.status = 201;
     ctx.body = { keys: await deps.ring.rotate() };
+  });
+  router.post('/gateways', async (ctx) => {
+    ctx.status = 201;
+    ctx.body = await deps.gateways.create(parseInput(createGatewayInput, ctx.request.body));
+  });
+  router.get('/gateways', async (ctx) => {
+    ctx.body = { gateways: await deps.gateways.list() };
+  });
+  router.delete('/gateways/:name', async (ctx) => {
+    await deps.gateways.delete(ctx.params.name ?? '');
+    ctx.status = 204;
   });
   addPolicyRoutes(router, deps.policies);
   return router;

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { apiUseCases, ClientUseCases } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
+import { createForwardAuth, type GatewayCredentials } from '../gateway/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import {
   cookieKeys,
@@ -17,8 +18,8 @@ import {
 import type { PolicyStore } from '../pdp/index.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
-import { decideFastPath } from './decide-fast-path.ts';
 import { createDecider, type DecideDeps, decideRoutes } from './decide-routes.ts';
+import { fastPath } from './fast-path.ts';
 import type { Metrics } from './metrics.ts';
 import { clientAddress, renderErrors, requestContext, securityHeaders } from './middleware.ts';
 
@@ -30,6 +31,7 @@ export interface AppDeps {
   clients: ClientUseCases;
   apis: ReturnType<typeof apiUseCases>;
   policies: PolicyStore;
+  gateways: GatewayCredentials;
   resolveSubject: DecideDeps['resolveSubject'];
   metrics: Metrics;
   csrfSecret: Buffer;
@@ -91,6 +93,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     clients: deps.clients,
     apis: deps.apis,
     policies: deps.policies,
+    gateways: deps.gateways,
   });
   const decideDeps: DecideDeps = {
     verifier: deps.oidc.verifier,
@@ -123,9 +126,16 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
   app.use(() => {
     throw new TollgateError('not_found', 'no such endpoint; see /.well-known/openid-configuration');
   });
-  const fastDecide = decideFastPath({
+  const fast = fastPath({
     verifier: deps.oidc.verifier,
     decider,
+    forward: createForwardAuth({
+      verifyGateway: (key) => deps.gateways.verify(key),
+      policies: () => deps.policies.current,
+      resolveSubject: deps.resolveSubject,
+      decide: decider.decideTimed,
+      limitCaller: deps.limitCaller,
+    }),
     logger: deps.logger,
     accepting: deps.accepting,
     limitCaller: deps.limitCaller,
@@ -134,7 +144,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
   return {
     koa: app,
     listener: (req, res) => {
-      if (!fastDecide(req, res)) void koaListener(req, res);
+      if (!fast(req, res)) void koaListener(req, res);
     },
   };
 }

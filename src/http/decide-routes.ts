@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { BUILTIN_API } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { AccessTokenVerifier, SubjectResolution } from '../oidc/index.ts';
-import type { Check, CompiledPolicySet } from '../pdp/index.ts';
+import type { Check, CompiledPolicySet, Decision, Subject as PdpSubject } from '../pdp/index.ts';
 import { requireScope } from './admin-auth.ts';
 import { parseBody, requireJson } from './body.ts';
 import {
@@ -28,7 +28,7 @@ type Subject = SubjectResolution;
 
 /**
  * The decision use cases on untrusted JSON: validate, resolve the subject, decide. Shared by the
- * Koa routes and the node:http fast path (decide-fast-path.ts); errors are TollgateErrors.
+ * Koa routes and the node:http fast path (fast-path.ts); errors are TollgateErrors.
  */
 export function createDecider(deps: DecideDeps) {
   async function resolve(input: SubjectInput): Promise<Subject> {
@@ -55,8 +55,18 @@ export function createDecider(deps: DecideDeps) {
     if (!subject.ok) {
       return { allow: false, reason: 'subject_token_invalid', detail: subject.detail, rule: null, policy };
     }
+    return decideTimed(set, subject.subject, check, context);
+  }
+
+  /** One decision, timed and counted (tollgate_decision_duration_seconds, tollgate_decisions_total). */
+  function decideTimed(
+    set: CompiledPolicySet,
+    subject: PdpSubject,
+    check: Check,
+    context: Record<string, unknown> | undefined,
+  ): Decision {
     const started = performance.now();
-    const decision = set.decide({ ...check, subject: subject.subject, context });
+    const decision = set.decide({ ...check, subject, context });
     deps.metrics.decisionSeconds.observe(
       { resource: check.resource.type },
       (performance.now() - started) / 1000,
@@ -66,6 +76,8 @@ export function createDecider(deps: DecideDeps) {
   }
 
   return {
+    decideTimed,
+
     async decide(raw: unknown): Promise<unknown> {
       // Read once: the whole request is answered by the version in force when it started.
       const set = deps.policies();

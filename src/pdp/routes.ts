@@ -12,6 +12,7 @@ interface RouteInput {
   match: string;
   action: string;
   resource: { id?: string | undefined; attrs?: Record<string, string> | undefined };
+  ignoreCase?: boolean | undefined;
 }
 
 /**
@@ -35,7 +36,7 @@ export function compileRoute(
     if (param !== undefined) {
       if (params.has(param)) problems.push([[...path, 'match'], `parameter ":${param}" appears twice`]);
       params.add(param);
-    } else if (!LITERAL_SEGMENT.test(segment)) {
+    } else if (!LITERAL_SEGMENT.test(segment) || segment === '.' || segment === '..') {
       problems.push([[...path, 'match'], `invalid path segment "${segment}" in "${pattern}"`]);
     }
   }
@@ -56,5 +57,7 @@ export function compileRoute(
   if (input.resource.id !== undefined) resource.id = input.resource.id;
   if (input.resource.attrs !== undefined)
     resource.attrs = Object.fromEntries(Object.entries(input.resource.attrs));
-  return { method, path: pattern, action: input.action, resource };
+  const route: PolicyRoute = { method, path: pattern, action: input.action, resource };
+  if (input.ignoreCase) route.ignoreCase = true;
+  return route;
 }

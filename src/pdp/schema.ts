@@ -66,6 +66,10 @@ export const policyRouteSchema = z.strictObject({
         .meta({ description: 'Attribute → ":param" or literal.' }),
     })
     .default({}),
+  ignoreCase: z
+    .boolean()
+    .optional()
+    .meta({ description: 'Match literal path segments case-insensitively (default: case is significant).' }),
 });
 
 export const policyFileSchema = z

@@ -71,6 +71,8 @@ export interface PolicyRoute {
   path: string;
   action: string;
   resource: { type: string; id?: string; attrs?: Record<string, string> };
+  /** Literal segments match whatever their case; without it, `/Admin` is not `/admin`. */
+  ignoreCase?: boolean;
 }
 
 export interface PolicyTestCase {

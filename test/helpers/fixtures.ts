@@ -26,7 +26,10 @@ export function createClient(tg: TestInstance, body: Record<string, unknown>): P
   return adminCreate<CreatedClient>(tg, '/clients', body);
 }
 
-export function createUser(tg: TestInstance, body: { username: string; password: string; roles?: string[] }) {
+export function createUser(
+  tg: TestInstance,
+  body: { username: string; password: string; roles?: string[]; attrs?: Record<string, string> },
+) {
   return adminCreate<{ id: string }>(tg, '/users', body);
 }
 

@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { apiCommands } from './api.ts';
 import { clientCommands } from './client.ts';
+import { gatewayCommands } from './gateway.ts';
 import { keyCommands } from './keys.ts';
 import { migrateCommands } from './migrate.ts';
 import { policyCommands } from './policy.ts';
@@ -14,4 +15,5 @@ export const COMMANDS: readonly Command[] = [
   ...userCommands,
   ...keyCommands,
   ...policyCommands,
+  ...gatewayCommands,
 ];

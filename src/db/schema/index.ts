@@ -1,5 +1,6 @@
 import type { ApisTable } from './apis.ts';
 import type { ClientsTable } from './clients.ts';
+import type { GatewaysTable } from './gateways.ts';
 import type { OidcPayloadsTable } from './oidc-payloads.ts';
 import type { PolicyVersionsTable } from './policy-versions.ts';
 import type { RevokedTokensTable } from './revoked-tokens.ts';
@@ -14,11 +15,13 @@ export interface Database {
   signing_keys: SigningKeysTable;
   revoked_tokens: RevokedTokensTable;
   policy_versions: PolicyVersionsTable;
+  gateways: GatewaysTable;
 }
 
 export type {
   ApisTable,
   ClientsTable,
+  GatewaysTable,
   OidcPayloadsTable,
   PolicyVersionsTable,
   RevokedTokensTable,

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { BUILTIN_API } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
+import { contractFor, FORWARD_PREFIX, type ForwardAuth } from '../gateway/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import { authenticateBearer } from './admin-auth.ts';
 import { DECIDE_BODY_LIMIT_KB, type Decider } from './decide-routes.ts';
@@ -12,27 +13,56 @@ const BODY_LIMIT_BYTES = DECIDE_BODY_LIMIT_KB * 1024;
 export interface FastPathDeps {
   verifier: AccessTokenVerifier;
   decider: Decider;
+  forward: ForwardAuth;
   logger: Logger;
   accepting: () => boolean;
   limitCaller: (clientId: string) => Promise<void>;
 }
 
+interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+  body: unknown;
+  /** Merged into the access log line. */
+  log?: Record<string, unknown>;
+}
+
 /**
- * `POST /decide` answered straight from node:http, before Koa: gateways call it on every
- * request, and Koa's context, router chain and body parser cost several times the decision
- * itself (bench/decide.ts). Same contract as the Koa route: request id, security headers, caller
- * authentication, JSON only, body limit, OAuth-shaped errors. Returns false for any other request.
+ * The per-request endpoints gateways call, answered straight from node:http before Koa:
+ * `POST /decide` and forward-auth (`/decide/forward/{nginx,traefik,envoy}`). Koa's context,
+ * router chain and body parser cost several times the decision itself (bench/decide.ts). Same
+ * contract as Koa routes: request id, security headers, JSON only where there is a body, body
+ * limit, OAuth-shaped errors. Returns false for any other request.
  */
-export function decideFastPath(deps: FastPathDeps) {
-  return function handleDecide(req: IncomingMessage, res: ServerResponse): boolean {
-    if (req.method !== 'POST' || req.url !== '/decide') return false;
+export function fastPath(deps: FastPathDeps) {
+  return function handleFast(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = req.url ?? '';
+    if (req.method === 'POST' && url === '/decide') {
+      respond(req, res, '/decide', async () => ({ status: 200, body: await decide(req) }));
+      return true;
+    }
+    const contract = contractFor(url);
+    if (contract === undefined) return false;
+    // Gateways send no body; should one come, it is read and dropped, never parsed.
+    req.resume();
+    respond(req, res, `${FORWARD_PREFIX}${contract.kind}`, () =>
+      deps.forward(contract, { method: req.method ?? '', url, headers: req.headers }),
+    );
+    return true;
+  };
+
+  function respond(req: IncomingMessage, res: ServerResponse, path: string, produce: () => Promise<Answer>) {
     const started = performance.now();
     const id = requestIdFrom(firstHeader(req.headers['x-request-id']));
     const headers: Record<string, string> = { ...SECURITY_HEADERS, 'X-Request-Id': id };
     if (!deps.accepting()) headers.Connection = 'close';
-    answer(req)
+    let logged: Record<string, unknown> | undefined;
+    produce()
       .then(
-        (body) => send(res, 200, headers, body),
+        (answer) => {
+          logged = answer.log;
+          send(res, answer.status, { ...headers, ...answer.headers }, answer.body);
+        },
         (error: unknown) => {
           const rendered = errorResponse(error);
           if (rendered.status >= 500) deps.logger.error({ reqId: id, err: error }, 'request failed');
@@ -47,15 +77,14 @@ export function decideFastPath(deps: FastPathDeps) {
         if (deps.logger.isLevelEnabled('info')) {
           const ms = Math.round((performance.now() - started) * 10) / 10;
           deps.logger.info(
-            { reqId: id, method: 'POST', path: '/decide', status: res.statusCode, ms },
+            { reqId: id, method: req.method, path, status: res.statusCode, ms, ...logged },
             'request',
           );
         }
       });
-    return true;
-  };
+  }
 
-  async function answer(req: IncomingMessage): Promise<unknown> {
+  async function decide(req: IncomingMessage): Promise<unknown> {
     const caller = await authenticateBearer(
       deps.verifier,
       req.headers.authorization,

@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Check, CompiledPolicySet, Decision, Subject } from '../pdp/index.ts';
+import type { GatewayContract } from './contracts.ts';
+import { GATEWAY_KEY_HEADER, type VerifiedGateway } from './credentials.ts';
+import { normalizePath } from './normalize.ts';
+import { RouteTable } from './route-table.ts';
+
+export type SubjectLookup = { ok: true; subject: Subject } | { ok: false; detail: string };
+
+export interface ForwardDeps {
+  verifyGateway: (key: string | undefined) => VerifiedGateway | undefined;
+  policies: () => CompiledPolicySet;
+  resolveSubject: (token: string) => Promise<SubjectLookup>;
+  /** Decides and counts the decision (metrics live with the caller). */
+  decide: (
+    set: CompiledPolicySet,
+    subject: Subject,
+    check: Check,
+    context: Record<string, unknown>,
+  ) => Decision;
+  /** Throws a too_many_requests TollgateError when the gateway is over its limit. */
+  limitCaller: (callerId: string) => Promise<void>;
+}
+
+export interface ForwardReply {
+  status: number;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+  /** What the access log line records about the decision. */
+  log: Record<string, unknown>;
+}
+
+/** Response headers an allowed request carries to the upstream (the gateway copies them). */
+export const UPSTREAM_HEADERS = {
+  subject: 'X-Tollgate-Subject',
+  roles: 'X-Tollgate-Roles',
+  client: 'X-Tollgate-Client',
+  decisionId: 'X-Tollgate-Decision-Id',
+} as const;
+
+const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i;
+const tables = new WeakMap<CompiledPolicySet, RouteTable>();
+
+/**
+ * Forward-auth: answers a gateway whether the request it holds may pass. In order, so that
+ * nothing is decided for a party we do not know: the gateway's own credential (401), the
+ * original request as the gateway reports it, normalized (400, or 403 for NGINX), the end user's
+ * bearer token (401 with a Bearer challenge), the policies' route for the normalized path (403
+ * when none: default deny), then the decision (200 or 403).
+ */
+export function createForwardAuth(deps: ForwardDeps) {
+  return async function forward(
+    contract: GatewayContract,
+    request: { method: string; url: string; headers: IncomingHttpHeaders },
+  ): Promise<ForwardReply> {
+    const decisionId = randomUUID();
+    const reply = (
+      status: number,
+      error: string,
+      description: string,
+      log: Record<string, unknown> = {},
+      headers: Record<string, string> = {},
+    ): ForwardReply => ({
+      status,
+      headers: { [UPSTREAM_HEADERS.decisionId]: decisionId, ...headers },
+      body: { error, error_description: description },
+      log: { gateway: contract.kind, decisionId, ...log },
+    });
+
+    const gateway = deps.verifyGateway(single(request.headers[GATEWAY_KEY_HEADER]));
+    if (!gateway) {
+      return reply(
+        401,
+        'invalid_client',
+        `${GATEWAY_KEY_HEADER}: missing or unknown gateway credential`,
+        {},
+        {
+          'WWW-Authenticate': 'Tollgate-Gateway-Key realm="tollgate"',
+        },
+      );
+    }
+    await deps.limitCaller(`gateway:${gateway.name}`);
+    const logged = { gatewayName: gateway.name };
+
+    const original = contract.original(request.method, request.url, request.headers);
+    if (typeof original === 'string')
+      return reply(contract.refuseStatus, 'invalid_request', original, logged);
+    const normalized = normalizePath(original.target);
+    if (!normalized.ok) {
+      return reply(contract.refuseStatus, 'invalid_request', `path: ${normalized.problem}`, {
+        ...logged,
+        target: original.target,
+      });
+    }
+    const requested = { ...logged, method: original.method, path: normalized.path };
+
+    const token = BEARER.exec(single(request.headers.authorization) ?? '')?.[1];
+    if (token === undefined) {
+      return reply(401, 'invalid_token', 'a Bearer access token is required', requested, {
+        'WWW-Authenticate': 'Bearer realm="tollgate"',
+      });
+    }
+    const resolved = await deps.resolveSubject(token);
+    if (!resolved.ok) {
+      return reply(401, 'invalid_token', `the access token is invalid (${resolved.detail})`, requested, {
+        'WWW-Authenticate': `Bearer realm="tollgate", error="invalid_token", error_description="${resolved.detail}"`,
+      });
+    }
+
+    const set = deps.policies();
+    let table = tables.get(set);
+    if (!table) {
+      table = new RouteTable(set.routes());
+      tables.set(set, table);
+    }
+    const route = table.match(original.method, normalized.segments);
+    const subject = resolved.subject;
+    if (!route) {
+      return reply(
+        403,
+        'access_denied',
+        `no route of the policies matches ${original.method} ${normalized.path}`,
+        {
+          ...requested,
+          subject: subject.id,
+          allow: false,
+          reason: 'no_matching_route',
+        },
+      );
+    }
+
+    const context: Record<string, unknown> = { method: original.method, path: normalized.path };
+    if (original.host !== undefined) context.host = original.host;
+    const decision = deps.decide(set, subject, { action: route.action, resource: route.resource }, context);
+    const decided = {
+      ...requested,
+      subject: subject.id,
+      route: `${route.route.method} ${route.route.path}`,
+      allow: decision.allow,
+      rule: decision.rule,
+      policyVersion: decision.policy.version,
+    };
+    if (!decision.allow) return reply(403, 'access_denied', decision.reason, decided);
+    return {
+      status: 200,
+      headers: {
+        [UPSTREAM_HEADERS.subject]: headerValue(subject.id),
+        [UPSTREAM_HEADERS.roles]: subject.roles.map(headerValue).join(','),
+        [UPSTREAM_HEADERS.client]: headerValue(String(subject.attrs.client_id ?? '')),
+        [UPSTREAM_HEADERS.decisionId]: decisionId,
+      },
+      body: { allow: true, reason: decision.reason, rule: decision.rule, policy: decision.policy },
+      log: { gateway: contract.kind, decisionId, ...decided },
+    };
+  };
+}
+
+export type ForwardAuth = ReturnType<typeof createForwardAuth>;
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Header-safe form of a claim: printable ASCII as is, anything else percent-encoded. */
+function headerValue(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}

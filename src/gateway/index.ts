@@ -1,0 +1,21 @@
+/**
+ * Forward-auth for API gateways: the NGINX, Traefik and Envoy contracts, path normalization,
+ * route matching against the policies' `routes`, and the gateways' own credentials.
+ */
+export { contractFor, FORWARD_PREFIX, type GatewayContract, type GatewayKind } from './contracts.ts';
+export {
+  createGatewayInput,
+  GATEWAY_KEY_HEADER,
+  GatewayCredentials,
+  type GatewayView,
+  type VerifiedGateway,
+} from './credentials.ts';
+export {
+  createForwardAuth,
+  type ForwardAuth,
+  type ForwardDeps,
+  type ForwardReply,
+  UPSTREAM_HEADERS,
+} from './forward.ts';
+export { type NormalizedPath, normalizePath } from './normalize.ts';
+export { type RouteMatch, RouteTable } from './route-table.ts';

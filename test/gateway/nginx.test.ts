@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { nginxBinary, type RunningNginx, startNginx } from '../helpers/nginx.ts';
+import { rawRequest } from '../helpers/raw-http.ts';
+import { type GatewaySetup, startGatewaySetup } from './gateway-fixtures.ts';
+
+// CI installs Debian's nginx and sets TOLLGATE_TEST_NGINX=required, so this never skips there.
+const binary = nginxBinary();
+const required = process.env.TOLLGATE_TEST_NGINX === 'required';
+if (!binary && required) throw new Error('TOLLGATE_TEST_NGINX=required but nginx is not installed');
+
+describe('real NGINX with auth_request in front of an upstream', { skip: !binary && 'nginx is not installed' }, () => {
+  let setup: GatewaySetup;
+  let nginx: RunningNginx;
+  let upstream: Server;
+  /** Every request that reached the upstream: what got past NGINX. */
+  const reached: { url: string; headers: IncomingHttpHeaders }[] = [];
+
+  before(async () => {
+    setup = await startGatewaySetup();
+    upstream = createServer((req, res) => {
+      reached.push({ url: req.url ?? '', headers: req.headers });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ upstream: true, url: req.url }));
+    });
+    await new Promise<void>((done) => upstream.listen(0, '127.0.0.1', done));
+    nginx = await startNginx({
+      binary: binary as string,
+      tollgateUrl: setup.tg.url,
+      upstreamPort: (upstream.address() as AddressInfo).port,
+      gatewayKey: setup.gatewayKey,
+    });
+  });
+  after(async () => {
+    await nginx?.stop();
+    await new Promise((done) => upstream?.close(done));
+    await setup?.tg.close();
+  });
+
+  const get = (path: string, token?: string, headers: Record<string, string> = {}) =>
+    rawRequest(nginx.url, {
+      method: 'GET',
+      path,
+      headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    });
+
+  it('lets an allowed request through, with the decision in headers a client cannot forge', async () => {
+    reached.length = 0;
+    const answer = await get('/tenants/acme/invoices/42', setup.carol.accessToken, {
+      'x-tollgate-subject': 'forged-admin',
+      'x-tollgate-roles': 'admin',
+    });
+    assert.equal(answer.status, 200, answer.body);
+    assert.equal(answer.json().upstream, true);
+    assert.equal(reached.length, 1);
+    const seen = reached[0]?.headers ?? {};
+    assert.equal(seen['x-tollgate-subject'], setup.carol.userId);
+    assert.equal(seen['x-tollgate-roles'], 'accountant');
+    assert.equal(seen['x-tollgate-client'], setup.carol.clientId);
+    assert.match(String(seen['x-tollgate-decision-id']), /^[0-9a-f-]{36}$/);
+    assert.equal(seen['x-tollgate-gateway-key'], undefined, 'the gateway key never reaches the API');
+  });
+
+  it('answers 403 when the policy denies, and the upstream never sees the request', async () => {
+    reached.length = 0;
+    const answer = await get('/tenants/globex/invoices/42', setup.carol.accessToken);
+    assert.equal(answer.status, 403);
+    assert.equal(reached.length, 0);
+  });
+
+  it('answers 401 with the Bearer challenge without a token or with an invalid one', async () => {
+    reached.length = 0;
+    const missing = await get('/tenants/acme/invoices/42');
+    assert.equal(missing.status, 401);
+    assert.equal(missing.headers['www-authenticate'], 'Bearer realm="tollgate"');
+    const [head, payload] = setup.carol.accessToken.split('.');
+    const invalid = await get('/tenants/acme/invoices/42', `${head}.${payload}.${'A'.repeat(86)}`);
+    assert.equal(invalid.status, 401);
+    assert.match(String(invalid.headers['www-authenticate']), /error="invalid_token"/);
+    assert.equal(reached.length, 0);
+  });
+
+  it('denies a path no route covers', async () => {
+    reached.length = 0;
+    assert.equal((await get('/reports/2026', setup.dave.accessToken)).status, 403);
+    assert.equal(reached.length, 0);
+  });
+
+  it('lets no path-confusion trick through to the admin area', async () => {
+    reached.length = 0;
+    const tricks = [
+      '/public/../admin',
+      '/public/%2e%2e/admin',
+      '/public/%2E%2E/admin/users',
+      '/admin%2f..',
+      '/public/..%2Fadmin',
+      '/public%5c..%5cadmin',
+      '/public/%252e%252e/admin',
+      '//admin',
+      '/./admin',
+      '/Admin',
+      '/admin;/public',
+      '/public;x=/../admin',
+      '/admin?/public',
+      '/admin/users%00',
+      '/public/../../admin',
+    ];
+    for (const path of tricks) {
+      const answer = await get(path, setup.carol.accessToken);
+      assert.notEqual(answer.status, 200, `${path}: ${answer.body}`);
+      assert.ok(answer.status >= 400 && answer.status < 500, `${path}: ${answer.status}`);
+    }
+    assert.deepEqual(
+      reached.map((r) => r.url),
+      [],
+    );
+    // The same normalization allows what it should.
+    assert.equal((await get('/public//home', setup.carol.accessToken)).status, 200);
+    assert.equal((await get('/admin/../public/home', setup.carol.accessToken)).status, 200);
+  });
+
+  it('never answers 500 for what Tollgate refuses (auth_request knows only 401 and 403)', async () => {
+    assert.doesNotMatch(await nginx.errorLog(), /auth request unexpected status/);
+  });
+});
