@@ -298,6 +298,22 @@ describe('tollgate CLI against a running instance', () => {
     assert.equal(run.stderr.includes(weak.client_secret), false);
   });
 
+  it('mints a gateway key once with gateway create, lists gateways without it, deletes by name', async () => {
+    const run = await cli(['gateway', 'create', '--name', 'edge-cli']);
+    assert.equal(run.code, 0, run.stderr);
+    const key = /key: (\S+)/.exec(run.stdout)?.[1] ?? '';
+    assert.match(key, /^gw_[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+    assert.match(run.stdout, /shown only this once/);
+    const listed = await cli(['gateway', 'list']);
+    assert.match(listed.stdout, /edge-cli/);
+    assert.ok(!listed.stdout.includes(key.split('.')[1] as string));
+    const again = await cli(['gateway', 'create', '--name', 'edge-cli']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already exists/);
+    assert.deepEqual(await json(['gateway', 'delete', 'edge-cli']), { name: 'edge-cli', deleted: true });
+    assert.deepEqual((await json(['gateway', 'list'])).gateways, []);
+  });
+
   it('exits 2 with usage on an unknown command or option', async () => {
     const command = await cli(['frobnicate']);
     assert.equal(command.code, 2);

@@ -11,7 +11,9 @@ const binary = nginxBinary();
 const required = process.env.TOLLGATE_TEST_NGINX === 'required';
 if (!binary && required) throw new Error('TOLLGATE_TEST_NGINX=required but nginx is not installed');
 
-describe('real NGINX with auth_request in front of an upstream', { skip: !binary && 'nginx is not installed' }, () => {
+describe('real NGINX with auth_request in front of an upstream', {
+  skip: !binary && 'nginx is not installed',
+}, () => {
   let setup: GatewaySetup;
   let nginx: RunningNginx;
   let upstream: Server;
