@@ -22,6 +22,12 @@ export interface GatewayContract {
    * only 2xx, 401 and 403 (anything else becomes a 500 for the client), so it gets 403.
    */
   refuseStatus: 400 | 403;
+  /**
+   * Answer without a body. NGINX never shows the subrequest's body to anyone, and it cannot
+   * keep an upstream connection alive after a body it did not read (auth_request subrequests are
+   * header-only): every answer with a body would cost a new TCP connection to Tollgate.
+   */
+  emptyBody: boolean;
 }
 
 const METHOD = /^[A-Z]{1,16}$/;
@@ -56,12 +62,14 @@ export const CONTRACTS: Readonly<Record<GatewayKind, GatewayContract>> = {
   nginx: {
     kind: 'nginx',
     refuseStatus: 403,
+    emptyBody: true,
     original: (_method, _url, headers) =>
       fromHeaders(headers, { method: 'x-original-method', uri: 'x-original-uri' }),
   },
   traefik: {
     kind: 'traefik',
     refuseStatus: 400,
+    emptyBody: false,
     original: (_method, _url, headers) =>
       fromHeaders(headers, {
         method: 'x-forwarded-method',
@@ -72,6 +80,7 @@ export const CONTRACTS: Readonly<Record<GatewayKind, GatewayContract>> = {
   envoy: {
     kind: 'envoy',
     refuseStatus: 400,
+    emptyBody: false,
     original(method, url, headers) {
       const target = url.slice(`${FORWARD_PREFIX}envoy`.length);
       if (!target.startsWith('/'))

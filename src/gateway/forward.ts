@@ -26,7 +26,8 @@ export interface ForwardDeps {
 export interface ForwardReply {
   status: number;
   headers: Record<string, string>;
-  body: Record<string, unknown>;
+  /** Undefined for gateways that want no body (NGINX). */
+  body: Record<string, unknown> | undefined;
   /** What the access log line records about the decision. */
   log: Record<string, unknown>;
 }
@@ -64,8 +65,9 @@ export function createForwardAuth(deps: ForwardDeps) {
     ): ForwardReply => ({
       status,
       headers: { [UPSTREAM_HEADERS.decisionId]: decisionId, ...headers },
-      body: { error, error_description: description },
-      log: { gateway: contract.kind, decisionId, ...log },
+      body: contract.emptyBody ? undefined : { error, error_description: description },
+      // The log has what NGINX's empty answers leave out.
+      log: { gateway: contract.kind, decisionId, error, description, ...log },
     });
 
     const gateway = deps.verifyGateway(single(request.headers[GATEWAY_KEY_HEADER]));
@@ -150,7 +152,9 @@ export function createForwardAuth(deps: ForwardDeps) {
         [UPSTREAM_HEADERS.client]: headerValue(String(subject.attrs.client_id ?? '')),
         [UPSTREAM_HEADERS.decisionId]: decisionId,
       },
-      body: { allow: true, reason: decision.reason, rule: decision.rule, policy: decision.policy },
+      body: contract.emptyBody
+        ? undefined
+        : { allow: true, reason: decision.reason, rule: decision.rule, policy: decision.policy },
       log: { gateway: contract.kind, decisionId, ...decided },
     };
   };

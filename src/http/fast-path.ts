@@ -123,6 +123,11 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
+  if (body === undefined) {
+    res.writeHead(status, { ...headers, 'Content-Length': '0' });
+    res.end();
+    return;
+  }
   const json = JSON.stringify(body);
   res.writeHead(status, {
     ...headers,

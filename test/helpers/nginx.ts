@@ -60,6 +60,8 @@ error_log ${dir}/error.log warn;
 events { worker_connections 1024; }
 http {
     access_log off;
+    # Load generators keep their connections; the default 1000 requests each would close them.
+    keepalive_requests 1000000;
     client_body_temp_path ${dir}/body;
     proxy_temp_path ${dir}/proxy;
     fastcgi_temp_path ${dir}/fastcgi;
