@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { createHmac } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -9,7 +9,7 @@ import { ConfigError, memoryLimiters, redisLimiters } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { GatewayCredentials } from './gateway/index.ts';
-import { buildApp, createCallerLimit, createMetrics } from './http/index.ts';
+import { buildApp, createCallerLimit, createHttpServer, createMetrics } from './http/index.ts';
 import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
 import {
   clientAuthGuard,
@@ -166,7 +166,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   }, config.purgeIntervalSeconds * 1000);
   purge.unref();
 
-  const server = createServer(listener).listen(config.port, options.host);
+  const server = createHttpServer(listener, logger).listen(config.port, options.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

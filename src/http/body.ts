@@ -1,10 +1,15 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import { TollgateError } from '../common/index.ts';
+import { assertSafeJson } from './json-shape.ts';
 
-/** Parses JSON or form bodies with a byte limit; parser failures become OAuth-shaped errors. */
+/**
+ * Parses JSON or form bodies with a byte limit, then holds the parsed value to the shape limits
+ * of assertSafeJson (depth, reserved keys, array and key sizes; strings are bounded by the byte
+ * limit alone, as policy files travel in them). Failures become OAuth-shaped errors.
+ */
 export function parseBody(types: ('json' | 'form')[], limit = '64kb') {
-  return bodyParser({
+  const parse = bodyParser({
     enableTypes: types,
     jsonLimit: limit,
     formLimit: limit,
@@ -16,6 +21,12 @@ export function parseBody(types: ('json' | 'form')[], limit = '64kb') {
       throw new TollgateError('invalid_request', 'request body is not valid JSON or form data');
     },
   });
+  return async function parseAndCheckBody(ctx: Context, next: Next) {
+    await parse(ctx, async () => {
+      assertSafeJson(ctx.request.body, Number.POSITIVE_INFINITY);
+      await next();
+    });
+  };
 }
 
 /** A request body must be JSON (415 otherwise), before any field is looked at. */

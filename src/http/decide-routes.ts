@@ -6,13 +6,8 @@ import type { AccessTokenVerifier, SubjectResolution } from '../oidc/index.ts';
 import type { Check, CompiledPolicySet, Decision, Subject as PdpSubject } from '../pdp/index.ts';
 import { requireScope } from './admin-auth.ts';
 import { parseBody, requireJson } from './body.ts';
-import {
-  assertSafeJson,
-  batchDecideBody,
-  planBody,
-  type SubjectInput,
-  singleDecideBody,
-} from './decide-schema.ts';
+import { batchDecideBody, planBody, type SubjectInput, singleDecideBody } from './decide-schema.ts';
+import { assertSafeJson } from './json-shape.ts';
 import type { Metrics } from './metrics.ts';
 import { parseInput } from './validate.ts';
 
