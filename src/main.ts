@@ -101,14 +101,19 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   );
   const limiters = redis ? redisLimiters(redis) : memoryLimiters;
 
+  const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger);
+  const limitTokens = createTokenRateLimit(limiters, config.tokenRateLimit, logger);
   const oidc = new OidcService({
     issuer: config.issuer,
     db,
     ring,
     cookieSecret,
     revocations,
-    guards: [clientAuthGuard(limiters, config.clientAuth, logger)],
-    onClientUse: createTokenRateLimit(limiters, config.tokenRateLimit, logger),
+    guards: [clientGuard.middleware],
+    onClientUse: async (clientId) => {
+      await clientGuard.checkClient(clientId);
+      await limitTokens(clientId);
+    },
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
   });
   const clients = clientUseCases(

@@ -1,7 +1,9 @@
+import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { RateLimiterRes } from 'rate-limiter-flexible';
 import { type LimiterFactory, waitSeconds } from '../common/index.ts';
 import { CREDENTIAL_PATHS } from './address-allow-list.ts';
+import { TooManyRequests } from './token-rate-limit.ts';
 
 export interface ClientAuthGuardOptions {
   /** Failed client authentications per client id per window before it is refused. */
@@ -23,9 +25,11 @@ interface ProviderContext {
 }
 
 /**
- * oidc-provider middleware that stops guessing of client secrets: after too many failed client
- * authentications from an address, or for a client id named in HTTP Basic, further attempts
- * get 429 with Retry-After until the window ends, the right secret included.
+ * Stops guessing of client secrets: after too many failed client authentications from an
+ * address, or of one client id, further attempts get 429 with Retry-After until the window
+ * ends, the right secret included. `middleware` (oidc-provider) counts failures and refuses
+ * early by address and by a client id in HTTP Basic; `checkClient` runs where oidc-provider
+ * looks the client up, so a client id sent in the form body or a JWT assertion is refused too.
  */
 export function clientAuthGuard(limiters: LimiterFactory, options: ClientAuthGuardOptions, logger: Logger) {
   const byIp = limiters({
@@ -39,7 +43,16 @@ export function clientAuthGuard(limiters: LimiterFactory, options: ClientAuthGua
     duration: options.windowSeconds,
   });
 
-  return async function guardClientAuthentication(ctx: ProviderContext, next: () => Promise<void>) {
+  async function checkClient(clientId: string): Promise<void> {
+    const ctx = Provider.ctx;
+    if (ctx?.method !== 'POST' || !CREDENTIAL_PATHS.has(ctx.path)) return;
+    const wait = waitSeconds(await byClient.get(clientId), options.maxFailuresPerClient);
+    if (wait === 0) return;
+    ctx.set('Retry-After', String(wait));
+    throw new TooManyRequests('too many failed client authentications; retry later');
+  }
+
+  async function guardClientAuthentication(ctx: ProviderContext, next: () => Promise<void>) {
     if (ctx.method !== 'POST' || !CREDENTIAL_PATHS.has(ctx.path)) return next();
     const basicId = clientIdFromBasic(ctx.get('authorization'));
     const waits = [
@@ -71,7 +84,9 @@ export function clientAuthGuard(limiters: LimiterFactory, options: ClientAuthGua
     ) {
       logger.warn({ ip: ctx.ip, client: clientId }, 'client authentication failures over the limit');
     }
-  };
+  }
+
+  return { middleware: guardClientAuthentication, checkClient };
 }
 
 function clientIdFromBasic(header: string): string | undefined {

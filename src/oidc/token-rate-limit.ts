@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { consumeWithin, type LimiterFactory } from '../common/index.ts';
 
 /** 429 in oidc-provider's error shape, rendered by its own token-endpoint error handler. */
-class TooManyRequests extends errors.CustomOIDCProviderError {
+export class TooManyRequests extends errors.CustomOIDCProviderError {
   constructor(description: string) {
     super('too_many_requests', description);
     Object.assign(this, { status: 429, statusCode: 429 });

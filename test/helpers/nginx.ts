@@ -79,13 +79,21 @@ http {
 }
 `,
   );
-  const child: ChildProcess = spawn(options.binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    options.binary,
+    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  await waitForPort(port, () => child.exitCode !== null, () => stderr);
+  await waitForPort(
+    port,
+    () => child.exitCode !== null,
+    () => stderr,
+  );
   return {
     url: `http://127.0.0.1:${port}`,
     plainUrl: `http://127.0.0.1:${plainPort}`,

@@ -48,3 +48,40 @@ describe('guessing client secrets', () => {
     assert.equal(blocked.status, 429);
   });
 });
+
+describe('guessing client secrets in the form body (client_secret_post)', () => {
+  let tg: TestInstance;
+  before(async () => {
+    // The address limit is out of the way: only the per-client count can refuse here.
+    tg = await startTestInstance({ CLIENT_AUTH_MAX_FAILURES: '3', CLIENT_AUTH_MAX_FAILURES_PER_IP: '1000' });
+  });
+  after(() => tg.close());
+
+  const post = (clientId: string, secret: string) =>
+    fetch(`${tg.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: secret,
+        scope: 'decide',
+      }),
+    });
+
+  it('refuses the client id once it has failed too often, the right secret included', async () => {
+    const victim = await createClient(tg, {
+      name: 'post-victim',
+      grant_types: ['client_credentials'],
+      scope: 'decide',
+      api: 'urn:tollgate',
+      token_endpoint_auth_method: 'client_secret_post',
+    });
+    assert.equal((await post(victim.client_id, victim.client_secret ?? '')).status, 200);
+    for (let i = 0; i < 3; i++) assert.equal((await post(victim.client_id, `guess-${i}`)).status, 401);
+    const right = await post(victim.client_id, victim.client_secret ?? '');
+    assert.equal(right.status, 429);
+    assert.ok(Number(right.headers.get('retry-after')) > 0);
+    assert.equal(((await right.json()) as { error: string }).error, 'too_many_requests');
+  });
+});
