@@ -5,11 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
+import { AuditLog } from './audit/index.ts';
 import { ConfigError, memoryLimiters, redisLimiters } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { GatewayCredentials } from './gateway/index.ts';
-import { buildApp, createCallerLimit, createHttpServer, createMetrics } from './http/index.ts';
+import { auditMetrics, buildApp, createCallerLimit, createHttpServer, createMetrics } from './http/index.ts';
 import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
 import {
   clientAuthGuard,
@@ -101,7 +102,18 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   );
   const limiters = redis ? redisLimiters(redis) : memoryLimiters;
 
-  const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger);
+  const metrics = createMetrics();
+  const audit = new AuditLog(
+    db,
+    { capacity: config.audit.bufferSize, batchSize: 500, flushMs: config.audit.flushMs },
+    {
+      metrics: auditMetrics(metrics),
+      onError: (error) =>
+        logger.error({ err: error }, 'writing the audit log failed; events stay buffered and are retried'),
+    },
+  );
+  audit.start();
+  const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger, audit);
   const limitTokens = createTokenRateLimit(limiters, config.tokenRateLimit, logger);
   const oidc = new OidcService({
     issuer: config.issuer,
@@ -115,6 +127,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       await limitTokens(clientId);
     },
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
+    audit,
   });
   const clients = clientUseCases(
     db,
@@ -131,8 +144,14 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
 
   const policies = new PolicyStore(db, { pollMs });
   const seeded = await policies.seedFrom(config.policyDir);
-  if (seeded !== undefined)
+  if (seeded !== undefined) {
     logger.info({ version: seeded, dir: config.policyDir }, 'policies loaded from POLICY_DIR');
+    audit.record({
+      type: 'policy.pushed',
+      actor: 'POLICY_DIR',
+      data: { version: seeded, dir: config.policyDir },
+    });
+  }
   await policies.start((error) =>
     logger.error({ err: error }, 'loading policies failed; keeping the version in force'),
   );
@@ -154,8 +173,10 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     apis,
     policies,
     gateways,
+    audit,
+    decisionLog: config.decisionLog,
     resolveSubject,
-    metrics: createMetrics(),
+    metrics,
     csrfSecret: derive('csrf'),
     loginGuard: new LoginGuard(config.login, limiters),
     trustedProxies: config.trustedProxies,
@@ -202,6 +223,8 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
       });
+      // Everything recorded until the last response is written before the database closes.
+      await audit.close();
       if (!options.db) await db.close();
     },
   };

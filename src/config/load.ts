@@ -23,6 +23,8 @@ export interface Config {
   clientAuth: { maxFailuresPerClient: number; maxFailuresPerIp: number; windowSeconds: number };
   login: { maxFailures: number; lockoutSeconds: number; maxFailuresPerIp: number };
   subjectTokenAudiences: string[] | undefined;
+  audit: { bufferSize: number; flushMs: number };
+  decisionLog: { enabled: boolean; allowSample: number };
 }
 
 /**
@@ -86,6 +88,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       windowSeconds: e.CLIENT_AUTH_WINDOW_SECONDS,
     },
     trustedProxies: e.TRUSTED_PROXIES ?? [],
+    audit: { bufferSize: e.AUDIT_BUFFER_SIZE, flushMs: e.AUDIT_FLUSH_MS },
+    decisionLog: { enabled: e.DECISION_LOG === 'on', allowSample: e.DECISION_LOG_ALLOW_SAMPLE },
     workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
   };
 }

@@ -108,6 +108,18 @@ export const envSchema = z.object({
   TOKEN_RATE_LIMIT: count().default(1200),
   /** Requests per second one caller may send to /decide (and /decide/plan), per instance or shared through Redis. */
   DECIDE_RATE_LIMIT: count().default(50_000),
+  /** Audit events held in memory while the database is slow or away; beyond it they are counted. */
+  AUDIT_BUFFER_SIZE: count().default(50_000),
+  /** How often buffered audit events are written, in milliseconds. */
+  AUDIT_FLUSH_MS: count().default(250),
+  /** Decisions of /decide and forward-auth in the audit log: on or off. */
+  DECISION_LOG: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  /** Share of allowed decisions logged (0 to 1); denials are always logged. */
+  DECISION_LOG_ALLOW_SAMPLE: z.coerce
+    .number({ error: 'must be a number from 0 to 1' })
+    .min(0, 'must be a number from 0 to 1')
+    .max(1, 'must be a number from 0 to 1')
+    .default(1),
   /** Worker processes sharing the port (node:cluster); `auto` = one per CPU. PostgreSQL only. */
   WORKERS: z
     .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], {

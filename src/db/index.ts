@@ -1,6 +1,12 @@
 export { type DatabaseHandle, type DatabaseTarget, openDatabase } from './connect.ts';
 export { migrateToLatest } from './migrator.ts';
 export { type ApiRow, apiQueries, type NewApi } from './queries/apis.ts';
+export {
+  type AuditFilter,
+  type AuditRow,
+  auditEventQueries,
+  type NewAuditRow,
+} from './queries/audit-events.ts';
 export { type ClientRow, clientQueries, type NewClient } from './queries/clients.ts';
 export { GATEWAY_CHANNEL, type GatewayRow, gatewayQueries } from './queries/gateways.ts';
 export { oidcPayloadQueries, type PayloadWrite, type StoredPayload } from './queries/oidc-payloads.ts';

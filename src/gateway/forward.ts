@@ -18,6 +18,7 @@ export interface ForwardDeps {
     subject: Subject,
     check: Check,
     context: Record<string, unknown>,
+    caller: string,
   ) => Decision;
   /** Throws a too_many_requests TollgateError when the gateway is over its limit. */
   limitCaller: (callerId: string) => Promise<void>;
@@ -134,7 +135,13 @@ export function createForwardAuth(deps: ForwardDeps) {
 
     const context: Record<string, unknown> = { method: original.method, path: normalized.path };
     if (original.host !== undefined) context.host = original.host;
-    const decision = deps.decide(set, subject, { action: route.action, resource: route.resource }, context);
+    const decision = deps.decide(
+      set,
+      subject,
+      { action: route.action, resource: route.resource },
+      context,
+      `gateway:${gateway.name}`,
+    );
     const decided = {
       ...requested,
       subject: subject.id,

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import {
   type apiUseCases,
   BUILTIN_API,
@@ -8,12 +9,14 @@ import {
   createUserInput,
   userUseCases,
 } from '../admin/index.ts';
+import type { AuditSink } from '../audit/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { createGatewayInput, type GatewayCredentials } from '../gateway/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import type { PolicyStore } from '../pdp/index.ts';
-import { requireScope } from './admin-auth.ts';
+import { type Caller, requireScope } from './admin-auth.ts';
+import { addAuditRoutes } from './audit-routes.ts';
 import { parseBody, requireJson } from './body.ts';
 import { addPolicyRoutes } from './policy-routes.ts';
 import { parseInput } from './validate.ts';
@@ -26,6 +29,7 @@ export interface AdminRouteDeps {
   apis: ReturnType<typeof apiUseCases>;
   policies: PolicyStore;
   gateways: GatewayCredentials;
+  audit: AuditSink;
 }
 
 /** `/admin/*`: the API behind the `tollgate` CLI; every route needs a token with scope `admin`. */
@@ -35,33 +39,62 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   const router = new Router({ prefix: '/admin' });
   router.use(requireScope(deps.verifier, BUILTIN_API.audience, 'admin'), requireJson, parseBody(['json']));
 
+  /** Every change leaves an audit event: who, what, and the state before and after (no secrets). */
+  const changed = (
+    ctx: Context,
+    action: string,
+    target: string,
+    states: { before?: unknown; after?: unknown },
+  ) =>
+    deps.audit.record({
+      type: 'admin.change',
+      actor: callerOf(ctx),
+      ip: ctx.ip,
+      data: { action, target, ...states },
+    });
+
   router.post('/clients', async (ctx) => {
+    const created = await deps.clients.create(parseInput(createClientInput, ctx.request.body));
+    const after = (await deps.clients.list()).find((c) => c.client_id === created.client_id);
+    changed(ctx, 'client.create', created.client_id, { after });
     ctx.status = 201;
-    ctx.body = await deps.clients.create(parseInput(createClientInput, ctx.request.body));
+    ctx.body = created;
   });
   router.get('/clients', async (ctx) => {
     ctx.body = { clients: await deps.clients.list() };
   });
   router.delete('/clients/:id', async (ctx) => {
-    await deps.clients.delete(ctx.params.id ?? '');
+    const id = ctx.params.id ?? '';
+    const before = (await deps.clients.list()).find((c) => c.client_id === id);
+    await deps.clients.delete(id);
+    changed(ctx, 'client.delete', id, { before });
     ctx.status = 204;
   });
 
   router.post('/users', async (ctx) => {
+    const input = parseInput(createUserInput, ctx.request.body);
+    const created = await users.create(input);
+    const after = (await users.list()).find((u) => u.id === created.id);
+    changed(ctx, 'user.create', created.id, { after });
     ctx.status = 201;
-    ctx.body = await users.create(parseInput(createUserInput, ctx.request.body));
+    ctx.body = created;
   });
   router.get('/users', async (ctx) => {
     ctx.body = { users: await users.list() };
   });
   router.delete('/users/:id', async (ctx) => {
-    await users.delete(ctx.params.id ?? '');
+    const id = ctx.params.id ?? '';
+    const before = (await users.list()).find((u) => u.id === id);
+    await users.delete(id);
+    changed(ctx, 'user.delete', id, { before });
     ctx.status = 204;
   });
 
   router.post('/apis', async (ctx) => {
+    const created = await apis.create(parseInput(createApiInput, ctx.request.body));
+    changed(ctx, 'api.create', created.audience, { after: created });
     ctx.status = 201;
-    ctx.body = await apis.create(parseInput(createApiInput, ctx.request.body));
+    ctx.body = created;
   });
   router.get('/apis', async (ctx) => {
     ctx.body = { apis: await apis.list() };
@@ -71,20 +104,39 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     ctx.body = { keys: deps.ring.list() };
   });
   router.post('/keys/rotate', async (ctx) => {
+    const before = deps.ring.list();
+    const keys = await deps.ring.rotate();
+    deps.audit.record({
+      type: 'key.rotated',
+      actor: callerOf(ctx),
+      ip: ctx.ip,
+      data: { trigger: 'admin', before, after: keys },
+    });
     ctx.status = 201;
-    ctx.body = { keys: await deps.ring.rotate() };
+    ctx.body = { keys };
   });
+
   router.post('/gateways', async (ctx) => {
+    const { key, ...after } = await deps.gateways.create(parseInput(createGatewayInput, ctx.request.body));
+    changed(ctx, 'gateway.create', after.name, { after });
     ctx.status = 201;
-    ctx.body = await deps.gateways.create(parseInput(createGatewayInput, ctx.request.body));
+    ctx.body = { ...after, key };
   });
   router.get('/gateways', async (ctx) => {
     ctx.body = { gateways: await deps.gateways.list() };
   });
   router.delete('/gateways/:name', async (ctx) => {
-    await deps.gateways.delete(ctx.params.name ?? '');
+    const name = ctx.params.name ?? '';
+    const before = (await deps.gateways.list()).find((g) => g.name === name);
+    await deps.gateways.delete(name);
+    changed(ctx, 'gateway.delete', name, { before });
     ctx.status = 204;
   });
-  addPolicyRoutes(router, deps.policies);
+  addPolicyRoutes(router, deps.policies, deps.audit);
+  addAuditRoutes(router, deps.db);
   return router;
+}
+
+function callerOf(ctx: Context): string | undefined {
+  return (ctx.state as { caller?: Caller }).caller?.clientId;
 }

@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { apiUseCases, ClientUseCases } from '../admin/index.ts';
+import type { AuditSink } from '../audit/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { createForwardAuth, type GatewayCredentials } from '../gateway/index.ts';
@@ -32,6 +33,8 @@ export interface AppDeps {
   apis: ReturnType<typeof apiUseCases>;
   policies: PolicyStore;
   gateways: GatewayCredentials;
+  audit: AuditSink;
+  decisionLog: DecideDeps['decisionLog'];
   resolveSubject: DecideDeps['resolveSubject'];
   metrics: Metrics;
   csrfSecret: Buffer;
@@ -84,6 +87,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     db: deps.db,
     csrfSecret: deps.csrfSecret,
     loginGuard: deps.loginGuard,
+    audit: deps.audit,
     formParser: parseBody(['form'], '16kb'),
   });
   const admin = adminRoutes({
@@ -94,6 +98,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     apis: deps.apis,
     policies: deps.policies,
     gateways: deps.gateways,
+    audit: deps.audit,
   });
   const decideDeps: DecideDeps = {
     verifier: deps.oidc.verifier,
@@ -101,6 +106,8 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     resolveSubject: deps.resolveSubject,
     metrics: deps.metrics,
     limitCaller: deps.limitCaller,
+    audit: deps.audit,
+    decisionLog: deps.decisionLog,
   };
   const decider = createDecider(decideDeps);
   const decide = decideRoutes(decideDeps, decider);

@@ -1,10 +1,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { BUILTIN_API } from '../admin/index.ts';
+import type { AuditSink } from '../audit/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { AccessTokenVerifier, SubjectResolution } from '../oidc/index.ts';
 import type { Check, CompiledPolicySet, Decision, Subject as PdpSubject } from '../pdp/index.ts';
-import { requireScope } from './admin-auth.ts';
+import { type Caller, requireScope } from './admin-auth.ts';
 import { parseBody, requireJson } from './body.ts';
 import { batchDecideBody, planBody, type SubjectInput, singleDecideBody } from './decide-schema.ts';
 import { assertSafeJson } from './json-shape.ts';
@@ -13,6 +14,9 @@ import { parseInput } from './validate.ts';
 
 export interface DecideDeps {
   limitCaller: (clientId: string) => Promise<void>;
+  audit: AuditSink;
+  /** Decision log: off entirely, or allows kept with probability `allowSample` (denials always). */
+  decisionLog: { enabled: boolean; allowSample: number };
   verifier: AccessTokenVerifier;
   policies: () => CompiledPolicySet;
   resolveSubject: (token: string) => Promise<SubjectResolution>;
@@ -39,6 +43,7 @@ export function createDecider(deps: DecideDeps) {
     check: Check,
     context: Record<string, unknown> | undefined,
     path: string,
+    caller: string,
   ) {
     if (!set.hasResource(check.resource.type)) {
       throw new TollgateError(
@@ -48,9 +53,43 @@ export function createDecider(deps: DecideDeps) {
     }
     const policy = { resource: check.resource.type, version: set.version };
     if (!subject.ok) {
-      return { allow: false, reason: 'subject_token_invalid', detail: subject.detail, rule: null, policy };
+      const decision = {
+        allow: false,
+        reason: 'subject_token_invalid',
+        detail: subject.detail,
+        rule: null,
+        policy,
+      };
+      logDecision(caller, undefined, check, decision, 0);
+      return decision;
     }
-    return decideTimed(set, subject.subject, check, context);
+    return decideTimed(set, subject.subject, check, context, caller);
+  }
+
+  function logDecision(
+    caller: string,
+    subject: string | undefined,
+    check: Check,
+    decision: Decision & { detail?: string },
+    seconds: number,
+  ): void {
+    const log = deps.decisionLog;
+    if (!log.enabled || (decision.allow && log.allowSample < 1 && Math.random() >= log.allowSample)) return;
+    deps.audit.record({
+      type: 'decision',
+      actor: caller,
+      subject,
+      data: {
+        action: check.action,
+        resource: { type: check.resource.type, id: check.resource.id },
+        allow: decision.allow,
+        reason: decision.reason,
+        ...(decision.detail ? { detail: decision.detail } : {}),
+        rule: decision.rule,
+        version: decision.policy.version,
+        latency_us: Math.round(seconds * 1e7) / 10,
+      },
+    });
   }
 
   /** One decision, timed and counted (tollgate_decision_duration_seconds, tollgate_decisions_total). */
@@ -59,21 +98,22 @@ export function createDecider(deps: DecideDeps) {
     subject: PdpSubject,
     check: Check,
     context: Record<string, unknown> | undefined,
+    caller: string,
   ): Decision {
     const started = performance.now();
     const decision = set.decide({ ...check, subject, context });
-    deps.metrics.decisionSeconds.observe(
-      { resource: check.resource.type },
-      (performance.now() - started) / 1000,
-    );
+    const seconds = (performance.now() - started) / 1000;
+    deps.metrics.decisionSeconds.observe({ resource: check.resource.type }, seconds);
     deps.metrics.decisions.inc({ result: decision.allow ? 'allow' : 'deny', resource: check.resource.type });
+    logDecision(caller, subject.id, check, decision, seconds);
     return decision;
   }
 
   return {
     decideTimed,
 
-    async decide(raw: unknown): Promise<unknown> {
+    /** `caller`: who asked (client id), for the decision log. */
+    async decide(raw: unknown, caller: string): Promise<unknown> {
       // Read once: the whole request is answered by the version in force when it started.
       const set = deps.policies();
       assertSafeJson(raw);
@@ -82,12 +122,12 @@ export function createDecider(deps: DecideDeps) {
         const subject = await resolve(body.subject);
         return {
           results: body.checks.map((check, i) =>
-            decideOne(set, subject, check, body.context, `checks.${i}.`),
+            decideOne(set, subject, check, body.context, `checks.${i}.`, caller),
           ),
         };
       }
       const body = parseInput(singleDecideBody, raw);
-      return decideOne(set, await resolve(body.subject), body, body.context, '');
+      return decideOne(set, await resolve(body.subject), body, body.context, '', caller);
     },
 
     async plan(raw: unknown): Promise<unknown> {
@@ -121,8 +161,9 @@ export function decideRoutes(deps: DecideDeps, decider: Decider): Router {
   const authenticateCaller = requireScope(deps.verifier, BUILTIN_API.audience, 'decide');
   const parseDecideBody = parseBody(['json'], `${DECIDE_BODY_LIMIT_KB}kb`);
 
+  const callerOf = (ctx: Context) => (ctx.state as unknown as { caller: Caller }).caller.clientId;
   const limitCaller = async (ctx: Context, next: () => Promise<void>) => {
-    await deps.limitCaller((ctx.state as unknown as { caller: { clientId: string } }).caller.clientId);
+    await deps.limitCaller(callerOf(ctx));
     await next();
   };
 
@@ -133,7 +174,7 @@ export function decideRoutes(deps: DecideDeps, decider: Decider): Router {
     requireJson,
     parseDecideBody,
     async function decide(ctx: Context) {
-      ctx.body = await decider.decide(ctx.request.body);
+      ctx.body = await decider.decide(ctx.request.body, callerOf(ctx));
     },
   );
   router.post(

@@ -103,7 +103,7 @@ export function fastPath(deps: FastPathDeps) {
     } catch {
       throw new TollgateError('invalid_request', 'request body is not valid JSON or form data');
     }
-    return deps.decider.decide(raw);
+    return deps.decider.decide(raw, caller.clientId);
   }
 }
 

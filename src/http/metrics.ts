@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { AuditLogMetrics } from '../audit/index.ts';
 
 /** Prometheus metrics of one instance (a registry each, so tests can run several). */
 export function createMetrics() {
@@ -22,6 +23,45 @@ export function createMetrics() {
       labelNames: ['result', 'resource'] as const,
       registers: [registry],
     }),
+    auditQueueDepth: new Gauge({
+      name: 'tollgate_audit_queue_depth',
+      help: 'Audit events waiting to be written.',
+      registers: [registry],
+    }),
+    auditDropped: new Counter({
+      name: 'tollgate_audit_dropped_total',
+      help: 'Audit events not kept because the buffer was full (their count is itself audited).',
+      registers: [registry],
+    }),
+    auditWritten: new Counter({
+      name: 'tollgate_audit_events_written_total',
+      help: 'Audit events appended to the hash chain.',
+      registers: [registry],
+    }),
+    auditWriteSeconds: new Histogram({
+      name: 'tollgate_audit_write_duration_seconds',
+      help: 'Time to append one batch of audit events (lock, read the last link, insert).',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    auditWriteFailures: new Counter({
+      name: 'tollgate_audit_write_failures_total',
+      help: 'Failed attempts to append a batch (the events stay buffered and are retried).',
+      registers: [registry],
+    }),
+  };
+}
+
+/** The audit writer's hooks onto the registry. */
+export function auditMetrics(metrics: Metrics): AuditLogMetrics {
+  return {
+    depth: (value) => metrics.auditQueueDepth.set(value),
+    dropped: (count) => metrics.auditDropped.inc(count),
+    written: (count, seconds) => {
+      metrics.auditWritten.inc(count);
+      metrics.auditWriteSeconds.observe(seconds);
+    },
+    failed: () => metrics.auditWriteFailures.inc(),
   };
 }
 

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
+import type { AuditSink } from '../audit/index.ts';
 import type { PolicyStore, PushOutcome } from '../pdp/index.ts';
 import { parseInput } from './validate.ts';
 
@@ -37,7 +38,7 @@ export function rejection(outcome: Extract<PushOutcome, { ok: false }>) {
 }
 
 /** Mounted inside the admin router (already authenticated with scope `admin`). */
-export function addPolicyRoutes(router: Router, policies: PolicyStore): void {
+export function addPolicyRoutes(router: Router, policies: PolicyStore, audit: AuditSink): void {
   router.post('/policies', async (ctx) => {
     const { files } = parseInput(pushBody, ctx.request.body);
     const caller = (ctx.state as { caller?: { clientId?: string } }).caller;
@@ -47,6 +48,12 @@ export function addPolicyRoutes(router: Router, policies: PolicyStore): void {
       ctx.body = rejection(outcome);
       return;
     }
+    audit.record({
+      type: 'policy.pushed',
+      actor: caller?.clientId,
+      ip: ctx.ip,
+      data: { version: outcome.version, resources: outcome.resources, files: files.map((f) => f.name) },
+    });
     ctx.status = 201;
     ctx.body = { version: outcome.version, resources: outcome.resources };
   });

@@ -1,6 +1,7 @@
 import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { RateLimiterRes } from 'rate-limiter-flexible';
+import type { AuditSink } from '../audit/index.ts';
 import { type LimiterFactory, waitSeconds } from '../common/index.ts';
 import { CREDENTIAL_PATHS } from './address-allow-list.ts';
 import { TooManyRequests } from './token-rate-limit.ts';
@@ -31,7 +32,12 @@ interface ProviderContext {
  * early by address and by a client id in HTTP Basic; `checkClient` runs where oidc-provider
  * looks the client up, so a client id sent in the form body or a JWT assertion is refused too.
  */
-export function clientAuthGuard(limiters: LimiterFactory, options: ClientAuthGuardOptions, logger: Logger) {
+export function clientAuthGuard(
+  limiters: LimiterFactory,
+  options: ClientAuthGuardOptions,
+  logger: Logger,
+  audit: AuditSink,
+) {
   const byIp = limiters({
     keyPrefix: 'client_auth_ip',
     points: options.maxFailuresPerIp,
@@ -61,6 +67,13 @@ export function clientAuthGuard(limiters: LimiterFactory, options: ClientAuthGua
     ];
     const wait = Math.max(...waits);
     if (wait > 0) {
+      audit.record({
+        type: 'token.refused',
+        actor: basicId,
+        clientId: basicId,
+        ip: ctx.ip,
+        data: { route: ctx.path, error: 'too_many_requests', retry_after_seconds: wait },
+      });
       ctx.status = 429;
       ctx.set('Retry-After', String(wait));
       ctx.body = {

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
+import type { AuditSink } from '../audit/index.ts';
 import { constantTimeEqual, TollgateError, verifyPassword } from '../common/index.ts';
 import { type DatabaseHandle, userQueries } from '../db/index.ts';
 import type { LoginGuard } from './login-guard.ts';
@@ -12,6 +13,7 @@ export interface InteractionDeps {
   db: DatabaseHandle;
   csrfSecret: Buffer;
   loginGuard: LoginGuard;
+  audit: AuditSink;
   /** Parses urlencoded form bodies (size-limited) before the POST handlers. */
   formParser: Middleware;
 }
@@ -95,9 +97,16 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         error,
       });
     };
+    const clientId = String(interaction.params.client_id ?? '');
+    const attempt = { actor: username, ip: ctx.ip, clientId };
     const locked = async (retryAfterSeconds: number) => {
       ctx.set('Retry-After', String(retryAfterSeconds));
       ctx.state.log.warn({ username, ip: ctx.ip, retryAfterSeconds }, 'login locked out');
+      deps.audit.record({
+        type: 'login.locked',
+        ...attempt,
+        data: { retry_after_seconds: retryAfterSeconds },
+      });
       await page(429, `Too many failed sign-ins. Try again in ${retryAfterSeconds} seconds.`);
     };
     const verdict = await deps.loginGuard.check(username, ctx.ip);
@@ -107,10 +116,16 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!ok || !user) {
       const after = await deps.loginGuard.recordFailure(username, ctx.ip);
       ctx.state.log.info({ username, ip: ctx.ip }, 'login failed');
+      deps.audit.record({
+        type: 'login.failed',
+        ...attempt,
+        data: { reason: user?.disabled ? 'disabled' : 'bad_credentials' },
+      });
       if (!after.allowed) return locked(after.retryAfterSeconds);
       return page(401, 'Invalid username or password.');
     }
     await deps.loginGuard.recordSuccess(username, ctx.ip);
+    deps.audit.record({ type: 'login.succeeded', ...attempt, subject: user.id });
     await deps
       .provider()
       .interactionFinished(

@@ -1,11 +1,13 @@
 import { createHmac } from 'node:crypto';
 import Provider, { type Configuration, errors } from 'oidc-provider';
+import type { AuditSink } from '../audit/index.ts';
 import { secretMatchesDigest } from '../common/index.ts';
 import { type DatabaseHandle, userQueries } from '../db/index.ts';
 import type { SigningAlg, SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { CLAIMS, createFindAccount } from './accounts.ts';
 import { createAdapterFactory } from './adapter.ts';
+import { auditProviderEvents } from './audit-events.ts';
 import type { ApiDirectory, ClientDirectory } from './directories.ts';
 import { handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
 import { renderErrorPage, renderLogoutPage, renderLogoutSuccessPage } from './views.ts';
@@ -23,6 +25,7 @@ export interface ProviderDeps {
   guards: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
   /** Called with the client id whenever a request uses a client (token rate limit). */
   onClientUse?: (clientId: string) => Promise<void>;
+  audit: AuditSink;
 }
 
 /** Access token TTL when an API does not say (DESIGN.md: 5 minutes). */
@@ -170,7 +173,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
 
   for (const guard of deps.guards) provider.use(guard as never);
-  provider.use(handleStructuredTokens(deps.verifier));
+  provider.use(handleStructuredTokens(deps.verifier, deps.audit));
+  auditProviderEvents(provider, deps.audit);
   return provider;
 }
 

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
+import type { AuditSink } from '../audit/index.ts';
 import { type DatabaseHandle, oidcPayloadQueries, revokedTokenQueries } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
@@ -23,6 +24,7 @@ export interface OidcServiceDeps {
   guards?: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
   onClientUse?: (clientId: string) => Promise<void>;
   onProviderEvent?: (event: string, detail: Record<string, unknown>) => void;
+  audit: AuditSink;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { decodeProtectedHeader } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { AuditSink } from '../audit/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 
 /** Only confidential clients (resource servers) may introspect; one rule for every token format. */
@@ -13,7 +14,7 @@ export function mayIntrospect(client: { clientAuthMethod?: string | undefined })
  * middleware takes over exactly then: introspection verifies the JWT and consults the denylist;
  * revocation puts its `jti` on the denylist until it expires (RFC 7009, RFC 7662).
  */
-export function handleStructuredTokens(verifier: AccessTokenVerifier) {
+export function handleStructuredTokens(verifier: AccessTokenVerifier, audit: AuditSink) {
   return async function structuredTokens(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
     await next();
     const oidc = ctx.oidc;
@@ -45,7 +46,17 @@ export function handleStructuredTokens(verifier: AccessTokenVerifier) {
       };
       return;
     }
-    if (result.valid) await verifier.revoke(result.payload);
+    if (result.valid) {
+      await verifier.revoke(result.payload);
+      audit.record({
+        type: 'token.revoked',
+        actor: oidc.client.clientId,
+        subject: result.payload.sub,
+        clientId: result.payload.client_id,
+        ip: ctx.ip,
+        data: { kind: 'access_token', jti: result.payload.jti, exp: result.payload.exp },
+      });
+    }
     ctx.body = '';
   };
 }

@@ -1,4 +1,5 @@
 import type { ApisTable } from './apis.ts';
+import type { AuditEventsTable } from './audit-events.ts';
 import type { ClientsTable } from './clients.ts';
 import type { GatewaysTable } from './gateways.ts';
 import type { OidcPayloadsTable } from './oidc-payloads.ts';
@@ -16,10 +17,12 @@ export interface Database {
   revoked_tokens: RevokedTokensTable;
   policy_versions: PolicyVersionsTable;
   gateways: GatewaysTable;
+  audit_events: AuditEventsTable;
 }
 
 export type {
   ApisTable,
+  AuditEventsTable,
   ClientsTable,
   GatewaysTable,
   OidcPayloadsTable,

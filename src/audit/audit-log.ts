@@ -1,0 +1,174 @@
+import { auditEventQueries, type DatabaseHandle, type NewAuditRow } from '../db/index.ts';
+import { GENESIS_HASH, linkHash } from './chain.ts';
+import type { AuditEvent, AuditSink } from './types.ts';
+
+export interface AuditLogOptions {
+  /** Events held while the database is slow or away; beyond it new events are counted, not kept. */
+  capacity: number;
+  /** Rows per INSERT (one transaction, one advisory lock). */
+  batchSize: number;
+  /** How often the buffer is written. */
+  flushMs: number;
+}
+
+export interface AuditLogMetrics {
+  depth(value: number): void;
+  dropped(count: number): void;
+  written(count: number, seconds: number): void;
+  failed(): void;
+}
+
+export const NO_AUDIT_METRICS: AuditLogMetrics = {
+  depth() {},
+  dropped() {},
+  written() {},
+  failed() {},
+};
+
+interface Pending {
+  event: AuditEvent;
+  at: Date;
+}
+
+/**
+ * The audit log's writer. `record` only appends to an in-memory buffer (no I/O on the request
+ * path); a timer writes the buffer in batches, each appended to the hash chain in one
+ * transaction. While the database is away the buffer keeps the events and writing is retried;
+ * when it is full, further events are counted, and the count is itself written (`audit.dropped`,
+ * with the time span) ahead of the next batch, so a loss is never silent.
+ */
+export class AuditLog implements AuditSink {
+  readonly #db: DatabaseHandle;
+  readonly #options: AuditLogOptions;
+  readonly #metrics: AuditLogMetrics;
+  readonly #onError: (error: unknown) => void;
+  #buffer: Pending[] = [];
+  #dropped: { count: number; first: Date; last: Date } | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+  #failing = false;
+
+  constructor(
+    db: DatabaseHandle,
+    options: AuditLogOptions,
+    hooks: { metrics?: AuditLogMetrics; onError: (error: unknown) => void },
+  ) {
+    this.#db = db;
+    this.#options = options;
+    this.#metrics = hooks.metrics ?? NO_AUDIT_METRICS;
+    this.#onError = hooks.onError;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.flush(), this.#options.flushMs);
+    this.#timer.unref();
+  }
+
+  record(event: AuditEvent): void {
+    const at = new Date();
+    if (this.#buffer.length >= this.#options.capacity) {
+      if (this.#dropped) {
+        this.#dropped.count += 1;
+        this.#dropped.last = at;
+      } else this.#dropped = { count: 1, first: at, last: at };
+      this.#metrics.dropped(1);
+      return;
+    }
+    this.#buffer.push({ event, at });
+    this.#metrics.depth(this.#buffer.length);
+  }
+
+  /** Events waiting to be written. */
+  get depth(): number {
+    return this.#buffer.length;
+  }
+
+  /** Writes everything buffered so far (one batch at a time); resolves when done or failed. */
+  flush(): Promise<void> {
+    this.#flushing ??= this.#drain().finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  /** Stops the timer and writes what is buffered, giving up after `graceMs`. */
+  async close(graceMs = 5000): Promise<void> {
+    clearInterval(this.#timer);
+    const deadline = Date.now() + graceMs;
+    while ((this.#buffer.length > 0 || this.#dropped) && Date.now() < deadline) {
+      await this.flush();
+      if (this.#failing) await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#buffer.length > 0 || this.#dropped) {
+      const batch = this.#buffer.slice(0, this.#options.batchSize);
+      // A copy: drops counted while this batch is written belong to the next one.
+      const dropped = this.#dropped && { ...this.#dropped };
+      const rows = batch.map(({ event, at }) => toRow(event, at));
+      if (dropped) rows.unshift(droppedRow(dropped));
+      const started = performance.now();
+      try {
+        await auditEventQueries(this.#db.db).append(rows, linkHash, GENESIS_HASH);
+      } catch (error) {
+        this.#metrics.failed();
+        // One report per outage, not one per retry.
+        if (!this.#failing) this.#onError(error);
+        this.#failing = true;
+        return;
+      }
+      this.#failing = false;
+      this.#buffer.splice(0, batch.length);
+      if (dropped && this.#dropped) {
+        this.#dropped.count -= dropped.count;
+        if (this.#dropped.count === 0) this.#dropped = undefined;
+        else this.#dropped.first = dropped.last;
+      }
+      this.#metrics.written(rows.length, (performance.now() - started) / 1000);
+      this.#metrics.depth(this.#buffer.length);
+    }
+  }
+}
+
+/** An AuditSink that keeps nothing (tests and tools that need no evidence). */
+export const NOP_AUDIT: AuditSink = { record() {} };
+
+function toRow(event: AuditEvent, at: Date): NewAuditRow {
+  return {
+    occurred_at: at,
+    type: event.type,
+    actor: clean(event.actor) ?? null,
+    subject: clean(event.subject) ?? null,
+    client_id: clean(event.clientId) ?? null,
+    ip: clean(event.ip) ?? null,
+    data: plain(event.data ?? {}),
+  };
+}
+
+function droppedRow(dropped: { count: number; first: Date; last: Date }): NewAuditRow {
+  return {
+    occurred_at: dropped.last,
+    type: 'audit.dropped',
+    actor: null,
+    subject: null,
+    client_id: null,
+    ip: null,
+    data: { count: dropped.count, from: dropped.first.toISOString(), to: dropped.last.toISOString() },
+  };
+}
+
+/**
+ * Strings as PostgreSQL's jsonb and RFC 8785 both accept them: NUL and lone surrogates (which
+ * either would refuse, failing the whole batch on every retry) become U+FFFD.
+ */
+function clean(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : value.toWellFormed().replaceAll('\u0000', '\uFFFD');
+}
+
+/** The data as it will read back from jsonb: plain JSON values, cleaned strings. */
+function plain(data: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify(data, (_key, value: unknown) => (typeof value === 'string' ? clean(value) : value)),
+  ) as Record<string, unknown>;
+}

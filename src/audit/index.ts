@@ -1,0 +1,14 @@
+/**
+ * The append-only, hash-chained audit log: a buffered writer (AuditLog), a sink that keeps
+ * nothing (NOP_AUDIT), and reading, verifying and exporting the chain.
+ */
+export {
+  AuditLog,
+  type AuditLogMetrics,
+  type AuditLogOptions,
+  NO_AUDIT_METRICS,
+  NOP_AUDIT,
+} from './audit-log.ts';
+export { type ChainVerdict, GENESIS_HASH, linkHash } from './chain.ts';
+export { type AuditRecord, exportAudit, queryAudit, toRecord, verifyAuditChain } from './reader.ts';
+export type { AuditEvent, AuditEventType, AuditSink } from './types.ts';

@@ -1,0 +1,32 @@
+/** What the audit log records; DESIGN.md's "records" and the README's Audit section. */
+export type AuditEventType =
+  | 'token.issued'
+  | 'token.refused'
+  | 'token.revoked'
+  | 'grant.revoked'
+  | 'login.succeeded'
+  | 'login.failed'
+  | 'login.locked'
+  | 'client_auth.locked'
+  | 'admin.change'
+  | 'policy.pushed'
+  | 'key.rotated'
+  | 'decision'
+  | 'audit.dropped';
+
+export interface AuditEvent {
+  type: AuditEventType;
+  /** Who acted: a client id (admin API, token requests) or a username. */
+  actor?: string | undefined;
+  /** Whom it concerns: a user id, a client id for machine tokens, a username on failed logins. */
+  subject?: string | undefined;
+  clientId?: string | undefined;
+  ip?: string | undefined;
+  /** Type-specific details; never secrets (no passwords, client secrets, tokens). */
+  data?: Record<string, unknown>;
+}
+
+/** Where components send audit events; writing is the sink's business (batched, off the hot path). */
+export interface AuditSink {
+  record(event: AuditEvent): void;
+}

@@ -1,0 +1,87 @@
+import { type Kysely, type Selectable, sql } from 'kysely';
+import { json } from '../json.ts';
+import type { AuditEventsTable, Database } from '../schema/index.ts';
+
+export type AuditRow = Selectable<AuditEventsTable>;
+
+/** An event as the writer hands it in; seq and hashes are assigned while appending. */
+export interface NewAuditRow {
+  occurred_at: Date;
+  type: string;
+  actor: string | null;
+  subject: string | null;
+  client_id: string | null;
+  ip: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface AuditFilter {
+  since?: Date | undefined;
+  until?: Date | undefined;
+  subject?: string | undefined;
+  type?: string | undefined;
+  /** Only rows after this seq (paging). */
+  after?: number | undefined;
+  limit: number;
+}
+
+/** Serializes appends across every process and instance writing to one database. */
+const AUDIT_LOCK = 7310004;
+
+export function auditEventQueries(db: Kysely<Database>) {
+  return {
+    /**
+     * Appends rows after the current last one, in one transaction under an advisory lock, so
+     * concurrent writers extend one chain. `link` computes a row's hash from its predecessor's.
+     */
+    async append(
+      rows: NewAuditRow[],
+      link: (prevHash: string, row: NewAuditRow & { seq: number }) => string,
+      genesis: string,
+    ): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
+        // uses audit_events_pkey (backward scan)
+        const last = await trx
+          .selectFrom('audit_events')
+          .select(['seq', 'hash'])
+          .orderBy('seq', 'desc')
+          .limit(1)
+          .executeTakeFirst();
+        let seq = last?.seq ?? 0;
+        let prevHash = last?.hash ?? genesis;
+        const values = rows.map((row) => {
+          seq += 1;
+          const hash = link(prevHash, { ...row, seq });
+          const value = { ...row, seq, data: json(row.data), prev_hash: prevHash, hash };
+          prevHash = hash;
+          return value;
+        });
+        await trx.insertInto('audit_events').values(values).execute();
+      });
+    },
+
+    /** Rows in chain order after `afterSeq` (for verification and export). */
+    // uses audit_events_pkey
+    page(afterSeq: number, limit: number): Promise<AuditRow[]> {
+      return db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('seq', '>', afterSeq)
+        .orderBy('seq')
+        .limit(limit)
+        .execute();
+    },
+
+    // uses audit_events_subject_idx, audit_events_type_idx or audit_events_pkey
+    query(filter: AuditFilter): Promise<AuditRow[]> {
+      let query = db.selectFrom('audit_events').selectAll();
+      if (filter.since) query = query.where('occurred_at', '>=', filter.since);
+      if (filter.until) query = query.where('occurred_at', '<', filter.until);
+      if (filter.subject !== undefined) query = query.where('subject', '=', filter.subject);
+      if (filter.type !== undefined) query = query.where('type', '=', filter.type);
+      if (filter.after !== undefined) query = query.where('seq', '>', filter.after);
+      return query.orderBy('seq').limit(filter.limit).execute();
+    },
+  };
+}

@@ -1,0 +1,15 @@
+import type { ColumnType } from 'kysely';
+
+/** One audit event, chained to its predecessor: hash = SHA-256(prev_hash ‖ canonical content). */
+export interface AuditEventsTable {
+  seq: number;
+  occurred_at: Date;
+  type: string;
+  actor: string | null;
+  subject: string | null;
+  client_id: string | null;
+  ip: string | null;
+  data: ColumnType<Record<string, unknown>, string, never>;
+  prev_hash: string;
+  hash: string;
+}

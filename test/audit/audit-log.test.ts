@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { AuditLog, type AuditLogMetrics, verifyAuditChain } from '../../src/audit/index.ts';
+import { type DatabaseHandle, openDatabase } from '../../src/db/index.ts';
+import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+
+const OPTIONS = { capacity: 10_000, batchSize: 50, flushMs: 60_000 };
+const onError = (error: unknown) => {
+  throw error;
+};
+
+describe(`audit log on ${ENGINE}`, () => {
+  let database: TestDatabase;
+  let db: DatabaseHandle;
+  before(async () => {
+    database = await openTestDatabase();
+    db = database.handle;
+  });
+  after(() => database.drop());
+
+  /** The test owns the table (and is a superuser on PostgreSQL): tampering is possible only by switching the trigger off. */
+  async function tamper(statement: ReturnType<typeof sql>) {
+    await sql`alter table audit_events disable trigger audit_events_no_update_delete`.execute(db.db);
+    try {
+      await statement.execute(db.db);
+    } finally {
+      await sql`alter table audit_events enable trigger audit_events_no_update_delete`.execute(db.db);
+    }
+  }
+
+  async function fresh() {
+    await sql`alter table audit_events disable trigger audit_events_no_truncate`.execute(db.db);
+    await sql`truncate audit_events`.execute(db.db);
+    await sql`alter table audit_events enable trigger audit_events_no_truncate`.execute(db.db);
+  }
+
+  async function write(count: number, log = new AuditLog(db, OPTIONS, { onError })) {
+    for (let i = 0; i < count; i++)
+      log.record({
+        type: 'login.failed',
+        actor: `user-${i}`,
+        ip: '10.0.0.1',
+        data: { n: i, nested: { ok: true } },
+      });
+    await log.flush();
+    return log;
+  }
+
+  beforeEach(fresh);
+
+  it('appends batches as one chain that verifies, seq 1…n without gaps', async () => {
+    await write(120);
+    const verdict = await verifyAuditChain(db);
+    assert.equal(verdict.ok, true, JSON.stringify(verdict));
+    assert.equal(verdict.rows, 120);
+    const rows = await db.db
+      .selectFrom('audit_events')
+      .select(['seq', 'actor', 'data'])
+      .orderBy('seq')
+      .execute();
+    assert.deepEqual(
+      rows.map((r) => r.seq),
+      Array.from({ length: 120 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(rows[7]?.data, { n: 7, nested: { ok: true } });
+  });
+
+  it('refuses UPDATE, DELETE and TRUNCATE (the append-only trigger)', async () => {
+    await write(3);
+    for (const statement of [
+      sql`update audit_events set actor = 'mallory' where seq = 2`,
+      sql`delete from audit_events where seq = 2`,
+      sql`truncate audit_events`,
+    ]) {
+      await assert.rejects(statement.execute(db.db), /append-only/);
+    }
+    assert.equal((await verifyAuditChain(db)).ok, true);
+  });
+
+  it('names the first edited row when someone who owns the table goes around the trigger', async () => {
+    await write(10);
+    await tamper(
+      sql`update audit_events set data = '{"n": 99, "nested": {"ok": true}}'::jsonb where seq = 4`,
+    );
+    await tamper(sql`update audit_events set actor = 'mallory' where seq = 7`);
+    const verdict = await verifyAuditChain(db);
+    assert.deepEqual(verdict, {
+      ok: false,
+      rows: 3,
+      seq: 4,
+      problem: 'the content does not match its hash (edited)',
+    });
+  });
+
+  it('names a deleted row, and an edited hash that hides an edit', async () => {
+    await write(10);
+    await tamper(sql`delete from audit_events where seq = 6`);
+    assert.deepEqual(await verifyAuditChain(db), {
+      ok: false,
+      rows: 5,
+      seq: 7,
+      problem: 'row 6 is missing (deleted)',
+    });
+    await fresh();
+    await write(5);
+    // Rewriting a row and its hash still breaks the next row's link.
+    await tamper(sql`update audit_events set actor = 'mallory', hash = repeat('a', 64) where seq = 2`);
+    const verdict = await verifyAuditChain(db);
+    assert.equal(verdict.ok, false);
+    assert.equal(verdict.ok === false && verdict.seq, 2);
+  });
+
+  it('keeps one valid chain with concurrent writers', async () => {
+    // Separate connection pools on PostgreSQL (as separate instances have); one PGlite otherwise.
+    const other =
+      ENGINE === 'postgres' && database.url
+        ? await openDatabase({ kind: 'postgres', url: database.url })
+        : db;
+    try {
+      const writers = [
+        new AuditLog(db, { ...OPTIONS, batchSize: 7 }, { onError }),
+        new AuditLog(other, { ...OPTIONS, batchSize: 5 }, { onError }),
+      ];
+      for (let round = 0; round < 10; round++) {
+        for (const [w, writer] of writers.entries())
+          for (let i = 0; i < 20; i++)
+            writer.record({ type: 'decision', actor: `writer-${w}`, data: { round, i } });
+        await Promise.all(writers.map((writer) => writer.flush()));
+      }
+      const verdict = await verifyAuditChain(db);
+      assert.deepEqual(verdict.ok && verdict.rows, 400);
+    } finally {
+      if (other !== db) await other.close();
+    }
+  });
+
+  it('records that events were dropped when the buffer was full, and how many', async () => {
+    const counted = { dropped: 0, depth: 0, written: 0 };
+    const metrics: AuditLogMetrics = {
+      depth: (v) => (counted.depth = v),
+      dropped: (n) => (counted.dropped += n),
+      written: (n) => (counted.written += n),
+      failed: () => {},
+    };
+    const log = new AuditLog(db, { ...OPTIONS, capacity: 3 }, { onError, metrics });
+    for (let i = 0; i < 10; i++) log.record({ type: 'decision', data: { i } });
+    assert.equal(log.depth, 3);
+    assert.equal(counted.dropped, 7);
+    await log.flush();
+    const rows = await db.db.selectFrom('audit_events').select(['type', 'data']).orderBy('seq').execute();
+    assert.equal(rows[0]?.type, 'audit.dropped');
+    assert.equal(rows[0]?.data.count, 7);
+    assert.deepEqual(
+      rows.slice(1).map((r) => r.data.i),
+      [0, 1, 2],
+    );
+    assert.equal(counted.written, 4);
+    assert.equal(counted.depth, 0);
+    assert.equal((await verifyAuditChain(db)).ok, true);
+  });
+
+  it('stores what PostgreSQL and canonical JSON would refuse, cleaned instead of failing every retry', async () => {
+    const log = new AuditLog(db, OPTIONS, { onError });
+    log.record({
+      type: 'login.failed',
+      actor: 'nul\u0000byte',
+      data: { lone: '\uD800x', when: new Date(0) },
+    });
+    await log.flush();
+    const row = await db.db.selectFrom('audit_events').selectAll().executeTakeFirstOrThrow();
+    assert.equal(row.actor, 'nul\uFFFDbyte');
+    assert.deepEqual(row.data, { lone: '\uFFFDx', when: '1970-01-01T00:00:00.000Z' });
+    assert.equal((await verifyAuditChain(db)).ok, true);
+  });
+
+  it('keeps events buffered while writing fails, and writes them once it works again', {
+    skip: ENGINE !== 'postgres' && 'needs a PostgreSQL server',
+  }, async () => {
+    // A pool pointed at a port nothing listens on fails like a database that went away.
+    const url = new URL(database.url ?? '');
+    const errors: unknown[] = [];
+    const broken = await openDatabase({
+      kind: 'postgres',
+      url: `postgres://${url.username}@127.0.0.1:1${url.pathname}`,
+    });
+    const failing = new AuditLog(broken, OPTIONS, { onError: (e) => errors.push(e) });
+    failing.record({ type: 'login.failed', actor: 'kept' });
+    await failing.flush();
+    await failing.flush();
+    assert.equal(failing.depth, 1);
+    assert.equal(errors.length, 1, 'one report per outage, not one per retry');
+    await broken.close();
+  });
+});
+
+describe('audit log privileges on PostgreSQL', {
+  skip: ENGINE !== 'postgres' && 'needs a PostgreSQL server',
+}, () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await openTestDatabase();
+  });
+  after(() => database.drop());
+
+  it('lets a service role that does not own the table append and read, never rewrite', async () => {
+    const role = `tollgate_service_${Date.now()}`;
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      // The grant the README documents for the service's role.
+      await admin.query(`create role ${role} login`);
+      await admin.query(`grant select, insert on audit_events to ${role}`);
+      const url = new URL(database.url ?? '');
+      url.username = role;
+      const service = new pg.Client({ connectionString: url.toString() });
+      await service.connect();
+      try {
+        await service.query(
+          `insert into audit_events (seq, occurred_at, type, data, prev_hash, hash) values (1, now(), 'x', '{}', '0', '0')`,
+        );
+        await assert.rejects(
+          service.query('update audit_events set type = $1', ['y']),
+          /permission denied|append-only/,
+        );
+        await assert.rejects(service.query('delete from audit_events'), /permission denied|append-only/);
+        await assert.rejects(
+          service.query('alter table audit_events disable trigger audit_events_no_update_delete'),
+          /must be owner/,
+        );
+      } finally {
+        await service.end();
+      }
+    } finally {
+      await admin.query(`drop owned by ${role}`).catch(() => {});
+      await admin.end();
+      const cleanup = new pg.Client({ connectionString: database.url });
+      await cleanup.connect();
+      await cleanup.query(`drop role if exists ${role}`).catch(() => {});
+      await cleanup.end();
+    }
+  });
+});
