@@ -9,6 +9,8 @@ const TIMEOUT_MS = 30_000;
 export interface AdminApi {
   /** Calls `/admin<path>`; resolves to the parsed JSON body, or undefined for 204. */
   request(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown>;
+  /** GETs `/admin<path>` and yields the body as it arrives (no overall timeout: exports can be long). */
+  stream(path: string): AsyncIterable<string>;
 }
 
 /**
@@ -68,12 +70,28 @@ export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
       }
       return parsed;
     },
+
+    async *stream(path) {
+      const response = await send(
+        `${target.url}/admin${path}`,
+        { method: 'GET', headers: { authorization: `Bearer ${accessToken}` } },
+        false,
+      );
+      if (!response.ok || !response.body) {
+        const parsed = await readJson(response);
+        throw failure(`GET /admin${path} failed: ${describeError(response, parsed)}`);
+      }
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body) yield decoder.decode(chunk, { stream: true });
+      const rest = decoder.decode();
+      if (rest) yield rest;
+    },
   };
 }
 
-async function send(url: string, init: RequestInit): Promise<Response> {
+async function send(url: string, init: RequestInit, timeout = true): Promise<Response> {
   try {
-    return await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    return await fetch(url, timeout ? { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) } : init);
   } catch (error) {
     throw failure(
       `cannot reach ${displayUrl(url)}: ${networkReason(error)}; is Tollgate running there? (choose another with --url)`,

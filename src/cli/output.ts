@@ -3,6 +3,8 @@ export interface Output {
   readonly json: boolean;
   /** Prints `value` as JSON, or the `human` lines (computed only when needed). */
   result(value: unknown, human: () => string | string[]): void;
+  /** Writes text exactly as given (streams such as JSON-lines exports). */
+  raw(text: string): void;
 }
 
 /** An Output writing to `stdout`. */
@@ -16,6 +18,9 @@ export function createOutput(json: boolean, stdout: { write(text: string): unkno
       }
       const lines = human();
       stdout.write(`${Array.isArray(lines) ? lines.join('\n') : lines}\n`);
+    },
+    raw(text) {
+      stdout.write(text);
     },
   };
 }

@@ -94,3 +94,30 @@ export async function loginThroughForms(
   }
   throw new Error('login did not finish');
 }
+
+/** Submits the real login form once, from a fresh authorization request. */
+export async function attemptLogin(
+  tg: { url: string; issuer: string },
+  clientId: string,
+  username: string,
+  password: string,
+  redirectUri = 'https://app.example.test/cb',
+) {
+  const browser = new Browser();
+  const url = new URL(`${tg.url}/auth`);
+  for (const [k, v] of Object.entries({
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  })) {
+    url.searchParams.set(k, v);
+  }
+  const page = await browser.follow(url.toString(), tg.issuer);
+  const html = await page.response.text();
+  return browser.request(new URL(formAction(html, 'login'), tg.issuer).toString(), {
+    form: { csrf: formField(html, 'csrf'), username, password },
+  });
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Browser, formAction, formField } from '../helpers/browser.ts';
+import { attemptLogin } from '../helpers/browser.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 
@@ -61,27 +61,6 @@ describe('brute-force protection of the login form', () => {
     assert.ok(Number(refused.headers.get('retry-after')) > 3600);
   });
 });
-
-/** Submits the real login form once, from a fresh authorization request. */
-async function attemptLogin(tg: TestInstance, clientId: string, username: string, password: string) {
-  const browser = new Browser();
-  const url = new URL(`${tg.url}/auth`);
-  for (const [k, v] of Object.entries({
-    client_id: clientId,
-    response_type: 'code',
-    redirect_uri: REDIRECT,
-    scope: 'openid',
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
-  })) {
-    url.searchParams.set(k, v);
-  }
-  const page = await browser.follow(url.toString(), tg.issuer);
-  const html = await page.response.text();
-  return browser.request(new URL(formAction(html, 'login'), tg.issuer).toString(), {
-    form: { csrf: formField(html, 'csrf'), username, password },
-  });
-}
 
 async function webClient(tg: TestInstance): Promise<string> {
   return (

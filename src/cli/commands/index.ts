@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { apiCommands } from './api.ts';
+import { auditCommands } from './audit.ts';
 import { clientCommands } from './client.ts';
 import { gatewayCommands } from './gateway.ts';
 import { keyCommands } from './keys.ts';
@@ -16,4 +17,5 @@ export const COMMANDS: readonly Command[] = [
   ...keyCommands,
   ...policyCommands,
   ...gatewayCommands,
+  ...auditCommands,
 ];

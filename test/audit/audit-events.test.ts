@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
+import type { AuditRecord } from '../../src/audit/index.ts';
+import { attemptLogin } from '../helpers/browser.ts';
+import { runTollgate } from '../helpers/cli.ts';
+import { createClient, createMachineClient } from '../helpers/fixtures.ts';
+import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
+import { policyFiles } from '../helpers/policies.ts';
+import { requestToken } from '../helpers/tokens.ts';
+import { loggedInUser } from '../helpers/users.ts';
+
+const API = 'https://books.example.test';
+
+/** Polls the admin API until an event of `type` matching `where` is written (the writer batches). */
+async function eventOf(
+  tg: TestInstance,
+  type: string,
+  where: (event: AuditRecord) => boolean = () => true,
+): Promise<AuditRecord> {
+  for (let i = 0; i < 50; i++) {
+    const response = await tg.admin$('GET', `/audit?type=${type}&limit=1000`);
+    const { events } = (await response.json()) as { events: AuditRecord[] };
+    const found = events.find(where);
+    if (found) return found;
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  throw new Error(`no ${type} event was written`);
+}
+
+describe('what the audit log records', () => {
+  let tg: TestInstance;
+  let machine: { client_id: string; client_secret?: string };
+  let accessToken: string;
+  const secrets: string[] = [];
+
+  before(async () => {
+    tg = await startTestInstance({ AUDIT_FLUSH_MS: '50', LOGIN_MAX_FAILURES: '2' });
+    machine = (await createMachineClient(tg, { name: 'reporting', scope: 'decide', api: 'urn:tollgate' }))
+      .created;
+    const issued = await requestToken(tg.url, machine, { scope: 'decide' });
+    accessToken = ((await issued.json()) as { access_token: string }).access_token;
+    secrets.push(machine.client_secret ?? '', accessToken, tg.admin.client_secret);
+  });
+  after(() => tg.close());
+
+  it('a token issued: client, subject, API, scopes, jti and grant type, never the token', async () => {
+    const { jti } = decodeJwt(accessToken);
+    const event = await eventOf(tg, 'token.issued', (e) => e.data.jti === jti);
+    assert.equal(event.actor, machine.client_id);
+    assert.equal(event.client_id, machine.client_id);
+    assert.equal(event.subject, machine.client_id);
+    assert.equal(event.data.grant_type, 'client_credentials');
+    assert.equal(event.data.aud, 'urn:tollgate');
+    assert.equal(event.data.scope, 'decide');
+    assert.match(String(event.ip), /127\.0\.0\.1/);
+  });
+
+  it('a token refused: the OAuth error and the client it named', async () => {
+    await requestToken(tg.url, { client_id: machine.client_id, client_secret: 'wrong' }, { scope: 'decide' });
+    const event = await eventOf(tg, 'token.refused', (e) => e.client_id === machine.client_id);
+    assert.equal(event.data.error, 'invalid_client');
+    assert.equal(event.data.grant_type, 'client_credentials');
+  });
+
+  it('a revocation: which token (jti) and who revoked it', async () => {
+    const fresh = (await (await requestToken(tg.url, machine, { scope: 'decide' })).json()) as {
+      access_token: string;
+    };
+    secrets.push(fresh.access_token);
+    const basic = Buffer.from(`${machine.client_id}:${machine.client_secret}`).toString('base64');
+    const revoked = await fetch(`${tg.url}/token/revocation`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: fresh.access_token }),
+    });
+    assert.equal(revoked.status, 200);
+    const { jti } = decodeJwt(fresh.access_token);
+    const event = await eventOf(tg, 'token.revoked', (e) => e.data.jti === jti);
+    assert.equal(event.actor, machine.client_id);
+    assert.equal(event.data.kind, 'access_token');
+  });
+
+  it('logins: success with the user id, failures and the lockout with username and address', async () => {
+    const user = await loggedInUser(
+      tg,
+      { username: 'olivia', password: 'olivia password', roles: ['reader'] },
+      { audience: API },
+    );
+    secrets.push(user.accessToken, 'olivia password');
+    const success = await eventOf(tg, 'login.succeeded', (e) => e.actor === 'olivia');
+    assert.equal(success.subject, user.userId);
+    assert.equal(success.client_id, user.clientId);
+
+    for (let i = 0; i < 2; i++) await attemptLogin(tg, user.clientId, 'olivia', 'not her password');
+    const failed = await eventOf(tg, 'login.failed', (e) => e.actor === 'olivia');
+    assert.equal(failed.data.reason, 'bad_credentials');
+    assert.match(String(failed.ip), /127\.0\.0\.1/);
+    const locked = await eventOf(tg, 'login.locked', (e) => e.actor === 'olivia');
+    assert.ok(Number(locked.data.retry_after_seconds) > 0);
+  });
+
+  it('admin changes: who, what, before and after, without secrets', async () => {
+    const created = await createClient(tg, {
+      name: 'billing',
+      grant_types: ['client_credentials'],
+      scope: 'decide',
+      api: 'urn:tollgate',
+    });
+    secrets.push(created.client_secret ?? '');
+    const create = await eventOf(tg, 'admin.change', (e) => e.data.target === created.client_id);
+    assert.equal(create.actor, tg.admin.client_id);
+    assert.equal(create.data.action, 'client.create');
+    assert.equal((create.data.after as { name: string }).name, 'billing');
+
+    assert.equal((await tg.admin$('DELETE', `/clients/${created.client_id}`)).status, 204);
+    const removed = await eventOf(
+      tg,
+      'admin.change',
+      (e) => e.data.action === 'client.delete' && e.data.target === created.client_id,
+    );
+    assert.equal((removed.data.before as { name: string }).name, 'billing');
+  });
+
+  it('policy pushes and key rotations', async () => {
+    const pushed = await tg.admin$('POST', '/policies', { files: policyFiles() });
+    const { version } = (await pushed.json()) as { version: number };
+    const push = await eventOf(tg, 'policy.pushed', (e) => e.data.version === version);
+    assert.equal(push.actor, tg.admin.client_id);
+    assert.deepEqual(push.data.resources, ['Invoice']);
+
+    assert.equal((await tg.admin$('POST', '/keys/rotate')).status, 201);
+    const rotation = await eventOf(tg, 'key.rotated');
+    assert.equal(rotation.actor, tg.admin.client_id);
+    assert.ok(Array.isArray(rotation.data.after));
+  });
+
+  it('decisions: caller, subject, action, resource, result, rule, version and latency', async () => {
+    const decide = (action: string, status: string) =>
+      fetch(`${tg.url}/decide`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          subject: { id: 'u-audit', roles: ['accountant'], attrs: { tenant: 'acme' } },
+          action,
+          resource: { type: 'Invoice', id: 'inv-audit', attrs: { tenant: 'acme', status } },
+        }),
+      });
+    assert.equal((await decide('read', 'draft')).status, 200);
+    assert.equal((await decide('update', 'paid')).status, 200);
+    const allow = await eventOf(tg, 'decision', (e) => e.subject === 'u-audit' && e.data.allow === true);
+    assert.equal(allow.actor, machine.client_id);
+    assert.deepEqual(allow.data.resource, { type: 'Invoice', id: 'inv-audit' });
+    assert.equal(allow.data.rule, 'read-own-tenant');
+    assert.equal(typeof allow.data.latency_us, 'number');
+    const deny = await eventOf(tg, 'decision', (e) => e.subject === 'u-audit' && e.data.allow === false);
+    assert.equal(deny.data.reason, 'paid invoices are immutable');
+  });
+
+  it('tollgate audit verify, query and export read the same chain, and none of it holds a secret', async () => {
+    const env = { DATA_DIR: tg.dataDir };
+    const verify = await runTollgate(['audit', 'verify'], env);
+    assert.equal(verify.code, 0, verify.stderr);
+    assert.match(verify.stdout, /^Audit chain intact: \d+ events/);
+
+    const query = await runTollgate(
+      ['audit', 'query', '--type', 'login.failed', '--since', '1h', '--json'],
+      env,
+    );
+    assert.equal(query.code, 0, query.stderr);
+    const { events } = JSON.parse(query.stdout) as { events: AuditRecord[] };
+    assert.ok(events.length >= 1);
+    assert.ok(events.every((e) => e.type === 'login.failed'));
+
+    const bad = await runTollgate(['audit', 'query', '--since', 'yesterday'], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--since yesterday/);
+
+    const exported = await runTollgate(['audit', 'export'], env);
+    assert.equal(exported.code, 0, exported.stderr);
+    const lines = exported.stdout.trim().split('\n');
+    const records = lines.map((line) => JSON.parse(line) as AuditRecord);
+    assert.deepEqual(
+      records.map((r) => r.seq),
+      records.map((_, i) => i + 1),
+      'the whole chain, in order',
+    );
+    for (const secret of secrets)
+      assert.ok(secret && !exported.stdout.includes(secret), 'no secret in the audit log');
+  });
+
+  it('answers a malformed filter with 400 naming the field', async () => {
+    const response = await tg.admin$('GET', '/audit?since=last-week');
+    assert.equal(response.status, 400);
+    assert.match(((await response.json()) as { error_description: string }).error_description, /^since: /);
+  });
+});
+
+describe('decision log settings', () => {
+  it('logs every denial but no allow with DECISION_LOG_ALLOW_SAMPLE=0, and nothing with DECISION_LOG=off', async () => {
+    for (const [env, expected] of [
+      [{ DECISION_LOG_ALLOW_SAMPLE: '0' }, [false]],
+      [{ DECISION_LOG: 'off' }, []],
+    ] as const) {
+      const tg = await startTestInstance({ AUDIT_FLUSH_MS: '20', ...env });
+      try {
+        await tg.admin$('POST', '/policies', { files: policyFiles() });
+        const { created } = await createMachineClient(tg, {
+          name: 'gw',
+          scope: 'decide',
+          api: 'urn:tollgate',
+        });
+        const token = (
+          (await (await requestToken(tg.url, created, { scope: 'decide' })).json()) as {
+            access_token: string;
+          }
+        ).access_token;
+        for (const status of ['draft', 'paid']) {
+          await fetch(`${tg.url}/decide`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({
+              subject: { id: 'u1', roles: ['accountant'], attrs: { tenant: 'acme' } },
+              action: status === 'draft' ? 'read' : 'update',
+              resource: { type: 'Invoice', attrs: { tenant: 'acme', status } },
+            }),
+          });
+        }
+        // Written after the token event, so once that is there the decisions would be too.
+        await eventOf(tg, 'token.issued');
+        await new Promise((done) => setTimeout(done, 100));
+        const { events } = (await (await tg.admin$('GET', '/audit?type=decision')).json()) as {
+          events: AuditRecord[];
+        };
+        assert.deepEqual(
+          events.map((e) => e.data.allow),
+          expected,
+          JSON.stringify(env),
+        );
+      } finally {
+        await tg.close();
+      }
+    }
+  });
+});
