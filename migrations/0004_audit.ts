@@ -13,7 +13,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('subject', 'text')
     .addColumn('client_id', 'text')
     .addColumn('ip', 'text')
-    .addColumn('data', 'jsonb', (c) => c.notNull())
+    // json, not jsonb: the text is kept exactly as written, so the hash covers those bytes.
+    .addColumn('data', 'json', (c) => c.notNull())
     .addColumn('prev_hash', 'text', (c) => c.notNull())
     .addColumn('hash', 'text', (c) => c.notNull())
     .execute();

@@ -142,7 +142,7 @@ function toRow(event: AuditEvent, at: Date): NewAuditRow {
     subject: clean(event.subject) ?? null,
     client_id: clean(event.clientId) ?? null,
     ip: clean(event.ip) ?? null,
-    data: plain(event.data ?? {}),
+    data: dataText(event.data ?? {}),
   };
 }
 
@@ -154,21 +154,23 @@ function droppedRow(dropped: { count: number; first: Date; last: Date }): NewAud
     subject: null,
     client_id: null,
     ip: null,
-    data: { count: dropped.count, from: dropped.first.toISOString(), to: dropped.last.toISOString() },
+    data: dataText({
+      count: dropped.count,
+      from: dropped.first.toISOString(),
+      to: dropped.last.toISOString(),
+    }),
   };
 }
 
 /**
- * Strings as PostgreSQL's jsonb and RFC 8785 both accept them: NUL and lone surrogates (which
- * either would refuse, failing the whole batch on every retry) become U+FFFD.
+ * Strings as PostgreSQL's json type and the hash accept them: NUL (which PostgreSQL refuses,
+ * failing the whole batch on every retry) and lone surrogates become U+FFFD.
  */
 function clean(value: string | undefined): string | undefined {
   return value === undefined ? undefined : value.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }
 
-/** The data as it will read back from jsonb: plain JSON values, cleaned strings. */
-function plain(data: Record<string, unknown>): Record<string, unknown> {
-  return JSON.parse(
-    JSON.stringify(data, (_key, value: unknown) => (typeof value === 'string' ? clean(value) : value)),
-  ) as Record<string, unknown>;
+/** The data as JSON text, strings cleaned; this exact text is stored and hashed. */
+function dataText(data: Record<string, unknown>): string {
+  return JSON.stringify(data, (_key, value: unknown) => (typeof value === 'string' ? clean(value) : value));
 }

@@ -1,8 +1,8 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
-import { json } from '../json.ts';
 import type { AuditEventsTable, Database } from '../schema/index.ts';
 
-export type AuditRow = Selectable<AuditEventsTable>;
+/** A stored row; `data_text` is the data exactly as written, which the chain hash covers. */
+export type AuditRow = Selectable<AuditEventsTable> & { data_text: string };
 
 /** An event as the writer hands it in; seq and hashes are assigned while appending. */
 export interface NewAuditRow {
@@ -12,7 +12,8 @@ export interface NewAuditRow {
   subject: string | null;
   client_id: string | null;
   ip: string | null;
-  data: Record<string, unknown>;
+  /** JSON text, hashed and stored exactly as given. */
+  data: string;
 }
 
 export interface AuditFilter {
@@ -53,7 +54,7 @@ export function auditEventQueries(db: Kysely<Database>) {
         const values = rows.map((row) => {
           seq += 1;
           const hash = link(prevHash, { ...row, seq });
-          const value = { ...row, seq, data: json(row.data), prev_hash: prevHash, hash };
+          const value = { ...row, seq, prev_hash: prevHash, hash };
           prevHash = hash;
           return value;
         });
@@ -67,6 +68,7 @@ export function auditEventQueries(db: Kysely<Database>) {
       return db
         .selectFrom('audit_events')
         .selectAll()
+        .select(sql<string>`data::text`.as('data_text'))
         .where('seq', '>', afterSeq)
         .orderBy('seq')
         .limit(limit)
@@ -75,7 +77,7 @@ export function auditEventQueries(db: Kysely<Database>) {
 
     // uses audit_events_subject_idx, audit_events_type_idx or audit_events_pkey
     query(filter: AuditFilter): Promise<AuditRow[]> {
-      let query = db.selectFrom('audit_events').selectAll();
+      let query = db.selectFrom('audit_events').selectAll().select(sql<string>`data::text`.as('data_text'));
       if (filter.since) query = query.where('occurred_at', '>=', filter.since);
       if (filter.until) query = query.where('occurred_at', '<', filter.until);
       if (filter.subject !== undefined) query = query.where('subject', '=', filter.subject);

@@ -1,6 +1,6 @@
 import type { ColumnType } from 'kysely';
 
-/** One audit event, chained to its predecessor: hash = SHA-256(prev_hash ‖ canonical content). */
+/** One audit event, chained to its predecessor: hash = SHA-256(prev_hash ‖ its content). */
 export interface AuditEventsTable {
   seq: number;
   occurred_at: Date;
@@ -9,6 +9,7 @@ export interface AuditEventsTable {
   subject: string | null;
   client_id: string | null;
   ip: string | null;
+  /** JSON kept verbatim (type json): written as text, read back parsed. */
   data: ColumnType<Record<string, unknown>, string, never>;
   prev_hash: string;
   hash: string;
