@@ -10,7 +10,20 @@ import { ConfigError, memoryLimiters, redisLimiters } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { GatewayCredentials } from './gateway/index.ts';
-import { auditMetrics, buildApp, createCallerLimit, createHttpServer, createMetrics } from './http/index.ts';
+import {
+  auditMetrics,
+  buildApp,
+  clusterMetrics,
+  createCallerLimit,
+  createHttpServer,
+  createMetrics,
+  type LimitName,
+  meteredAudit,
+  registryMetrics,
+  shareWithPrimary,
+  startMetricsServer,
+  watchResources,
+} from './http/index.ts';
 import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
 import {
   clientAuthGuard,
@@ -26,6 +39,8 @@ import { PolicyStore } from './pdp/index.ts';
 
 export interface Tollgate {
   url: string;
+  /** GET /metrics without authentication, when METRICS_PORT is set. */
+  metricsUrl: string | undefined;
   server: Server;
   db: DatabaseHandle;
   ring: SigningKeyRing;
@@ -103,7 +118,9 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const limiters = redis ? redisLimiters(redis) : memoryLimiters;
 
   const metrics = createMetrics();
-  const audit = new AuditLog(
+  watchResources(metrics, db, ring);
+  const limited = (limit: LimitName) => () => metrics.rateLimited.inc({ limit });
+  const auditLog = new AuditLog(
     db,
     { capacity: config.audit.bufferSize, batchSize: 500, flushMs: config.audit.flushMs },
     {
@@ -112,9 +129,10 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
         logger.error({ err: error }, 'writing the audit log failed; events stay buffered and are retried'),
     },
   );
-  audit.start();
-  const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger, audit);
-  const limitTokens = createTokenRateLimit(limiters, config.tokenRateLimit, logger);
+  auditLog.start();
+  const audit = meteredAudit(auditLog, metrics);
+  const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger, audit, limited('client_auth'));
+  const limitTokens = createTokenRateLimit(limiters, config.tokenRateLimit, logger, limited('token'));
   const oidc = new OidcService({
     issuer: config.issuer,
     db,
@@ -180,10 +198,22 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     csrfSecret: derive('csrf'),
     loginGuard: new LoginGuard(config.login, limiters),
     trustedProxies: config.trustedProxies,
-    limitCaller: createCallerLimit(limiters, config.decideRateLimit, logger),
+    limitCaller: createCallerLimit(limiters, config.decideRateLimit, logger, limited('decide')),
     cookieSecret,
+    metricsOnMainPort: config.metricsPort === undefined,
     accepting: () => accepting,
   });
+  // With METRICS_PORT, a single process serves it; cluster workers hand theirs to the primary.
+  let metricsServer: Server | undefined;
+  if (config.metricsPort !== undefined) {
+    if (cluster.isWorker) shareWithPrimary(metrics.registry);
+    else
+      metricsServer = await startMetricsServer(
+        config.metricsPort,
+        options.host,
+        registryMetrics(metrics.registry),
+      );
+  }
 
   const purge = setInterval(() => {
     purgeExpired(db)
@@ -201,8 +231,10 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const url = `http://${options.host ?? 'localhost'}:${port}`;
   logger.info({ url, issuer: config.issuer, database: db.kind }, 'Tollgate listening');
 
+  const metricsAddress = metricsServer?.address() as AddressInfo | undefined;
   return {
     url,
+    metricsUrl: metricsAddress && `http://${options.host ?? 'localhost'}:${metricsAddress.port}/metrics`,
     server,
     db,
     ring,
@@ -223,8 +255,9 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
       });
+      metricsServer?.close();
       // Everything recorded until the last response is written before the database closes.
-      await audit.close();
+      await auditLog.close();
       if (!options.db) await db.close();
     },
   };
@@ -243,6 +276,8 @@ async function main(): Promise<void> {
   }
   if (config.workers > 1 && cluster.isPrimary) {
     superviseWorkers(config.workers);
+    if (config.metricsPort !== undefined)
+      await startMetricsServer(config.metricsPort, undefined, clusterMetrics());
     return;
   }
   const tollgate = await startTollgate(config);

@@ -6,8 +6,8 @@
 /** One scrape: every sample line as `name{labels}` → value. */
 export type Scrape = Map<string, { name: string; labels: Record<string, string>; value: number }>;
 
-export async function scrapeMetrics(baseUrl: string): Promise<Scrape> {
-  const response = await fetch(`${baseUrl}/metrics`);
+export async function scrapeMetrics(metricsUrl: string): Promise<Scrape> {
+  const response = await fetch(metricsUrl);
   if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`);
   return parseExposition(await response.text());
 }

@@ -11,6 +11,8 @@ const root = resolve(import.meta.dirname, '../..');
 /** A Tollgate child process on its own database and data directory. */
 export interface TollgateProcess {
   url: string;
+  /** Unauthenticated GET /metrics (METRICS_PORT). */
+  metricsUrl: string;
   child: ChildProcess;
   dataDir: string;
   stop(): Promise<void>;
@@ -37,6 +39,7 @@ export async function startTollgateProcess(options: {
   env?: Record<string, string>;
 }): Promise<TollgateProcess> {
   const port = await freePort();
+  const metricsPort = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-bench-'));
   const url = `http://127.0.0.1:${port}`;
   const child = startNode(join(root, 'src/main.ts'), {
@@ -47,6 +50,8 @@ export async function startTollgateProcess(options: {
       NODE_ENV: 'production',
       DATABASE_URL: options.databaseUrl,
       PORT: String(port),
+      // Scraped around measured runs without a token (bench/lib/metrics.ts).
+      METRICS_PORT: String(metricsPort),
       ISSUER: url,
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
@@ -69,7 +74,7 @@ export async function startTollgateProcess(options: {
     await stop();
     throw error;
   }
-  return { url, child, dataDir, stop };
+  return { url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, dataDir, stop };
 }
 
 async function waitReady(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {

@@ -24,6 +24,8 @@ export interface Config {
   login: { maxFailures: number; lockoutSeconds: number; maxFailuresPerIp: number };
   subjectTokenAudiences: string[] | undefined;
   audit: { bufferSize: number; flushMs: number };
+  /** Undefined: /metrics on the main port, for tokens with scope `metrics`. */
+  metricsPort: number | undefined;
   decisionLog: { enabled: boolean; allowSample: number };
 }
 
@@ -89,6 +91,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     trustedProxies: e.TRUSTED_PROXIES ?? [],
     audit: { bufferSize: e.AUDIT_BUFFER_SIZE, flushMs: e.AUDIT_FLUSH_MS },
+    metricsPort: e.METRICS_PORT,
     decisionLog: { enabled: e.DECISION_LOG === 'on', allowSample: e.DECISION_LOG_ALLOW_SAMPLE },
     workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
   };

@@ -108,6 +108,8 @@ export const envSchema = z.object({
   TOKEN_RATE_LIMIT: count().default(1200),
   /** Requests per second one caller may send to /decide (and /decide/plan), per instance or shared through Redis. */
   DECIDE_RATE_LIMIT: count().default(50_000),
+  /** Serve /metrics unauthenticated on this port only (for a network only Prometheus reaches). */
+  METRICS_PORT: port.optional(),
   /** Audit events held in memory while the database is slow or away; beyond it they are counted. */
   AUDIT_BUFFER_SIZE: count().default(50_000),
   /** How often buffered audit events are written, in milliseconds. */

@@ -13,6 +13,8 @@ export interface DatabaseHandle {
   kind: DatabaseTarget['kind'];
   /** Resolves when a trivial query succeeds; used by /readyz. */
   ping(): Promise<void>;
+  /** Connection pool usage (PostgreSQL); undefined for the embedded database. */
+  poolStats(): { total: number; idle: number; waiting: number; max: number } | undefined;
   /**
    * Calls `onMessage` for every NOTIFY on `channel` (PostgreSQL: a dedicated connection that
    * reconnects after failures; PGlite: in-process). Returns a function that stops listening.
@@ -31,12 +33,19 @@ pg.types.setTypeParser(20, (value) => Number.parseInt(value, 10));
 export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
   let db: Kysely<Database>;
   let listen: DatabaseHandle['listen'];
+  let poolStats: DatabaseHandle['poolStats'] = () => undefined;
   if (target.kind === 'postgres') {
     const url = target.url;
     listen = (channel, onMessage) => listenOnPostgres(url, channel, onMessage);
     const pool = new pg.Pool({ connectionString: target.url, max: 10 });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
+    poolStats = () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: pool.options.max,
+    });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     if (target.dataDir) mkdirSync(target.dataDir, { recursive: true });
@@ -53,6 +62,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     db,
     kind: target.kind,
     listen,
+    poolStats,
     async ping() {
       await sql`select 1`.execute(db);
     },

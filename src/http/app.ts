@@ -3,7 +3,7 @@ import type { RequestListener } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
-import type { apiUseCases, ClientUseCases } from '../admin/index.ts';
+import { type apiUseCases, BUILTIN_API, type ClientUseCases } from '../admin/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
@@ -17,11 +17,12 @@ import {
   STYLESHEET,
 } from '../oidc/index.ts';
 import type { PolicyStore } from '../pdp/index.ts';
+import { requireScope } from './admin-auth.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
 import { createDecider, type DecideDeps, decideRoutes } from './decide-routes.ts';
 import { fastPath } from './fast-path.ts';
-import type { Metrics } from './metrics.ts';
+import { instrument, type Metrics } from './metrics.ts';
 import { clientAddress, renderErrors, requestContext, securityHeaders } from './middleware.ts';
 
 export interface AppDeps {
@@ -42,6 +43,8 @@ export interface AppDeps {
   trustedProxies: string[];
   limitCaller: (clientId: string) => Promise<void>;
   cookieSecret: Buffer;
+  /** Serve /metrics here (scope `metrics`); false when METRICS_PORT serves it. */
+  metricsOnMainPort: boolean;
   /** False while shutting down, so load balancers stop sending traffic. */
   accepting: () => boolean;
 }
@@ -115,10 +118,12 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     ctx.type = 'application/yaml';
     ctx.body = OPENAPI;
   });
-  ops.get('/metrics', async (ctx) => {
-    ctx.type = deps.metrics.registry.contentType;
-    ctx.body = await deps.metrics.registry.metrics();
-  });
+  if (deps.metricsOnMainPort) {
+    ops.get('/metrics', requireScope(deps.oidc.verifier, BUILTIN_API.audience, 'metrics'), async (ctx) => {
+      ctx.type = deps.metrics.registry.contentType;
+      ctx.body = await deps.metrics.registry.metrics();
+    });
+  }
 
   const allowedMethods = {
     throw: true,
@@ -150,8 +155,8 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
   const koaListener = app.callback();
   return {
     koa: app,
-    listener: (req, res) => {
+    listener: instrument(deps.metrics, (req, res) => {
       if (!fast(req, res)) void koaListener(req, res);
-    },
+    }),
   };
 }

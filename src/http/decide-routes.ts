@@ -104,7 +104,11 @@ export function createDecider(deps: DecideDeps) {
     const decision = set.decide({ ...check, subject, context });
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.decisionSeconds.observe({ resource: check.resource.type }, seconds);
-    deps.metrics.decisions.inc({ result: decision.allow ? 'allow' : 'deny', resource: check.resource.type });
+    deps.metrics.decisions.inc({
+      result: decision.allow ? 'allow' : 'deny',
+      resource: check.resource.type,
+      caller,
+    });
     logDecision(caller, subject.id, check, decision, seconds);
     return decision;
   }

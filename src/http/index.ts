@@ -1,4 +1,12 @@
 export { type AppDeps, buildApp } from './app.ts';
 export { createCallerLimit } from './limits.ts';
-export { auditMetrics, createMetrics, type Metrics } from './metrics.ts';
+export {
+  auditMetrics,
+  createMetrics,
+  type LimitName,
+  type Metrics,
+  meteredAudit,
+  watchResources,
+} from './metrics.ts';
+export { clusterMetrics, registryMetrics, shareWithPrimary, startMetricsServer } from './metrics-server.ts';
 export { createHttpServer, MAX_HEADER_BYTES } from './server.ts';

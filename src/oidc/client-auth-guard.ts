@@ -37,6 +37,7 @@ export function clientAuthGuard(
   options: ClientAuthGuardOptions,
   logger: Logger,
   audit: AuditSink,
+  onLimited: () => void = () => {},
 ) {
   const byIp = limiters({
     keyPrefix: 'client_auth_ip',
@@ -54,6 +55,7 @@ export function clientAuthGuard(
     if (ctx?.method !== 'POST' || !CREDENTIAL_PATHS.has(ctx.path)) return;
     const wait = waitSeconds(await byClient.get(clientId), options.maxFailuresPerClient);
     if (wait === 0) return;
+    onLimited();
     ctx.set('Retry-After', String(wait));
     throw new TooManyRequests('too many failed client authentications; retry later');
   }
@@ -67,6 +69,7 @@ export function clientAuthGuard(
     ];
     const wait = Math.max(...waits);
     if (wait > 0) {
+      onLimited();
       audit.record({
         type: 'token.refused',
         actor: basicId,

@@ -17,7 +17,12 @@ const counted = new WeakSet<object>();
  * looks the client up during client authentication, so it sees the client id whatever the
  * authentication method (Basic, form post, JWT assertion) and refuses before anything is issued.
  */
-export function createTokenRateLimit(limiters: LimiterFactory, perMinute: number, logger: Logger) {
+export function createTokenRateLimit(
+  limiters: LimiterFactory,
+  perMinute: number,
+  logger: Logger,
+  onLimited: () => void = () => {},
+) {
   const limiter = limiters({ keyPrefix: 'token_client', points: perMinute, duration: 60 });
   return async function limitTokenRequest(clientId: string): Promise<void> {
     const ctx = Provider.ctx;
@@ -26,6 +31,7 @@ export function createTokenRateLimit(limiters: LimiterFactory, perMinute: number
     counted.add(ctx);
     const over = await consumeWithin(limiter, clientId);
     if (!over) return;
+    onLimited();
     if (over.first) logger.warn({ client: clientId, limit: perMinute }, 'token rate limit reached');
     ctx.set('Retry-After', String(over.retryAfterSeconds));
     throw new TooManyRequests(`client ${clientId} exceeded ${perMinute} token requests per minute`);
