@@ -25,8 +25,11 @@
  * tollgate_decision_duration_seconds, scraped before and after each measured run. Finally the
  * in-process micro-benchmark bench/decide-eval.ts runs as a child (10 / 1,000 / 10,000 rules).
  *
- * Targets (issue 3): single check ≥ 0.7 × bare req/s; decision p99 ≤ 200 µs; 10,000 rules ≤ 3×
- * the time at 10 rules.
+ * Tollgate runs with its defaults, so every decision is in the audit log; the single check runs
+ * once more on an instance with DECISION_LOG=off, and the difference is the decision log's cost.
+ *
+ * Targets: single check ≥ 0.7 × bare req/s; decision p99 ≤ 200 µs; 10,000 rules ≤ 3× the time
+ * at 10 rules; decision logging costs ≤ 10 % of the single check's throughput.
  *
  * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (16),
  * BENCH_WORKERS (1: the bare server is one process too), BENCH_DECISIONS (for decide-eval),
@@ -49,6 +52,7 @@ import {
   formatDecideReport,
   type Reference,
   type ScenarioReport,
+  TARGET_DECISION_LOG_COST,
   TARGET_DECISION_P99_SECONDS,
   TARGET_SINGLE_TO_BARE,
 } from './lib/decide-report.ts';
@@ -176,10 +180,10 @@ async function runScenario(
     {
       serverPid: tollgate.child.pid,
       beforeRun: async () => {
-        if (withMetrics) before = await scrapeMetrics(tollgate.url);
+        if (withMetrics) before = await scrapeMetrics(tollgate.metricsUrl);
       },
       afterRun: async () => {
-        if (withMetrics) after = await scrapeMetrics(tollgate.url);
+        if (withMetrics) after = await scrapeMetrics(tollgate.metricsUrl);
       },
     },
   );
@@ -226,7 +230,7 @@ async function runScenario(
 }
 
 /** A Tollgate child on its own fresh database, stopped and dropped by `close()`. */
-async function startInstance(workers: string, nodeArgs: string[]) {
+async function startInstance(workers: string, nodeArgs: string[], env: Record<string, string> = {}) {
   const database = await createBenchDatabase(serverUrl);
   lifecycle.onCleanup(() => database.drop());
   progress(`database ${database.name} created; starting Tollgate with WORKERS=${workers}`);
@@ -235,7 +239,7 @@ async function startInstance(workers: string, nodeArgs: string[]) {
     nodeArgs,
     workers,
     // Subject tokens must be for the user API, as a deployment would configure it.
-    env: { SUBJECT_TOKEN_AUDIENCES: USER_API },
+    env: { SUBJECT_TOKEN_AUDIENCES: USER_API, ...env },
   });
   lifecycle.onCleanup(() => tollgate.stop());
   const fixtures = await provisionDecide(tollgate);
@@ -344,6 +348,21 @@ async function main(): Promise<number> {
   }
   await instance.close();
 
+  // The decision log's cost (issue: ≤ 10 % of throughput): the single check again on an instance
+  // that logs no decisions, everything else equal.
+  lifecycle.checkInterrupted();
+  const quiet = await startInstance(settings.workers, [], { DECISION_LOG: 'off' });
+  const quietScenario = { ...scenarios(quiet.fixtures.userToken)[0]!, key: 'no-log' };
+  quietScenario.name = 'single check, DECISION_LOG=off';
+  const decisionLogOff = await runScenario(
+    quiet.tollgate,
+    await quiet.fixtures.callerToken(),
+    quietScenario,
+    bare,
+    withMetrics,
+  );
+  await quiet.close();
+
   let autoWorkers: DecideReport['autoWorkers'];
   if (flags['auto-workers']) {
     lifecycle.checkInterrupted();
@@ -378,6 +397,7 @@ async function main(): Promise<number> {
     bare,
     references,
     scenarios: reports,
+    decisionLogOff,
     ...(autoWorkers ? { autoWorkers } : {}),
     evaluation,
     targets: {
@@ -392,6 +412,11 @@ async function main(): Promise<number> {
         met: p99 !== undefined && p99.upper <= TARGET_DECISION_P99_SECONDS,
       },
       evaluationRatio: { target: 3, met: evalRun.code === 0 },
+      decisionLogCost: {
+        target: TARGET_DECISION_LOG_COST,
+        value: 1 - single.result.rps / decisionLogOff.result.rps,
+        met: 1 - single.result.rps / decisionLogOff.result.rps <= TARGET_DECISION_LOG_COST,
+      },
     },
   };
   if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -415,7 +440,9 @@ async function main(): Promise<number> {
         `profiles: ${profiles.files.join(', ')} in ${profileDir}\n`,
     );
   }
-  const failed = [...reports, ...(autoWorkers ? [autoWorkers] : [])].some((r) => r.failures.length > 0);
+  const failed = [...reports, decisionLogOff, ...(autoWorkers ? [autoWorkers] : [])].some(
+    (r) => r.failures.length > 0,
+  );
   if (failed || bare.non2xx > 0 || bare.errors > 0) {
     progress('FAILED: see the failures above');
     return 1;

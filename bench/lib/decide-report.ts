@@ -6,6 +6,8 @@ import { milliseconds } from './report.ts';
 export const TARGET_SINGLE_TO_BARE = 0.7;
 /** Server-side decision time p99 must stay under this, in seconds (issue 3). */
 export const TARGET_DECISION_P99_SECONDS = 0.0002;
+/** Throughput the decision log may cost the single check (issue 5). */
+export const TARGET_DECISION_LOG_COST = 0.1;
 
 /** Server-side decision time of one scenario, from tollgate_decision_duration_seconds. */
 export interface DecisionTime {
@@ -46,12 +48,15 @@ export interface DecideReport {
   references: Reference[];
   scenarios: ScenarioReport[];
   /** The single check again on an instance with WORKERS=auto (--auto-workers). */
+  /** The single check on an instance with DECISION_LOG=off. */
+  decisionLogOff: ScenarioReport;
   autoWorkers?: ScenarioReport & { workers: string };
   evaluation: { exitCode: number | null; output: unknown };
   targets: {
     singleToBare: { target: number; value: number; met: boolean };
     decisionP99: { targetSeconds: number; valueSeconds?: number; bucket?: [number, number]; met: boolean };
     evaluationRatio: { target: number; met: boolean };
+    decisionLogCost: { target: number; value: number; met: boolean };
   };
 }
 
@@ -110,6 +115,8 @@ export function formatDecideReport(report: DecideReport): string {
   for (const scenario of report.scenarios) {
     lines.push(load(scenario.name, scenario.result, scenario.ratioToBare.toFixed(3), scenario.decisionTime));
   }
+  const off = report.decisionLogOff;
+  lines.push(load(off.name, off.result, off.ratioToBare.toFixed(3), off.decisionTime));
   const auto = report.autoWorkers;
   if (auto) lines.push(load(auto.name, auto.result, auto.ratioToBare.toFixed(3)));
   lines.push(
@@ -137,6 +144,7 @@ export function formatDecideReport(report: DecideReport): string {
         : `in (${micros(t.decisionP99.bucket?.[0])}, ${micros(t.decisionP99.bucket?.[1])}] µs`
     }   target ≤ ${micros(t.decisionP99.targetSeconds)} µs: ${verdict(t.decisionP99.met)}`,
     `10,000 ÷ 10 rules        see bench/decide-eval.ts below   target ≤ ${t.evaluationRatio.target}×: ${verdict(t.evaluationRatio.met)}`,
+    `decision log cost        ${(t.decisionLogCost.value * 100).toFixed(1)} % (1 − logged ÷ DECISION_LOG=off req/s)   target ≤ ${t.decisionLogCost.target * 100} %: ${verdict(t.decisionLogCost.met)}`,
   );
   const failures = [...report.scenarios, ...(auto ? [auto] : [])].flatMap((sc) =>
     sc.failures.map((f) => `${sc.key}: ${f}`),
