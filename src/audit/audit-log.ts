@@ -64,8 +64,8 @@ export class AuditLog implements AuditSink {
     this.#timer.unref();
   }
 
-  record(event: AuditEvent): void {
-    const at = new Date();
+  /** `at`: when it happened, if not now (events recorded in another thread). */
+  record(event: AuditEvent, at = new Date()): void {
     if (this.#buffer.length >= this.#options.capacity) {
       if (this.#dropped) {
         this.#dropped.count += 1;
@@ -102,7 +102,10 @@ export class AuditLog implements AuditSink {
   }
 
   async #drain(): Promise<void> {
-    while (this.#buffer.length > 0 || this.#dropped) {
+    // Only what is buffered now: events arriving meanwhile wait for the next tick, so a steady
+    // stream is written in full batches rather than as a trickle of one-event transactions.
+    let due = this.#buffer.length;
+    while (due > 0 || this.#dropped) {
       const batch = this.#buffer.slice(0, this.#options.batchSize);
       // A copy: drops counted while this batch is written belong to the next one.
       const dropped = this.#dropped && { ...this.#dropped };
@@ -120,6 +123,7 @@ export class AuditLog implements AuditSink {
       }
       this.#failing = false;
       this.#buffer.splice(0, batch.length);
+      due -= batch.length;
       if (dropped && this.#dropped) {
         this.#dropped.count -= dropped.count;
         if (this.#dropped.count === 0) this.#dropped = undefined;
@@ -162,15 +166,22 @@ function droppedRow(dropped: { count: number; first: Date; last: Date }): NewAud
   };
 }
 
-/**
- * Strings as PostgreSQL's json type and the hash accept them: NUL (which PostgreSQL refuses,
- * failing the whole batch on every retry) and lone surrogates become U+FFFD.
- */
+// NUL (which PostgreSQL refuses in text, failing the whole batch on every retry) and lone
+// surrogates; JSON.stringify writes the latter as \ud8xx escapes, which json refuses too.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what it looks for
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
+const UNSTORABLE_ESCAPE = /\\u(0000|d[89a-f])/i;
+
+/** A string as PostgreSQL and the hash accept it: NUL and lone surrogates become U+FFFD. */
 function clean(value: string | undefined): string | undefined {
-  return value === undefined ? undefined : value.toWellFormed().replaceAll('\u0000', '\uFFFD');
+  if (value === undefined || !UNSTORABLE.test(value)) return value;
+  return value.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }
 
 /** The data as JSON text, strings cleaned; this exact text is stored and hashed. */
 function dataText(data: Record<string, unknown>): string {
+  const text = JSON.stringify(data);
+  // Almost always clean: only then is the data walked again, string by string.
+  if (!UNSTORABLE_ESCAPE.test(text)) return text;
   return JSON.stringify(data, (_key, value: unknown) => (typeof value === 'string' ? clean(value) : value));
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AuditRow, NewAuditRow } from '../db/index.ts';
 
 /** The predecessor of the first row. */
@@ -22,7 +22,7 @@ export function linkHash(prevHash: string, row: NewAuditRow & { seq: number }): 
     row.ip,
     row.data,
   ]);
-  return createHash('sha256').update(prevHash).update(content).digest('hex');
+  return hash('sha256', prevHash + content, 'hex');
 }
 
 export type ChainVerdict =

@@ -11,4 +11,6 @@ export {
 } from './audit-log.ts';
 export { type ChainVerdict, GENESIS_HASH, linkHash } from './chain.ts';
 export { type AuditRecord, exportAudit, queryAudit, toRecord, verifyAuditChain } from './reader.ts';
+export { type AuditWriter, startAuditLog } from './start.ts';
+export { ThreadedAuditLog } from './threaded-audit-log.ts';
 export type { AuditEvent, AuditEventType, AuditSink } from './types.ts';

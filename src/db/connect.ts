@@ -11,6 +11,8 @@ export type DatabaseTarget =
 export interface DatabaseHandle {
   db: Kysely<Database>;
   kind: DatabaseTarget['kind'];
+  /** PostgreSQL: the connection URL, so another thread can open its own pool. */
+  url: string | undefined;
   /** Resolves when a trivial query succeeds; used by /readyz. */
   ping(): Promise<void>;
   /** Connection pool usage (PostgreSQL); undefined for the embedded database. */
@@ -37,7 +39,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
   if (target.kind === 'postgres') {
     const url = target.url;
     listen = (channel, onMessage) => listenOnPostgres(url, channel, onMessage);
-    const pool = new pg.Pool({ connectionString: target.url, max: 10 });
+    // A black-holed server must not hold requests for the OS connect timeout (minutes).
+    const pool = new pg.Pool({ connectionString: target.url, max: 10, connectionTimeoutMillis: 5000 });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     poolStats = () => ({
@@ -61,6 +64,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
   return {
     db,
     kind: target.kind,
+    url: target.kind === 'postgres' ? target.url : undefined,
     listen,
     poolStats,
     async ping() {

@@ -15,4 +15,5 @@ export { REVOCATION_CHANNEL, revokedTokenQueries } from './queries/revoked-token
 export { type SigningKeyRow, signingKeyQueries } from './queries/signing-keys.ts';
 export { type NewUser, type UserRow, userQueries } from './queries/users.ts';
 export type { Database } from './schema/index.ts';
+export { isDatabaseUnavailable } from './unavailable.ts';
 export { watchChannel } from './watch.ts';

@@ -65,7 +65,8 @@ export function fastPath(deps: FastPathDeps) {
         },
         (error: unknown) => {
           const rendered = errorResponse(error);
-          if (rendered.status >= 500) deps.logger.error({ reqId: id, err: error }, 'request failed');
+          if (rendered.status === 500) deps.logger.error({ reqId: id, err: error }, 'request failed');
+          else if (rendered.status === 503) deps.logger.warn({ reqId: id }, 'database unavailable');
           if (rendered.challenge) headers['WWW-Authenticate'] = rendered.challenge;
           if (rendered.retryAfter) headers['Retry-After'] = rendered.retryAfter;
           // An unread body would be parsed as the next request on this connection.

@@ -3,6 +3,7 @@ import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import proxyaddr from 'proxy-addr';
 import { TollgateError } from '../common/index.ts';
+import { isDatabaseUnavailable } from '../db/index.ts';
 
 declare module 'koa' {
   interface DefaultState {
@@ -55,7 +56,8 @@ export async function renderErrors(ctx: Context, next: Next) {
     await next();
   } catch (error) {
     const rendered = errorResponse(error);
-    if (rendered.status >= 500) ctx.state.log.error({ err: error }, 'request failed');
+    if (rendered.status === 500) ctx.state.log.error({ err: error }, 'request failed');
+    else if (rendered.status === 503) ctx.state.log.warn('database unavailable');
     ctx.status = rendered.status;
     if (rendered.challenge) ctx.set('WWW-Authenticate', rendered.challenge);
     if (rendered.retryAfter) ctx.set('Retry-After', rendered.retryAfter);
@@ -70,6 +72,16 @@ export function errorResponse(error: unknown): {
   retryAfter?: string;
   body: { error: string; error_description: string };
 } {
+  if (isDatabaseUnavailable(error)) {
+    return {
+      status: 503,
+      retryAfter: '5',
+      body: {
+        error: 'temporarily_unavailable',
+        error_description: 'the database is unavailable; retry shortly',
+      },
+    };
+  }
   const known = error instanceof TollgateError ? error : undefined;
   if (!known?.expose) {
     return {

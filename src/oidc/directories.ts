@@ -21,16 +21,25 @@ export interface Directory<T> {
   invalidate(key?: string): void;
 }
 
-/** A bounded, short-lived cache in front of a lookup; misses are cached too (unknown ids are cheap). */
-function cachedDirectory<T extends object>(load: (key: string) => Promise<T | undefined>): Directory<T> {
-  const cache = new LRUCache<string, { value: T | undefined }>({ max: 10_000, ttl: DIRECTORY_TTL_MS });
+/**
+ * A bounded, short-lived cache in front of a lookup; misses are cached too (unknown ids are
+ * cheap). `failStatic`: when a reload fails (the database is away), the last value read stays
+ * in use until one succeeds.
+ */
+function cachedDirectory<T extends object>(
+  load: (key: string) => Promise<T | undefined>,
+  options: { failStatic: boolean },
+): Directory<T> {
+  const cache = new LRUCache<string, { value: T | undefined }>({
+    max: 10_000,
+    ttl: DIRECTORY_TTL_MS,
+    allowStaleOnFetchRejection: options.failStatic,
+    noDeleteOnFetchRejection: options.failStatic,
+    fetchMethod: async (key) => ({ value: await load(key) }),
+  });
   return {
     async find(key) {
-      const hit = cache.get(key);
-      if (hit) return hit.value;
-      const value = await load(key);
-      cache.set(key, { value });
-      return value;
+      return (await cache.fetch(key))?.value;
     },
     invalidate(key) {
       if (key === undefined) cache.clear();
@@ -45,17 +54,19 @@ export type UserDirectory = Directory<UserRow>;
 
 export function createUserDirectory(db: DatabaseHandle): UserDirectory {
   const users = userQueries(db.db);
-  return cachedDirectory((id) => users.find(id));
+  // Subject tokens at /decide keep resolving to their user through a database outage.
+  return cachedDirectory((id) => users.find(id), { failStatic: true });
 }
 
 export function createClientDirectory(db: DatabaseHandle): ClientDirectory {
   const clients = clientQueries(db.db);
-  return cachedDirectory((clientId) => clients.find(clientId));
+  // The token endpoint does not issue from stale client data: an outage is a 503 there.
+  return cachedDirectory((clientId) => clients.find(clientId), { failStatic: false });
 }
 
 export function createApiDirectory(db: DatabaseHandle): ApiDirectory {
   const apis = apiQueries(db.db);
-  return cachedDirectory((audience) => apis.findByAudience(audience));
+  return cachedDirectory((audience) => apis.findByAudience(audience), { failStatic: false });
 }
 
 /**

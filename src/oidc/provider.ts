@@ -10,6 +10,7 @@ import { createAdapterFactory } from './adapter.ts';
 import { auditProviderEvents } from './audit-events.ts';
 import type { ApiDirectory, ClientDirectory } from './directories.ts';
 import { handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
+import { answerOutagesWith503 } from './unavailable.ts';
 import { renderErrorPage, renderLogoutPage, renderLogoutSuccessPage } from './views.ts';
 
 export interface ProviderDeps {
@@ -172,6 +173,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     return typeof this.clientSecret === 'string' && secretMatchesDigest(actual, this.clientSecret);
   };
 
+  answerOutagesWith503(provider);
   for (const guard of deps.guards) provider.use(guard as never);
   provider.use(handleStructuredTokens(deps.verifier, deps.audit));
   auditProviderEvents(provider, deps.audit);

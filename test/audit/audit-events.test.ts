@@ -157,7 +157,7 @@ describe('what the audit log records', () => {
     assert.equal(deny.data.reason, 'paid invoices are immutable');
   });
 
-  it('tollgate audit verify, query and export read the same chain, and none of it holds a secret', async () => {
+  it('tollgate audit verify, query and export read the same chain; no secret in it or in the logs', async () => {
     const env = { DATA_DIR: tg.dataDir };
     const verify = await runTollgate(['audit', 'verify'], env);
     assert.equal(verify.code, 0, verify.stderr);
@@ -185,8 +185,13 @@ describe('what the audit log records', () => {
       records.map((_, i) => i + 1),
       'the whole chain, in order',
     );
-    for (const secret of secrets)
+    // Neither the audit log nor the service log of this whole flow holds a secret.
+    const logs = tg.logs.join('\n');
+    assert.ok(logs.includes('"reqId"'), 'request lines were logged');
+    for (const secret of secrets) {
       assert.ok(secret && !exported.stdout.includes(secret), 'no secret in the audit log');
+      assert.ok(!logs.includes(secret), 'no secret in the service log');
+    }
   });
 
   it('answers a malformed filter with 400 naming the field', async () => {

@@ -35,14 +35,15 @@ export interface TestInstance {
  */
 export async function startTestInstance(
   env: Record<string, string> = {},
-  options: { shareWith?: TestInstance } = {},
+  options: { shareWith?: TestInstance; database?: TestDatabase } = {},
 ): Promise<TestInstance> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-data-'));
   const first = options.shareWith;
   // A second instance on the first one's PostgreSQL database, issuer and key-encryption key,
   // as a horizontally scaled deployment runs.
-  const database = first ? await joinTestDatabase(first.database) : await openTestDatabase();
+  const database =
+    options.database ?? (first ? await joinTestDatabase(first.database) : await openTestDatabase());
   if (first && existsSync(join(first.dataDir, DEV_KEY_FILE))) {
     copyFileSync(join(first.dataDir, DEV_KEY_FILE), join(dataDir, DEV_KEY_FILE));
   }

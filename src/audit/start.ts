@@ -1,0 +1,24 @@
+import type { DatabaseHandle } from '../db/index.ts';
+import { AuditLog, type AuditLogMetrics, type AuditLogOptions } from './audit-log.ts';
+import { ThreadedAuditLog } from './threaded-audit-log.ts';
+import type { AuditSink } from './types.ts';
+
+export interface AuditWriter extends AuditSink {
+  flush(): Promise<void>;
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * The audit log for this database: on PostgreSQL its writer runs in a worker thread with a pool
+ * of its own; the embedded database admits one connection, so there it writes in process.
+ */
+export async function startAuditLog(
+  db: DatabaseHandle,
+  options: AuditLogOptions,
+  hooks: { metrics?: AuditLogMetrics; onError: (error: unknown) => void },
+): Promise<AuditWriter> {
+  if (db.url) return ThreadedAuditLog.start(db.url, options, hooks);
+  const log = new AuditLog(db, options, hooks);
+  log.start();
+  return log;
+}

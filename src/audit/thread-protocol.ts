@@ -1,0 +1,27 @@
+import type { AuditLogOptions } from './audit-log.ts';
+import type { AuditEvent } from './types.ts';
+
+/** Messages between ThreadedAuditLog (main thread) and the writer thread (audit-thread.ts). */
+export type ToWriter =
+  | { kind: 'events'; events: { event: AuditEvent; at: Date }[] }
+  | { kind: 'flush'; id: number }
+  | { kind: 'close'; graceMs: number };
+
+export type FromWriter =
+  | { kind: 'ready' }
+  | { kind: 'flushed'; id: number }
+  | { kind: 'closed' }
+  | { kind: 'error'; message: string }
+  | {
+      kind: 'metrics';
+      depth: number;
+      dropped: number;
+      failed: number;
+      /** Rows and seconds of each batch written since the last report. */
+      writes: [rows: number, seconds: number][];
+    };
+
+export interface WriterInit {
+  url: string;
+  options: AuditLogOptions;
+}
