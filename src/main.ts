@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
-import { AuditLog } from './audit/index.ts';
+import { startAuditLog } from './audit/index.ts';
 import { ConfigError, memoryLimiters, redisLimiters } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
@@ -120,7 +120,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const metrics = createMetrics();
   watchResources(metrics, db, ring);
   const limited = (limit: LimitName) => () => metrics.rateLimited.inc({ limit });
-  const auditLog = new AuditLog(
+  const auditLog = await startAuditLog(
     db,
     { capacity: config.audit.bufferSize, batchSize: 500, flushMs: config.audit.flushMs },
     {
@@ -129,7 +129,6 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
         logger.error({ err: error }, 'writing the audit log failed; events stay buffered and are retried'),
     },
   );
-  auditLog.start();
   const audit = meteredAudit(auditLog, metrics);
   const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger, audit, limited('client_auth'));
   const limitTokens = createTokenRateLimit(limiters, config.tokenRateLimit, logger, limited('token'));
@@ -215,6 +214,27 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       );
   }
 
+  // KEY_ROTATION_DAYS: every instance checks, one rotates (rotateIfDue takes an advisory lock).
+  const rotationDays = config.keys.rotationDays;
+  const rotation =
+    rotationDays === undefined
+      ? undefined
+      : setInterval(() => {
+          ring
+            .rotateIfDue(rotationDays * 86_400)
+            .then((keys) => {
+              if (!keys) return;
+              logger.info({ keys: keys.map((k) => `${k.alg}:${k.kid}`) }, 'signing keys rotated on schedule');
+              audit.record({
+                type: 'key.rotated',
+                actor: 'KEY_ROTATION_DAYS',
+                data: { trigger: 'schedule', after: keys },
+              });
+            })
+            .catch((error) => logger.error({ err: error }, 'scheduled key rotation failed; will retry'));
+        }, config.keys.refreshSeconds * 1000);
+  rotation?.unref();
+
   const purge = setInterval(() => {
     purgeExpired(db)
       .then((n) => n.payloads + n.revoked > 0 && logger.info(n, 'expired rows purged'))
@@ -242,6 +262,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     async close() {
       accepting = false;
       clearInterval(purge);
+      clearInterval(rotation);
       ring.stop();
       await revocations.stop();
       await policies.stop();

@@ -14,7 +14,7 @@ export interface Config {
   redisUrl: string | undefined;
   logLevel: string;
   policyDir: string;
-  keys: { publishSeconds: number; refreshSeconds: number };
+  keys: { publishSeconds: number; refreshSeconds: number; rotationDays: number | undefined };
   purgeIntervalSeconds: number;
   workers: number;
   trustedProxies: string[];
@@ -74,7 +74,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
     policyDir: resolve(e.POLICY_DIR),
-    keys: { publishSeconds: e.KEY_PUBLISH_SECONDS, refreshSeconds: e.KEY_REFRESH_SECONDS },
+    keys: {
+      publishSeconds: e.KEY_PUBLISH_SECONDS,
+      refreshSeconds: e.KEY_REFRESH_SECONDS,
+      rotationDays: e.KEY_ROTATION_DAYS,
+    },
     purgeIntervalSeconds: e.PURGE_INTERVAL_SECONDS,
     subjectTokenAudiences: e.SUBJECT_TOKEN_AUDIENCES?.length ? e.SUBJECT_TOKEN_AUDIENCES : undefined,
     login: {

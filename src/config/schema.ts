@@ -108,6 +108,11 @@ export const envSchema = z.object({
   TOKEN_RATE_LIMIT: count().default(1200),
   /** Requests per second one caller may send to /decide (and /decide/plan), per instance or shared through Redis. */
   DECIDE_RATE_LIMIT: count().default(50_000),
+  /** Rotate the signing keys automatically once the active ones are this many days old. */
+  KEY_ROTATION_DAYS: z.coerce
+    .number({ error: 'must be a number of days' })
+    .positive('must be more than 0')
+    .optional(),
   /** Serve /metrics unauthenticated on this port only (for a network only Prometheus reaches). */
   METRICS_PORT: port.optional(),
   /** Audit events held in memory while the database is slow or away; beyond it they are counted. */

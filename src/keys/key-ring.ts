@@ -87,6 +87,35 @@ export class SigningKeyRing extends EventEmitter<{ change: [] }> {
     return this.list().filter((k) => kids.includes(k.kid));
   }
 
+  /**
+   * Scheduled rotation: when the newest key of every alg has been signing for `maxAgeSeconds`,
+   * adds successors exactly as rotate() does. The check and the insert happen under the same
+   * advisory lock as start-up, so of several instances checking together one rotates and the
+   * others then see a key that is not yet due. Returns the new keys, or undefined.
+   */
+  async rotateIfDue(maxAgeSeconds: number): Promise<PublishedKey[] | undefined> {
+    const now = this.#options.now();
+    const kids = await this.#db.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(7310001)`.execute(trx);
+      const newest = await trx
+        .selectFrom('signing_keys')
+        .select(['alg', (eb) => eb.fn.max('activates_at').as('activates_at')])
+        .groupBy('alg')
+        .execute();
+      const due =
+        newest.length > 0 &&
+        newest.every((row) => now.getTime() - new Date(row.activates_at).getTime() >= maxAgeSeconds * 1000);
+      if (!due) return [];
+      const activatesAt = new Date(now.getTime() + this.#options.publishSeconds * 1000);
+      const added: string[] = [];
+      for (const alg of SIGNING_ALGS) added.push(await this.#insertKey(alg, activatesAt, trx));
+      return added;
+    });
+    if (kids.length === 0) return undefined;
+    await this.refresh();
+    return this.list().filter((k) => kids.includes(k.kid));
+  }
+
   async refresh(): Promise<void> {
     const rows = await signingKeyQueries(this.#db.db).list();
     const now = this.#options.now();

@@ -32,7 +32,9 @@ describe('loadConfig', () => {
     assert.equal(config.production, false);
     assert.equal(config.keyEncryptionKey, undefined);
     assert.equal(config.logLevel, 'info');
-    assert.deepEqual(config.keys, { publishSeconds: 600, refreshSeconds: 30 });
+    assert.deepEqual(config.keys, { publishSeconds: 600, refreshSeconds: 30, rotationDays: undefined });
+    assert.equal(config.metricsPort, undefined);
+    assert.deepEqual(config.decisionLog, { enabled: true, allowSample: 1 });
   });
 
   it('derives the default issuer from PORT and treats empty variables as unset', () => {
@@ -106,6 +108,32 @@ describe('loadConfig', () => {
       'LOG_LEVEL',
       'PORT',
     ]);
+  });
+
+  it('checks the audit, metrics and key rotation settings', () => {
+    const problems = problemsOf({
+      METRICS_PORT: '70000',
+      DECISION_LOG: 'sometimes',
+      DECISION_LOG_ALLOW_SAMPLE: '1.5',
+      AUDIT_BUFFER_SIZE: '0',
+      KEY_ROTATION_DAYS: '-1',
+    });
+    assert.deepEqual(problems.map((line) => line.slice(0, line.indexOf(':'))).sort(), [
+      'AUDIT_BUFFER_SIZE',
+      'DECISION_LOG',
+      'DECISION_LOG_ALLOW_SAMPLE',
+      'KEY_ROTATION_DAYS',
+      'METRICS_PORT',
+    ]);
+    const config = loadConfig({
+      METRICS_PORT: '9464',
+      DECISION_LOG: 'off',
+      DECISION_LOG_ALLOW_SAMPLE: '0.25',
+      KEY_ROTATION_DAYS: '30',
+    });
+    assert.equal(config.metricsPort, 9464);
+    assert.deepEqual(config.decisionLog, { enabled: false, allowSample: 0.25 });
+    assert.equal(config.keys.rotationDays, 30);
   });
 
   it('never echoes a secret value in its messages', () => {

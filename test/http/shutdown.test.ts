@@ -4,6 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { openDatabase } from '../../src/db/index.ts';
 import { openTestDatabase, pgliteTemplateDir, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
@@ -67,9 +68,22 @@ describe('graceful shutdown on SIGTERM', () => {
     assert.equal(code, 0, stderr);
     // Every request either completed normally or was refused after the listener closed.
     for (const status of statuses) assert.ok(status === 200 || status === 'refused', `unexpected ${status}`);
-    assert.ok(
-      statuses.filter((s) => s === 200).length > 1,
-      `too few requests completed: ${statuses.join(',')}`,
-    );
+    const issued = statuses.filter((s) => s === 200).length;
+    assert.ok(issued > 1, `too few requests completed: ${statuses.join(',')}`);
+
+    // The audit queue was written before the database closed: every token answered is there.
+    const handle = database?.url
+      ? await openDatabase({ kind: 'postgres', url: database.url })
+      : await openDatabase({ kind: 'pglite', dataDir: join(dataDir, 'pglite') });
+    try {
+      const rows = await handle.db
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('type', '=', 'token.issued')
+        .execute();
+      assert.equal(rows.length, issued, 'one token.issued event per token answered');
+    } finally {
+      await handle.close();
+    }
   });
 });
