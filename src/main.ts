@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
@@ -243,6 +243,11 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   purge.unref();
 
   const server = createHttpServer(listener, logger).listen(config.port, options.host);
+  const connections = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -260,7 +265,14 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     ring,
     oidc,
     async close() {
+      // First the drain: still serving, but every answer says Connection: close and /readyz
+      // says 503, so load balancers and keep-alive clients let go before the listener closes
+      // (closing it at once would reset sockets a client is just reusing). It ends early once
+      // no connection is left open.
       accepting = false;
+      const drainUntil = Date.now() + config.shutdownDrainMs;
+      while (connections.size > 0 && Date.now() < drainUntil)
+        await new Promise((done) => setTimeout(done, 25));
       clearInterval(purge);
       clearInterval(rotation);
       ring.stop();
@@ -268,8 +280,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       await policies.stop();
       await gateways.stop();
       redis?.disconnect();
-      // Stop accepting, let in-flight requests finish (responses now say Connection: close, so
-      // keep-alive clients let go), then release the database. A client that still holds a
+      // Then stop accepting and let in-flight requests finish; a client that still holds a
       // connection after the grace period is cut off.
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -15,7 +15,9 @@ const post = (message: FromWriter) => port.postMessage(message);
 
 const totals = { depth: 0, dropped: 0, failed: 0, writes: [] as [number, number][] };
 let changed = false;
-const db = await openDatabase({ kind: 'postgres', url });
+// A write that hangs (a connection half gone in an outage) must fail and be retried, not stop
+// the writer: the buffer would grow while nothing is written.
+const db = await openDatabase({ kind: 'postgres', url, queryTimeoutMs: 15_000 });
 const log = new AuditLog(db, options, {
   metrics: {
     depth: (value) => {

@@ -42,6 +42,9 @@ export class ThreadedAuditLog implements AuditSink {
       });
     });
     worker.on('error', hooks.onError);
+    worker.on('exit', (code) => {
+      if (!log.#closed) hooks.onError(new Error(`the audit writer thread stopped (exit code ${code})`));
+    });
     // The thread must not keep a process alive that is otherwise done.
     worker.unref();
     return log;

@@ -26,6 +26,7 @@ export interface Config {
   audit: { bufferSize: number; flushMs: number };
   /** Undefined: /metrics on the main port, for tokens with scope `metrics`. */
   metricsPort: number | undefined;
+  shutdownDrainMs: number;
   decisionLog: { enabled: boolean; allowSample: number };
 }
 
@@ -96,6 +97,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustedProxies: e.TRUSTED_PROXIES ?? [],
     audit: { bufferSize: e.AUDIT_BUFFER_SIZE, flushMs: e.AUDIT_FLUSH_MS },
     metricsPort: e.METRICS_PORT,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     decisionLog: { enabled: e.DECISION_LOG === 'on', allowSample: e.DECISION_LOG_ALLOW_SAMPLE },
     workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
   };

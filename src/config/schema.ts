@@ -108,6 +108,13 @@ export const envSchema = z.object({
   TOKEN_RATE_LIMIT: count().default(1200),
   /** Requests per second one caller may send to /decide (and /decide/plan), per instance or shared through Redis. */
   DECIDE_RATE_LIMIT: count().default(50_000),
+  /** On SIGTERM, how long to keep serving (answers say Connection: close) before the listener closes. */
+  SHUTDOWN_DRAIN_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1000),
   /** Rotate the signing keys automatically once the active ones are this many days old. */
   KEY_ROTATION_DAYS: z.coerce
     .number({ error: 'must be a number of days' })

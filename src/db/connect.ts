@@ -5,7 +5,12 @@ import pg from 'pg';
 import type { Database } from './schema/index.ts';
 
 export type DatabaseTarget =
-  | { kind: 'postgres'; url: string }
+  | {
+      kind: 'postgres';
+      url: string;
+      /** Client-side limit on any one query; unset, a query may take as long as it takes. */
+      queryTimeoutMs?: number;
+    }
   | { kind: 'pglite'; dataDir: string | undefined };
 
 export interface DatabaseHandle {
@@ -40,7 +45,12 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     const url = target.url;
     listen = (channel, onMessage) => listenOnPostgres(url, channel, onMessage);
     // A black-holed server must not hold requests for the OS connect timeout (minutes).
-    const pool = new pg.Pool({ connectionString: target.url, max: 10, connectionTimeoutMillis: 5000 });
+    const pool = new pg.Pool({
+      connectionString: target.url,
+      max: 10,
+      connectionTimeoutMillis: 5000,
+      ...(target.queryTimeoutMs ? { query_timeout: target.queryTimeoutMs } : {}),
+    });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     poolStats = () => ({

@@ -52,6 +52,8 @@ export async function startTestInstance(
     ISSUER: first?.issuer ?? `http://127.0.0.1:${port}`,
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
+    // The drain waits for the test's own pooled connections; the shutdown test runs it for real.
+    SHUTDOWN_DRAIN_MS: '0',
     ...env,
   });
   const logs: string[] = [];

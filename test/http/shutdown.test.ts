@@ -48,7 +48,7 @@ describe('graceful shutdown on SIGTERM', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('finishes in-flight requests, then exits 0', async () => {
+  it('finishes in-flight requests under load, writes the audit queue, then exits 0', async () => {
     const admin = JSON.parse(readFileSync(join(dataDir, 'admin.json'), 'utf8')) as {
       client_id: string;
       client_secret: string;
@@ -58,6 +58,53 @@ describe('graceful shutdown on SIGTERM', () => {
         (response) => response.status,
         () => 'refused' as const,
       );
+    // A caller for /decide, so the load also runs on the fast path.
+    const adminToken = (
+      (await (await requestToken(url, admin, { scope: 'admin' })).json()) as {
+        access_token: string;
+      }
+    ).access_token;
+    const created = (await (
+      await fetch(`${url}/admin/clients`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'gw',
+          grant_types: ['client_credentials'],
+          scope: 'decide',
+          api: 'urn:tollgate',
+        }),
+      })
+    ).json()) as { client_id: string; client_secret: string };
+    const decideToken = (
+      (await (await requestToken(url, created, { scope: 'decide' })).json()) as {
+        access_token: string;
+      }
+    ).access_token;
+    const decideStatuses: (number | string)[] = [];
+    let loading = true;
+    // Each loop behaves like a load balancer: it stops sending to this instance once an answer
+    // says Connection: close (as /readyz turns 503 at the same moment).
+    const decideLoop = async () => {
+      while (loading) {
+        const status = await fetch(`${url}/decide`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${decideToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ subject: { id: 'u' }, action: 'read', resource: { type: 'Invoice' } }),
+        }).then(
+          async (response) => {
+            await response.arrayBuffer();
+            if (response.headers.get('connection') === 'close') loading = false;
+            return response.status;
+          },
+          (error: { cause?: { code?: string } }) => error.cause?.code ?? 'network error',
+        );
+        decideStatuses.push(status);
+        if (typeof status === 'string') return;
+      }
+    };
+    const load = Array.from({ length: 4 }, decideLoop);
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const inFlight = Array.from({ length: 50 }, tokenRequest);
     // Once the first answer is back, the others are being served: stop now.
@@ -65,9 +112,16 @@ describe('graceful shutdown on SIGTERM', () => {
     child.kill('SIGTERM');
     const statuses = await Promise.all(inFlight);
     const code = await exited;
+    loading = false;
+    await Promise.all(load);
     assert.equal(code, 0, stderr);
     // Every request either completed normally or was refused after the listener closed.
     for (const status of statuses) assert.ok(status === 200 || status === 'refused', `unexpected ${status}`);
+    // Every request of the load was answered: no reset of a keep-alive connection being reused.
+    const answered = decideStatuses.filter((s) => s === 200).length;
+    const unexpected = decideStatuses.filter((s) => s !== 200 && s !== 'ECONNREFUSED');
+    assert.ok(answered > 10, `too few decisions answered: ${answered}`);
+    assert.deepEqual(unexpected, [], 'every /decide was answered 200 (or refused after close)');
     const issued = statuses.filter((s) => s === 200).length;
     assert.ok(issued > 1, `too few requests completed: ${statuses.join(',')}`);
 
@@ -81,7 +135,8 @@ describe('graceful shutdown on SIGTERM', () => {
         .select('seq')
         .where('type', '=', 'token.issued')
         .execute();
-      assert.equal(rows.length, issued, 'one token.issued event per token answered');
+      // +2: the admin and the /decide caller tokens of the set-up.
+      assert.equal(rows.length, issued + 2, 'one token.issued event per token answered');
     } finally {
       await handle.close();
     }
