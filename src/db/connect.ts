@@ -53,6 +53,10 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
+    // A connection that ends while checked out (the server stopped mid-transaction) emits
+    // 'error' on its client, where nothing listens: unhandled, that kills the process or
+    // thread. The running query fails with the error anyway, and the pool drops the client.
+    pool.on('connect', (client) => client.on('error', () => {}));
     poolStats = () => ({
       total: pool.totalCount,
       idle: pool.idleCount,
