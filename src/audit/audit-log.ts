@@ -180,7 +180,14 @@ function clean(value: string | undefined): string | undefined {
 
 /** The data as JSON text, strings cleaned; this exact text is stored and hashed. */
 function dataText(data: Record<string, unknown>): string {
-  const text = JSON.stringify(data);
+  let text: string;
+  try {
+    text = JSON.stringify(data);
+  } catch (error) {
+    // A BigInt or a cycle must not fail every retry of the batch (or kill the writer): the
+    // event is kept, with why its data is not.
+    return JSON.stringify({ unserializable: error instanceof Error ? error.message : String(error) });
+  }
   // Almost always clean: only then is the data walked again, string by string.
   if (!UNSTORABLE_ESCAPE.test(text)) return text;
   return JSON.stringify(data, (_key, value: unknown) => (typeof value === 'string' ? clean(value) : value));

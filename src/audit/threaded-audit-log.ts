@@ -6,51 +6,82 @@ import type { AuditEvent, AuditSink } from './types.ts';
 /** How often recorded events are handed to the writer thread. */
 const HANDOFF_MS = 20;
 
+type Hooks = { metrics?: AuditLogMetrics; onError: (error: unknown) => void };
+
 /**
  * The audit log with its writer in a worker thread (PostgreSQL). `record` only appends to an
  * array; every few milliseconds the array is handed to the thread in one message, and the
  * thread buffers, hashes and writes exactly as AuditLog does in process. The request thread
  * pays a push and a share of one structured clone per event.
+ *
+ * Should the thread die, a new one takes over, and the first event it writes says that up to
+ * the number of events handed over but not reported written may be missing.
  */
 export class ThreadedAuditLog implements AuditSink {
-  readonly #worker: Worker;
+  readonly #init: WriterInit;
+  readonly #hooks: Hooks;
   readonly #metrics: AuditLogMetrics;
+  #worker: Worker | undefined;
   #pending: { event: AuditEvent; at: Date }[] = [];
   #handoff: NodeJS.Timeout | undefined;
   readonly #waiting = new Map<number, () => void>();
   #nextId = 0;
   #closed: Promise<void> | undefined;
+  /** Events handed to the current thread, and rows it reported written. */
+  #handedOver = 0;
+  #written = 0;
+  #droppedWithoutThread = 0;
 
-  private constructor(worker: Worker, metrics: AuditLogMetrics) {
-    this.#worker = worker;
-    this.#metrics = metrics;
+  private constructor(init: WriterInit, hooks: Hooks) {
+    this.#init = init;
+    this.#hooks = hooks;
+    this.#metrics = hooks.metrics ?? NO_AUDIT_METRICS;
   }
 
-  static async start(
-    url: string,
-    options: AuditLogOptions,
-    hooks: { metrics?: AuditLogMetrics; onError: (error: unknown) => void },
-  ): Promise<ThreadedAuditLog> {
-    const init: WriterInit = { url, options };
-    const worker = new Worker(new URL('./audit-thread.ts', import.meta.url), { workerData: init });
-    const log = new ThreadedAuditLog(worker, hooks.metrics ?? NO_AUDIT_METRICS);
+  static async start(url: string, options: AuditLogOptions, hooks: Hooks): Promise<ThreadedAuditLog> {
+    const log = new ThreadedAuditLog({ url, options }, hooks);
+    await log.#spawn();
+    return log;
+  }
+
+  async #spawn(): Promise<void> {
+    const worker = new Worker(new URL('./audit-thread.ts', import.meta.url), { workerData: this.#init });
     await new Promise<void>((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', (message: FromWriter) => {
         if (message.kind === 'ready') resolve();
-        else log.#receive(message, hooks.onError);
+        else this.#receive(message);
       });
     });
-    worker.on('error', hooks.onError);
-    worker.on('exit', (code) => {
-      if (!log.#closed) hooks.onError(new Error(`the audit writer thread stopped (exit code ${code})`));
+    worker.on('error', this.#hooks.onError);
+    worker.once('exit', (code) => {
+      if (this.#closed) return;
+      this.#worker = undefined;
+      this.#hooks.onError(new Error(`the audit writer thread stopped (exit code ${code}); starting another`));
+      const unwritten = Math.max(0, this.#handedOver - this.#written);
+      this.#handedOver = 0;
+      this.#written = 0;
+      this.#pending.unshift({
+        event: { type: 'audit.dropped', data: { reason: 'the writer thread stopped', at_most: unwritten } },
+        at: new Date(),
+      });
+      this.#spawn().then(
+        () => this.#handOver(),
+        (error: unknown) => this.#hooks.onError(error),
+      );
     });
     // The thread must not keep a process alive that is otherwise done.
     worker.unref();
-    return log;
+    this.#worker = worker;
   }
 
   record(event: AuditEvent): void {
+    // Only while no thread is running can this grow; it stays within the writer's capacity.
+    if (this.#pending.length >= this.#init.options.capacity) {
+      this.#droppedWithoutThread += 1;
+      this.#metrics.dropped(1);
+      return;
+    }
     this.#pending.push({ event, at: new Date() });
     this.#handoff ??= setTimeout(() => this.#handOver(), HANDOFF_MS);
   }
@@ -74,7 +105,7 @@ export class ThreadedAuditLog implements AuditSink {
         this.#post({ kind: 'close', graceMs });
         setTimeout(resolve, graceMs + 2000).unref();
       });
-      await this.#worker.terminate();
+      await this.#worker?.terminate();
     })();
     return this.#closed;
   }
@@ -82,24 +113,39 @@ export class ThreadedAuditLog implements AuditSink {
   #handOver(): void {
     clearTimeout(this.#handoff);
     this.#handoff = undefined;
-    if (this.#pending.length === 0) return;
+    // Without a thread (one is starting) the events wait here.
+    if (this.#pending.length === 0 || !this.#worker) return;
+    if (this.#droppedWithoutThread > 0) {
+      this.#pending.unshift({
+        event: {
+          type: 'audit.dropped',
+          data: { reason: 'no writer thread', count: this.#droppedWithoutThread },
+        },
+        at: new Date(),
+      });
+      this.#droppedWithoutThread = 0;
+    }
     const events = this.#pending;
     this.#pending = [];
+    this.#handedOver += events.length;
     this.#post({ kind: 'events', events });
   }
 
   #post(message: ToWriter): void {
-    this.#worker.postMessage(message);
+    this.#worker?.postMessage(message);
   }
 
-  #receive(message: FromWriter, onError: (error: unknown) => void): void {
+  #receive(message: FromWriter): void {
     if (message.kind === 'metrics') {
       this.#metrics.depth(message.depth);
       if (message.dropped > 0) this.#metrics.dropped(message.dropped);
       for (let i = 0; i < message.failed; i++) this.#metrics.failed();
-      for (const [rows, seconds] of message.writes) this.#metrics.written(rows, seconds);
+      for (const [rows, seconds] of message.writes) {
+        this.#written += rows;
+        this.#metrics.written(rows, seconds);
+      }
     } else if (message.kind === 'error') {
-      onError(new Error(message.message));
+      this.#hooks.onError(new Error(message.message));
     } else if (message.kind === 'flushed') {
       this.#waiting.get(message.id)?.();
       this.#waiting.delete(message.id);
