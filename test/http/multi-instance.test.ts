@@ -24,7 +24,13 @@ describe('three instances on one PostgreSQL database', { skip: !postgres && 'nee
   let callerAtB: string;
   const API = 'https://projects.example.test';
   // Keys: published within a second everywhere, signing 3 s after a rotation.
-  const ENV = { KEY_PUBLISH_SECONDS: '3', KEY_REFRESH_SECONDS: '1', AUDIT_FLUSH_MS: '50' };
+  // … and one Redis for the limits, when the run has one (CI always does).
+  const ENV = {
+    KEY_PUBLISH_SECONDS: '3',
+    KEY_REFRESH_SECONDS: '1',
+    AUDIT_FLUSH_MS: '50',
+    ...(process.env.TOLLGATE_TEST_REDIS_URL ? { REDIS_URL: process.env.TOLLGATE_TEST_REDIS_URL } : {}),
+  };
 
   before(async () => {
     a = await startTestInstance(ENV);
