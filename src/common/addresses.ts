@@ -36,3 +36,16 @@ export function addressInRanges(address: string, ranges: readonly string[]): boo
     }
   });
 }
+
+/**
+ * One spelling per address: an IPv4-mapped IPv6 address (`::ffff:10.0.0.7`, what a dual-stack
+ * socket reports for IPv4 clients) becomes plain IPv4, so limits, allow-lists, logs and the
+ * audit log name an address the same way. Anything unparsable is returned as it is.
+ */
+export function canonicalAddress(address: string): string {
+  try {
+    return ipaddr.process(address).toString();
+  } catch {
+    return address;
+  }
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import proxyaddr from 'proxy-addr';
-import { TollgateError } from '../common/index.ts';
+import { canonicalAddress, TollgateError } from '../common/index.ts';
 import { isDatabaseUnavailable } from '../db/index.ts';
 
 declare module 'koa' {
@@ -132,7 +132,7 @@ export async function securityHeaders(ctx: Context, next: Next) {
 export function clientAddress(trustedProxies: string[]) {
   const trust = proxyaddr.compile(trustedProxies);
   return async function resolveClientAddress(ctx: Context, next: Next) {
-    ctx.request.ip = proxyaddr(ctx.req, trust);
+    ctx.request.ip = canonicalAddress(proxyaddr(ctx.req, trust));
     await next();
   };
 }

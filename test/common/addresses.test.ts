@@ -1,0 +1,18 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { addressInRanges, canonicalAddress } from '../../src/common/index.ts';
+
+describe('client addresses', () => {
+  it('spell an IPv4 client the same whether the socket is IPv4 or dual-stack', () => {
+    assert.equal(canonicalAddress('::ffff:10.0.0.7'), '10.0.0.7');
+    assert.equal(canonicalAddress('10.0.0.7'), '10.0.0.7');
+    assert.equal(canonicalAddress('2001:db8::1'), '2001:db8::1');
+    assert.equal(canonicalAddress('not an address'), 'not an address');
+  });
+
+  it('match ranges across both spellings', () => {
+    assert.equal(addressInRanges('::ffff:10.1.2.3', ['10.0.0.0/8']), true);
+    assert.equal(addressInRanges('10.1.2.3', ['10.0.0.0/8']), true);
+    assert.equal(addressInRanges('11.1.2.3', ['10.0.0.0/8']), false);
+  });
+});
