@@ -19,6 +19,7 @@ type Hooks = { metrics?: AuditLogMetrics; onError: (error: unknown) => void };
  */
 export class ThreadedAuditLog implements AuditSink {
   readonly #init: WriterInit;
+  readonly #script: URL;
   readonly #hooks: Hooks;
   readonly #metrics: AuditLogMetrics;
   #worker: Worker | undefined;
@@ -32,20 +33,27 @@ export class ThreadedAuditLog implements AuditSink {
   #written = 0;
   #droppedWithoutThread = 0;
 
-  private constructor(init: WriterInit, hooks: Hooks) {
+  private constructor(init: WriterInit, hooks: Hooks, script: URL) {
     this.#init = init;
+    this.#script = script;
     this.#hooks = hooks;
     this.#metrics = hooks.metrics ?? NO_AUDIT_METRICS;
   }
 
-  static async start(url: string, options: AuditLogOptions, hooks: Hooks): Promise<ThreadedAuditLog> {
-    const log = new ThreadedAuditLog({ url, options }, hooks);
+  /** `script`: the thread's code (tests hand in one that fails on purpose). */
+  static async start(
+    url: string,
+    options: AuditLogOptions,
+    hooks: Hooks,
+    script = new URL('./audit-thread.ts', import.meta.url),
+  ): Promise<ThreadedAuditLog> {
+    const log = new ThreadedAuditLog({ url, options }, hooks, script);
     await log.#spawn();
     return log;
   }
 
   async #spawn(): Promise<void> {
-    const worker = new Worker(new URL('./audit-thread.ts', import.meta.url), { workerData: this.#init });
+    const worker = new Worker(this.#script, { workerData: this.#init });
     await new Promise<void>((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', (message: FromWriter) => {

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { AuditLog, type AuditLogMetrics, verifyAuditChain } from '../../src/audit/index.ts';
+import { AuditLog, type AuditLogMetrics, ThreadedAuditLog, verifyAuditChain } from '../../src/audit/index.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/index.ts';
 import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
@@ -210,6 +214,52 @@ describe(`audit log on ${ENGINE}`, () => {
     assert.equal(failing.depth, 1);
     assert.equal(errors.length, 1, 'one report per outage, not one per retry');
     await broken.close();
+  });
+});
+
+describe('the audit writer thread', { skip: ENGINE !== 'postgres' && 'needs a PostgreSQL server' }, () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await openTestDatabase();
+  });
+  after(() => database.drop());
+
+  it('is replaced when it dies, and the possible loss is recorded in the chain', async () => {
+    const marker = join(await mkdtemp(join(tmpdir(), 'tollgate-thread-')), 'marker');
+    process.env.TOLLGATE_TEST_THREAD_MARKER = marker;
+    const errors: string[] = [];
+    const log = await ThreadedAuditLog.start(
+      database.url ?? '',
+      OPTIONS,
+      { onError: (e) => errors.push(String(e)) },
+      new URL('./failing-thread.ts', import.meta.url),
+    );
+    try {
+      for (const actor of ['a', 'b', 'c']) log.record({ type: 'login.failed', actor });
+      // The first thread dies on these; wait for its successor to have taken over.
+      for (let i = 0; i < 100 && !errors.some((e) => e.includes('starting another')); i++) await sleep(20);
+      await sleep(200);
+      for (const actor of ['d', 'e']) log.record({ type: 'login.failed', actor });
+      await log.flush();
+      const rows = await database.handle.db
+        .selectFrom('audit_events')
+        .select(['type', 'actor', 'data'])
+        .orderBy('seq')
+        .execute();
+      assert.deepEqual(
+        rows.map((r) => [r.type, r.actor ?? r.data.at_most]),
+        [
+          ['audit.dropped', 3],
+          ['login.failed', 'd'],
+          ['login.failed', 'e'],
+        ],
+      );
+      assert.ok(errors.some((e) => e.includes('the audit writer thread stopped')));
+      assert.equal((await verifyAuditChain(database.handle)).ok, true);
+    } finally {
+      await log.close();
+      delete process.env.TOLLGATE_TEST_THREAD_MARKER;
+    }
   });
 });
 
