@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 
 describe('health and HTTP hygiene', () => {
@@ -94,5 +95,22 @@ describe('health and HTTP hygiene', () => {
     assert.match(garbage, /"error":"invalid_request"/);
     const fine = await fetch(`${tg.url}/healthz`, { headers: { 'x-medium': 'a'.repeat(8_000) } });
     assert.equal(fine.status, 200);
+  });
+
+  it('serves its OpenAPI contract, covering decisions, forward-auth, gateways and the audit log', async () => {
+    const response = await fetch(`${tg.url}/openapi.yaml`);
+    assert.equal(response.status, 200);
+    const { paths } = parse(await response.text()) as { paths: Record<string, unknown> };
+    for (const path of [
+      '/decide',
+      '/decide/plan',
+      '/decide/forward/nginx',
+      '/decide/forward/traefik',
+      '/admin/gateways',
+      '/admin/audit',
+      '/admin/audit/verify',
+      '/admin/policies',
+    ])
+      assert.ok(path in paths, path);
   });
 });
