@@ -5,6 +5,8 @@ import type { AuditEvent, AuditSink } from './types.ts';
 
 /** How often recorded events are handed to the writer thread. */
 const HANDOFF_MS = 20;
+/** The longest flush() waits for the thread's answer. */
+const FLUSH_TIMEOUT_MS = 30_000;
 
 type Hooks = { metrics?: AuditLogMetrics; onError: (error: unknown) => void };
 
@@ -32,6 +34,8 @@ export class ThreadedAuditLog implements AuditSink {
   #handedOver = 0;
   #written = 0;
   #droppedWithoutThread = 0;
+  /** Flush and close requests made while no thread runs, delivered to the next one. */
+  #backlog: ToWriter[] = [];
 
   private constructor(init: WriterInit, hooks: Hooks, script: URL) {
     this.#init = init;
@@ -73,14 +77,14 @@ export class ThreadedAuditLog implements AuditSink {
         event: { type: 'audit.dropped', data: { reason: 'the writer thread stopped', at_most: unwritten } },
         at: new Date(),
       });
-      this.#spawn().then(
-        () => this.#handOver(),
-        (error: unknown) => this.#hooks.onError(error),
-      );
+      this.#spawn().catch((error: unknown) => this.#hooks.onError(error));
     });
     // The thread must not keep a process alive that is otherwise done.
     worker.unref();
     this.#worker = worker;
+    // Events first, so that a flush asked for meanwhile covers them.
+    this.#handOver();
+    for (const message of this.#backlog.splice(0)) worker.postMessage(message);
   }
 
   record(event: AuditEvent): void {
@@ -101,6 +105,11 @@ export class ThreadedAuditLog implements AuditSink {
     return new Promise((resolve) => {
       this.#waiting.set(id, resolve);
       this.#post({ kind: 'flush', id });
+      // Never wait forever on a thread that is gone: its successor gets its own requests.
+      setTimeout(() => {
+        this.#waiting.delete(id);
+        resolve();
+      }, FLUSH_TIMEOUT_MS).unref();
     });
   }
 
@@ -140,7 +149,8 @@ export class ThreadedAuditLog implements AuditSink {
   }
 
   #post(message: ToWriter): void {
-    this.#worker?.postMessage(message);
+    if (this.#worker) this.#worker.postMessage(message);
+    else this.#backlog.push(message);
   }
 
   #receive(message: FromWriter): void {
