@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
@@ -15,13 +15,14 @@ import {
   buildApp,
   clusterMetrics,
   createCallerLimit,
-  createHttpServer,
   createMetrics,
   type LimitName,
+  listen,
   meteredAudit,
   registryMetrics,
   shareWithPrimary,
   startMetricsServer,
+  superviseWorkers,
   watchResources,
 } from './http/index.ts';
 import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
@@ -67,9 +68,6 @@ export const REDACT_PATHS = [
   '*.id_token',
   '*.token',
 ];
-
-/** How long in-flight requests get to finish on SIGTERM. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Composition root: builds every component from config and starts listening. */
 export async function startTollgate(config: Config, options: StartOptions = {}): Promise<Tollgate> {
@@ -214,26 +212,20 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       );
   }
 
-  // KEY_ROTATION_DAYS: every instance checks, one rotates (rotateIfDue takes an advisory lock).
   const rotationDays = config.keys.rotationDays;
-  const rotation =
-    rotationDays === undefined
-      ? undefined
-      : setInterval(() => {
-          ring
-            .rotateIfDue(rotationDays * 86_400)
-            .then((keys) => {
-              if (!keys) return;
-              logger.info({ keys: keys.map((k) => `${k.alg}:${k.kid}`) }, 'signing keys rotated on schedule');
-              audit.record({
-                type: 'key.rotated',
-                actor: 'KEY_ROTATION_DAYS',
-                data: { trigger: 'schedule', after: keys },
-              });
-            })
-            .catch((error) => logger.error({ err: error }, 'scheduled key rotation failed; will retry'));
-        }, config.keys.refreshSeconds * 1000);
-  rotation?.unref();
+  if (rotationDays !== undefined) {
+    ring.startRotation(rotationDays * 86_400, {
+      onRotated: (keys) => {
+        logger.info({ keys: keys.map((k) => `${k.alg}:${k.kid}`) }, 'signing keys rotated on schedule');
+        audit.record({
+          type: 'key.rotated',
+          actor: 'KEY_ROTATION_DAYS',
+          data: { trigger: 'schedule', after: keys },
+        });
+      },
+      onError: (error) => logger.error({ err: error }, 'scheduled key rotation failed; will retry'),
+    });
+  }
 
   const purge = setInterval(() => {
     purgeExpired(db)
@@ -242,51 +234,33 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   }, config.purgeIntervalSeconds * 1000);
   purge.unref();
 
-  const server = createHttpServer(listener, logger).listen(config.port, options.host);
-  const connections = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    connections.add(socket);
-    socket.once('close', () => connections.delete(socket));
+  const http = await listen(listener, logger, {
+    port: config.port,
+    host: options.host,
+    drainMs: config.shutdownDrainMs,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${options.host ?? 'localhost'}:${port}`;
+  const { url } = http;
   logger.info({ url, issuer: config.issuer, database: db.kind }, 'Tollgate listening');
 
   const metricsAddress = metricsServer?.address() as AddressInfo | undefined;
   return {
     url,
     metricsUrl: metricsAddress && `http://${options.host ?? 'localhost'}:${metricsAddress.port}/metrics`,
-    server,
+    server: http.server,
     db,
     ring,
     oidc,
     async close() {
-      // First the drain: still serving, but every answer says Connection: close and /readyz
-      // says 503, so load balancers and keep-alive clients let go before the listener closes
-      // (closing it at once would reset sockets a client is just reusing). It ends early once
-      // no connection is left open.
+      // First the drain: still serving, but answers say Connection: close and /readyz 503.
       accepting = false;
-      const drainUntil = Date.now() + config.shutdownDrainMs;
-      while (connections.size > 0 && Date.now() < drainUntil)
-        await new Promise((done) => setTimeout(done, 25));
+      await http.drain();
       clearInterval(purge);
-      clearInterval(rotation);
       ring.stop();
       await revocations.stop();
       await policies.stop();
       await gateways.stop();
       redis?.disconnect();
-      // Then stop accepting and let in-flight requests finish; a client that still holds a
-      // connection after the grace period is cut off.
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
-      });
+      await http.close();
       metricsServer?.close();
       // Everything recorded until the last response is written before the database closes.
       await auditLog.close();
@@ -323,51 +297,6 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
-}
-
-/**
- * Several worker processes share the listening socket (node:cluster), so one instance uses
- * every core. They coordinate only through PostgreSQL, exactly like separate instances. A
- * worker that dies is replaced; SIGTERM drains every worker before the primary exits.
- */
-function superviseWorkers(count: number): void {
-  let stopping = false;
-  const ready = new Set<number>();
-  const fork = () => {
-    const worker = cluster.fork();
-    worker.once('message', (message) => message === 'ready' && ready.add(worker.id));
-  };
-  for (let i = 0; i < count; i++) fork();
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    // A worker that never started (bad database URL, port taken…) would fail again: give up.
-    if (!ready.has(worker.id)) {
-      process.stderr.write('tollgate: a worker failed to start; stopping\n');
-      stopping = true;
-      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
-      process.exitCode = 1;
-      return;
-    }
-    process.stderr.write(
-      `tollgate: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`,
-    );
-    setTimeout(fork, 1000).unref();
-  });
-  const stop = () => {
-    stopping = true;
-    const workers = Object.values(cluster.workers ?? {});
-    let alive = workers.length;
-    if (alive === 0) process.exit(0);
-    for (const worker of workers) {
-      worker?.once('exit', () => {
-        alive -= 1;
-        if (alive === 0) process.exit(0);
-      });
-      worker?.process.kill('SIGTERM');
-    }
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
 }
 
 if (import.meta.main) {

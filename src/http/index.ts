@@ -9,4 +9,5 @@ export {
   watchResources,
 } from './metrics.ts';
 export { clusterMetrics, registryMetrics, shareWithPrimary, startMetricsServer } from './metrics-server.ts';
-export { createHttpServer, MAX_HEADER_BYTES } from './server.ts';
+export { createHttpServer, type Listening, listen, MAX_HEADER_BYTES } from './server.ts';
+export { superviseWorkers } from './workers.ts';

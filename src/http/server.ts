@@ -1,5 +1,5 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { SECURITY_HEADERS } from './middleware.ts';
 
@@ -44,4 +44,53 @@ export function createHttpServer(listener: RequestListener, logger: Logger): Ser
     socket.end(`HTTP/1.1 ${status} ${reason}\r\n${headers}\r\n${body}`);
   });
   return server;
+}
+
+/** How long in-flight requests get to finish once the listener is closed. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface Listening {
+  server: Server;
+  url: string;
+  /**
+   * Waits while connections are still open, up to `drainMs`: meanwhile the service keeps
+   * answering (with Connection: close), so keep-alive clients and load balancers let go before
+   * the listener closes; closing it at once would reset sockets a client is just reusing.
+   */
+  drain(): Promise<void>;
+  /** Stops accepting and lets in-flight requests finish; stragglers are cut off after a grace period. */
+  close(): Promise<void>;
+}
+
+export async function listen(
+  listener: RequestListener,
+  logger: Logger,
+  options: { port: number; host: string | undefined; drainMs: number },
+): Promise<Listening> {
+  const server = createHttpServer(listener, logger).listen(options.port, options.host);
+  const connections = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://${options.host ?? 'localhost'}:${port}`,
+    async drain() {
+      const until = Date.now() + options.drainMs;
+      while (connections.size > 0 && Date.now() < until) await new Promise((done) => setTimeout(done, 25));
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+      });
+    },
+  };
 }

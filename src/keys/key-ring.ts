@@ -56,6 +56,7 @@ export class SigningKeyRing extends EventEmitter<{ change: [] }> {
   #verifyKey: JWTVerifyGetKey = createLocalJWKSet({ keys: [] });
   #timer: NodeJS.Timeout | undefined;
   #activationTimer: NodeJS.Timeout | undefined;
+  #rotationTimer: NodeJS.Timeout | undefined;
 
   constructor(db: DatabaseHandle, kek: Buffer, options: KeyRingOptions) {
     super();
@@ -144,8 +145,23 @@ export class SigningKeyRing extends EventEmitter<{ change: [] }> {
     this.#timer.unref();
   }
 
+  /**
+   * KEY_ROTATION_DAYS: checks on every refresh tick whether the keys are due (rotateIfDue);
+   * every instance checks, the one holding the lock rotates.
+   */
+  startRotation(
+    maxAgeSeconds: number,
+    hooks: { onRotated: (keys: PublishedKey[]) => void; onError: (error: unknown) => void },
+  ): void {
+    this.#rotationTimer = setInterval(() => {
+      this.rotateIfDue(maxAgeSeconds).then((keys) => keys && hooks.onRotated(keys), hooks.onError);
+    }, this.#options.refreshSeconds * 1000);
+    this.#rotationTimer.unref();
+  }
+
   stop(): void {
     clearInterval(this.#timer);
+    clearInterval(this.#rotationTimer);
     clearTimeout(this.#activationTimer);
   }
 
