@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, importJWK, SignJWT } from 'jose';
 import * as client from 'openid-client';
-import { Browser, loginThroughForms } from '../helpers/browser.ts';
-import { createApi, createClient, createMachineClient, discover } from '../helpers/fixtures.ts';
+import { createApi, createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { policyFiles } from '../helpers/policies.ts';
+import { loggedInUser } from '../helpers/users.ts';
 
 type SigningKey = Parameters<SignJWT['sign']>[0];
 
 const API = 'https://invoices.example.test';
-const REDIRECT = 'https://app.example.test/cb';
 
 describe('POST /decide', () => {
   let tg: TestInstance;
@@ -37,7 +36,6 @@ describe('POST /decide', () => {
     const pushed = await tg.admin$('POST', '/policies', { files: policyFiles() });
     assert.equal(pushed.status, 201);
     version = ((await pushed.json()) as { version: number }).version;
-    await createApi(tg, { audience: API, scopes: ['read'], alg: 'ES256', ttl: 300 });
     await createApi(tg, { audience: 'https://other.example.test', scopes: ['read'] });
     const { config } = await createMachineClient(tg, {
       name: 'gateway',
@@ -46,33 +44,14 @@ describe('POST /decide', () => {
     });
     caller = (await client.clientCredentialsGrant(config, { scope: 'decide' })).access_token;
 
-    await tg.admin$('POST', '/users', {
-      username: 'carol',
-      password: 'carol password',
-      roles: ['accountant'],
-      attrs: { tenant: 'acme' },
-    });
-    const web = await createClient(tg, {
-      name: 'web',
-      grant_types: ['authorization_code'],
-      redirect_uris: [REDIRECT],
-      scope: 'read',
-      api: API,
-    });
-    const webConfig = await discover(tg, web.client_id, client.ClientSecretBasic(web.client_secret));
-    const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(webConfig, {
-      redirect_uri: REDIRECT,
-      scope: 'openid read',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
-    const { redirect } = await loginThroughForms(new Browser(), url.toString(), tg.issuer, {
-      username: 'carol',
-      password: 'carol password',
-    });
-    userToken = (await client.authorizationCodeGrant(webConfig, redirect, { pkceCodeVerifier: verifier }))
-      .access_token;
+    // carol signs in through the login form (code + PKCE) of a web client of API (ES256).
+    userToken = (
+      await loggedInUser(
+        tg,
+        { username: 'carol', password: 'carol password', roles: ['accountant'], attrs: { tenant: 'acme' } },
+        { audience: API },
+      )
+    ).accessToken;
   });
   after(() => tg.close());
 
