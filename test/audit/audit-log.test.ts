@@ -114,6 +114,17 @@ describe(`audit log on ${ENGINE}`, () => {
     assert.equal(verdict.ok === false && verdict.seq, 2);
   });
 
+  it('names the first moved row when rows are reordered, hashes and all', async () => {
+    await write(8);
+    // Swap rows 3 and 5 whole (every column moves with its seq slot taken by the other).
+    await tamper(sql`update audit_events set seq = -3 where seq = 3`);
+    await tamper(sql`update audit_events set seq = 3 where seq = 5`);
+    await tamper(sql`update audit_events set seq = 5 where seq = -3`);
+    const verdict = await verifyAuditChain(db);
+    assert.equal(verdict.ok, false);
+    assert.equal(verdict.ok === false && verdict.seq, 3);
+  });
+
   it('keeps one valid chain with concurrent writers', async () => {
     // Separate connection pools on PostgreSQL (as separate instances have); one PGlite otherwise.
     const other =
