@@ -54,7 +54,7 @@ async function main(): Promise<number> {
   });
   lifecycle.onCleanup(() => tollgate.stop());
   const fixtures = await provisionDecide(tollgate);
-  const gateway = await (await adminApi(tollgate))('/gateways', { name: 'bench-nginx' });
+  const gateway = await (await adminApi(tollgate))('/gateways', { name: 'bench-nginx', apis: [USER_API] });
   const key = String(gateway.key);
 
   const upstream = startNode(new URL('./lib/bare-server.ts', import.meta.url).pathname);

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
+import { apiUseCases, BUILTIN_API, bootstrap, clientUseCases } from './admin/index.ts';
 import { startAuditLog } from './audit/index.ts';
 import { ConfigError, memoryLimiters, redisLimiters } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
@@ -172,10 +172,23 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   );
   const gateways = new GatewayCredentials(db, { pollMs });
   await gateways.start((error) => logger.error({ err: error }, 'reading gateway credentials failed'));
+  // Issue 9: gateways from before migration 0007 protect no API, so refuse every token; say so.
+  for (const name of gateways.unbound()) {
+    logger.warn(
+      { gateway: name },
+      `!!! gateway ${name} protects no API, so it refuses EVERY end-user token (401, detail audience). Name its APIs: tollgate gateway update ${name} --api AUDIENCE !!!`,
+    );
+  }
+  if (!config.subjectTokenAudiences) {
+    logger.warn(
+      'SUBJECT_TOKEN_AUDIENCES is unset: /decide accepts subject tokens for any API registered here unless the request names subject.audience',
+    );
+  }
   const resolveSubject = createSubjectResolver({
     verifier: oidc.verifier,
     users: createUserDirectory(db),
     audiences: config.subjectTokenAudiences,
+    ownAudience: BUILTIN_API.audience,
   });
 
   let accepting = true;

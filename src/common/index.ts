@@ -11,5 +11,6 @@ export {
   redisLimiters,
   waitSeconds,
 } from './limiters.ts';
+export { redactTarget } from './log-safe.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
 export { constantTimeEqual, digestSecret, generateSecret, secretMatchesDigest } from './secrets.ts';

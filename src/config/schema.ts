@@ -78,8 +78,10 @@ export const envSchema = z.object({
   /** How often expired tokens, codes and sessions are deleted. */
   PURGE_INTERVAL_SECONDS: seconds(1).default(600),
   /**
-   * Audiences a subject token sent to /decide must carry (comma-separated); unset accepts a
-   * token for any API registered here (all are signed by this issuer).
+   * Audiences a subject token must carry (comma-separated), at /decide and at forward-auth; a
+   * request's `subject.audience` and a gateway's APIs narrow it further, never widen it. Unset
+   * accepts a token for any API registered here (all are signed by this issuer) except
+   * Tollgate's own `urn:tollgate`, unless the request or the gateway names audiences.
    */
   SUBJECT_TOKEN_AUDIENCES: commaList().optional(),
   /**

@@ -1,9 +1,22 @@
 import { z } from 'zod';
 import { digestSecret, generateSecret, newId, secretMatchesDigest, TollgateError } from '../common/index.ts';
-import { type DatabaseHandle, GATEWAY_CHANNEL, gatewayQueries, watchChannel } from '../db/index.ts';
+import {
+  apiQueries,
+  type DatabaseHandle,
+  GATEWAY_CHANNEL,
+  gatewayQueries,
+  watchChannel,
+} from '../db/index.ts';
 
 /** The header a gateway's configuration sets on every forward-auth request. */
 export const GATEWAY_KEY_HEADER = 'x-tollgate-gateway-key';
+
+/** The APIs (audiences) a gateway protects: at least one, each a registered API. */
+const gatewayApis = z
+  .array(z.string().min(1, 'must not be empty').max(2048, 'must be at most 2048 characters'))
+  .min(1, 'name at least one API (audience) the gateway protects')
+  .max(50, 'at most 50 APIs a gateway')
+  .transform((list) => [...new Set(list)]);
 
 export const createGatewayInput = z.strictObject({
   name: z
@@ -12,17 +25,24 @@ export const createGatewayInput = z.strictObject({
       /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
       'must be 1–64 letters, digits or . _ - (starting with a letter or digit)',
     ),
+  apis: gatewayApis,
 });
+
+export const updateGatewayInput = z.strictObject({ apis: gatewayApis });
 
 export interface GatewayView {
   id: string;
   name: string;
+  /** The APIs it protects; empty (every token refused) for one created before issue 9. */
+  apis: string[];
   created_at: string;
 }
 
 export interface VerifiedGateway {
   id: string;
   name: string;
+  /** End-user tokens are accepted only for these audiences; none at all when empty. */
+  audiences: readonly string[];
 }
 
 /**
@@ -34,7 +54,7 @@ export interface VerifiedGateway {
 export class GatewayCredentials {
   readonly #db: DatabaseHandle;
   readonly #pollMs: number;
-  #byId = new Map<string, { name: string; digest: string }>();
+  #byId = new Map<string, { name: string; digest: string; audiences: readonly string[] }>();
   #unwatch: (() => Promise<void>) | undefined;
 
   constructor(db: DatabaseHandle, options: { pollMs: number }) {
@@ -57,7 +77,14 @@ export class GatewayCredentials {
 
   async refresh(): Promise<void> {
     const rows = await gatewayQueries(this.#db.db).list();
-    this.#byId = new Map(rows.map((row) => [row.id, { name: row.name, digest: row.key_digest }]));
+    this.#byId = new Map(
+      rows.map((row) => [row.id, { name: row.name, digest: row.key_digest, audiences: row.audiences }]),
+    );
+  }
+
+  /** Names of the gateways that protect no API, so refuse every token (created before issue 9). */
+  unbound(): string[] {
+    return [...this.#byId.values()].filter((g) => g.audiences.length === 0).map((g) => g.name);
   }
 
   /** The gateway a presented key belongs to, or undefined; the digest comparison is constant-time. */
@@ -68,28 +95,58 @@ export class GatewayCredentials {
     const known = this.#byId.get(id);
     // An unknown id still pays for one digest comparison, so timing does not tell ids apart.
     const matches = secretMatchesDigest(key, known?.digest ?? UNKNOWN_DIGEST);
-    return known && matches ? { id, name: known.name } : undefined;
+    return known && matches ? { id, name: known.name, audiences: known.audiences } : undefined;
   }
 
   async create(input: z.infer<typeof createGatewayInput>): Promise<GatewayView & { key: string }> {
+    await this.#assertProtectable(input.apis);
     const id = newId('gw');
     const key = `${id}.${generateSecret()}`;
     const row = await gatewayQueries(this.#db.db).insert({
       id,
       name: input.name,
       key_digest: digestSecret(key),
+      audiences: input.apis,
     });
     if (!row) throw new TollgateError('conflict', `name: a gateway named ${input.name} already exists`);
     await this.refresh();
-    return { id, name: row.name, created_at: row.created_at.toISOString(), key };
+    return { ...view(row), key };
+  }
+
+  /** Replaces the APIs a gateway protects; its key stays as it is. */
+  async update(name: string, input: z.infer<typeof updateGatewayInput>): Promise<GatewayView> {
+    await this.#assertProtectable(input.apis);
+    const row = await gatewayQueries(this.#db.db).setAudiences(name, input.apis);
+    if (!row) throw new TollgateError('not_found', `gateway ${name} does not exist`);
+    await this.refresh();
+    return view(row);
   }
 
   async list(): Promise<GatewayView[]> {
-    return (await gatewayQueries(this.#db.db).list()).map((row) => ({
-      id: row.id,
-      name: row.name,
-      created_at: row.created_at.toISOString(),
-    }));
+    return (await gatewayQueries(this.#db.db).list()).map(view);
+  }
+
+  /**
+   * Each audience must be a registered API, and not Tollgate's own: its tokens are the admin
+   * and decide credentials of machine clients, never an end user's way into an upstream.
+   */
+  async #assertProtectable(audiences: readonly string[]): Promise<void> {
+    const apis = apiQueries(this.#db.db);
+    for (const [i, audience] of audiences.entries()) {
+      const api = await apis.findByAudience(audience);
+      if (!api) {
+        throw new TollgateError(
+          'invalid_request',
+          `apis.${i}: no API with audience ${audience}; create it first`,
+        );
+      }
+      if (api.builtin) {
+        throw new TollgateError(
+          'invalid_request',
+          `apis.${i}: ${audience} is Tollgate's own API, not one a gateway protects`,
+        );
+      }
+    }
   }
 
   async delete(name: string): Promise<void> {
@@ -97,6 +154,10 @@ export class GatewayCredentials {
     await this.refresh();
     if (!deleted) throw new TollgateError('not_found', `gateway ${name} does not exist`);
   }
+}
+
+function view(row: { id: string; name: string; audiences: string[]; created_at: Date }): GatewayView {
+  return { id: row.id, name: row.name, apis: row.audiences, created_at: row.created_at.toISOString() };
 }
 
 const UNKNOWN_DIGEST = digestSecret(generateSecret());

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { redactTarget } from '../common/index.ts';
 import type { Check, CompiledPolicySet, Decision, Subject } from '../pdp/index.ts';
 import type { GatewayContract } from './contracts.ts';
 import { GATEWAY_KEY_HEADER, type VerifiedGateway } from './credentials.ts';
 import { normalizePath } from './normalize.ts';
+import { methodOverride } from './overrides.ts';
 import { RouteTable } from './route-table.ts';
 
 export type SubjectLookup = { ok: true; subject: Subject } | { ok: false; detail: string };
@@ -11,7 +13,8 @@ export type SubjectLookup = { ok: true; subject: Subject } | { ok: false; detail
 export interface ForwardDeps {
   verifyGateway: (key: string | undefined) => VerifiedGateway | undefined;
   policies: () => CompiledPolicySet;
-  resolveSubject: (token: string) => Promise<SubjectLookup>;
+  /** `audiences`: the token's `aud` must be one of them (the gateway's APIs). */
+  resolveSubject: (token: string, options: { audiences: readonly string[] }) => Promise<SubjectLookup>;
   /** Decides and counts the decision (metrics live with the caller). */
   decide: (
     set: CompiledPolicySet,
@@ -47,9 +50,10 @@ const tables = new WeakMap<CompiledPolicySet, RouteTable>();
 /**
  * Forward-auth: answers a gateway whether the request it holds may pass. In order, so that
  * nothing is decided for a party we do not know: the gateway's own credential (401), the
- * original request as the gateway reports it, normalized (400, or 403 for NGINX), the end user's
- * bearer token (401 with a Bearer challenge), the policies' route for the normalized path (403
- * when none: default deny), then the decision (200 or 403).
+ * original request as the gateway reports it, normalized and without a method override (400, or
+ * 403 for NGINX), the end user's bearer token for one of the gateway's APIs (401 with a Bearer
+ * challenge), the policies' route for the normalized path (403 when none: default deny), then
+ * the decision (200 or 403). Targets are logged with their query values redacted.
  */
 export function createForwardAuth(deps: ForwardDeps) {
   return async function forward(
@@ -93,7 +97,15 @@ export function createForwardAuth(deps: ForwardDeps) {
     if (!normalized.ok) {
       return reply(contract.refuseStatus, 'invalid_request', `path: ${normalized.problem}`, {
         ...logged,
-        target: original.target,
+        target: redactTarget(original.target),
+      });
+    }
+    const override = methodOverride(request.headers, original.target);
+    if (override !== undefined) {
+      return reply(contract.refuseStatus, 'invalid_request', override, {
+        ...logged,
+        method: original.method,
+        target: redactTarget(original.target),
       });
     }
     const requested = { ...logged, method: original.method, path: normalized.path };
@@ -104,11 +116,28 @@ export function createForwardAuth(deps: ForwardDeps) {
         'WWW-Authenticate': 'Bearer realm="tollgate"',
       });
     }
-    const resolved = await deps.resolveSubject(token);
+    const challenge = (detail: string) => ({
+      'WWW-Authenticate': `Bearer realm="tollgate", error="invalid_token", error_description="${detail}"`,
+    });
+    if (gateway.audiences.length === 0) {
+      // Created before gateways named their APIs (migration 0007): refuses until configured.
+      return reply(
+        401,
+        'invalid_token',
+        `gateway ${gateway.name} protects no API yet: every token is refused until \`tollgate gateway update ${gateway.name} --api AUDIENCE\``,
+        { ...requested, detail: 'audience' },
+        challenge('audience'),
+      );
+    }
+    const resolved = await deps.resolveSubject(token, { audiences: gateway.audiences });
     if (!resolved.ok) {
-      return reply(401, 'invalid_token', `the access token is invalid (${resolved.detail})`, requested, {
-        'WWW-Authenticate': `Bearer realm="tollgate", error="invalid_token", error_description="${resolved.detail}"`,
-      });
+      return reply(
+        401,
+        'invalid_token',
+        `the access token is invalid (${resolved.detail})`,
+        { ...requested, detail: resolved.detail },
+        challenge(resolved.detail),
+      );
     }
 
     const set = deps.policies();

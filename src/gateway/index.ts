@@ -8,6 +8,7 @@ export {
   GATEWAY_KEY_HEADER,
   GatewayCredentials,
   type GatewayView,
+  updateGatewayInput,
   type VerifiedGateway,
 } from './credentials.ts';
 export {
@@ -18,4 +19,5 @@ export {
   UPSTREAM_HEADERS,
 } from './forward.ts';
 export { type NormalizedPath, normalizePath } from './normalize.ts';
+export { METHOD_OVERRIDE_HEADERS, methodOverride } from './overrides.ts';
 export { type RouteMatch, RouteTable } from './route-table.ts';

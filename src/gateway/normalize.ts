@@ -18,8 +18,11 @@ const FORBIDDEN_DECODED = /[\u0000-\u001f\u007f\\;]/;
  *    characters to us but a slash or NUL to a back end that decodes again;
  * 3. percent-decode exactly once, refusing malformed escapes and anything still encoded
  *    (double encoding such as `%252e`), control characters, backslashes and `;` parameters;
- * 4. drop empty and `.` segments (duplicate slashes), resolve `..`, refusing any that climbs
- *    above the root.
+ * 4. refuse `.` and `..` segments, raw or encoded (`%2e`, `.%2E`, …): NGINX's auth_request and
+ *    Traefik forward the raw target, so a back end (or a proxy behind it) may resolve them
+ *    differently than we would, and the decision must be about the path the upstream serves
+ *    (issue 9);
+ * 5. drop empty segments (duplicate slashes).
  *
  * Case is kept: whether `/Admin` is `/admin` is the route's business.
  */
@@ -39,12 +42,8 @@ export function normalizePath(target: string): NormalizedPath {
     return refuse('the path contains a control character, "\\" or ";" parameters');
   const segments: string[] = [];
   for (const segment of decoded.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') {
-      if (segments.length === 0) return refuse('the path climbs above the root with ".."');
-      segments.pop();
-      continue;
-    }
+    if (segment === '') continue;
+    if (segment === '.' || segment === '..') return refuse('the path contains a "." or ".." segment');
     segments.push(segment);
   }
   return { ok: true, path: `/${segments.join('/')}`, segments };

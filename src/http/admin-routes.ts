@@ -11,7 +11,7 @@ import {
 } from '../admin/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
-import { createGatewayInput, type GatewayCredentials } from '../gateway/index.ts';
+import { createGatewayInput, type GatewayCredentials, updateGatewayInput } from '../gateway/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import type { PolicyStore } from '../pdp/index.ts';
@@ -124,6 +124,13 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   });
   router.get('/gateways', async (ctx) => {
     ctx.body = { gateways: await deps.gateways.list() };
+  });
+  router.put('/gateways/:name/apis', async (ctx) => {
+    const name = ctx.params.name ?? '';
+    const before = (await deps.gateways.list()).find((g) => g.name === name);
+    const after = await deps.gateways.update(name, parseInput(updateGatewayInput, ctx.request.body));
+    changed(ctx, 'gateway.update', name, { before, after });
+    ctx.body = after;
   });
   router.delete('/gateways/:name', async (ctx) => {
     const name = ctx.params.name ?? '';

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { BUILTIN_API } from '../admin/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import { TollgateError } from '../common/index.ts';
-import type { AccessTokenVerifier, SubjectResolution } from '../oidc/index.ts';
+import type { AccessTokenVerifier, ResolveOptions, SubjectResolution } from '../oidc/index.ts';
 import type { Check, CompiledPolicySet, Decision, Subject as PdpSubject } from '../pdp/index.ts';
 import { type Caller, requireScope } from './admin-auth.ts';
 import { parseBody, requireJson } from './body.ts';
@@ -19,7 +19,7 @@ export interface DecideDeps {
   decisionLog: { enabled: boolean; allowSample: number };
   verifier: AccessTokenVerifier;
   policies: () => CompiledPolicySet;
-  resolveSubject: (token: string) => Promise<SubjectResolution>;
+  resolveSubject: (token: string, options?: ResolveOptions) => Promise<SubjectResolution>;
   metrics: Metrics;
 }
 
@@ -31,7 +31,13 @@ type Subject = SubjectResolution;
  */
 export function createDecider(deps: DecideDeps) {
   async function resolve(input: SubjectInput): Promise<Subject> {
-    if ('token' in input) return deps.resolveSubject(input.token);
+    if ('token' in input) {
+      // subject.audience: the API the caller protects (issue 9); see createSubjectResolver.
+      const { audience } = input;
+      return deps.resolveSubject(input.token, {
+        audiences: audience === undefined ? undefined : typeof audience === 'string' ? [audience] : audience,
+      });
+    }
     // No defensive copy: reserved keys never pass assertSafeJson, and the engine reads own
     // properties only.
     return { ok: true, subject: { id: input.id, roles: input.roles, attrs: input.attrs } };

@@ -8,10 +8,29 @@ const attrs = z.record(z.string(), z.unknown());
 const explicitSubject = z
   .object({ id: name(256), roles: z.array(name(128)).max(100).default([]), attrs: attrs.default({}) })
   .strict();
-const tokenSubject = z.object({ token: name(16_384) }).strict();
-const subject = z.union([tokenSubject, explicitSubject], {
-  error: 'must be { "token": "…" } or { "id": "…", "roles": […], "attrs": {…} }',
+// The API (audience) the caller protects: a token for any other is subject_token_invalid with
+// detail audience (issue 9). One audience or a short list; narrows SUBJECT_TOKEN_AUDIENCES.
+const audience = z.union([name(2048), z.array(name(2048)).min(1, 'must not be empty').max(20)], {
+  error: 'must be an audience or a list of at most 20 audiences',
 });
+const tokenSubject = z.object({ token: name(16_384), audience: audience.optional() }).strict();
+// A subject naming a token is a token subject whatever else is wrong with it, so errors name
+// its fields (subject.audience: …) instead of the union.
+const subject = z
+  .unknown()
+  .transform((value, ctx): z.infer<typeof tokenSubject> | z.infer<typeof explicitSubject> => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be { "token": "…" } or { "id": "…", "roles": […], "attrs": {…} }',
+      });
+      return z.NEVER;
+    }
+    const parsed = ('token' in value ? tokenSubject : explicitSubject).safeParse(value);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue(issue as never);
+    return z.NEVER;
+  });
 
 const resource = z.object({ type: name(128), id: name(256).optional(), attrs: attrs.optional() }).strict();
 const check = z.object({ action: name(128), resource, field: name(128).optional() }).strict();

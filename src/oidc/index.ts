@@ -11,6 +11,11 @@ export { LoginGuard, type LoginGuardOptions } from './login-guard.ts';
 export { cookieKeys, DEFAULT_ACCESS_TOKEN_TTL } from './provider.ts';
 export { RevocationList } from './revocation-list.ts';
 export { OidcService, purgeExpired } from './service.ts';
-export { createSubjectResolver, type ResolvedSubject, type SubjectResolution } from './subjects.ts';
+export {
+  createSubjectResolver,
+  type ResolvedSubject,
+  type ResolveOptions,
+  type SubjectResolution,
+} from './subjects.ts';
 export { createTokenRateLimit } from './token-rate-limit.ts';
 export { escapeHtml, STYLESHEET } from './views.ts';

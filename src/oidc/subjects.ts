@@ -11,23 +11,41 @@ export type SubjectResolution =
   | { ok: true; subject: ResolvedSubject }
   | { ok: false; detail: InvalidTokenDetail };
 
+export interface ResolveOptions {
+  /**
+   * The audiences the caller expects (a gateway's APIs, or `subject.audience` at /decide); the
+   * token's `aud` must be one of them, and of the configured ones when both are set.
+   */
+  audiences?: readonly string[] | undefined;
+}
+
 /**
  * Turns an end user's (or a client's) access token into a decision subject: `sub` is the id,
  * the `roles` claim the roles, and the attributes are the user's current attributes (so a
  * change applies without new tokens) plus the token's client_id, scope and audience.
+ *
+ * Audience (issue 9: a token a low-trust app got for its own API must not open another API):
+ * `audiences` (SUBJECT_TOKEN_AUDIENCES) bounds every caller; a caller's own expectation narrows
+ * it further. With neither, any API registered here is accepted, as documented, except Tollgate's
+ * own (`ownAudience`), whose tokens are machine credentials for the admin and decide APIs.
  */
 export function createSubjectResolver(deps: {
   verifier: AccessTokenVerifier;
   users: UserDirectory;
-  audiences?: string[];
+  audiences?: string[] | undefined;
+  ownAudience: string;
 }) {
-  return async function resolveSubject(token: string): Promise<SubjectResolution> {
-    const result = await deps.verifier.verifyCached(
-      token,
-      deps.audiences ? { audience: deps.audiences } : {},
-    );
+  return async function resolveSubject(
+    token: string,
+    options: ResolveOptions = {},
+  ): Promise<SubjectResolution> {
+    const expected = expectedAudiences(deps.audiences, options.audiences);
+    if (expected?.length === 0) return { ok: false, detail: 'audience' };
+    const result = await deps.verifier.verifyCached(token, expected ? { audience: expected } : {});
     if (!result.valid) return { ok: false, detail: result.detail };
     const { payload } = result;
+    if (!expected && audiencesOf(payload.aud).includes(deps.ownAudience))
+      return { ok: false, detail: 'audience' };
     if (typeof payload.sub !== 'string') return { ok: false, detail: 'malformed' };
     const user = await deps.users.find(payload.sub);
     if (user?.disabled) return { ok: false, detail: 'revoked' };
@@ -41,4 +59,18 @@ export function createSubjectResolver(deps: {
     attrs.aud = payload.aud;
     return { ok: true, subject: { id: payload.sub, roles, attrs } };
   };
+}
+
+/** The audiences a token must carry one of, or undefined when nothing restricts them. */
+function expectedAudiences(
+  configured: readonly string[] | undefined,
+  requested: readonly string[] | undefined,
+): string[] | undefined {
+  if (requested === undefined) return configured && [...configured];
+  if (configured === undefined) return [...requested];
+  return requested.filter((audience) => configured.includes(audience));
+}
+
+function audiencesOf(aud: unknown): unknown[] {
+  return Array.isArray(aud) ? aud : [aud];
 }

@@ -298,18 +298,26 @@ describe('tollgate CLI against a running instance', () => {
     assert.equal(run.stderr.includes(weak.client_secret), false);
   });
 
-  it('mints a gateway key once with gateway create, lists gateways without it, deletes by name', async () => {
-    const run = await cli(['gateway', 'create', '--name', 'edge-cli']);
+  it('mints a gateway key once with gateway create (--api required), lists gateways with their APIs and without the key, updates their APIs, deletes by name', async () => {
+    const missing = await cli(['gateway', 'create', '--name', 'edge-cli']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--api is required/);
+    const run = await cli(['gateway', 'create', '--name', 'edge-cli', '--api', 'https://invoices.example']);
     assert.equal(run.code, 0, run.stderr);
     const key = /key: (\S+)/.exec(run.stdout)?.[1] ?? '';
     assert.match(key, /^gw_[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
     assert.match(run.stdout, /shown only this once/);
     const listed = await cli(['gateway', 'list']);
-    assert.match(listed.stdout, /edge-cli/);
+    assert.match(listed.stdout, /edge-cli .*https:\/\/invoices\.example/);
     assert.ok(!listed.stdout.includes(key.split('.')[1] as string));
-    const again = await cli(['gateway', 'create', '--name', 'edge-cli']);
+    const again = await cli(['gateway', 'create', '--name', 'edge-cli', '--api', 'https://invoices.example']);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already exists/);
+    const unknown = await cli(['gateway', 'update', 'edge-cli', '--api', 'https://nope.example']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no API with audience https:\/\/nope\.example/);
+    const updated = await json(['gateway', 'update', 'edge-cli', '--api', 'https://invoices.example']);
+    assert.deepEqual(updated.apis, ['https://invoices.example']);
     assert.deepEqual(await json(['gateway', 'delete', 'edge-cli']), { name: 'edge-cli', deleted: true });
     assert.deepEqual((await json(['gateway', 'list'])).gateways, []);
   });

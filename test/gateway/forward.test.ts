@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type RawResponse, rawRequest } from '../helpers/raw-http.ts';
-import { type GatewaySetup, startGatewaySetup } from './gateway-fixtures.ts';
+import { type GatewaySetup, startGatewaySetup, USER_API } from './gateway-fixtures.ts';
 
 type Kind = 'nginx' | 'traefik' | 'envoy';
 const KINDS: Kind[] = ['nginx', 'traefik', 'envoy'];
@@ -226,7 +226,7 @@ describe('forward-auth (/decide/forward/*)', () => {
       }
     }
 
-    it('refuses encoded separators, double encoding, ";" and backslashes even for an admin', async () => {
+    it('refuses encoded separators, double encoding, ";", backslashes and dot segments even for an admin', async () => {
       const refused = [
         '/admin%2f..',
         '/public/..%2Fadmin',
@@ -238,6 +238,10 @@ describe('forward-auth (/decide/forward/*)', () => {
         '/admin/users;.css',
         '/..',
         '/admin/%ZZ',
+        // Issue 9: dot segments are refused, no longer resolved (the upstream gets them raw).
+        '/public/../admin',
+        '/admin/./users',
+        '/admin/../public/home?x=1',
       ];
       for (const kind of KINDS) {
         for (const uri of refused) {
@@ -249,29 +253,19 @@ describe('forward-auth (/decide/forward/*)', () => {
     });
 
     it('still allows what the normalized path allows', async () => {
-      for (const uri of [
-        '/public/home',
-        '/public//home',
-        '/public/./home',
-        '/admin/../public/home?x=1',
-        '/docs/Intro',
-        '/DOCS/intro',
-      ]) {
+      for (const uri of ['/public/home', '/public//home', '/public/home?x=1', '/docs/Intro', '/DOCS/intro']) {
         const answer = await ask('nginx', 'GET', uri, { token: setup.carol.accessToken });
         assert.equal(answer.status, 200, `${uri}: ${answer.body}`);
       }
-    });
-
-    it('decides on the normalized path: the admin sees /public/../admin as /admin', async () => {
-      const answer = await ask('envoy', 'GET', '/public/../admin', { token: setup.dave.accessToken });
-      assert.equal(answer.status, 200);
-      assert.equal(answer.json().rule, 'admins-read-admin');
     });
   });
 
   describe('gateway credentials', () => {
     it('are shown once, listed without the key, and refused once deleted', async () => {
-      const created = await setup.tg.admin$('POST', '/gateways', { name: 'short-lived' });
+      const created = await setup.tg.admin$('POST', '/gateways', {
+        name: 'short-lived',
+        apis: [USER_API],
+      });
       assert.equal(created.status, 201);
       const { key, id } = (await created.json()) as { key: string; id: string };
       assert.match(key, new RegExp(`^${id}\\.[A-Za-z0-9_-]{43}$`));
@@ -286,9 +280,9 @@ describe('forward-auth (/decide/forward/*)', () => {
     });
 
     it('refuses a duplicate name and a malformed one', async () => {
-      const duplicate = await setup.tg.admin$('POST', '/gateways', { name: 'edge' });
+      const duplicate = await setup.tg.admin$('POST', '/gateways', { name: 'edge', apis: [USER_API] });
       assert.equal(duplicate.status, 409);
-      const malformed = await setup.tg.admin$('POST', '/gateways', { name: 'no spaces' });
+      const malformed = await setup.tg.admin$('POST', '/gateways', { name: 'no spaces', apis: [USER_API] });
       assert.equal(malformed.status, 400);
       assert.match(((await malformed.json()) as { error_description: string }).error_description, /^name: /);
     });

@@ -74,9 +74,6 @@ export async function startGatewaySetup(env: Record<string, string> = {}): Promi
   const tg = await startTestInstance({ SUBJECT_TOKEN_AUDIENCES: USER_API, ...env });
   const pushed = await tg.admin$('POST', '/policies', { files: GATEWAY_POLICIES });
   assert.equal(pushed.status, 201, await pushed.clone().text());
-  const gateway = await tg.admin$('POST', '/gateways', { name: 'edge' });
-  assert.equal(gateway.status, 201);
-  const { key } = (await gateway.json()) as { key: string };
   const carol = await loggedInUser(
     tg,
     { username: 'carol', password: 'carol password', roles: ['accountant'], attrs: { tenant: 'acme' } },
@@ -87,5 +84,9 @@ export async function startGatewaySetup(env: Record<string, string> = {}): Promi
     { username: 'dave', password: 'dave password', roles: ['admin'] },
     { audience: USER_API, create: false },
   );
+  // The gateway protects USER_API only: tokens for any other API are refused (issue 9).
+  const gateway = await tg.admin$('POST', '/gateways', { name: 'edge', apis: [USER_API] });
+  assert.equal(gateway.status, 201, await gateway.clone().text());
+  const { key } = (await gateway.json()) as { key: string };
   return { tg, gatewayKey: key, carol, dave };
 }

@@ -171,6 +171,20 @@ describe('POST /decide', () => {
       await invalid(await forged((c) => ({ ...c, aud: 'https://other.example.test' })), 'audience');
     });
 
+    it('takes subject.audience within SUBJECT_TOKEN_AUDIENCES, never beyond it', async () => {
+      const ask = async (subject: Record<string, unknown>) =>
+        (await decide({ subject, action: 'read', resource: invoice({ tenant: 'acme' }) })).body;
+      assert.equal((await ask({ token: userToken, audience: API })).allow, true);
+      assert.equal((await ask({ token: userToken, audience: [API, 'https://x.example.test'] })).allow, true);
+      // A request cannot widen what the configuration accepts: the other API's token stays out.
+      const other = await forged((c) => ({ ...c, aud: 'https://other.example.test' }));
+      const widened = await ask({ token: other, audience: 'https://other.example.test' });
+      assert.equal(widened.reason, 'subject_token_invalid');
+      assert.equal(widened.detail, 'audience');
+      const narrowed = await ask({ token: userToken, audience: 'https://other.example.test' });
+      assert.equal(narrowed.detail, 'audience');
+    });
+
     it('denies a tampered token (detail: signature)', async () => {
       const [header, , signature] = userToken.split('.');
       const payload = Buffer.from(JSON.stringify({ ...decodeJwt(userToken), roles: ['admin'] })).toString(

@@ -1,27 +1,54 @@
 import type { GatewayView } from '../../gateway/index.ts';
-import { requiredString } from '../args.ts';
+import { requiredString, stringList } from '../args.ts';
 import type { Command } from '../command.ts';
-import { table } from '../output.ts';
+import { usageError } from '../errors.ts';
+import { listCell, table } from '../output.ts';
+
+/** The repeatable --api option: at least one API (audience) the gateway protects. */
+function apis(values: Parameters<typeof stringList>[0], command: string): string[] {
+  const list = stringList(values, 'api');
+  if (list.length === 0)
+    throw usageError('--api is required (repeat it for each API the gateway protects)', command);
+  return list;
+}
 
 const createGateway: Command = {
   path: ['gateway', 'create'],
-  options: { name: { type: 'string' } },
-  synopsis: '--name NAME',
+  options: { name: { type: 'string' }, api: { type: 'string', multiple: true } },
+  synopsis: '--name NAME --api AUDIENCE...',
   summary: 'mint the credential an API gateway sends to /decide/forward (shown once)',
   details: [
     'The gateway sends the key in the X-Tollgate-Gateway-Key header of every forward-auth',
     'request (see examples/ for NGINX, Traefik and Envoy); Tollgate stores only its digest.',
+    '--api AUDIENCE     an API the gateway protects (repeatable, at least one): end-user',
+    '                   tokens for any other API are refused (401)',
   ],
   async run({ values }, ctx) {
-    const body = { name: requiredString(values, 'name', 'gateway create') };
+    const command = 'gateway create';
+    const body = { name: requiredString(values, 'name', command), apis: apis(values, command) };
     const created = (await (await ctx.admin()).request('POST', '/gateways', body)) as GatewayView & {
       key: string;
     };
     ctx.out.result(created, () => [
-      `Created gateway ${created.name} (id ${created.id}).`,
+      `Created gateway ${created.name} (id ${created.id}) for ${created.apis.join(', ')}.`,
       `key: ${created.key}`,
       'The key is shown only this once and cannot be retrieved later: store it now.',
     ]);
+  },
+};
+
+const updateGateway: Command = {
+  path: ['gateway', 'update'],
+  args: ['NAME'],
+  options: { api: { type: 'string', multiple: true } },
+  synopsis: 'NAME --api AUDIENCE...',
+  summary: 'set the APIs a gateway protects (replacing the list); its key stays the same',
+  async run({ positionals: [name = ''], values }, ctx) {
+    const body = { apis: apis(values, 'gateway update') };
+    const updated = (await (
+      await ctx.admin()
+    ).request('PUT', `/gateways/${encodeURIComponent(name)}/apis`, body)) as GatewayView;
+    ctx.out.result(updated, () => `Gateway ${updated.name} now protects ${updated.apis.join(', ')}.`);
   },
 };
 
@@ -33,8 +60,13 @@ const listGateways: Command = {
     const result = (await (await ctx.admin()).request('GET', '/gateways')) as { gateways: GatewayView[] };
     ctx.out.result(result, () =>
       table(
-        ['NAME', 'ID', 'CREATED'],
-        result.gateways.map((g) => [g.name, g.id, g.created_at]),
+        ['NAME', 'ID', 'APIS', 'CREATED'],
+        result.gateways.map((g) => [
+          g.name,
+          g.id,
+          g.apis.length > 0 ? listCell(g.apis) : '(none: refuses every token)',
+          g.created_at,
+        ]),
         'No gateways.',
       ),
     );
@@ -52,4 +84,9 @@ const deleteGateway: Command = {
   },
 };
 
-export const gatewayCommands: readonly Command[] = [createGateway, listGateways, deleteGateway];
+export const gatewayCommands: readonly Command[] = [
+  createGateway,
+  updateGateway,
+  listGateways,
+  deleteGateway,
+];

@@ -3,27 +3,79 @@ import type { Database, GatewaysTable } from '../schema/index.ts';
 
 export const GATEWAY_CHANNEL = 'tollgate_gateways';
 
-export type GatewayRow = Selectable<GatewaysTable>;
+export type GatewayRow = Selectable<GatewaysTable> & {
+  /** The APIs it protects, sorted; empty for a gateway created before they were required. */
+  audiences: string[];
+};
 
 export function gatewayQueries(db: Kysely<Database>) {
   // Every instance keeps the credentials in memory and re-reads them on this (gateway/credentials.ts).
   const notify = (id: string) => sql`select pg_notify(${GATEWAY_CHANNEL}, ${id})`.execute(db);
   return {
-    list(): Promise<GatewayRow[]> {
-      return db.selectFrom('gateways').selectAll().orderBy('created_at').execute();
+    async list(): Promise<GatewayRow[]> {
+      const [gateways, audiences] = await Promise.all([
+        db.selectFrom('gateways').selectAll().orderBy('created_at').execute(),
+        // uses gateway_audiences_pkey
+        db.selectFrom('gateway_audiences').select(['gateway_id', 'audience']).orderBy('audience').execute(),
+      ]);
+      const byGateway = new Map<string, string[]>();
+      for (const row of audiences) {
+        const list = byGateway.get(row.gateway_id) ?? [];
+        list.push(row.audience);
+        byGateway.set(row.gateway_id, list);
+      }
+      return gateways.map((row) => ({ ...row, audiences: byGateway.get(row.id) ?? [] }));
     },
     /** Undefined when the name is taken (checked by the unique index, so no race). */
-    async insert(gateway: { id: string; name: string; key_digest: string }): Promise<GatewayRow | undefined> {
-      const row = await db
-        .insertInto('gateways')
-        .values(gateway)
-        .onConflict((oc) => oc.column('name').doNothing())
-        .returningAll()
-        .executeTakeFirst();
-      if (row) await notify(gateway.id);
-      return row;
+    async insert(gateway: {
+      id: string;
+      name: string;
+      key_digest: string;
+      audiences: readonly string[];
+    }): Promise<GatewayRow | undefined> {
+      const { audiences, ...columns } = gateway;
+      const row = await db.transaction().execute(async (trx) => {
+        const inserted = await trx
+          .insertInto('gateways')
+          .values(columns)
+          .onConflict((oc) => oc.column('name').doNothing())
+          .returningAll()
+          .executeTakeFirst();
+        if (inserted) {
+          await trx
+            .insertInto('gateway_audiences')
+            .values(audiences.map((audience) => ({ gateway_id: gateway.id, audience })))
+            .execute();
+        }
+        return inserted;
+      });
+      if (!row) return undefined;
+      await notify(gateway.id);
+      return { ...row, audiences: [...audiences].sort() };
     },
-    // uses gateways_name_key
+    /** Replaces the APIs a gateway protects; undefined when no gateway has that name. */
+    async setAudiences(name: string, audiences: readonly string[]): Promise<GatewayRow | undefined> {
+      const row = await db.transaction().execute(async (trx) => {
+        // uses gateways_name_key; the row lock serializes concurrent updates of one gateway
+        const found = await trx
+          .selectFrom('gateways')
+          .selectAll()
+          .where('name', '=', name)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!found) return undefined;
+        await trx.deleteFrom('gateway_audiences').where('gateway_id', '=', found.id).execute();
+        await trx
+          .insertInto('gateway_audiences')
+          .values(audiences.map((audience) => ({ gateway_id: found.id, audience })))
+          .execute();
+        return found;
+      });
+      if (!row) return undefined;
+      await notify(row.id);
+      return { ...row, audiences: [...audiences].sort() };
+    },
+    // uses gateways_name_key; its audiences go with it (on delete cascade)
     async deleteByName(name: string): Promise<boolean> {
       const deleted = await db
         .deleteFrom('gateways')

@@ -1,6 +1,7 @@
 import type { ApisTable } from './apis.ts';
 import type { AuditEventsTable } from './audit-events.ts';
 import type { ClientsTable } from './clients.ts';
+import type { GatewayAudiencesTable } from './gateway-audiences.ts';
 import type { GatewaysTable } from './gateways.ts';
 import type { OidcPayloadsTable } from './oidc-payloads.ts';
 import type { PolicyVersionsTable } from './policy-versions.ts';
@@ -17,6 +18,7 @@ export interface Database {
   revoked_tokens: RevokedTokensTable;
   policy_versions: PolicyVersionsTable;
   gateways: GatewaysTable;
+  gateway_audiences: GatewayAudiencesTable;
   audit_events: AuditEventsTable;
 }
 
@@ -24,6 +26,7 @@ export type {
   ApisTable,
   AuditEventsTable,
   ClientsTable,
+  GatewayAudiencesTable,
   GatewaysTable,
   OidcPayloadsTable,
   PolicyVersionsTable,
