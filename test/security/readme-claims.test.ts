@@ -299,7 +299,7 @@ describe('forward-auth limits per gateway, shared across instances through Redis
     b = await startTestInstance(env);
     for (const tg of [a, b]) {
       const mint = async (gateway: string) => {
-        const response = await tg.admin$('POST', '/gateways', { name: gateway });
+        const response = await tg.admin$('POST', '/gateways', { name: gateway, apis: [API] });
         assert.equal(response.status, 201, await response.clone().text());
         return ((await response.json()) as { key: string }).key;
       };
