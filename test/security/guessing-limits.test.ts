@@ -78,6 +78,26 @@ describe('guessing limits per client and address', () => {
     for (let i = 0; i < 3; i++) assert.equal((await from('198.51.100.7', victim)).status, 200);
   });
 
+  it('counts guesses at /token/introspection and /token/revocation with those at /token, per client and address', async () => {
+    const victim = await machine(tg, 'rs-victim');
+    const post = (endpoint: string, address: string, secret: string | undefined) =>
+      fetch(`${tg.url}${endpoint}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${victim.client_id}:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-for': address,
+        },
+        body: new URLSearchParams({ token: 'not-a-token' }),
+      });
+    assert.equal((await post('/token/introspection', '203.0.113.77', 'guess-1')).status, 401);
+    assert.equal((await post('/token/revocation', '203.0.113.77', 'guess-2')).status, 401);
+    assert.equal((await from('203.0.113.77', { ...victim, client_secret: 'guess-3' })).status, 401);
+    for (const endpoint of ['/token/introspection', '/token/revocation'])
+      assert.equal((await post(endpoint, '203.0.113.77', victim.client_secret)).status, 429, endpoint);
+    assert.equal((await post('/token/introspection', '198.51.100.77', victim.client_secret)).status, 200);
+  });
+
   it('counts IPv6 addresses by their /64: two addresses in one /64 share a counter, an address outside it does not', async () => {
     const victim = await machine(tg, 'v6-victim');
     const guess = (address: string, secret: string) =>
