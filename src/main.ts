@@ -128,18 +128,21 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     },
   );
   const audit = meteredAudit(auditLog, metrics);
-  const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger, audit, limited('client_auth'));
-  const limitTokens = createTokenRateLimit(limiters, config.tokenRateLimit, logger, limited('token'));
+  const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger, audit, {
+    onLimited: limited('client_auth'),
+    onAttack: (client) => metrics.clientAuthAttacks.inc({ client }),
+  });
+  const tokenLimit = createTokenRateLimit(limiters, config.tokenRateLimit, logger, limited('token'));
   const oidc = new OidcService({
     issuer: config.issuer,
     db,
     ring,
     cookieSecret,
     revocations,
-    guards: [clientGuard.middleware],
+    guards: [clientGuard.middleware, tokenLimit.middleware],
     onClientUse: async (clientId) => {
       await clientGuard.checkClient(clientId);
-      await limitTokens(clientId);
+      await tokenLimit.check(clientId);
     },
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
     audit,

@@ -8,6 +8,7 @@ export type AuditEventType =
   | 'login.failed'
   | 'login.locked'
   | 'client_auth.locked'
+  | 'client_auth.attack'
   | 'admin.change'
   | 'policy.pushed'
   | 'key.rotated'

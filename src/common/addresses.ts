@@ -49,3 +49,21 @@ export function canonicalAddress(address: string): string {
     return address;
   }
 }
+
+/**
+ * The key every per-address limit counts under (issue 9): an IPv4 address as it is, an IPv6
+ * address as its /64. One IPv6 subscriber or host usually holds a whole /64 (RFC 6177, SLAAC
+ * privacy addresses), so counting single IPv6 addresses would give a guesser 2^64 fresh
+ * counters. Allow-lists still match the exact address; only counting aggregates.
+ */
+export function addressLimitKey(address: string): string {
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.process(address);
+  } catch {
+    return address;
+  }
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const parts = (parsed as ipaddr.IPv6).parts.slice(0, 4);
+  return `${new ipaddr.IPv6([...parts, 0, 0, 0, 0]).toString()}/64`;
+}

@@ -1,4 +1,4 @@
-export { addressInRanges, canonicalAddress, isAddressRange } from './addresses.ts';
+export { addressInRanges, addressLimitKey, canonicalAddress, isAddressRange } from './addresses.ts';
 export { epochSeconds } from './clock.ts';
 export { ConfigError, type ErrorCode, TollgateError } from './errors.ts';
 export { newId } from './ids.ts';

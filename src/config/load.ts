@@ -20,7 +20,12 @@ export interface Config {
   trustedProxies: string[];
   decideRateLimit: number;
   tokenRateLimit: number;
-  clientAuth: { maxFailuresPerClient: number; maxFailuresPerIp: number; windowSeconds: number };
+  clientAuth: {
+    maxFailuresPerClient: number;
+    maxFailuresPerIp: number;
+    windowSeconds: number;
+    attackAddresses: number;
+  };
   login: { maxFailures: number; lockoutSeconds: number; maxFailuresPerIp: number };
   subjectTokenAudiences: string[] | undefined;
   audit: { bufferSize: number; flushMs: number };
@@ -93,6 +98,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxFailuresPerClient: e.CLIENT_AUTH_MAX_FAILURES,
       maxFailuresPerIp: e.CLIENT_AUTH_MAX_FAILURES_PER_IP,
       windowSeconds: e.CLIENT_AUTH_WINDOW_SECONDS,
+      attackAddresses: e.CLIENT_AUTH_ATTACK_ADDRESSES,
     },
     trustedProxies: e.TRUSTED_PROXIES ?? [],
     audit: { bufferSize: e.AUDIT_BUFFER_SIZE, flushMs: e.AUDIT_FLUSH_MS },

@@ -100,12 +100,14 @@ export const envSchema = z.object({
   LOGIN_LOCKOUT_SECONDS: seconds(1).default(60),
   /** Failed sign-ins from one address per day, any usernames, before the address is refused. */
   LOGIN_MAX_FAILURES_PER_IP: count().default(100),
-  /** Failed client authentications per client id (named in HTTP Basic) per window. */
+  /** Failed client authentications of one client id from one address (IPv6: its /64) per window. */
   CLIENT_AUTH_MAX_FAILURES: count().default(10),
-  /** Failed client authentications per address per window, any client ids. */
+  /** Failed client authentications per address (IPv6: its /64) per window, any client ids. */
   CLIENT_AUTH_MAX_FAILURES_PER_IP: count().default(30),
-  /** The window of both counters; an address or client over its limit waits until it ends. */
+  /** The window of the counters; an address over a limit waits until it ends. */
   CLIENT_AUTH_WINDOW_SECONDS: seconds(1).default(900),
+  /** Distinct addresses failing as one client id within a window before it is reported as an attack (audit client_auth.attack, metric); never a lockout. */
+  CLIENT_AUTH_ATTACK_ADDRESSES: count().default(5),
   /** Token requests one client may make per minute (every grant). */
   TOKEN_RATE_LIMIT: count().default(1200),
   /** Requests per second one caller may send to /decide (and /decide/plan), per instance or shared through Redis. */

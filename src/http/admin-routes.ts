@@ -36,7 +36,7 @@ export interface AdminRouteDeps {
 export function adminRoutes(deps: AdminRouteDeps): Router {
   const users = userUseCases(deps.db);
   const apis = deps.apis;
-  const router = new Router({ prefix: '/admin' });
+  const router = new Router({ prefix: '/admin', sensitive: true });
   router.use(requireScope(deps.verifier, BUILTIN_API.audience, 'admin'), requireJson, parseBody(['json']));
 
   /** Every change leaves an audit event: who, what, and the state before and after (no secrets). */

@@ -20,6 +20,7 @@ import type { PolicyStore } from '../pdp/index.ts';
 import { requireScope } from './admin-auth.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
+import { refuseOtherSpellings } from './canonical-paths.ts';
 import { createDecider, type DecideDeps, decideRoutes } from './decide-routes.ts';
 import { fastPath } from './fast-path.ts';
 import { instrument, type Metrics } from './metrics.ts';
@@ -65,8 +66,11 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
   });
   app.use(securityHeaders);
   app.use(renderErrors);
+  app.use(refuseOtherSpellings);
 
-  const ops = new Router();
+  // Case-sensitive like every route table of ours (issue 9): a route that matched `/Admin/x`
+  // while its router-level authentication did not would serve it unauthenticated.
+  const ops = new Router({ sensitive: true });
   ops.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });

@@ -167,7 +167,7 @@ export type Decider = ReturnType<typeof createDecider>;
  * before Koa by the fast path; this route serves the same use case for anything else.
  */
 export function decideRoutes(deps: DecideDeps, decider: Decider): Router {
-  const router = new Router({ prefix: '/decide' });
+  const router = new Router({ prefix: '/decide', sensitive: true });
   const authenticateCaller = requireScope(deps.verifier, BUILTIN_API.audience, 'decide');
   const parseDecideBody = parseBody(['json'], `${DECIDE_BODY_LIMIT_KB}kb`);
 

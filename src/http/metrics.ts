@@ -65,6 +65,12 @@ export function createMetrics() {
       help: 'Sign-ins refused because the username or address is locked out.',
       registers,
     }),
+    clientAuthAttacks: new Counter({
+      name: 'tollgate_client_auth_attacks_total',
+      help: 'Clients whose secret was guessed at from many addresses within one window (CLIENT_AUTH_ATTACK_ADDRESSES), once per window; see the client_auth.attack audit events.',
+      labelNames: ['client'] as const,
+      registers,
+    }),
     rateLimited: new Counter({
       name: 'tollgate_rate_limited_total',
       help: 'Requests refused with 429 by a rate limit.',

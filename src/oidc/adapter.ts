@@ -11,7 +11,10 @@ import { type ClientDirectory, clientMetadataForProvider } from './directories.t
 export function createAdapterFactory(
   db: DatabaseHandle,
   clients: Pick<ClientDirectory, 'find'>,
-  /** Runs when a client is looked up for a request (e.g. the token rate limit); may throw. */
+  /**
+   * Runs when oidc-provider looks a client up for a request, before the lookup and before the
+   * client authenticates (the client-auth guard, the token rate limit's check); may throw.
+   */
   onClientUse: (clientId: string) => Promise<void> = async () => {},
 ) {
   const payloads = oidcPayloadQueries(db.db);
@@ -30,9 +33,10 @@ export function createAdapterFactory(
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.#kind === 'Client') {
+        // Before the lookup, so that made-up client ids meet the same limits as real ones.
+        await onClientUse(id);
         const client = await clients.find(id);
         if (!client || !addressAllowed(client.metadata.tollgate_allowed_ips)) return undefined;
-        await onClientUse(client.client_id);
         return clientMetadataForProvider(client) as AdapterPayload;
       }
       return toPayload(await payloads.find(this.#kind, id, new Date()));

@@ -2,14 +2,30 @@ import Provider from 'oidc-provider';
 import { addressInRanges } from '../common/index.ts';
 
 /**
- * The endpoints where a client authenticates with its credentials (RFC 6749 §2.3, RFC 7009,
- * RFC 7662): the allow-list and the client-authentication guard apply there.
+ * The oidc-provider routes where a client authenticates with its credentials (RFC 6749 §2.3,
+ * RFC 7009, RFC 7662): the allow-list and the client-authentication guard apply there. Keyed on
+ * the route oidc-provider resolved, never on the path: its router ignores case and one trailing
+ * slash, so `/Token/` is the token endpoint too (issue 9).
  */
-export const CREDENTIAL_PATHS: ReadonlySet<string> = new Set([
-  '/token',
-  '/token/introspection',
-  '/token/revocation',
-]);
+export const CREDENTIAL_ROUTES: ReadonlySet<string> = new Set(['token', 'introspection', 'revocation']);
+
+/** What the guards read of oidc-provider's per-request context. */
+export interface RoutedContext {
+  ip: string;
+  status: number;
+  body: unknown;
+  set(field: string, value: string): void;
+  /** Defined once oidc-provider's router has matched a route. */
+  oidc?: {
+    route?: string;
+    client?: { clientId: string; clientAuthMethod?: string };
+  };
+}
+
+/** The route oidc-provider is serving in the current request, if any. */
+export function currentRoute(ctx: RoutedContext | undefined = Provider.ctx as never): string | undefined {
+  return ctx?.oidc?.route;
+}
 
 /**
  * Whether the client may use its credentials in the current request: a client with an
@@ -19,7 +35,8 @@ export const CREDENTIAL_PATHS: ReadonlySet<string> = new Set([
 export function addressAllowed(allowList: unknown): boolean {
   if (!Array.isArray(allowList) || allowList.length === 0) return true;
   const ctx = Provider.ctx;
-  if (!ctx || !CREDENTIAL_PATHS.has(ctx.path)) return true;
+  const route = currentRoute(ctx as never);
+  if (!ctx || route === undefined || !CREDENTIAL_ROUTES.has(route)) return true;
   return addressInRanges(
     ctx.ip,
     allowList.filter((r): r is string => typeof r === 'string'),

@@ -1,120 +1,134 @@
 import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
-import type { RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { AuditSink } from '../audit/index.ts';
-import { type LimiterFactory, waitSeconds } from '../common/index.ts';
-import { CREDENTIAL_PATHS } from './address-allow-list.ts';
+import { addressLimitKey, type LimiterFactory, waitSeconds } from '../common/index.ts';
+import { CREDENTIAL_ROUTES, currentRoute, type RoutedContext } from './address-allow-list.ts';
 import { TooManyRequests } from './token-rate-limit.ts';
 
 export interface ClientAuthGuardOptions {
-  /** Failed client authentications per client id per window before it is refused. */
+  /** Failed client authentications of one client id from one address (IPv6: its /64) per window. */
   maxFailuresPerClient: number;
-  /** Failed client authentications per address per window, any client ids. */
+  /** Failed client authentications per address (IPv6: its /64) per window, any client ids. */
   maxFailuresPerIp: number;
   windowSeconds: number;
+  /** Distinct addresses failing to authenticate as one client within a window: reported as an attack. */
+  attackAddresses: number;
 }
 
-interface ProviderContext {
-  method: string;
-  path: string;
-  ip: string;
-  status: number;
-  body: unknown;
-  get(field: string): string;
-  set(field: string, value: string): void;
-  oidc?: { params?: { client_id?: unknown } };
+export interface ClientAuthGuardHooks {
+  /** A request refused with 429 (tollgate_rate_limited_total{limit="client_auth"}). */
+  onLimited?: () => void;
+  /** A client guessed at from many addresses (tollgate_client_auth_attacks_total). */
+  onAttack?: (clientId: string) => void;
 }
+
+/** Effectively unlimited: counts kept only to be reported. */
+const COUNT_ONLY = 2 ** 31 - 1;
 
 /**
- * Stops guessing of client secrets: after too many failed client authentications from an
- * address, or of one client id, further attempts get 429 with Retry-After until the window
- * ends, the right secret included. `middleware` (oidc-provider) counts failures and refuses
- * early by address and by a client id in HTTP Basic; `checkClient` runs where oidc-provider
- * looks the client up, so a client id sent in the form body or a JWT assertion is refused too.
+ * Stops guessing of client secrets without handing anyone a way to lock a client out (issue 9):
+ * failures count per (client id, address) and per address, IPv6 by its /64, never per client id
+ * alone, since client ids are public (every JWT carries one). A correct secret from an address
+ * that has not been guessing keeps working while a guessing address waits out the window (429,
+ * Retry-After). A client failing from many addresses is reported once per window, in the audit
+ * log (`client_auth.attack`) and a metric, not locked out.
+ *
+ * `checkClient` runs where oidc-provider looks the client up, whatever the authentication method
+ * (Basic, form post, JWT assertion), so it refuses before any secret is compared; `middleware`
+ * counts the failures. Both key on the route oidc-provider resolved, not on the spelling of the path.
  */
 export function clientAuthGuard(
   limiters: LimiterFactory,
   options: ClientAuthGuardOptions,
   logger: Logger,
   audit: AuditSink,
-  onLimited: () => void = () => {},
+  hooks: ClientAuthGuardHooks = {},
 ) {
-  const byIp = limiters({
-    keyPrefix: 'client_auth_ip',
-    points: options.maxFailuresPerIp,
-    duration: options.windowSeconds,
-  });
-  const byClient = limiters({
-    keyPrefix: 'client_auth_client',
-    points: options.maxFailuresPerClient,
-    duration: options.windowSeconds,
-  });
+  const window = (keyPrefix: string, points: number): RateLimiterAbstract =>
+    limiters({ keyPrefix, points, duration: options.windowSeconds });
+  const byIp = window('client_auth_ip', options.maxFailuresPerIp);
+  const byClientAndIp = window('client_auth_client_ip', options.maxFailuresPerClient);
+  const sources = window('client_auth_sources', options.attackAddresses);
+  const failures = window('client_auth_failures', COUNT_ONLY);
+  // The client id each request looked up, for counting its failure afterwards.
+  const lookedUp = new WeakMap<object, string>();
 
   async function checkClient(clientId: string): Promise<void> {
-    const ctx = Provider.ctx;
-    if (ctx?.method !== 'POST' || !CREDENTIAL_PATHS.has(ctx.path)) return;
-    const wait = waitSeconds(await byClient.get(clientId), options.maxFailuresPerClient);
+    const ctx = Provider.ctx as RoutedContext | undefined;
+    const route = currentRoute(ctx);
+    if (!ctx || route === undefined || !CREDENTIAL_ROUTES.has(route)) return;
+    lookedUp.set(ctx, clientId);
+    const address = addressLimitKey(ctx.ip);
+    const [ip, pair] = await Promise.all([byIp.get(address), byClientAndIp.get(pairKey(clientId, address))]);
+    const wait = Math.max(
+      waitSeconds(ip, options.maxFailuresPerIp),
+      waitSeconds(pair, options.maxFailuresPerClient),
+    );
     if (wait === 0) return;
-    onLimited();
+    hooks.onLimited?.();
+    audit.record({
+      type: 'token.refused',
+      actor: clientId,
+      clientId,
+      ip: ctx.ip,
+      data: { route, error: 'too_many_requests', retry_after_seconds: wait },
+    });
     ctx.set('Retry-After', String(wait));
-    throw new TooManyRequests('too many failed client authentications; retry later');
+    throw new TooManyRequests('too many failed client authentications from this address; retry later');
   }
 
-  async function guardClientAuthentication(ctx: ProviderContext, next: () => Promise<void>) {
-    if (ctx.method !== 'POST' || !CREDENTIAL_PATHS.has(ctx.path)) return next();
-    const basicId = clientIdFromBasic(ctx.get('authorization'));
-    const waits = [
-      waitSeconds(await byIp.get(ctx.ip), options.maxFailuresPerIp),
-      basicId ? waitSeconds(await byClient.get(basicId), options.maxFailuresPerClient) : 0,
-    ];
-    const wait = Math.max(...waits);
-    if (wait > 0) {
-      onLimited();
-      audit.record({
-        type: 'token.refused',
-        actor: basicId,
-        clientId: basicId,
-        ip: ctx.ip,
-        data: { route: ctx.path, error: 'too_many_requests', retry_after_seconds: wait },
-      });
-      ctx.status = 429;
-      ctx.set('Retry-After', String(wait));
-      ctx.body = {
-        error: 'too_many_requests',
-        error_description: 'too many failed client authentications; retry later',
-      };
-      return;
-    }
-    await next();
-    const body = ctx.body as { error?: string } | undefined;
-    if (ctx.status !== 401 || body?.error !== 'invalid_client') return;
-    const named = ctx.oidc?.params?.client_id;
-    const clientId = basicId ?? (typeof named === 'string' ? named : undefined);
-    const consumed = await Promise.all([
-      byIp.consume(ctx.ip).catch((r: RateLimiterRes) => r),
-      clientId ? byClient.consume(clientId).catch((r: RateLimiterRes) => r) : undefined,
+  async function countFailure(ctx: RoutedContext, clientId: string | undefined): Promise<void> {
+    const address = addressLimitKey(ctx.ip);
+    const [ip, pair] = await Promise.all([
+      byIp.consume(address).catch((r: RateLimiterRes) => r),
+      clientId
+        ? byClientAndIp.consume(pairKey(clientId, address)).catch((r: RateLimiterRes) => r)
+        : undefined,
     ]);
     if (
-      consumed[0]?.consumedPoints === options.maxFailuresPerIp ||
-      consumed[1]?.consumedPoints === options.maxFailuresPerClient
-    ) {
+      ip.consumedPoints === options.maxFailuresPerIp ||
+      pair?.consumedPoints === options.maxFailuresPerClient
+    )
       logger.warn({ ip: ctx.ip, client: clientId }, 'client authentication failures over the limit');
-    }
+    // Only registered clients are watched for attacks: a made-up id has nothing to protect.
+    const known = ctx.oidc?.client?.clientId;
+    if (!known || known !== clientId) return;
+    const total = await failures.consume(known).catch((r: RateLimiterRes) => r);
+    // The first failure of this client from this address in the window adds one source.
+    if (pair?.consumedPoints !== 1) return;
+    const seen = await sources.consume(known).catch((r: RateLimiterRes) => r);
+    if (seen.consumedPoints !== options.attackAddresses) return;
+    hooks.onAttack?.(known);
+    logger.warn(
+      { client: known, addresses: seen.consumedPoints },
+      'client secret guessed at from many addresses',
+    );
+    audit.record({
+      type: 'client_auth.attack',
+      actor: known,
+      clientId: known,
+      ip: ctx.ip,
+      data: {
+        addresses: seen.consumedPoints,
+        failures: total.consumedPoints,
+        window_seconds: options.windowSeconds,
+      },
+    });
+  }
+
+  async function guardClientAuthentication(ctx: RoutedContext, next: () => Promise<void>) {
+    await next();
+    const route = currentRoute(ctx);
+    if (route === undefined || !CREDENTIAL_ROUTES.has(route)) return;
+    const body = ctx.body as { error?: string } | undefined;
+    if (ctx.status !== 401 || body?.error !== 'invalid_client') return;
+    await countFailure(ctx, lookedUp.get(ctx));
   }
 
   return { middleware: guardClientAuthentication, checkClient };
 }
 
-function clientIdFromBasic(header: string): string | undefined {
-  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
-  if (!match?.[1]) return undefined;
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return undefined;
-  try {
-    // RFC 6749 §2.3.1: the id is form-encoded before it is put into Basic.
-    return decodeURIComponent(decoded.slice(0, colon).replaceAll('+', ' '));
-  } catch {
-    return undefined;
-  }
+function pairKey(clientId: string, address: string): string {
+  return `${clientId}|${address}`;
 }

@@ -26,7 +26,7 @@ type Form = Record<string, string | undefined>;
  */
 export function interactionRoutes(deps: InteractionDeps): Router {
   const users = userQueries(deps.db.db);
-  const router = new Router({ prefix: '/interaction/:uid' });
+  const router = new Router({ prefix: '/interaction/:uid', sensitive: true });
   const csrfFor = (uid: string) =>
     createHmac('sha256', deps.csrfSecret).update(`csrf:${uid}`).digest('base64url');
 

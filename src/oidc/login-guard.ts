@@ -1,5 +1,5 @@
 import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
-import { type LimiterFactory, waitSeconds } from '../common/index.ts';
+import { addressLimitKey, type LimiterFactory, waitSeconds } from '../common/index.ts';
 
 export interface LoginGuardOptions {
   /** Consecutive failures for one username from one address before a lockout. */
@@ -45,7 +45,7 @@ export class LoginGuard {
   async check(username: string, ip: string): Promise<LoginVerdict> {
     const [user, address] = await Promise.all([
       this.#consecutive.get(key(username, ip)),
-      this.#perIp.get(ip),
+      this.#perIp.get(addressLimitKey(ip)),
     ]);
     const waits = [
       // block() and overruns leave the count above the limit.
@@ -57,7 +57,7 @@ export class LoginGuard {
 
   /** Counts a failure; answers whether this failure started a lockout. */
   async recordFailure(username: string, ip: string): Promise<LoginVerdict> {
-    await this.#perIp.consume(ip).catch(() => undefined);
+    await this.#perIp.consume(addressLimitKey(ip)).catch(() => undefined);
     const userKey = key(username, ip);
     const result = await this.#consecutive.consume(userKey).catch((rejected: unknown) => rejected);
     if (!(result instanceof RateLimiterRes) || result.consumedPoints < this.#options.maxFailures) {
@@ -75,6 +75,7 @@ export class LoginGuard {
   }
 }
 
+/** IPv6 counts by its /64 (issue 9): one host holds the whole prefix. */
 function key(username: string, ip: string): string {
-  return `${username.toLowerCase()}|${ip}`;
+  return `${username.toLowerCase()}|${addressLimitKey(ip)}`;
 }

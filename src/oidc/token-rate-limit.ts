@@ -1,6 +1,8 @@
 import Provider, { errors } from 'oidc-provider';
 import type { Logger } from 'pino';
-import { consumeWithin, type LimiterFactory } from '../common/index.ts';
+import type { RateLimiterRes } from 'rate-limiter-flexible';
+import { type LimiterFactory, waitSeconds } from '../common/index.ts';
+import { currentRoute, type RoutedContext } from './address-allow-list.ts';
 
 /** 429 in oidc-provider's error shape, rendered by its own token-endpoint error handler. */
 export class TooManyRequests extends errors.CustomOIDCProviderError {
@@ -10,12 +12,14 @@ export class TooManyRequests extends errors.CustomOIDCProviderError {
   }
 }
 
-const counted = new WeakSet<object>();
-
 /**
- * Limits token requests per client (`TOKEN_RATE_LIMIT` a minute). It runs where oidc-provider
- * looks the client up during client authentication, so it sees the client id whatever the
- * authentication method (Basic, form post, JWT assertion) and refuses before anything is issued.
+ * Limits token requests per client (`TOKEN_RATE_LIMIT` a minute), charged only once the client
+ * has authenticated (issue 9): client ids are public, and a budget anyone could spend by naming
+ * the id would let them starve the client. `check` runs where oidc-provider looks the client up
+ * and refuses a client that has used up its minute; `middleware` charges the request afterwards
+ * when the client proved who it is (its credential was accepted; a public client, which has no
+ * credential, when tokens were issued). Requests of one client already in flight when it reaches
+ * the limit still complete: the limit is a budget per minute, not a concurrency cap.
  */
 export function createTokenRateLimit(
   limiters: LimiterFactory,
@@ -24,16 +28,28 @@ export function createTokenRateLimit(
   onLimited: () => void = () => {},
 ) {
   const limiter = limiters({ keyPrefix: 'token_client', points: perMinute, duration: 60 });
-  return async function limitTokenRequest(clientId: string): Promise<void> {
-    const ctx = Provider.ctx;
-    // One count per token request, however often the client is looked up while serving it.
-    if (ctx?.method !== 'POST' || ctx.path !== '/token' || counted.has(ctx)) return;
-    counted.add(ctx);
-    const over = await consumeWithin(limiter, clientId);
-    if (!over) return;
+
+  async function check(clientId: string): Promise<void> {
+    const ctx = Provider.ctx as RoutedContext | undefined;
+    if (!ctx || currentRoute(ctx) !== 'token') return;
+    const wait = waitSeconds(await limiter.get(clientId), perMinute);
+    if (wait === 0) return;
     onLimited();
-    if (over.first) logger.warn({ client: clientId, limit: perMinute }, 'token rate limit reached');
-    ctx.set('Retry-After', String(over.retryAfterSeconds));
+    ctx.set('Retry-After', String(wait));
     throw new TooManyRequests(`client ${clientId} exceeded ${perMinute} token requests per minute`);
-  };
+  }
+
+  async function chargeAuthenticatedClient(ctx: RoutedContext, next: () => Promise<void>) {
+    await next();
+    const client = ctx.oidc?.client;
+    if (currentRoute(ctx) !== 'token' || !client) return;
+    // 401: the credential was refused; 429: refused by a limit before anything was done.
+    if (ctx.status === 401 || ctx.status === 429) return;
+    if (client.clientAuthMethod === 'none' && ctx.status !== 200) return;
+    const charged = await limiter.consume(client.clientId).catch((r: RateLimiterRes) => r);
+    if (charged.consumedPoints === perMinute)
+      logger.warn({ client: client.clientId, limit: perMinute }, 'token rate limit reached');
+  }
+
+  return { check, middleware: chargeAuthenticatedClient };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addressInRanges, canonicalAddress } from '../../src/common/index.ts';
+import { addressInRanges, addressLimitKey, canonicalAddress } from '../../src/common/index.ts';
 
 describe('client addresses', () => {
   it('spell an IPv4 client the same whether the socket is IPv4 or dual-stack', () => {
@@ -14,5 +14,14 @@ describe('client addresses', () => {
     assert.equal(addressInRanges('::ffff:10.1.2.3', ['10.0.0.0/8']), true);
     assert.equal(addressInRanges('10.1.2.3', ['10.0.0.0/8']), true);
     assert.equal(addressInRanges('11.1.2.3', ['10.0.0.0/8']), false);
+  });
+
+  it('count IPv4 addresses one by one and IPv6 addresses by their /64', () => {
+    assert.equal(addressLimitKey('192.0.2.7'), '192.0.2.7');
+    assert.equal(addressLimitKey('::ffff:192.0.2.7'), '192.0.2.7');
+    assert.equal(addressLimitKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+    assert.equal(addressLimitKey('2001:db8:1:2:ffff:ffff:ffff:ffff'), '2001:db8:1:2::/64');
+    assert.notEqual(addressLimitKey('2001:db8:1:3::1'), addressLimitKey('2001:db8:1:2::1'));
+    assert.equal(addressLimitKey('not an address'), 'not an address');
   });
 });

@@ -5,12 +5,18 @@
  */
 export class Browser {
   readonly #cookies = new Map<string, string>();
+  readonly #headers: Record<string, string>;
+
+  /** `headers`: sent with every request (e.g. X-Forwarded-For through a trusted proxy). */
+  constructor(headers: Record<string, string> = {}) {
+    this.#headers = headers;
+  }
 
   async request(
     url: string,
     init: { method?: string; form?: Record<string, string> } = {},
   ): Promise<Response> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...this.#headers };
     if (this.#cookies.size > 0) headers.cookie = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (init.form) headers['content-type'] = 'application/x-www-form-urlencoded';
     const response = await fetch(url, {
@@ -102,8 +108,9 @@ export async function attemptLogin(
   username: string,
   password: string,
   redirectUri = 'https://app.example.test/cb',
+  headers: Record<string, string> = {},
 ) {
-  const browser = new Browser();
+  const browser = new Browser(headers);
   const url = new URL(`${tg.url}/auth`);
   for (const [k, v] of Object.entries({
     client_id: clientId,

@@ -13,7 +13,7 @@ export interface RawResponse {
  */
 export function rawRequest(
   base: string,
-  options: { method: string; path: string; headers?: Record<string, string> },
+  options: { method: string; path: string; headers?: Record<string, string>; body?: string },
 ): Promise<RawResponse> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
@@ -41,6 +41,6 @@ export function rawRequest(
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(options.body);
   });
 }

@@ -19,7 +19,7 @@ describe('guessing client secrets', () => {
   const machine = (name: string) =>
     createClient(tg, { name, grant_types: ['client_credentials'], scope: 'decide', api: 'urn:tollgate' });
 
-  it('refuses a client id after repeated wrong secrets, even with the right one, answering 429 with Retry-After', async () => {
+  it('refuses the address that repeatedly guessed a client id, even with the right secret, answering 429 with Retry-After', async () => {
     const victim = await machine('victim');
     for (let i = 0; i < 3; i++) {
       const wrong = await requestToken(
@@ -52,7 +52,7 @@ describe('guessing client secrets', () => {
 describe('guessing client secrets in the form body (client_secret_post)', () => {
   let tg: TestInstance;
   before(async () => {
-    // The address limit is out of the way: only the per-client count can refuse here.
+    // The address limit is out of the way: only the count per client id and address can refuse here.
     tg = await startTestInstance({ CLIENT_AUTH_MAX_FAILURES: '3', CLIENT_AUTH_MAX_FAILURES_PER_IP: '1000' });
   });
   after(() => tg.close());
@@ -69,7 +69,7 @@ describe('guessing client secrets in the form body (client_secret_post)', () => 
       }),
     });
 
-  it('refuses the client id once it has failed too often, the right secret included', async () => {
+  it('refuses the client id from the address that failed too often, the right secret included', async () => {
     const victim = await createClient(tg, {
       name: 'post-victim',
       grant_types: ['client_credentials'],
