@@ -12,4 +12,10 @@ export {
   waitSeconds,
 } from './limiters.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
-export { constantTimeEqual, digestSecret, generateSecret, secretMatchesDigest } from './secrets.ts';
+export {
+  constantTimeEqual,
+  digestBearerValue,
+  digestSecret,
+  generateSecret,
+  secretMatchesDigest,
+} from './secrets.ts';
