@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it, mock } from 'node:test';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import * as payloadDigests from '../../migrations/0006_payload_digests.ts';
 import { migrations } from '../../migrations/index.ts';
 import {
   type ClientRow,
@@ -316,6 +317,27 @@ describe('migrations', () => {
       assert.deepEqual(await migrateToLatest(database.handle.db as never), []);
       assert.deepEqual(await migrateToLatest(database.handle.db as never), []);
       assert.deepEqual(await adapters(database.handle)('Session').find('kept'), { jti: 'kept' });
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it('0006_payload_digests down removes the digest-keyed rows it cannot restore and gives grants their jti back', async () => {
+    const database = await openTestDatabase();
+    try {
+      const adapter = adapters(database.handle);
+      const db = database.handle.db;
+      await adapter('Session').upsert('sess-1', { jti: 'sess-1', accountId: 'usr_1' }, 600);
+      await adapter('Grant').upsert('grant-1', { jti: 'grant-1', accountId: 'usr_1' }, 600);
+
+      await payloadDigests.down(db as never);
+      const rows = await db.selectFrom('oidc_payloads').select(['kind', 'id', 'payload']).execute();
+      assert.deepEqual(rows, [
+        { kind: 'Grant', id: 'grant-1', payload: { jti: 'grant-1', accountId: 'usr_1' } },
+      ]);
+
+      await payloadDigests.up(db as never);
+      assert.deepEqual(await adapter('Grant').find('grant-1'), { jti: 'grant-1', accountId: 'usr_1' });
     } finally {
       await database.drop();
     }
