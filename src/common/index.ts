@@ -13,4 +13,10 @@ export {
 } from './limiters.ts';
 export { redactTarget } from './log-safe.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
-export { constantTimeEqual, digestSecret, generateSecret, secretMatchesDigest } from './secrets.ts';
+export {
+  constantTimeEqual,
+  digestBearerValue,
+  digestSecret,
+  generateSecret,
+  secretMatchesDigest,
+} from './secrets.ts';

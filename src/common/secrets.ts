@@ -26,3 +26,14 @@ export function constantTimeEqual(a: string, b: string): boolean {
   const db = createHash('sha256').update(b).digest();
   return timingSafeEqual(da, db) && a.length === b.length;
 }
+
+/**
+ * The storage key of a bearer value oidc-provider hands out (authorization code, refresh token,
+ * session cookie, interaction uid…): issue 9 §5, the raw value exists only in the holder's hands,
+ * so rows are keyed by this digest and a presented value is digested before the lookup. The
+ * values are 256-bit random, so an unsalted SHA-256 cannot be reversed by guessing. Migration
+ * 0006_payload_digests computes the same string in SQL (base64url of SHA-256 of the UTF-8 bytes).
+ */
+export function digestBearerValue(value: string): string {
+  return digestSecret(value);
+}

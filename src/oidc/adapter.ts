@@ -1,12 +1,20 @@
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import { type DatabaseHandle, oidcPayloadQueries } from '../db/index.ts';
 import { addressAllowed } from './address-allow-list.ts';
 import { type ClientDirectory, clientMetadataForProvider } from './directories.ts';
+import { payloadAtRest, payloadFromRest, storageKey } from './stored-payloads.ts';
+
+/** oidc-provider's own wording for reuse, so both detection paths answer alike. */
+const REUSE: Record<string, string> = {
+  AuthorizationCode: 'authorization code already consumed',
+  RefreshToken: 'refresh token already used',
+};
 
 /**
  * oidc-provider storage on Kysely. One table holds every model kind; the columns oidc-provider
  * looks things up by (grant id, uid, user code) and the expiry are indexed, so revoking a grant
- * and purging expired rows are index scans, never table scans.
+ * and purging expired rows are index scans, never table scans. Bearer values are stored only as
+ * digests (see stored-payloads.ts).
  */
 export function createAdapterFactory(
   db: DatabaseHandle,
@@ -28,7 +36,8 @@ export function createAdapterFactory(
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
-      await payloads.upsert({ kind: this.#kind, id, payload: payload as Record<string, unknown>, expiresAt });
+      const atRest = payloadAtRest(this.#kind, id, payload);
+      await payloads.upsert({ kind: this.#kind, id: storageKey(this.#kind, id), payload: atRest, expiresAt });
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -39,34 +48,52 @@ export function createAdapterFactory(
         if (!client || !addressAllowed(client.metadata.tollgate_allowed_ips)) return undefined;
         return clientMetadataForProvider(client) as AdapterPayload;
       }
-      return toPayload(await payloads.find(this.#kind, id, new Date()));
+      return this.#fromRest(id, await payloads.find(this.#kind, storageKey(this.#kind, id), new Date()));
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await payloads.findByUserCode(this.#kind, userCode, new Date()));
+      return this.#fromRest(undefined, await payloads.findByUserCode(this.#kind, userCode, new Date()));
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await payloads.findByUid(this.#kind, uid, new Date()));
+      return this.#fromRest(undefined, await payloads.findByUid(this.#kind, uid, new Date()));
     }
 
+    /**
+     * Issue 9 §4. oidc-provider checks `consumed` on the row it read and then calls consume(), so
+     * N concurrent requests can all pass its check. Here one atomic statement lets exactly one
+     * win; every loser is reuse, and is answered as oidc-provider answers reuse it detects
+     * itself: the whole grant is revoked (the winner's tokens included) and `invalid_grant`.
+     *
+     * What an attacker racing the client with a stolen code or refresh token gets: at most one of
+     * the two requests succeeds, and whoever wins, the loser revokes the grant. The Grant row is
+     * deleted with everything issued under it, and refresh, introspection and userinfo all look
+     * the Grant row up (oidc-provider's validateGrant / loadAccessTokenGrant), so a refresh token
+     * the winner saves after the revocation is dead on arrival: no branch of the grant survives.
+     * The winner keeps only the JWT access token in its response, until it expires (the API's
+     * TTL, 5 minutes by default), exactly as after oidc-provider's own reuse detection.
+     */
     async consume(id: string): Promise<void> {
-      await payloads.consume(this.#kind, id, new Date());
+      const { won, grantId } = await payloads.consume(this.#kind, storageKey(this.#kind, id));
+      if (won) return;
+      if (grantId) await payloads.revokeGrant(grantId);
+      throw new errors.InvalidGrant(REUSE[this.#kind] ?? 'already consumed');
     }
 
     async destroy(id: string): Promise<void> {
-      await payloads.destroy(this.#kind, id);
+      await payloads.destroy(this.#kind, storageKey(this.#kind, id));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
       await payloads.revokeByGrantId(grantId);
     }
+
+    #fromRest(
+      id: string | undefined,
+      stored: { payload: Record<string, unknown>; consumed: boolean } | undefined,
+    ) {
+      return stored && payloadFromRest(this.#kind, id, stored);
+    }
   }
   return KyselyAdapter;
-}
-
-function toPayload(stored: { payload: Record<string, unknown>; consumed: boolean } | undefined) {
-  if (!stored) return undefined;
-  // oidc-provider only tests `consumed` for truthiness (refresh-token reuse detection).
-  return (stored.consumed ? { ...stored.payload, consumed: true } : stored.payload) as AdapterPayload;
 }

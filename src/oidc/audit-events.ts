@@ -2,6 +2,7 @@ import { decodeJwt } from 'jose';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditSink } from '../audit/index.ts';
+import { digestBearerValue } from '../common/index.ts';
 
 /**
  * Token-service evidence from oidc-provider's own events: every token response (issued, with
@@ -66,7 +67,8 @@ export function auditProviderEvents(provider: Provider, audit: AuditSink): void 
         type: 'token.revoked',
         subject: token.accountId,
         clientId: token.clientId,
-        data: { kind: 'refresh_token', jti: token.jti, grant_id: token.grantId },
+        // The jti of a refresh token is the token itself: record its storage digest (issue 9 §5).
+        data: { kind: 'refresh_token', jti: digestBearerValue(token.jti), grant_id: token.grantId },
       });
     },
   );

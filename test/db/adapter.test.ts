@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it, mock } from 'node:test';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import * as payloadDigests from '../../migrations/0006_payload_digests.ts';
 import { migrations } from '../../migrations/index.ts';
 import {
   type ClientRow,
@@ -37,6 +38,9 @@ function adapters(handle: DatabaseHandle): (kind: string) => Adapter {
   const KyselyAdapter = createAdapterFactory(handle, directory);
   return (kind) => new KyselyAdapter(kind);
 }
+
+/** What a lookup by uid or user code returns: it cannot know the raw id, which is not stored. */
+const withoutJti = ({ jti: _jti, ...rest }: Record<string, unknown>) => rest;
 
 const unique = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
 
@@ -81,9 +85,10 @@ describe('oidc-provider adapter on the database', () => {
     const second = { jti: id, uid: unique('uid'), accountId: 'usr_2' };
     await adapter('Session').upsert(id, second, 600);
     assert.deepEqual(await adapter('Session').find(id), second);
+    // The raw session id is stored nowhere (issue 9 §5), so a lookup by uid returns no jti.
     assert.deepEqual(
       await adapter('Session').findByUid(second.uid),
-      second,
+      withoutJti(second),
       'the uid index follows the update',
     );
   });
@@ -100,8 +105,8 @@ describe('oidc-provider adapter on the database', () => {
 
     mock.timers.setTime(start + 59_000);
     assert.deepEqual(await adapter('DeviceCode').find(id), payload);
-    assert.deepEqual(await adapter('DeviceCode').findByUid(payload.uid), payload);
-    assert.deepEqual(await adapter('DeviceCode').findByUserCode(payload.userCode), payload);
+    assert.deepEqual(await adapter('DeviceCode').findByUid(payload.uid), withoutJti(payload));
+    assert.deepEqual(await adapter('DeviceCode').findByUserCode(payload.userCode), withoutJti(payload));
 
     mock.timers.setTime(start + 61_000);
     assert.equal(await adapter('DeviceCode').find(id), undefined);
@@ -118,14 +123,14 @@ describe('oidc-provider adapter on the database', () => {
     const uid = unique('uid');
     const session = { jti: unique('sess'), uid, accountId: 'usr_1' };
     await adapter('Session').upsert(session.jti, session, 600);
-    assert.deepEqual(await adapter('Session').findByUid(uid), session);
+    assert.deepEqual(await adapter('Session').findByUid(uid), withoutJti(session));
     assert.equal(await adapter('Interaction').findByUid(uid), undefined);
     assert.equal(await adapter('Session').findByUid(unique('uid')), undefined);
 
     const userCode = unique('WDJB-MJHT');
     const device = { jti: unique('dc'), userCode, clientId: 'tv' };
     await adapter('DeviceCode').upsert(device.jti, device, 600);
-    assert.deepEqual(await adapter('DeviceCode').findByUserCode(userCode), device);
+    assert.deepEqual(await adapter('DeviceCode').findByUserCode(userCode), withoutJti(device));
     assert.equal(await adapter('AuthorizationCode').findByUserCode(userCode), undefined);
   });
 
@@ -142,6 +147,56 @@ describe('oidc-provider adapter on the database', () => {
     assert.ok(consumed?.consumed, 'consumed must be truthy after consume()');
     assert.deepEqual({ ...consumed, consumed: undefined }, { ...payload, consumed: undefined });
     assert.equal((await adapter('AuthorizationCode').find(other))?.consumed, undefined);
+  });
+
+  it('lets exactly one of several concurrent consume() calls win; the others revoke the grant and throw invalid_grant', async () => {
+    const grantId = unique('grant');
+    const token = unique('rt');
+    await adapter('Grant').upsert(grantId, { jti: grantId, accountId: 'usr_1' }, 600);
+    await adapter('RefreshToken').upsert(token, { jti: token, grantId, kind: 'RefreshToken' }, 600);
+    const sibling = unique('at');
+    await adapter('AccessToken').upsert(sibling, { jti: sibling, grantId, kind: 'AccessToken' }, 600);
+
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 6 }, () => adapter('RefreshToken').consume(token)),
+    );
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, 'exactly one winner');
+    for (const lost of outcomes.filter((o) => o.status === 'rejected')) {
+      assert.equal((lost.reason as { error?: string }).error, 'invalid_grant');
+    }
+    assert.equal(await adapter('Grant').find(grantId), undefined, 'the grant itself is gone');
+    assert.equal(await adapter('RefreshToken').find(token), undefined);
+    assert.equal(await adapter('AccessToken').find(sibling), undefined);
+  });
+
+  it('treats consuming an already consumed or vanished row as reuse', async () => {
+    const code = unique('code');
+    await adapter('AuthorizationCode').upsert(code, { jti: code, grantId: unique('grant') }, 60);
+    await adapter('AuthorizationCode').consume(code);
+    await assert.rejects(adapter('AuthorizationCode').consume(code), { error: 'invalid_grant' });
+    await assert.rejects(adapter('AuthorizationCode').consume(unique('code')), { error: 'invalid_grant' });
+  });
+
+  it('keys bearer rows by a digest and keeps no copy of the id in the stored payload', async () => {
+    const kinds = ['AuthorizationCode', 'RefreshToken', 'AccessToken', 'Session', 'Interaction'] as const;
+    const stored = kinds.map((kind) => ({ kind, id: unique('bearer') }));
+    const extra = (kind: string, id: string) =>
+      kind === 'Interaction'
+        ? { returnTo: `https://tg.test/auth/${id}`, session: { uid: 'u1', cookie: 'the-session-cookie' } }
+        : {};
+    for (const { kind, id } of stored)
+      await adapter(kind).upsert(id, { jti: id, kind, ...extra(kind, id) }, 600);
+
+    const dump = JSON.stringify(await database.handle.db.selectFrom('oidc_payloads').selectAll().execute());
+    for (const { id } of stored) assert.ok(!dump.includes(id), `${id} is stored in clear`);
+    assert.ok(!dump.includes('the-session-cookie'), 'an interaction keeps no session cookie');
+    for (const { kind, id } of stored) {
+      assert.deepEqual(
+        await adapter(kind).find(id),
+        { jti: id, kind, ...extra(kind, id), ...(kind === 'Interaction' ? { session: { uid: 'u1' } } : {}) },
+        `${kind} is found by the presented id and gets its jti (and resume URL) back`,
+      );
+    }
   });
 
   it('destroys one row and keeps the same id of another kind', async () => {
@@ -262,6 +317,27 @@ describe('migrations', () => {
       assert.deepEqual(await migrateToLatest(database.handle.db as never), []);
       assert.deepEqual(await migrateToLatest(database.handle.db as never), []);
       assert.deepEqual(await adapters(database.handle)('Session').find('kept'), { jti: 'kept' });
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it('0006_payload_digests down removes the digest-keyed rows it cannot restore and gives grants their jti back', async () => {
+    const database = await openTestDatabase();
+    try {
+      const adapter = adapters(database.handle);
+      const db = database.handle.db;
+      await adapter('Session').upsert('sess-1', { jti: 'sess-1', accountId: 'usr_1' }, 600);
+      await adapter('Grant').upsert('grant-1', { jti: 'grant-1', accountId: 'usr_1' }, 600);
+
+      await payloadDigests.down(db as never);
+      const rows = await db.selectFrom('oidc_payloads').select(['kind', 'id', 'payload']).execute();
+      assert.deepEqual(rows, [
+        { kind: 'Grant', id: 'grant-1', payload: { jti: 'grant-1', accountId: 'usr_1' } },
+      ]);
+
+      await payloadDigests.up(db as never);
+      assert.deepEqual(await adapter('Grant').find('grant-1'), { jti: 'grant-1', accountId: 'usr_1' });
     } finally {
       await database.drop();
     }

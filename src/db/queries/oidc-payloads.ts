@@ -1,10 +1,18 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { json } from '../json.ts';
 import type { Database } from '../schema/index.ts';
 
 export interface StoredPayload {
   payload: Record<string, unknown>;
   consumed: boolean;
+}
+
+/** What one attempt to consume a one-time row found. */
+export interface Consumption {
+  /** True for the one caller whose statement flipped `consumed_at`; false for every other. */
+  won: boolean;
+  /** The grant the row belongs to, when the row still exists. */
+  grantId: string | null;
 }
 
 export interface PayloadWrite {
@@ -65,13 +73,28 @@ export function oidcPayloadQueries(db: Kysely<Database>) {
         await live(now).where('kind', '=', kind).where('user_code', '=', userCode).executeTakeFirst(),
       );
     },
-    async consume(kind: string, id: string, at: Date): Promise<void> {
-      await db
+    /**
+     * Issue 9 §4: one statement decides who consumes a code or refresh token. PostgreSQL takes
+     * the row lock for the UPDATE and re-checks `consumed_at IS NULL` once a concurrent winner
+     * commits, so of N concurrent callers exactly one gets the row back. uses oidc_payloads_pkey
+     */
+    async consume(kind: string, id: string): Promise<Consumption> {
+      const won = await db
         .updateTable('oidc_payloads')
-        .set({ consumed_at: at })
+        .set({ consumed_at: sql<Date>`now()` })
         .where('kind', '=', kind)
         .where('id', '=', id)
-        .execute();
+        .where('consumed_at', 'is', null)
+        .returning('grant_id')
+        .executeTakeFirst();
+      if (won) return { won: true, grantId: won.grant_id };
+      const lost = await db
+        .selectFrom('oidc_payloads')
+        .select('grant_id')
+        .where('kind', '=', kind)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return { won: false, grantId: lost?.grant_id ?? null };
     },
     async destroy(kind: string, id: string): Promise<void> {
       await db.deleteFrom('oidc_payloads').where('kind', '=', kind).where('id', '=', id).execute();
@@ -79,6 +102,19 @@ export function oidcPayloadQueries(db: Kysely<Database>) {
     // uses oidc_payloads_grant_id_idx
     async revokeByGrantId(grantId: string): Promise<void> {
       await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
+    },
+    /**
+     * Revokes a whole grant in one statement: every row issued under it and the Grant row itself,
+     * which every later use of the grant (refresh, introspection, userinfo) must find.
+     * uses oidc_payloads_grant_id_idx and oidc_payloads_pkey
+     */
+    async revokeGrant(grantId: string): Promise<void> {
+      await db
+        .deleteFrom('oidc_payloads')
+        .where((eb) =>
+          eb.or([eb('grant_id', '=', grantId), eb.and([eb('kind', '=', 'Grant'), eb('id', '=', grantId)])]),
+        )
+        .execute();
     },
     // uses oidc_payloads_expires_at_idx
     async purgeExpired(now: Date): Promise<number> {
