@@ -30,11 +30,11 @@ import {
   clientAuthGuard,
   createSubjectResolver,
   createTokenRateLimit,
-  createUserDirectory,
   LoginGuard,
   OidcService,
   purgeExpired,
   RevocationList,
+  UserDirectory,
 } from './oidc/index.ts';
 import { PolicyStore } from './pdp/index.ts';
 
@@ -130,12 +130,16 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const audit = meteredAudit(auditLog, metrics);
   const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger, audit, limited('client_auth'));
   const limitTokens = createTokenRateLimit(limiters, config.tokenRateLimit, logger, limited('token'));
+  // Users deleted or disabled are dropped from every instance's cache by the same event (issue 9).
+  const users = new UserDirectory(db, { pollMs });
+  await users.start((error) => logger.error({ err: error }, 'reading user changes failed'));
   const oidc = new OidcService({
     issuer: config.issuer,
     db,
     ring,
     cookieSecret,
     revocations,
+    users,
     guards: [clientGuard.middleware],
     onClientUse: async (clientId) => {
       await clientGuard.checkClient(clientId);
@@ -174,7 +178,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   await gateways.start((error) => logger.error({ err: error }, 'reading gateway credentials failed'));
   const resolveSubject = createSubjectResolver({
     verifier: oidc.verifier,
-    users: createUserDirectory(db),
+    users,
     audiences: config.subjectTokenAudiences,
   });
 
@@ -257,6 +261,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       clearInterval(purge);
       ring.stop();
       await revocations.stop();
+      await users.stop();
       await policies.stop();
       await gateways.stop();
       redis?.disconnect();
