@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { GATEWAY_POLICIES } from '../gateway/gateway-fixtures.ts';
 import { attemptLogin, Browser, loginThroughForms } from '../helpers/browser.ts';
+import { CLUSTER_TOOLS, createCluster } from '../helpers/cluster.ts';
 import { ENGINE } from '../helpers/database.ts';
 import { createApi, createClient, createMachineClient, createUser, discover } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
@@ -332,6 +333,57 @@ describe('deleted and disabled users lose their tokens at once', () => {
         assert.equal(await introspect(b, web, accessToken), false);
         assert.equal(await forward(b, accessToken, atB.gatewayKey), 401);
       });
+    }
+  });
+});
+
+describe('a user known to be gone stays refused through a database outage', {
+  skip: (ENGINE !== 'postgres' || !CLUSTER_TOOLS) && 'needs PostgreSQL and its cluster tools',
+}, () => {
+  it('keeps refusing a disabled user while still deciding for others from memory', async () => {
+    const cluster = await createCluster();
+    const tg = await startTestInstance(ENV, { database: cluster.database });
+    try {
+      const { caller } = await setUp(tg);
+      const decide = async (token: string) =>
+        (await (
+          await fetch(`${tg.url}/decide`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${caller}`, 'content-type': 'application/json' },
+            body: JSON.stringify({
+              subject: { token },
+              action: 'read',
+              resource: { type: 'Invoice', id: 'inv_1', attrs: { tenant: 'acme' } },
+            }),
+          })
+        ).json()) as { allow: boolean; detail?: string };
+      const user = { roles: ['accountant'], attrs: { tenant: 'acme' } };
+      const stays = await loggedInUser(
+        tg,
+        { ...user, username: 'stays', password: 'stays password' },
+        { audience: API, create: false },
+      );
+      const leaves = await loggedInUser(
+        tg,
+        { ...user, username: 'leaves', password: 'leaves password' },
+        { audience: API, create: false },
+      );
+      assert.equal((await decide(stays.accessToken)).allow, true);
+      assert.equal((await decide(leaves.accessToken)).allow, true);
+      assert.equal((await tg.admin$('POST', `/users/${leaves.userId}/disable`)).status, 200);
+      assert.equal((await decide(leaves.accessToken)).detail, 'subject_gone');
+
+      await cluster.stop();
+      // Longer than the user cache's lifetime, so both answers come from a failed reload.
+      await new Promise((resolve) => setTimeout(resolve, 5500));
+      assert.equal((await decide(stays.accessToken)).allow, true);
+      const during = await decide(leaves.accessToken);
+      assert.equal(during.allow, false);
+      assert.equal(during.detail, 'subject_gone');
+      await cluster.start();
+    } finally {
+      await tg.close().catch(() => {});
+      await cluster.destroy();
     }
   });
 });
