@@ -5,6 +5,7 @@ import * as m0003 from './0003_gateways.ts';
 import * as m0004 from './0004_audit.ts';
 import * as m0006 from './0006_payload_digests.ts';
 import * as m0007 from './0007_gateway_audiences.ts';
+import * as m0008 from './0008_user_status.ts';
 
 /** Every migration, registered explicitly and in order; names never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_audit': m0004,
   '0006_payload_digests': m0006,
   '0007_gateway_audiences': m0007,
+  '0008_user_status': m0008,
 };

@@ -30,11 +30,11 @@ import {
   clientAuthGuard,
   createSubjectResolver,
   createTokenRateLimit,
-  createUserDirectory,
   LoginGuard,
   OidcService,
   purgeExpired,
   RevocationList,
+  UserDirectory,
 } from './oidc/index.ts';
 import { PolicyStore } from './pdp/index.ts';
 
@@ -133,12 +133,16 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     onAttack: (client) => metrics.clientAuthAttacks.inc({ client }),
   });
   const tokenLimit = createTokenRateLimit(limiters, config.tokenRateLimit, logger, limited('token'));
+  // Users deleted or disabled are dropped from every instance's cache by the same event (issue 9).
+  const users = new UserDirectory(db, { pollMs });
+  await users.start((error) => logger.error({ err: error }, 'reading user changes failed'));
   const oidc = new OidcService({
     issuer: config.issuer,
     db,
     ring,
     cookieSecret,
     revocations,
+    users,
     guards: [clientGuard.middleware, tokenLimit.middleware],
     onClientUse: async (clientId) => {
       await clientGuard.checkClient(clientId);
@@ -189,7 +193,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   }
   const resolveSubject = createSubjectResolver({
     verifier: oidc.verifier,
-    users: createUserDirectory(db),
+    users,
     audiences: config.subjectTokenAudiences,
     ownAudience: BUILTIN_API.audience,
   });
@@ -273,6 +277,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       clearInterval(purge);
       ring.stop();
       await revocations.stop();
+      await users.stop();
       await policies.stop();
       await gateways.stop();
       redis?.disconnect();

@@ -1,5 +1,5 @@
 import { hashPassword, newId, TollgateError } from '../common/index.ts';
-import { type DatabaseHandle, userQueries } from '../db/index.ts';
+import { type DatabaseHandle, type UserRow, userQueries } from '../db/index.ts';
 import type { CreateUserInput } from './schemas.ts';
 
 export interface UserView {
@@ -11,7 +11,11 @@ export interface UserView {
   created_at: string;
 }
 
-export function userUseCases(db: DatabaseHandle) {
+/**
+ * Users behind the admin API. `onChange` runs after a delete, disable or enable, so this
+ * instance's user cache forgets the user at once (the others learn it by NOTIFY).
+ */
+export function userUseCases(db: DatabaseHandle, onChange: (id: string) => void = () => {}) {
   const users = userQueries(db.db);
   return {
     async create(input: CreateUserInput): Promise<{ id: string }> {
@@ -29,17 +33,38 @@ export function userUseCases(db: DatabaseHandle) {
       return { id };
     },
     async list(): Promise<UserView[]> {
-      return (await users.list()).map((u) => ({
-        id: u.id,
-        username: u.username,
-        roles: u.roles,
-        attrs: u.attributes,
-        disabled: u.disabled,
-        created_at: u.created_at.toISOString(),
-      }));
+      return (await users.list()).map(toView);
     },
+    async find(id: string): Promise<UserView | undefined> {
+      const row = await users.find(id);
+      return row && toView(row);
+    },
+    /** Deletes the user with every grant, session and token issued to them (issue 9). */
     async delete(id: string): Promise<void> {
-      if (!(await users.delete(id))) throw new TollgateError('not_found', `user ${id} does not exist`);
+      const deleted = await users.delete(id);
+      if (deleted) onChange(id);
+      if (!deleted) throw new TollgateError('not_found', `user ${id} does not exist`);
     },
+    /**
+     * Disabling refuses sign-in, revokes every grant, session and token of the user, and refuses
+     * their access tokens issued so far, even after a later enable. Enabling restores sign-in.
+     */
+    async setDisabled(id: string, disabled: boolean): Promise<UserView> {
+      const row = await users.setDisabled(id, disabled);
+      if (!row) throw new TollgateError('not_found', `user ${id} does not exist`);
+      onChange(id);
+      return toView(row);
+    },
+  };
+}
+
+function toView(u: UserRow): UserView {
+  return {
+    id: u.id,
+    username: u.username,
+    roles: u.roles,
+    attrs: u.attributes,
+    disabled: u.disabled,
+    created_at: u.created_at.toISOString(),
   };
 }

@@ -13,7 +13,7 @@ export { oidcPayloadQueries, type PayloadWrite, type StoredPayload } from './que
 export { POLICY_CHANNEL, type PolicyVersionRow, policyVersionQueries } from './queries/policy-versions.ts';
 export { REVOCATION_CHANNEL, revokedTokenQueries } from './queries/revoked-tokens.ts';
 export { type SigningKeyRow, signingKeyQueries } from './queries/signing-keys.ts';
-export { type NewUser, type UserRow, userQueries } from './queries/users.ts';
+export { type NewUser, USER_CHANNEL, type UserRow, userQueries } from './queries/users.ts';
 export type { Database } from './schema/index.ts';
 export { isDatabaseUnavailable } from './unavailable.ts';
 export { watchChannel } from './watch.ts';

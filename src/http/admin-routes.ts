@@ -30,11 +30,13 @@ export interface AdminRouteDeps {
   policies: PolicyStore;
   gateways: GatewayCredentials;
   audit: AuditSink;
+  /** Called when a user is deleted, disabled or enabled (drops the user from this instance's cache). */
+  onUserChange?: (id: string) => void;
 }
 
 /** `/admin/*`: the API behind the `tollgate` CLI; every route needs a token with scope `admin`. */
 export function adminRoutes(deps: AdminRouteDeps): Router {
-  const users = userUseCases(deps.db);
+  const users = userUseCases(deps.db, deps.onUserChange);
   const apis = deps.apis;
   const router = new Router({ prefix: '/admin', sensitive: true });
   router.use(requireScope(deps.verifier, BUILTIN_API.audience, 'admin'), requireJson, parseBody(['json']));
@@ -84,11 +86,20 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   });
   router.delete('/users/:id', async (ctx) => {
     const id = ctx.params.id ?? '';
-    const before = (await users.list()).find((u) => u.id === id);
+    const before = await users.find(id);
     await users.delete(id);
     changed(ctx, 'user.delete', id, { before });
     ctx.status = 204;
   });
+  for (const action of ['disable', 'enable'] as const) {
+    router.post(`/users/:id/${action}`, async (ctx) => {
+      const id = ctx.params.id ?? '';
+      const before = await users.find(id);
+      const after = await users.setDisabled(id, action === 'disable');
+      changed(ctx, `user.${action}`, id, { before, after });
+      ctx.body = after;
+    });
+  }
 
   router.post('/apis', async (ctx) => {
     const created = await apis.create(parseInput(createApiInput, ctx.request.body));

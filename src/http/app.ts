@@ -106,6 +106,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     policies: deps.policies,
     gateways: deps.gateways,
     audit: deps.audit,
+    onUserChange: (id) => deps.oidc.users.invalidate(id),
   });
   const decideDeps: DecideDeps = {
     verifier: deps.oidc.verifier,

@@ -1,13 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import {
-  type ApiRow,
-  apiQueries,
-  type ClientRow,
-  clientQueries,
-  type DatabaseHandle,
-  type UserRow,
-  userQueries,
-} from '../db/index.ts';
+import { type ApiRow, apiQueries, type ClientRow, clientQueries, type DatabaseHandle } from '../db/index.ts';
 
 /**
  * How long a client or API read from the database is trusted. The token endpoint would
@@ -50,14 +42,6 @@ function cachedDirectory<T extends object>(
 
 export type ClientDirectory = Directory<ClientRow>;
 export type ApiDirectory = Directory<ApiRow>;
-export type UserDirectory = Directory<UserRow>;
-
-export function createUserDirectory(db: DatabaseHandle): UserDirectory {
-  const users = userQueries(db.db);
-  // Subject tokens at /decide keep resolving to their user through a database outage.
-  return cachedDirectory((id) => users.find(id), { failStatic: true });
-}
-
 export function createClientDirectory(db: DatabaseHandle): ClientDirectory {
   const clients = clientQueries(db.db);
   // The token endpoint does not issue from stale client data: an outage is a 503 there.

@@ -5,7 +5,6 @@ export {
   type VerifiedAccessToken,
 } from './access-token-verifier.ts';
 export { type ClientAuthGuardOptions, clientAuthGuard } from './client-auth-guard.ts';
-export { createUserDirectory, type UserDirectory } from './directories.ts';
 export { interactionRoutes } from './interactions.ts';
 export { LoginGuard, type LoginGuardOptions } from './login-guard.ts';
 export { cookieKeys, DEFAULT_ACCESS_TOKEN_TTL } from './provider.ts';
@@ -18,4 +17,5 @@ export {
   type SubjectResolution,
 } from './subjects.ts';
 export { createTokenRateLimit } from './token-rate-limit.ts';
+export { type TokenSubject, UserDirectory } from './user-directory.ts';
 export { escapeHtml, STYLESHEET } from './views.ts';

@@ -11,6 +11,7 @@ import { auditProviderEvents } from './audit-events.ts';
 import type { ApiDirectory, ClientDirectory } from './directories.ts';
 import { handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
 import { answerOutagesWith503 } from './unavailable.ts';
+import type { UserDirectory } from './user-directory.ts';
 import { renderErrorPage, renderLogoutPage, renderLogoutSuccessPage } from './views.ts';
 
 export interface ProviderDeps {
@@ -22,6 +23,7 @@ export interface ProviderDeps {
   cookieSecret: Buffer;
   clients: ClientDirectory;
   apis: ApiDirectory;
+  users: UserDirectory;
   /** Middleware run around every provider request, outermost first (e.g. the client-auth guard). */
   guards: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
   /** Called with the client id whenever a request uses a client (token rate limit). */
@@ -175,7 +177,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   answerOutagesWith503(provider);
   for (const guard of deps.guards) provider.use(guard as never);
-  provider.use(handleStructuredTokens(deps.verifier, deps.audit));
+  provider.use(handleStructuredTokens(deps.verifier, deps.audit, deps.users));
   auditProviderEvents(provider, deps.audit);
   return provider;
 }

@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { AuditSink } from '../audit/index.ts';
-import { type DatabaseHandle, oidcPayloadQueries, revokedTokenQueries } from '../db/index.ts';
+import { type DatabaseHandle, oidcPayloadQueries, revokedTokenQueries, userQueries } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
 import {
@@ -13,6 +13,7 @@ import {
 } from './directories.ts';
 import { buildProvider } from './provider.ts';
 import type { RevocationList } from './revocation-list.ts';
+import type { UserDirectory } from './user-directory.ts';
 
 export interface OidcServiceDeps {
   issuer: string;
@@ -20,6 +21,8 @@ export interface OidcServiceDeps {
   ring: SigningKeyRing;
   cookieSecret: Buffer;
   revocations: RevocationList;
+  /** Users as tokens see them (introspection); the admin use cases invalidate it on change. */
+  users: UserDirectory;
   /** Kept across provider rebuilds, so their state (e.g. failure counters) survives key rotation. */
   guards?: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
   onClientUse?: (clientId: string) => Promise<void>;
@@ -37,6 +40,7 @@ export class OidcService {
   /** Cached client and API lookups; the admin use cases invalidate them on change. */
   readonly clients: ClientDirectory;
   readonly apis: ApiDirectory;
+  readonly users: UserDirectory;
   readonly #deps: OidcServiceDeps;
   #provider!: Provider;
   #mounted!: Middleware;
@@ -46,6 +50,7 @@ export class OidcService {
     this.verifier = new AccessTokenVerifier(deps);
     this.clients = createClientDirectory(deps.db);
     this.apis = createApiDirectory(deps.db);
+    this.users = deps.users;
     this.#rebuild();
     deps.ring.on('change', () => this.#rebuild());
   }
@@ -87,5 +92,7 @@ export async function purgeExpired(
 ): Promise<{ payloads: number; revoked: number }> {
   const payloads = await oidcPayloadQueries(db.db).purgeExpired(now);
   const revoked = await revokedTokenQueries(db.db).purgeExpired(now);
+  // The user change log only bridges missed notifications; an hour is far beyond any poll.
+  await userQueries(db.db).purgeChanges(new Date(now.getTime() - 3600_000));
   return { payloads, revoked };
 }

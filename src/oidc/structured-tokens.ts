@@ -2,6 +2,7 @@ import { decodeProtectedHeader } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditSink } from '../audit/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
+import type { UserDirectory } from './user-directory.ts';
 
 /** Only confidential clients (resource servers) may introspect; one rule for every token format. */
 export function mayIntrospect(client: { clientAuthMethod?: string | undefined }): boolean {
@@ -14,7 +15,11 @@ export function mayIntrospect(client: { clientAuthMethod?: string | undefined })
  * middleware takes over exactly then: introspection verifies the JWT and consults the denylist;
  * revocation puts its `jti` on the denylist until it expires (RFC 7009, RFC 7662).
  */
-export function handleStructuredTokens(verifier: AccessTokenVerifier, audit: AuditSink) {
+export function handleStructuredTokens(
+  verifier: AccessTokenVerifier,
+  audit: AuditSink,
+  users: UserDirectory,
+) {
   return async function structuredTokens(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
     await next();
     const oidc = ctx.oidc;
@@ -32,7 +37,7 @@ export function handleStructuredTokens(verifier: AccessTokenVerifier, audit: Aud
     }
     ctx.status = 200;
     if (route === 'introspection') {
-      ctx.body = mayIntrospect(oidc.client) ? await introspect(verifier, token) : { active: false };
+      ctx.body = mayIntrospect(oidc.client) ? await introspect(verifier, users, token) : { active: false };
       return;
     }
     const result = await verifier.verify(token, { ignoreExpiry: true });
@@ -61,10 +66,12 @@ export function handleStructuredTokens(verifier: AccessTokenVerifier, audit: Aud
   };
 }
 
-async function introspect(verifier: AccessTokenVerifier, token: string) {
+async function introspect(verifier: AccessTokenVerifier, users: UserDirectory, token: string) {
   const result = await verifier.verify(token);
   if (!result.valid) return { active: false };
   const { payload } = result;
+  // Issue 9: a deleted or disabled user's tokens are no longer active (RFC 7662 §2.2).
+  if ((await users.tokenSubject(payload)).kind === 'gone') return { active: false };
   return {
     active: true,
     token_type: 'Bearer',

@@ -1,5 +1,5 @@
 import type { AccessTokenVerifier, InvalidTokenDetail } from './access-token-verifier.ts';
-import type { UserDirectory } from './directories.ts';
+import type { UserDirectory } from './user-directory.ts';
 
 export interface ResolvedSubject {
   id: string;
@@ -9,7 +9,7 @@ export interface ResolvedSubject {
 
 export type SubjectResolution =
   | { ok: true; subject: ResolvedSubject }
-  | { ok: false; detail: InvalidTokenDetail };
+  | { ok: false; detail: InvalidTokenDetail | 'subject_gone' };
 
 export interface ResolveOptions {
   /**
@@ -47,8 +47,10 @@ export function createSubjectResolver(deps: {
     if (!expected && audiencesOf(payload.aud).includes(deps.ownAudience))
       return { ok: false, detail: 'audience' };
     if (typeof payload.sub !== 'string') return { ok: false, detail: 'malformed' };
-    const user = await deps.users.find(payload.sub);
-    if (user?.disabled) return { ok: false, detail: 'revoked' };
+    // Issue 9: a deleted or disabled user's tokens die with the user, not at their expiry.
+    const current = await deps.users.tokenSubject(payload);
+    if (current.kind === 'gone') return { ok: false, detail: 'subject_gone' };
+    const user = current.kind === 'user' ? current.user : undefined;
     const roles = Array.isArray(payload.roles)
       ? payload.roles.filter((r): r is string => typeof r === 'string')
       : [];

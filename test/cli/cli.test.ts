@@ -186,7 +186,7 @@ describe('tollgate CLI against a running instance', () => {
     );
   });
 
-  it('creates a user with the password from stdin, lists and deletes it', async () => {
+  it('creates a user with the password from stdin, lists, disables, enables and deletes it', async () => {
     const created = await json(
       [
         'user',
@@ -211,6 +211,16 @@ describe('tollgate CLI against a running instance', () => {
     const alice = users.find((u: { username: string }) => u.username === 'alice');
     assert.deepEqual([alice.id, alice.roles, alice.attrs], [created.id, ['accountant'], { tenant: 'acme' }]);
     assert.match((await cli(['user', 'list'])).stdout, /alice\s+accountant\s+tenant=acme\s+no/);
+
+    const disabled = await cli(['user', 'disable', created.id]);
+    assert.equal(disabled.code, 0);
+    assert.match(disabled.stdout, new RegExp(`^Disabled user alice \\(id ${created.id}\\)\\.`));
+    assert.match((await cli(['user', 'list'])).stdout, /alice\s+accountant\s+tenant=acme\s+yes/);
+    assert.equal((await json(['user', 'enable', created.id])).disabled, false);
+    assert.match((await cli(['user', 'list'])).stdout, /alice\s+accountant\s+tenant=acme\s+no/);
+    const unknown = await cli(['user', 'disable', 'usr_nobody']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /not_found: user usr_nobody does not exist/);
 
     assert.equal((await cli(['user', 'delete', created.id])).code, 0);
     assert.equal(

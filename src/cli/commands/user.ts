@@ -89,11 +89,36 @@ const deleteUser: Command = {
   path: ['user', 'delete'],
   args: ['USER_ID'],
   synopsis: 'USER_ID',
-  summary: 'delete a user',
+  summary: 'delete a user and revoke their sessions, grants and tokens at once',
   async run({ positionals: [id = ''] }, ctx) {
     await (await ctx.admin()).request('DELETE', `/users/${encodeURIComponent(id)}`);
     ctx.out.result({ id, deleted: true }, () => `Deleted user ${id}.`);
   },
 };
 
-export const userCommands: readonly Command[] = [createUser, listUsers, deleteUser];
+/** `user disable` / `user enable`: one command each, the same shape as `user delete`. */
+function statusCommand(action: 'disable' | 'enable', summary: string): Command {
+  return {
+    path: ['user', action],
+    args: ['USER_ID'],
+    synopsis: 'USER_ID',
+    summary,
+    async run({ positionals: [id = ''] }, ctx) {
+      const user = (await (
+        await ctx.admin()
+      ).request('POST', `/users/${encodeURIComponent(id)}/${action}`)) as UserView;
+      ctx.out.result(
+        user,
+        () => `${action === 'disable' ? 'Disabled' : 'Enabled'} user ${user.username} (id ${id}).`,
+      );
+    },
+  };
+}
+
+const disableUser = statusCommand(
+  'disable',
+  'refuse a user sign-in and revoke their sessions, grants and tokens at once',
+);
+const enableUser = statusCommand('enable', 'let a disabled user sign in again (old tokens stay revoked)');
+
+export const userCommands: readonly Command[] = [createUser, listUsers, deleteUser, disableUser, enableUser];

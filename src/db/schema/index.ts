@@ -7,6 +7,7 @@ import type { OidcPayloadsTable } from './oidc-payloads.ts';
 import type { PolicyVersionsTable } from './policy-versions.ts';
 import type { RevokedTokensTable } from './revoked-tokens.ts';
 import type { SigningKeysTable } from './signing-keys.ts';
+import type { UserChangesTable } from './user-changes.ts';
 import type { UsersTable } from './users.ts';
 
 export interface Database {
@@ -14,6 +15,7 @@ export interface Database {
   apis: ApisTable;
   clients: ClientsTable;
   users: UsersTable;
+  user_changes: UserChangesTable;
   signing_keys: SigningKeysTable;
   revoked_tokens: RevokedTokensTable;
   policy_versions: PolicyVersionsTable;
@@ -32,5 +34,6 @@ export type {
   PolicyVersionsTable,
   RevokedTokensTable,
   SigningKeysTable,
+  UserChangesTable,
   UsersTable,
 };

@@ -8,6 +8,8 @@ export interface UsersTable {
   roles: ColumnType<string[], string | undefined, string>;
   attributes: ColumnType<Record<string, string>, string | undefined, string>;
   disabled: Generated<boolean>;
+  /** Access tokens issued before this instant are refused (set on disable; issue 9). */
+  tokens_valid_after: Date | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
