@@ -12,4 +12,13 @@ export {
   waitSeconds,
 } from './limiters.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
+export {
+  createPrivateFile,
+  PRIVATE_DIR_MODE,
+  PRIVATE_FILE_MODE,
+  PrivateFileError,
+  protectDataDir,
+  readPrivateFile,
+  restrictNewFileModes,
+} from './private-files.ts';
 export { constantTimeEqual, digestSecret, generateSecret, secretMatchesDigest } from './secrets.ts';
