@@ -2,9 +2,10 @@ import cluster from 'node:cluster';
 import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { basename } from 'node:path';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
+import { ADMIN_CREDENTIALS_FILE, apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
 import { startAuditLog } from './audit/index.ts';
 import {
   ConfigError,
@@ -31,7 +32,7 @@ import {
   superviseWorkers,
   watchResources,
 } from './http/index.ts';
-import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
+import { DEV_KEY_FILE, resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
 import {
   clientAuthGuard,
   createSubjectResolver,
@@ -81,7 +82,13 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     options.logger ?? pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
   // DATA_DIR holds the database, the development key and admin.json: owner-only (issue 9), also
   // when an earlier version left it readable to every local user.
-  const tightened = protectDataDir(config.dataDir);
+  const tightened = protectDataDir(config.dataDir, [
+    ...(config.database.kind === 'pglite'
+      ? [basename(config.database.dataDir), `${basename(config.database.dataDir)}.lock`]
+      : []),
+    ADMIN_CREDENTIALS_FILE,
+    DEV_KEY_FILE,
+  ]);
   if (tightened > 0)
     logger.warn(
       { path: config.dataDir, entries: tightened },

@@ -3,6 +3,7 @@ import {
   chmodSync,
   closeSync,
   constants,
+  existsSync,
   fstatSync,
   fsyncSync,
   linkSync,
@@ -11,6 +12,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -31,13 +33,25 @@ export function restrictNewFileModes(): void {
 }
 
 /**
- * Creates `dir` (0700) when missing and takes group and other access away from it and from
- * everything below it: directories become 0700, files 0600. Symbolic links are neither followed
- * nor changed. Returns how many entries were tightened, so the caller can say so in the log.
+ * Creates `dir` (0700) when missing, makes it 0700, and takes group and other access away from
+ * what is below it: directories become 0700, files 0600. `owned` names the entries to tighten
+ * (recursively); undefined means all of them. DATA_DIR may be a directory the operator also uses
+ * for other things, so the server names its own entries rather than chmod whatever is there.
+ * Symbolic links below `dir` are neither followed nor changed. Returns how many entries were
+ * tightened, so the caller can say so in the log.
  */
-export function protectDataDir(dir: string): number {
+export function protectDataDir(dir: string, owned?: readonly string[]): number {
   mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  return tighten(dir);
+  let changed = 0;
+  // DATA_DIR itself may be a symbolic link to a volume: the directory it names is protected.
+  if ((statSync(dir).mode & 0o777) !== PRIVATE_DIR_MODE) {
+    chmodSync(dir, PRIVATE_DIR_MODE);
+    changed++;
+  }
+  for (const entry of owned ?? readdirSync(dir)) {
+    if (existsSync(join(dir, entry))) changed += tighten(join(dir, entry));
+  }
+  return changed;
 }
 
 function tighten(path: string): number {

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { ConfigError, protectDataDir, restrictNewFileModes } from '../../common/index.ts';
 import { type Config, loadConfig } from '../../config/index.ts';
 import { DataDirLockedError, migrateToLatest, openDatabase } from '../../db/index.ts';
@@ -27,7 +28,8 @@ const migrate: Command = {
     if (config.database.kind === 'pglite') {
       // Same protection as the server's (issue 9): the files migrate creates are owner-only.
       restrictNewFileModes();
-      protectDataDir(config.dataDir);
+      const name = basename(config.database.dataDir);
+      protectDataDir(config.dataDir, [name, `${name}.lock`]);
     }
     try {
       const db = await openDatabase(config.database);
