@@ -2,13 +2,26 @@ import cluster from 'node:cluster';
 import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { basename } from 'node:path';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { apiUseCases, BUILTIN_API, bootstrap, clientUseCases } from './admin/index.ts';
+import {
+  ADMIN_CREDENTIALS_FILE,
+  apiUseCases,
+  BUILTIN_API,
+  bootstrap,
+  clientUseCases,
+} from './admin/index.ts';
 import { startAuditLog } from './audit/index.ts';
-import { ConfigError, memoryLimiters, redisLimiters } from './common/index.ts';
+import {
+  ConfigError,
+  memoryLimiters,
+  protectDataDir,
+  redisLimiters,
+  restrictNewFileModes,
+} from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
+import { type DatabaseHandle, DataDirLockedError, migrateToLatest, openDatabase } from './db/index.ts';
 import { GatewayCredentials } from './gateway/index.ts';
 import {
   auditMetrics,
@@ -25,7 +38,7 @@ import {
   superviseWorkers,
   watchResources,
 } from './http/index.ts';
-import { resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
+import { DEV_KEY_FILE, resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
 import {
   clientAuthGuard,
   createSubjectResolver,
@@ -73,6 +86,20 @@ export const REDACT_PATHS = [
 export async function startTollgate(config: Config, options: StartOptions = {}): Promise<Tollgate> {
   const logger =
     options.logger ?? pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  // DATA_DIR holds the database, the development key and admin.json: owner-only (issue 9), also
+  // when an earlier version left it readable to every local user.
+  const tightened = protectDataDir(config.dataDir, [
+    ...(config.database.kind === 'pglite'
+      ? [basename(config.database.dataDir), `${basename(config.database.dataDir)}.lock`]
+      : []),
+    ADMIN_CREDENTIALS_FILE,
+    DEV_KEY_FILE,
+  ]);
+  if (tightened > 0)
+    logger.warn(
+      { path: config.dataDir, entries: tightened },
+      'DATA_DIR was readable by other users; its files are now 0600 and its directories 0700',
+    );
   const kek = resolveKeyEncryptionKey(config.keyEncryptionKey, config.dataDir);
   if (kek.developmentKeyPath) {
     logger.warn(
@@ -92,7 +119,11 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
 
   const ring = new SigningKeyRing(db, kek.key, config.keys);
-  await ring.init();
+  ring.on('refused', ({ kid, reason }) =>
+    logger.error({ kid, reason }, 'signing key refused: its database row was altered; it is not used'),
+  );
+  const resealed = await ring.init();
+  if (resealed.length > 0) logger.info({ kids: resealed }, 'signing keys re-sealed with their binding');
   ring.on('change', () =>
     logger.info({ keys: ring.list().map((k) => `${k.alg}:${k.kid}:${k.state}`) }, 'signing keys changed'),
   );
@@ -291,6 +322,8 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
 }
 
 async function main(): Promise<void> {
+  // Files created from here on (PGlite's WAL and tables, keys) are owner-only (issue 9).
+  restrictNewFileModes();
   let config: Config;
   try {
     config = loadConfig();
@@ -325,6 +358,8 @@ if (import.meta.main) {
     process.stderr.write(
       `tollgate: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
     );
-    process.exit(1);
+    // Another process holding the embedded database is the operator's to resolve, like a bad
+    // configuration: exit 2, not 1.
+    process.exit(error instanceof DataDirLockedError ? 2 : 1);
   });
 }

@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'kysely';
+import { createPrivateFile, PRIVATE_DIR_MODE } from '../common/index.ts';
 import { clientQueries, type DatabaseHandle } from '../db/index.ts';
 import { apiUseCases, BUILTIN_API } from './apis.ts';
 import type { ClientUseCases } from './clients.ts';
@@ -17,7 +17,8 @@ export interface AdminCredentials {
 /**
  * Prepares an empty database: Tollgate's own API always, and on the very first start an admin
  * client whose credentials are written to DATA_DIR/admin.json (mode 0600). Returns that path
- * when it wrote one.
+ * when it wrote one. The file is created exclusively and never through a symbolic link (issue 9):
+ * when anything is already at that path, start-up fails and the admin client is not created.
  */
 export async function bootstrap(
   db: DatabaseHandle,
@@ -49,9 +50,9 @@ export async function bootstrap(
       client_id: created.client_id,
       client_secret: created.client_secret ?? '',
     };
-    await mkdir(options.dataDir, { recursive: true });
+    await mkdir(options.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const path = join(options.dataDir, ADMIN_CREDENTIALS_FILE);
-    writeFileSync(path, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+    createPrivateFile(path, `${JSON.stringify(credentials, null, 2)}\n`);
     return path;
   });
 }

@@ -14,6 +14,15 @@ export {
 export { redactTarget } from './log-safe.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
 export {
+  createPrivateFile,
+  PRIVATE_DIR_MODE,
+  PRIVATE_FILE_MODE,
+  PrivateFileError,
+  protectDataDir,
+  readPrivateFile,
+  restrictNewFileModes,
+} from './private-files.ts';
+export {
   constantTimeEqual,
   digestBearerValue,
   digestSecret,

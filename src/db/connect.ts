@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { PRIVATE_DIR_MODE, protectDataDir } from '../common/index.ts';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import type { Database } from './schema/index.ts';
 
 export type DatabaseTarget =
@@ -35,12 +37,14 @@ pg.types.setTypeParser(20, (value) => Number.parseInt(value, 10));
 
 /**
  * Opens PostgreSQL through `pg`, or the embedded PGlite (one process only; its data dir is
- * created when missing, and `dataDir: undefined` means in memory).
+ * created when missing, and `dataDir: undefined` means in memory). The embedded data dir is
+ * locked for this process (DataDirLockedError when another holds it) and kept owner-only.
  */
 export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
   let db: Kysely<Database>;
   let listen: DatabaseHandle['listen'];
   let poolStats: DatabaseHandle['poolStats'] = () => undefined;
+  let lock: DataDirLock | undefined;
   if (target.kind === 'postgres') {
     const url = target.url;
     listen = (channel, onMessage) => listenOnPostgres(url, channel, onMessage);
@@ -65,8 +69,21 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
-    if (target.dataDir) mkdirSync(target.dataDir, { recursive: true });
-    const pglite = await PGlite.create(target.dataDir);
+    let pglite: PGlite;
+    if (target.dataDir) {
+      mkdirSync(target.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+      lock = await lockDataDir(target.dataDir);
+      try {
+        pglite = await PGlite.create(target.dataDir);
+      } catch (error) {
+        lock.release();
+        throw error;
+      }
+      // PGlite chmods the files of a new database 0666 whatever the umask (issue 9).
+      protectDataDir(target.dataDir);
+    } else {
+      pglite = await PGlite.create();
+    }
     db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
     listen = async (channel, onMessage) => {
       const stop = await pglite.listen(channel, onMessage);
@@ -85,7 +102,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       await sql`select 1`.execute(db);
     },
     async close() {
-      await db.destroy();
+      try {
+        await db.destroy();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

@@ -1,4 +1,5 @@
 export { type DatabaseHandle, type DatabaseTarget, openDatabase } from './connect.ts';
+export { type DataDirLock, DataDirLockedError, lockDataDir } from './data-dir-lock.ts';
 export { migrateToLatest } from './migrator.ts';
 export { type ApiRow, apiQueries, type NewApi } from './queries/apis.ts';
 export {

@@ -10,7 +10,8 @@ import {
 import { sql } from 'kysely';
 import type { DatabaseHandle, SigningKeyRow } from '../db/index.ts';
 import { signingKeyQueries } from '../db/index.ts';
-import { openJwk, sealJwk } from './seal.ts';
+import { sealJwk } from './seal.ts';
+import { type RefusedKey, resealUnboundKeys, StoredKeys } from './stored-keys.ts';
 
 export type SigningAlg = 'RS256' | 'ES256';
 export const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'ES256'];
@@ -45,12 +46,14 @@ interface KeyView {
  * The signing keys every instance agrees on, read from the database. A key's state is a pure
  * function of timestamps: pending until `activates_at`, active while it is the newest activated
  * key of its alg, retired afterwards, and dropped from JWKS once every token it signed expired.
+ * A row whose private key does not match it (edited or copied in the database, issue 9) is left
+ * out of the ring altogether and reported once through the `refused` event.
  */
-export class SigningKeyRing extends EventEmitter<{ change: [] }> {
+export class SigningKeyRing extends EventEmitter<{ change: []; refused: [key: RefusedKey] }> {
   readonly #db: DatabaseHandle;
   readonly #kek: Buffer;
   readonly #options: Required<KeyRingOptions>;
-  readonly #privateByKid = new Map<string, JWK>();
+  readonly #stored: StoredKeys;
   #views: KeyView[] = [];
   #fingerprint = '';
   #verifyKey: JWTVerifyGetKey = createLocalJWKSet({ keys: [] });
@@ -62,21 +65,30 @@ export class SigningKeyRing extends EventEmitter<{ change: [] }> {
     super();
     this.#db = db;
     this.#kek = kek;
+    this.#stored = new StoredKeys(kek);
     this.#options = { now: () => new Date(), ...options };
   }
 
-  /** Creates a first key per alg when there is none, then loads the ring. */
-  async init(): Promise<void> {
-    await this.#db.db.transaction().execute(async (trx) => {
-      // Several instances may start together on an empty database: only one creates keys.
+  /**
+   * Re-seals keys stored before issue 9 with their binding, creates a first key for every alg
+   * that has no usable one (none yet, or all refused), then loads the ring. Returns the kids it
+   * re-sealed.
+   */
+  async init(): Promise<string[]> {
+    const { resealed, refused } = await this.#db.db.transaction().execute(async (trx) => {
+      // Several instances may start together: only one re-seals and creates keys.
       await sql`select pg_advisory_xact_lock(7310001)`.execute(trx);
-      const existing = await trx.selectFrom('signing_keys').select('alg').distinct().execute();
-      const have = new Set(existing.map((r) => r.alg));
+      const resealed = await resealUnboundKeys(trx, this.#kek);
+      const { usable, newlyRefused } = await this.#stored.open(await signingKeyQueries(trx).list());
+      const have = new Set(usable.map((r) => r.alg));
       for (const alg of SIGNING_ALGS) {
         if (!have.has(alg)) await this.#insertKey(alg, this.#options.now(), trx);
       }
+      return { resealed, refused: newlyRefused };
     });
+    for (const key of refused) this.emit('refused', key);
     await this.refresh();
+    return resealed;
   }
 
   /** Adds a new key per alg that is published now and signs after `publishSeconds`. */
@@ -118,17 +130,15 @@ export class SigningKeyRing extends EventEmitter<{ change: [] }> {
   }
 
   async refresh(): Promise<void> {
-    const rows = await signingKeyQueries(this.#db.db).list();
+    const { usable, newlyRefused } = await this.#stored.open(await signingKeyQueries(this.#db.db).list());
+    for (const refused of newlyRefused) this.emit('refused', refused);
     const now = this.#options.now();
-    const views = computeStates(rows, now);
+    // Refused rows take no part: they neither sign nor appear in JWKS, and they stay in the
+    // table for the operator to look at.
+    const views = computeStates(usable, now);
     const expired = views.filter((v) => v.retiresAt !== undefined && v.retiresAt <= now);
     await signingKeyQueries(this.#db.db).deleteKids(expired.map((v) => v.row.kid));
     const published = views.filter((v) => !expired.includes(v));
-    for (const view of published) {
-      if (!this.#privateByKid.has(view.row.kid)) {
-        this.#privateByKid.set(view.row.kid, await openJwk(view.row.private_jwk_encrypted, this.#kek));
-      }
-    }
     this.#views = published;
     const fingerprint = published.map((v) => `${v.row.kid}:${v.state}`).join(',');
     if (fingerprint !== this.#fingerprint) {
@@ -170,7 +180,7 @@ export class SigningKeyRing extends EventEmitter<{ change: [] }> {
     const order = { active: 0, pending: 1, retired: 2 } as const;
     return [...this.#views]
       .sort((a, b) => order[a.state] - order[b.state])
-      .map((v) => ({ ...this.#privateByKid.get(v.row.kid), kid: v.row.kid, alg: v.row.alg, use: 'sig' }));
+      .map((v) => ({ ...this.#stored.privateJwk(v.row.kid), kid: v.row.kid, alg: v.row.alg, use: 'sig' }));
   }
 
   publicJwks(): JWK[] {
@@ -222,7 +232,7 @@ export class SigningKeyRing extends EventEmitter<{ change: [] }> {
       kid,
       alg,
       public_jwk: publicJwk as Record<string, unknown>,
-      private_jwk_encrypted: await sealJwk(await exportJWK(privateKey), this.#kek),
+      private_jwk_encrypted: await sealJwk(await exportJWK(privateKey), this.#kek, { kid, alg, publicJwk }),
       activates_at: activatesAt,
     });
     return kid;

@@ -1,6 +1,7 @@
-import { ConfigError } from '../../common/index.ts';
+import { basename } from 'node:path';
+import { ConfigError, protectDataDir, restrictNewFileModes } from '../../common/index.ts';
 import { type Config, loadConfig } from '../../config/index.ts';
-import { migrateToLatest, openDatabase } from '../../db/index.ts';
+import { DataDirLockedError, migrateToLatest, openDatabase } from '../../db/index.ts';
 import type { Command } from '../command.ts';
 import { failure, usageError } from '../errors.ts';
 
@@ -10,7 +11,7 @@ const migrate: Command = {
   summary: 'bring the database schema to the latest migration (talks to the database, not the server)',
   details: [
     "Uses the server's own configuration: DATABASE_URL, else the embedded database in DATA_DIR.",
-    'The embedded database admits one process: stop the server before migrating it.',
+    'The embedded database admits one process: while the server runs, migrate refuses (exit 2).',
   ],
   async run(_invocation, ctx) {
     let config: Config;
@@ -24,6 +25,12 @@ const migrate: Command = {
     }
     const where = config.database.kind === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : config.database.dataDir;
     let applied: string[];
+    if (config.database.kind === 'pglite') {
+      // Same protection as the server's (issue 9): the files migrate creates are owner-only.
+      restrictNewFileModes();
+      const name = basename(config.database.dataDir);
+      protectDataDir(config.dataDir, [name, `${name}.lock`]);
+    }
     try {
       const db = await openDatabase(config.database);
       try {
@@ -32,6 +39,7 @@ const migrate: Command = {
         await db.close();
       }
     } catch (error) {
+      if (error instanceof DataDirLockedError) throw usageError(`cannot migrate: ${error.message}`);
       // pg's messages name host and database but never the password.
       throw failure(`migrating ${where} failed: ${describe(error)}`);
     }

@@ -16,6 +16,19 @@ export function signingKeyQueries(db: Kysely<Database>) {
         .values({ ...key, public_jwk: json(key.public_jwk) })
         .execute();
     },
+    /**
+     * Replaces a key's sealed private key, only if it is still `previous` (another instance may
+     * have re-sealed it first). Returns whether this call replaced it.
+     */
+    async replaceSealed(kid: string, previous: string, sealed: string): Promise<boolean> {
+      const result = await db
+        .updateTable('signing_keys')
+        .set({ private_jwk_encrypted: sealed })
+        .where('kid', '=', kid)
+        .where('private_jwk_encrypted', '=', previous)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    },
     /** Deletes keys that no token can still need (their successor has been signing long enough). */
     async deleteKids(kids: string[]): Promise<void> {
       if (kids.length === 0) return;
