@@ -195,6 +195,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     csrfSecret: derive('csrf'),
     loginGuard: new LoginGuard(config.login, limiters),
     trustedProxies: config.trustedProxies,
+    issuer: config.issuer,
     limitCaller: createCallerLimit(limiters, config.decideRateLimit, logger, limited('decide')),
     cookieSecret,
     metricsOnMainPort: config.metricsPort === undefined,

@@ -23,7 +23,14 @@ import { parseBody } from './body.ts';
 import { createDecider, type DecideDeps, decideRoutes } from './decide-routes.ts';
 import { fastPath } from './fast-path.ts';
 import { instrument, type Metrics } from './metrics.ts';
-import { clientAddress, renderErrors, requestContext, securityHeaders } from './middleware.ts';
+import {
+  clientAddress,
+  markSecureRequests,
+  renderErrors,
+  requestContext,
+  securityHeaders,
+  transportSecurity,
+} from './middleware.ts';
 
 export interface AppDeps {
   logger: Logger;
@@ -41,6 +48,8 @@ export interface AppDeps {
   csrfSecret: Buffer;
   loginGuard: LoginGuard;
   trustedProxies: string[];
+  /** The issuer URL: an https one makes every cookie Secure and every answer carry HSTS. */
+  issuer: string;
   limitCaller: (clientId: string) => Promise<void>;
   cookieSecret: Buffer;
   /** Serve /metrics here (scope `metrics`); false when METRICS_PORT serves it. */
@@ -56,7 +65,9 @@ const OPENAPI = readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8')
 export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener } {
   const app = new Koa();
   app.keys = cookieKeys(deps.cookieSecret);
+  const transport = transportSecurity(deps.trustedProxies, deps.issuer);
   app.use(clientAddress(deps.trustedProxies));
+  app.use(markSecureRequests(transport));
   app.use(requestContext(deps.logger));
   app.use(async (ctx, next) => {
     // While shutting down, tell keep-alive clients to reconnect elsewhere.
@@ -151,6 +162,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     logger: deps.logger,
     accepting: deps.accepting,
     limitCaller: deps.limitCaller,
+    secure: transport.secure,
   });
   const koaListener = app.callback();
   return {
