@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { apiUseCases, bootstrap, clientUseCases } from './admin/index.ts';
 import { startAuditLog } from './audit/index.ts';
-import { ConfigError, memoryLimiters, redisLimiters } from './common/index.ts';
+import { type Clock, ConfigError, memoryLimiters, redisLimiters } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { GatewayCredentials } from './gateway/index.ts';
@@ -55,6 +55,8 @@ export interface StartOptions {
   db?: DatabaseHandle;
   /** Listen address; 127.0.0.1 in tests. */
   host?: string;
+  /** This instance's clock (default `Date.now`); tests skew it against the database's. */
+  clock?: Clock;
 }
 
 /** Secrets never appear in logs, whatever object carries them. */
@@ -101,7 +103,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   // How often in-memory state re-reads the database besides NOTIFY: often on the embedded
   // database (one process), as a safety net on PostgreSQL.
   const pollMs = db.kind === 'pglite' ? 500 : 5000;
-  const revocations = new RevocationList(db, { pollMs });
+  const revocations = new RevocationList(db, { pollMs, clock: options.clock });
   await revocations.start((error) => logger.error({ err: error }, 'reading revocations failed'));
 
   const derive = (purpose: string) => createHmac('sha256', kek.key).update(`tollgate:${purpose}`).digest();

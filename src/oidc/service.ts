@@ -83,9 +83,10 @@ export class OidcService {
  */
 export async function purgeExpired(
   db: DatabaseHandle,
-  now = new Date(),
+  now?: Date,
 ): Promise<{ payloads: number; revoked: number }> {
-  const payloads = await oidcPayloadQueries(db.db).purgeExpired(now);
+  const payloads = await oidcPayloadQueries(db.db).purgeExpired(now ?? new Date());
+  // Denylist entries go by the database's clock, as every instance reads them (issue 9).
   const revoked = await revokedTokenQueries(db.db).purgeExpired(now);
   return { payloads, revoked };
 }

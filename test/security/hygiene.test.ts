@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
+import * as client from 'openid-client';
+import { revokedTokenQueries } from '../../src/db/index.ts';
 import { Browser, loginThroughForms } from '../helpers/browser.ts';
-import { createClient, createUser } from '../helpers/fixtures.ts';
+import { ENGINE } from '../helpers/database.ts';
+import { createApi, createClient, createMachineClient, createUser } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
+import { policyFiles } from '../helpers/policies.ts';
 
 const REDIRECT = 'https://app.example.test/cb';
 const HSTS = 'max-age=31536000; includeSubDomains';
@@ -175,5 +180,75 @@ describe('session cookies and HSTS behind a TLS-terminating proxy (issue 9)', ()
     }
     for (const response of await jsonAnswers(httpsIssuer.url, {}))
       assert.equal(response.headers.get('strict-transport-security'), HSTS, response.url);
+  });
+});
+
+/** Polls `probe` until it returns true, failing after `ms`. */
+async function within(ms: number, probe: () => Promise<boolean>): Promise<void> {
+  const started = Date.now();
+  while (Date.now() - started < ms) {
+    if (await probe()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.fail(`not within ${ms} ms`);
+}
+
+describe('revocations reach an instance whose clock runs ahead of the database (issue 9)', () => {
+  const API = 'https://ledger.example.test';
+  // Well past the list's 5-second margin, well within a token's 5-minute lifetime.
+  const SKEW_MS = 60_000;
+  // PGlite polls every 500 ms; PostgreSQL notifies at once (and polls every 5 s as a safety net).
+  const POLL_MS = 500;
+  let ahead: TestInstance;
+  let caller: string;
+
+  before(async () => {
+    ahead = await startTestInstance({}, { clock: () => Date.now() + SKEW_MS });
+    assert.equal((await ahead.admin$('POST', '/policies', { files: policyFiles() })).status, 201);
+    await createApi(ahead, { audience: API, scopes: ['read'] });
+    const { config } = await createMachineClient(ahead, { name: 'gw', scope: 'decide', api: 'urn:tollgate' });
+    caller = (await client.clientCredentialsGrant(config, { scope: 'decide' })).access_token;
+  });
+  after(() => ahead.close());
+
+  const subjectToken = async (tg: TestInstance) => {
+    const { created, config } = await createMachineClient(tg, { name: 'svc', scope: 'read', api: API });
+    const { access_token: token } = await client.clientCredentialsGrant(config, { scope: 'read' });
+    return { token, created, config, claims: decodeJwt(token) as { jti: string; exp: number } };
+  };
+  const detailAtAhead = async (token: string) => {
+    const response = await fetch(`${ahead.url}/decide`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${caller}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ subject: { token }, action: 'read', resource: { type: 'Invoice', attrs: {} } }),
+    });
+    assert.equal(response.status, 200);
+    return ((await response.json()) as { detail?: string }).detail;
+  };
+
+  it('sees a revocation another instance wrote to the database within the poll interval', async () => {
+    const { token, created, claims } = await subjectToken(ahead);
+    assert.notEqual(await detailAtAhead(token), 'revoked');
+    // Another instance's write: the row, stamped by the database's clock, and its NOTIFY.
+    await revokedTokenQueries(ahead.database.handle.db).add({
+      jti: claims.jti,
+      clientId: created.client_id,
+      expiresAt: new Date(claims.exp * 1000),
+    });
+    await within(POLL_MS * 3, async () => (await detailAtAhead(token)) === 'revoked');
+  });
+
+  it('sees a token revoked over HTTP at a second instance with a true clock within the poll interval', {
+    skip: ENGINE !== 'postgres' && 'two instances share only a PostgreSQL database',
+  }, async () => {
+    const honest = await startTestInstance({}, { shareWith: ahead });
+    try {
+      const { token, config } = await subjectToken(honest);
+      assert.notEqual(await detailAtAhead(token), 'revoked');
+      await client.tokenRevocation(config, token);
+      await within(POLL_MS * 3, async () => (await detailAtAhead(token)) === 'revoked');
+    } finally {
+      await honest.close();
+    }
   });
 });
