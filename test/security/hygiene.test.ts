@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import { revokedTokenQueries } from '../../src/db/index.ts';
+import { compilePolicySet } from '../../src/pdp/index.ts';
 import { Browser, loginThroughForms } from '../helpers/browser.ts';
 import { ENGINE } from '../helpers/database.ts';
 import { createApi, createClient, createMachineClient, createUser } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { policyFiles } from '../helpers/policies.ts';
+import { shippedPolicyFiles } from '../pdp/policy-fixtures.ts';
 
 const REDIRECT = 'https://app.example.test/cb';
 const HSTS = 'max-age=31536000; includeSubDomains';
@@ -249,6 +253,82 @@ describe('revocations reach an instance whose clock runs ahead of the database (
       await within(POLL_MS * 3, async () => (await detailAtAhead(token)) === 'revoked');
     } finally {
       await honest.close();
+    }
+  });
+});
+
+describe('the ability cache under a caller varying placeholder values (issue 9)', () => {
+  const BOUND = 64 * 1024 * 1024;
+  // A caller's worst: long distinct values for every placeholder, every role the policies name.
+  const ROLES = ['accountant', 'customer', 'finance-manager', 'admin', 'auditor'];
+  const long = (i: number, what: string) => `${what}-${i}-`.padEnd(4000, 'x');
+  const checks = [
+    { action: 'read', resource: { type: 'Invoice', attrs: { tenant: 'acme' } } },
+    { action: 'read', resource: { type: 'Project', attrs: { tenant: 'acme' } } },
+  ];
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const heapUsed = () => {
+    for (let i = 0; i < 3; i++) gc();
+    return process.memoryUsage().heapUsed;
+  };
+
+  it('keeps its estimated size under 64 MiB and the heap it pins within 64 MiB, deciding in process', () => {
+    const compiled = compilePolicySet(shippedPolicyFiles(), 1);
+    assert.ok(compiled.ok);
+    const set = compiled.set;
+    const before = heapUsed();
+    for (let i = 0; i < 6000; i++) {
+      const subject = { id: `u${i}`, roles: ROLES, attrs: { tenant: long(i, 'tenant') } };
+      for (const check of checks) set.decide({ subject, ...check, context: { region: long(i, 'region') } });
+    }
+    const growth = heapUsed() - before;
+    const stats = set.cacheStats();
+    assert.equal(stats.maxBytes, BOUND);
+    assert.ok(stats.bytes <= BOUND, `estimated ${stats.bytes} bytes`);
+    assert.ok(stats.builds >= 12_000, 'every subject built its own abilities');
+    assert.ok(growth <= BOUND, `heap grew by ${(growth / 2 ** 20).toFixed(1)} MiB`);
+  });
+
+  it('pins at most 64 MiB of heap however many distinct placeholder values a /decide caller sends', async () => {
+    const tg = await startTestInstance({ DECISION_LOG: 'off', LOG_LEVEL: 'warn' });
+    try {
+      assert.equal(
+        (
+          await tg.admin$('POST', '/policies', {
+            files: shippedPolicyFiles().filter((f) => !f.name.endsWith('.test.yaml')),
+          })
+        ).status,
+        201,
+      );
+      const { config } = await createMachineClient(tg, { name: 'gw', scope: 'decide', api: 'urn:tollgate' });
+      const caller = (await client.clientCredentialsGrant(config, { scope: 'decide' })).access_token;
+      const decide = async (i: number) => {
+        const response = await fetch(`${tg.url}/decide`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${caller}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            subject: { id: `u${i}`, roles: ROLES, attrs: { tenant: long(i, 'tenant') } },
+            checks,
+            context: { region: long(i, 'region') },
+          }),
+        });
+        assert.equal(response.status, 200);
+        await response.arrayBuffer();
+      };
+      await decide(-1);
+      const before = heapUsed();
+      const REQUESTS = 1500;
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < REQUESTS) await decide(next++);
+        }),
+      );
+      const growth = heapUsed() - before;
+      assert.ok(growth <= BOUND, `heap grew by ${(growth / 2 ** 20).toFixed(1)} MiB`);
+    } finally {
+      await tg.close();
     }
   });
 });
