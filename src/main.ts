@@ -14,6 +14,7 @@ import {
 } from './admin/index.ts';
 import { startAuditLog } from './audit/index.ts';
 import {
+  type Clock,
   ConfigError,
   memoryLimiters,
   protectDataDir,
@@ -68,6 +69,8 @@ export interface StartOptions {
   db?: DatabaseHandle;
   /** Listen address; 127.0.0.1 in tests. */
   host?: string;
+  /** This instance's clock (default `Date.now`); tests skew it against the database's. */
+  clock?: Clock;
 }
 
 /** Secrets never appear in logs, whatever object carries them. */
@@ -132,7 +135,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   // How often in-memory state re-reads the database besides NOTIFY: often on the embedded
   // database (one process), as a safety net on PostgreSQL.
   const pollMs = db.kind === 'pglite' ? 500 : 5000;
-  const revocations = new RevocationList(db, { pollMs });
+  const revocations = new RevocationList(db, { pollMs, clock: options.clock });
   await revocations.start((error) => logger.error({ err: error }, 'reading revocations failed'));
 
   const derive = (purpose: string) => createHmac('sha256', kek.key).update(`tollgate:${purpose}`).digest();
@@ -246,6 +249,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     csrfSecret: derive('csrf'),
     loginGuard: new LoginGuard(config.login, limiters),
     trustedProxies: config.trustedProxies,
+    issuer: config.issuer,
     limitCaller: createCallerLimit(limiters, config.decideRateLimit, logger, limited('decide')),
     cookieSecret,
     metricsOnMainPort: config.metricsPort === undefined,

@@ -1,5 +1,5 @@
 export { addressInRanges, addressLimitKey, canonicalAddress, isAddressRange } from './addresses.ts';
-export { epochSeconds } from './clock.ts';
+export { type Clock, epochSeconds } from './clock.ts';
 export { ConfigError, type ErrorCode, TollgateError } from './errors.ts';
 export { newId } from './ids.ts';
 export {

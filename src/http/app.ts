@@ -24,7 +24,14 @@ import { refuseOtherSpellings } from './canonical-paths.ts';
 import { createDecider, type DecideDeps, decideRoutes } from './decide-routes.ts';
 import { fastPath } from './fast-path.ts';
 import { instrument, type Metrics } from './metrics.ts';
-import { clientAddress, renderErrors, requestContext, securityHeaders } from './middleware.ts';
+import {
+  clientAddress,
+  markSecureRequests,
+  renderErrors,
+  requestContext,
+  securityHeaders,
+  transportSecurity,
+} from './middleware.ts';
 
 export interface AppDeps {
   logger: Logger;
@@ -42,6 +49,8 @@ export interface AppDeps {
   csrfSecret: Buffer;
   loginGuard: LoginGuard;
   trustedProxies: string[];
+  /** The issuer URL: an https one makes every cookie Secure and every answer carry HSTS. */
+  issuer: string;
   limitCaller: (clientId: string) => Promise<void>;
   cookieSecret: Buffer;
   /** Serve /metrics here (scope `metrics`); false when METRICS_PORT serves it. */
@@ -57,7 +66,9 @@ const OPENAPI = readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8')
 export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener } {
   const app = new Koa();
   app.keys = cookieKeys(deps.cookieSecret);
+  const transport = transportSecurity(deps.trustedProxies, deps.issuer);
   app.use(clientAddress(deps.trustedProxies));
+  app.use(markSecureRequests(transport));
   app.use(requestContext(deps.logger));
   app.use(async (ctx, next) => {
     // While shutting down, tell keep-alive clients to reconnect elsewhere.
@@ -156,6 +167,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     logger: deps.logger,
     accepting: deps.accepting,
     limitCaller: deps.limitCaller,
+    secure: transport.secure,
   });
   const koaListener = app.callback();
   return {

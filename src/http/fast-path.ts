@@ -6,7 +6,7 @@ import { contractFor, FORWARD_PREFIX, type ForwardAuth } from '../gateway/index.
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import { authenticateBearer } from './admin-auth.ts';
 import { DECIDE_BODY_LIMIT_KB, type Decider } from './decide-routes.ts';
-import { errorResponse, requestIdFrom, SECURITY_HEADERS } from './middleware.ts';
+import { errorResponse, requestIdFrom, SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY } from './middleware.ts';
 
 const BODY_LIMIT_BYTES = DECIDE_BODY_LIMIT_KB * 1024;
 
@@ -17,6 +17,8 @@ export interface FastPathDeps {
   logger: Logger;
   accepting: () => boolean;
   limitCaller: (clientId: string) => Promise<void>;
+  /** Whether the request came over HTTPS (see transportSecurity): then the answer carries HSTS. */
+  secure: (req: IncomingMessage) => boolean;
 }
 
 interface Answer {
@@ -55,6 +57,7 @@ export function fastPath(deps: FastPathDeps) {
     const started = performance.now();
     const id = requestIdFrom(firstHeader(req.headers['x-request-id']));
     const headers: Record<string, string> = { ...SECURITY_HEADERS, 'X-Request-Id': id };
+    if (deps.secure(req)) headers['Strict-Transport-Security'] = STRICT_TRANSPORT_SECURITY;
     if (!deps.accepting()) headers.Connection = 'close';
     let logged: Record<string, unknown> | undefined;
     produce()

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import proxyaddr from 'proxy-addr';
@@ -114,13 +116,18 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Referrer-Policy': 'no-referrer',
 };
 
+/** RFC 6797 §6.1: browsers that reached us over HTTPS keep doing so for a year (issue 9). */
+export const STRICT_TRANSPORT_SECURITY = 'max-age=31536000; includeSubDomains';
+
 /**
  * Security headers, set before the handlers run: oidc-provider's auto-submitting form_post pages
  * add the SHA-256 of their one inline script to `script-src`, so exactly that script may run
- * and nothing else inline. Our own pages carry no script at all.
+ * and nothing else inline. Our own pages carry no script at all. HSTS goes on answers to
+ * requests that `markSecureRequests` found secure.
  */
 export async function securityHeaders(ctx: Context, next: Next) {
   ctx.set(SECURITY_HEADERS);
+  if (ctx.secure) ctx.set('Strict-Transport-Security', STRICT_TRANSPORT_SECURITY);
   await next();
   if (ctx.response.is('html')) ctx.set('Cache-Control', 'no-store');
 }
@@ -133,6 +140,47 @@ export function clientAddress(trustedProxies: string[]) {
   const trust = proxyaddr.compile(trustedProxies);
   return async function resolveClientAddress(ctx: Context, next: Next) {
     ctx.request.ip = canonicalAddress(proxyaddr(ctx.req, trust));
+    await next();
+  };
+}
+
+/** How a request reached the browser: decided from the socket, trusted proxies and the issuer. */
+export interface TransportSecurity {
+  /** The scheme the client used: our own TLS, or `X-Forwarded-Proto: https` from a trusted proxy. */
+  scheme(req: IncomingMessage): 'http' | 'https';
+  /** Whether cookies must be Secure and answers carry HSTS: an https scheme or an https issuer. */
+  secure(req: IncomingMessage): boolean;
+}
+
+/**
+ * Transport security as Express's `trust proxy` decides it, but trusting X-Forwarded-Proto only
+ * from TRUSTED_PROXIES (the same trust as X-Forwarded-For): Koa's `app.proxy` would believe it
+ * from anyone. An https ISSUER promises clients reach us only over TLS, so with one every
+ * request counts as secure, whatever hop terminates TLS (issue 9).
+ */
+export function transportSecurity(trustedProxies: string[], issuer: string): TransportSecurity {
+  const trust = proxyaddr.compile(trustedProxies);
+  const httpsIssuer = new URL(issuer).protocol === 'https:';
+  function scheme(req: IncomingMessage): 'http' | 'https' {
+    if ((req.socket as TLSSocket).encrypted) return 'https';
+    if (!trust(req.socket.remoteAddress ?? '', 0)) return 'http';
+    const header = req.headers['x-forwarded-proto'];
+    const proto = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim().toLowerCase();
+    return proto === 'https' ? 'https' : 'http';
+  }
+  return { scheme, secure: (req) => httpsIssuer || scheme(req) === 'https' };
+}
+
+/**
+ * Sets Koa's `ctx.protocol` and `ctx.secure` for this request from `transport`. oidc-provider
+ * marks its cookies (`_session`, `_interaction`, `_interaction_resume` and their `.sig`) Secure
+ * from `ctx.secure`, and builds its endpoint URLs from `ctx.href`; the app keeps `proxy` off.
+ */
+export function markSecureRequests(transport: TransportSecurity) {
+  return async function markSecure(ctx: Context, next: Next) {
+    if (transport.scheme(ctx.req) === 'https')
+      Object.defineProperty(ctx.request, 'protocol', { value: 'https' });
+    if (transport.secure(ctx.req)) Object.defineProperty(ctx.request, 'secure', { value: true });
     await next();
   };
 }

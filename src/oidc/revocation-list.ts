@@ -1,4 +1,18 @@
+import type { Clock } from '../common/index.ts';
 import { type DatabaseHandle, REVOCATION_CHANNEL, revokedTokenQueries, watchChannel } from '../db/index.ts';
+
+export interface RevocationListOptions {
+  pollMs: number;
+  /**
+   * This instance's clock, which token expiry is checked against (default `Date.now`). Only
+   * in-memory expiry uses it: what is new in the database is read by the database's clock.
+   */
+  clock?: Clock;
+}
+
+// Rows stamped just before the last read but committed after it (a slow transaction) are
+// read again on the next refresh; this is how far back that reaches.
+const COMMIT_ORDER_MARGIN_MS = 5000;
 
 /**
  * The JWT denylist held in memory, so that checking it costs no query on the hot path (every
@@ -9,14 +23,17 @@ export class RevocationList {
   readonly #queries: ReturnType<typeof revokedTokenQueries>;
   readonly #db: DatabaseHandle;
   readonly #pollMs: number;
+  readonly #clock: Clock;
   readonly #expiresAt = new Map<string, number>();
-  #since = new Date(0);
+  /** The database's clock at the last read; undefined until the first. */
+  #since: Date | undefined;
   #unwatch: (() => Promise<void>) | undefined;
 
-  constructor(db: DatabaseHandle, options: { pollMs: number }) {
+  constructor(db: DatabaseHandle, options: RevocationListOptions) {
     this.#db = db;
     this.#queries = revokedTokenQueries(db.db);
     this.#pollMs = options.pollMs;
+    this.#clock = options.clock ?? Date.now;
   }
 
   async start(onError: (error: unknown) => void): Promise<void> {
@@ -35,7 +52,7 @@ export class RevocationList {
   has(jti: string): boolean {
     const expiresAt = this.#expiresAt.get(jti);
     if (expiresAt === undefined) return false;
-    if (expiresAt > Date.now()) return true;
+    if (expiresAt > this.#clock()) return true;
     this.#expiresAt.delete(jti);
     return false;
   }
@@ -45,14 +62,17 @@ export class RevocationList {
     this.#expiresAt.set(entry.jti, entry.expiresAt.getTime());
   }
 
-  /** Reads revocations since the last read (with a margin for clock and commit-order skew). */
+  /**
+   * Reads revocations since the last read. The cursor is the database's own clock, never this
+   * instance's: an instance whose clock ran ahead of the database's skipped revocations other
+   * instances had just written (issue 9).
+   */
   async refresh(): Promise<void> {
-    const now = new Date();
-    const since = new Date(this.#since.getTime() - 5000);
-    const rows = await this.#queries.revokedSince(since, now);
+    const since = this.#since && new Date(this.#since.getTime() - COMMIT_ORDER_MARGIN_MS);
+    const { now, rows } = await this.#queries.revokedSince(since);
     for (const row of rows) this.#expiresAt.set(row.jti, row.expires_at.getTime());
     this.#since = now;
-    for (const [jti, expiresAt] of this.#expiresAt)
-      if (expiresAt <= now.getTime()) this.#expiresAt.delete(jti);
+    const local = this.#clock();
+    for (const [jti, expiresAt] of this.#expiresAt) if (expiresAt <= local) this.#expiresAt.delete(jti);
   }
 }

@@ -88,11 +88,12 @@ export class OidcService {
  */
 export async function purgeExpired(
   db: DatabaseHandle,
-  now = new Date(),
+  now?: Date,
 ): Promise<{ payloads: number; revoked: number }> {
-  const payloads = await oidcPayloadQueries(db.db).purgeExpired(now);
+  const payloads = await oidcPayloadQueries(db.db).purgeExpired(now ?? new Date());
+  // Denylist entries go by the database's clock, as every instance reads them (issue 9).
   const revoked = await revokedTokenQueries(db.db).purgeExpired(now);
   // The user change log only bridges missed notifications; an hour is far beyond any poll.
-  await userQueries(db.db).purgeChanges(new Date(now.getTime() - 3600_000));
+  await userQueries(db.db).purgeChanges(new Date((now ?? new Date()).getTime() - 3600_000));
   return { payloads, revoked };
 }

@@ -5,18 +5,18 @@
  */
 export class Browser {
   readonly #cookies = new Map<string, string>();
-  readonly #headers: Record<string, string>;
+  /** Sent with every request (e.g. what a reverse proxy adds). */
+  readonly headers: Record<string, string>;
 
-  /** `headers`: sent with every request (e.g. X-Forwarded-For through a trusted proxy). */
   constructor(headers: Record<string, string> = {}) {
-    this.#headers = headers;
+    this.headers = headers;
   }
 
   async request(
     url: string,
     init: { method?: string; form?: Record<string, string> } = {},
   ): Promise<Response> {
-    const headers: Record<string, string> = { ...this.#headers };
+    const headers: Record<string, string> = { ...this.headers };
     if (this.#cookies.size > 0) headers.cookie = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (init.form) headers['content-type'] = 'application/x-www-form-urlencoded';
     const response = await fetch(url, {

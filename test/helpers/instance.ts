@@ -35,7 +35,7 @@ export interface TestInstance {
  */
 export async function startTestInstance(
   env: Record<string, string> = {},
-  options: { shareWith?: TestInstance; database?: TestDatabase } = {},
+  options: { shareWith?: TestInstance; database?: TestDatabase; clock?: () => number } = {},
 ): Promise<TestInstance> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-data-'));
@@ -64,7 +64,12 @@ export async function startTestInstance(
     },
   });
   const logger = pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
-  const tollgate = await startTollgate(config, { logger, db: database.handle, host: '127.0.0.1' });
+  const tollgate = await startTollgate(config, {
+    logger,
+    db: database.handle,
+    host: '127.0.0.1',
+    clock: options.clock,
+  });
   const admin =
     first?.admin ?? (JSON.parse(readFileSync(join(dataDir, 'admin.json'), 'utf8')) as AdminCredentials);
 

@@ -14,14 +14,25 @@ export function revokedTokenQueries(db: Kysely<Database>) {
       // Every instance's in-memory denylist listens for this (see oidc/revocation-list.ts).
       await sql`select pg_notify(${REVOCATION_CHANNEL}, ${entry.jti})`.execute(db);
     },
+    /**
+     * Unexpired revocations recorded at or after `since` (all of them without it), and the
+     * database's clock when read: the caller's next `since`. Every comparison uses the
+     * database's clock, which set `revoked_at`, never the caller's (issue 9: an instance whose
+     * clock ran ahead missed other instances' revocations).
+     */
     // uses revoked_tokens_revoked_at_idx
-    revokedSince(since: Date, now: Date): Promise<{ jti: string; expires_at: Date; revoked_at: Date }[]> {
-      return db
+    async revokedSince(
+      since: Date | undefined,
+    ): Promise<{ now: Date; rows: { jti: string; expires_at: Date; revoked_at: Date }[] }> {
+      // Read the clock first: a row committed after it and stamped before it is covered by
+      // the caller's margin on `since`.
+      const { rows: clock } = await sql<{ now: Date }>`select now() as now`.execute(db);
+      let query = db
         .selectFrom('revoked_tokens')
         .select(['jti', 'expires_at', 'revoked_at'])
-        .where('revoked_at', '>=', since)
-        .where('expires_at', '>', now)
-        .execute();
+        .where('expires_at', '>', sql<Date>`now()`);
+      if (since !== undefined) query = query.where('revoked_at', '>=', since);
+      return { now: new Date(clock[0]!.now), rows: await query.execute() };
     },
     // uses revoked_tokens_pkey
     async isRevoked(jti: string): Promise<boolean> {
@@ -32,9 +43,13 @@ export function revokedTokenQueries(db: Kysely<Database>) {
         .executeTakeFirst();
       return row !== undefined;
     },
+    /** Deletes entries expired at `now`, by default the database's clock (see revokedSince). */
     // uses revoked_tokens_expires_at_idx
-    async purgeExpired(now: Date): Promise<number> {
-      const result = await db.deleteFrom('revoked_tokens').where('expires_at', '<', now).executeTakeFirst();
+    async purgeExpired(now?: Date): Promise<number> {
+      const result = await db
+        .deleteFrom('revoked_tokens')
+        .where('expires_at', '<', now ?? sql<Date>`now()`)
+        .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
   };
