@@ -40,7 +40,7 @@ async function setUp(tg: TestInstance, first = true) {
     assert.equal(pushed.status, 201);
     await createApi(tg, { audience: API, scopes: ['read'], alg: 'ES256' });
   }
-  const gateway = await tg.admin$('POST', '/gateways', { name: `edge-${first ? 'a' : 'b'}` });
+  const gateway = await tg.admin$('POST', '/gateways', { name: `edge-${first ? 'a' : 'b'}`, apis: [API] });
   const { key: gatewayKey } = (await gateway.json()) as { key: string };
   const { created } = await createMachineClient(tg, {
     name: `pdp-caller-${first ? 'a' : 'b'}`,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type CreatedClient, createClient, createMachineClient } from '../helpers/fixtures.ts';
+import { type CreatedClient, createApi, createClient, createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { type RawResponse, rawRequest } from '../helpers/raw-http.ts';
 import { requestToken } from '../helpers/tokens.ts';
@@ -207,7 +207,9 @@ describe('one spelling per endpoint', () => {
   });
 
   it('refuses other spellings of forward-auth for every gateway kind, even with a valid gateway key', async () => {
-    const created = await tg.admin$('POST', '/gateways', { name: 'edge' });
+    const audience = 'https://spellings.example.test';
+    await createApi(tg, { audience, scopes: ['read'] });
+    const created = await tg.admin$('POST', '/gateways', { name: 'edge', apis: [audience] });
     assert.equal(created.status, 201);
     const { key } = (await created.json()) as { key: string };
     const headers = {
