@@ -10,6 +10,7 @@ import type { DatabaseHandle } from '../db/index.ts';
 import { createForwardAuth, type GatewayCredentials } from '../gateway/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import {
+  type ClientGrants,
   cookieKeys,
   interactionRoutes,
   type LoginGuard,
@@ -34,6 +35,8 @@ export interface AppDeps {
   apis: ReturnType<typeof apiUseCases>;
   policies: PolicyStore;
   gateways: GatewayCredentials;
+  /** Every client's current grants, re-checked for callers of /admin, /decide and /metrics. */
+  grants: ClientGrants;
   audit: AuditSink;
   decisionLog: DecideDeps['decisionLog'];
   resolveSubject: DecideDeps['resolveSubject'];
@@ -102,6 +105,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     policies: deps.policies,
     gateways: deps.gateways,
     audit: deps.audit,
+    grants: deps.grants,
   });
   const decideDeps: DecideDeps = {
     verifier: deps.oidc.verifier,
@@ -111,6 +115,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     limitCaller: deps.limitCaller,
     audit: deps.audit,
     decisionLog: deps.decisionLog,
+    grants: deps.grants,
   };
   const decider = createDecider(decideDeps);
   const decide = decideRoutes(decideDeps, decider);
@@ -119,7 +124,8 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     ctx.body = OPENAPI;
   });
   if (deps.metricsOnMainPort) {
-    ops.get('/metrics', requireScope(deps.oidc.verifier, BUILTIN_API.audience, 'metrics'), async (ctx) => {
+    const scraper = { audience: BUILTIN_API.audience, scope: 'metrics', grants: deps.grants };
+    ops.get('/metrics', requireScope(deps.oidc.verifier, scraper), async (ctx) => {
       ctx.type = deps.metrics.registry.contentType;
       ctx.body = await deps.metrics.registry.metrics();
     });
@@ -151,6 +157,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     logger: deps.logger,
     accepting: deps.accepting,
     limitCaller: deps.limitCaller,
+    grants: deps.grants,
   });
   const koaListener = app.callback();
   return {

@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { BUILTIN_API } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
 import { contractFor, FORWARD_PREFIX, type ForwardAuth } from '../gateway/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
-import { authenticateBearer } from './admin-auth.ts';
-import { DECIDE_BODY_LIMIT_KB, type Decider } from './decide-routes.ts';
+import { authenticateBearer, type CurrentGrants } from './admin-auth.ts';
+import { DECIDE_BODY_LIMIT_KB, type Decider, decideCaller } from './decide-routes.ts';
 import { errorResponse, requestIdFrom, SECURITY_HEADERS } from './middleware.ts';
 
 const BODY_LIMIT_BYTES = DECIDE_BODY_LIMIT_KB * 1024;
@@ -17,6 +16,7 @@ export interface FastPathDeps {
   logger: Logger;
   accepting: () => boolean;
   limitCaller: (clientId: string) => Promise<void>;
+  grants: CurrentGrants;
 }
 
 interface Answer {
@@ -89,8 +89,7 @@ export function fastPath(deps: FastPathDeps) {
     const caller = await authenticateBearer(
       deps.verifier,
       req.headers.authorization,
-      BUILTIN_API.audience,
-      'decide',
+      decideCaller(deps.grants),
     );
     await deps.limitCaller(caller.clientId);
     const type = req.headers['content-type'] ?? '';

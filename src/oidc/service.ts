@@ -5,6 +5,7 @@ import type { AuditSink } from '../audit/index.ts';
 import { type DatabaseHandle, oidcPayloadQueries, revokedTokenQueries } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
+import type { ClientGrants } from './client-grants.ts';
 import {
   type ApiDirectory,
   type ClientDirectory,
@@ -20,6 +21,8 @@ export interface OidcServiceDeps {
   ring: SigningKeyRing;
   cookieSecret: Buffer;
   revocations: RevocationList;
+  /** Every client's grants, kept in step with the database (see client-grants.ts). */
+  grants: ClientGrants;
   /** Kept across provider rebuilds, so their state (e.g. failure counters) survives key rotation. */
   guards?: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
   onClientUse?: (clientId: string) => Promise<void>;

@@ -1,5 +1,6 @@
 import type { ApisTable } from './apis.ts';
 import type { AuditEventsTable } from './audit-events.ts';
+import type { ClientGrantsTable } from './client-grants.ts';
 import type { ClientsTable } from './clients.ts';
 import type { GatewaysTable } from './gateways.ts';
 import type { OidcPayloadsTable } from './oidc-payloads.ts';
@@ -12,6 +13,7 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable;
   apis: ApisTable;
   clients: ClientsTable;
+  client_grants: ClientGrantsTable;
   users: UsersTable;
   signing_keys: SigningKeysTable;
   revoked_tokens: RevokedTokensTable;
@@ -23,6 +25,7 @@ export interface Database {
 export type {
   ApisTable,
   AuditEventsTable,
+  ClientGrantsTable,
   ClientsTable,
   GatewaysTable,
   OidcPayloadsTable,
