@@ -137,7 +137,7 @@ export function clientUseCases(
     async grant(clientId, input) {
       if (!(await clientQueries(db.db).find(clientId)))
         throw new TollgateError('not_found', `client ${clientId} does not exist`);
-      const [after] = await resolveGrants(apiQueries(db.db), { grants: [input], scope: [] }, []);
+      const [after] = await resolveGrants(apiQueries(db.db), { grants: [input], scope: [] }, [], true);
       if (!after) throw new TollgateError('invalid_request', 'api: is required');
       const before = (await grantsOf(clientId)).find((g) => g.api === after.api);
       await clientGrantQueries(db.db).upsert({

@@ -18,12 +18,16 @@ export async function resolveGrants(
   apis: ReturnType<typeof apiQueries>,
   input: { api?: string | undefined; scope: string[]; grants?: GrantInput[] | undefined },
   aside: readonly string[],
+  /** Field names of a single grant body (`api`, `scopes`) instead of `grants[i].…`. */
+  single = false,
 ): Promise<ResolvedGrant[]> {
   const apiScopes = input.scope.filter((s) => !aside.includes(s));
   const fields = (i: number) =>
-    input.grants
-      ? { api: `grants[${i}].api`, scopes: `grants[${i}].scopes` }
-      : { api: 'api', scopes: 'scope' };
+    single
+      ? { api: 'api', scopes: 'scopes' }
+      : input.grants
+        ? { api: `grants[${i}].api`, scopes: `grants[${i}].scopes` }
+        : { api: 'api', scopes: 'scope' };
   let wanted: GrantInput[];
   if (input.grants) {
     if (apiScopes.length > 0)

@@ -8,7 +8,7 @@ const TIMEOUT_MS = 30_000;
 /** The admin HTTP API, authenticated with a fresh admin access token. */
 export interface AdminApi {
   /** Calls `/admin<path>`; resolves to the parsed JSON body, or undefined for 204. */
-  request(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown>;
+  request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<unknown>;
   /** GETs `/admin<path>` and yields the body as it arrives (no overall timeout: exports can be long). */
   stream(path: string): AsyncIterable<string>;
 }
