@@ -11,7 +11,7 @@ import { auditProviderEvents } from './audit-events.ts';
 import type { ClientGrants } from './client-grants.ts';
 import type { ApiDirectory, ClientDirectory } from './directories.ts';
 import { OIDC_SCOPES, resourceGrants } from './resource-grants.ts';
-import { handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
+import { audiencesOf, handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
 import { answerOutagesWith503 } from './unavailable.ts';
 import { renderErrorPage, renderLogoutPage, renderLogoutSuccessPage } from './views.ts';
 
@@ -81,7 +81,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx, client) => mayIntrospect(client),
+        allowedPolicy: async (_ctx, client, token) => {
+          const { clientId, aud, resource } = token as {
+            clientId?: string;
+            aud?: unknown;
+            resource?: unknown;
+          };
+          return mayIntrospect(deps.grants, client, {
+            clientId,
+            audiences: [...audiencesOf(aud), ...audiencesOf(resource)],
+          });
+        },
       },
       revocation: {
         enabled: true,
@@ -152,7 +162,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   answerOutagesWith503(provider);
   for (const guard of deps.guards) provider.use(guard as never);
-  provider.use(handleStructuredTokens(deps.verifier, deps.audit));
+  provider.use(handleStructuredTokens(deps.verifier, deps.audit, deps.grants));
   auditProviderEvents(provider, deps.audit);
   return provider;
 }

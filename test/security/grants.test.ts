@@ -332,6 +332,82 @@ describe('grants: a client gets only the APIs and scopes it was registered for',
     assert.equal(builtin.error, 'invalid_target');
   });
 
+  it('lets a client introspect only its own tokens and those of audiences it was granted introspection for', async () => {
+    const introspect = async (caller: CreatedClient, token: string) => {
+      const basic = Buffer.from(`${caller.client_id}:${caller.client_secret}`).toString('base64');
+      const response = await fetch(`${tg.url}/token/introspection`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }),
+      });
+      assert.equal(response.status, 200);
+      return (await response.json()) as { active: boolean; aud?: string };
+    };
+    const nosy = await createClient(tg, {
+      name: 'nosy',
+      grant_types: ['client_credentials'],
+      api: OTHER,
+      scope: 'read',
+    });
+    const rs = await createClient(tg, {
+      name: 'app-resource-server',
+      grant_types: ['client_credentials'],
+      grants: [{ api: APP, scopes: [], introspect: true }],
+    });
+    const otherRs = await createClient(tg, {
+      name: 'other-resource-server',
+      grant_types: ['client_credentials'],
+      grants: [{ api: OTHER, scopes: [], introspect: true }],
+    });
+    // A JWT access token of the app client, for APP.
+    const jwt = ((await (await requestToken(tg.url, appClient, { scope: 'read' })).json()) as OAuthError)
+      .access_token as string;
+    assert.equal((await introspect(appClient, jwt)).active, true);
+    assert.deepEqual(await introspect(nosy, jwt), { active: false });
+    assert.deepEqual(await introspect(otherRs, jwt), { active: false });
+    assert.equal((await introspect(rs, jwt)).aud, APP);
+
+    // oidc-provider's own format: a confidential web client's refresh token for APP.
+    const web = await createClient(tg, {
+      name: 'web-introspected',
+      grant_types: ['authorization_code'],
+      redirect_uris: [REDIRECT],
+      api: APP,
+      scope: 'openid offline_access read',
+    });
+    const config = await client.discovery(
+      new URL(tg.issuer),
+      web.client_id,
+      {},
+      client.ClientSecretBasic(web.client_secret),
+      { execute: [client.allowInsecureRequests] },
+    );
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'openid offline_access read',
+      prompt: 'consent',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const { redirect } = await loginThroughForms(new Browser(), url.toString(), tg.issuer, {
+      username: 'mallory',
+      password: 'mallory password',
+    });
+    const tokens = await client.authorizationCodeGrant(config, redirect, { pkceCodeVerifier: verifier });
+    const refresh = tokens.refresh_token ?? '';
+    assert.equal((await introspect(web, refresh)).active, true);
+    assert.deepEqual(await introspect(nosy, refresh), { active: false });
+    assert.deepEqual(await introspect(otherRs, refresh), { active: false });
+    assert.equal((await introspect(rs, refresh)).active, true);
+
+    // Granted with `client grant --introspect` later, and taken away again.
+    await tg.admin$('PUT', `/clients/${nosy.client_id}/grants`, { api: APP, scopes: [], introspect: true });
+    assert.equal((await introspect(nosy, jwt)).active, true);
+    await tg.admin$('PUT', `/clients/${nosy.client_id}/grants`, { api: APP, scopes: [] });
+    assert.deepEqual(await introspect(nosy, jwt), { active: false });
+  });
+
   it('shuts /admin to an ungranted or deleted client on a second instance within 1 s', {
     skip: ENGINE !== 'postgres' && 'two instances share only a PostgreSQL database',
   }, async () => {
