@@ -3,6 +3,7 @@ import * as m0001 from './0001_token_service.ts';
 import * as m0002 from './0002_policies.ts';
 import * as m0003 from './0003_gateways.ts';
 import * as m0004 from './0004_audit.ts';
+import * as m0005 from './0005_client_grants.ts';
 import * as m0006 from './0006_payload_digests.ts';
 import * as m0007 from './0007_gateway_audiences.ts';
 import * as m0008 from './0008_user_status.ts';
@@ -13,6 +14,7 @@ export const migrations: Record<string, Migration> = {
   '0002_policies': m0002,
   '0003_gateways': m0003,
   '0004_audit': m0004,
+  '0005_client_grants': m0005,
   '0006_payload_digests': m0006,
   '0007_gateway_audiences': m0007,
   '0008_user_status': m0008,

@@ -41,6 +41,7 @@ import {
 } from './http/index.ts';
 import { DEV_KEY_FILE, resolveKeyEncryptionKey, SigningKeyRing } from './keys/index.ts';
 import {
+  ClientGrants,
   clientAuthGuard,
   createSubjectResolver,
   createTokenRateLimit,
@@ -137,6 +138,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const pollMs = db.kind === 'pglite' ? 500 : 5000;
   const revocations = new RevocationList(db, { pollMs, clock: options.clock });
   await revocations.start((error) => logger.error({ err: error }, 'reading revocations failed'));
+  const grants = new ClientGrants(db, { pollMs });
 
   const derive = (purpose: string) => createHmac('sha256', kek.key).update(`tollgate:${purpose}`).digest();
   const cookieSecret = derive('cookies');
@@ -177,6 +179,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     cookieSecret,
     revocations,
     users,
+    grants,
     guards: [clientGuard.middleware, tokenLimit.middleware],
     onClientUse: async (clientId) => {
       await clientGuard.checkClient(clientId);
@@ -185,18 +188,24 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
     audit,
   });
-  const clients = clientUseCases(
-    db,
-    async (metadata) => {
-      await oidc.provider.Client.validate(metadata as never);
-    },
-    (clientId) => oidc.clients.invalidate(clientId),
-  );
+  const validateClient = async (metadata: Record<string, unknown>) => {
+    await oidc.provider.Client.validate(metadata as never);
+  };
+  // A change answers only once this instance's grants have it (issue 9: ungrant takes effect at once).
+  const clients = clientUseCases(db, validateClient, async (clientId) => {
+    oidc.clients.invalidate(clientId);
+    await grants.refresh();
+  });
   const apis = apiUseCases(db, (audience) => oidc.apis.invalidate(audience));
 
-  const adminFile = await bootstrap(db, clients, { dataDir: config.dataDir, url: config.issuer });
+  // Bootstrap runs in a transaction the grants cannot read yet; they are read when they start.
+  const bootstrapClients = clientUseCases(db, validateClient, (clientId) =>
+    oidc.clients.invalidate(clientId),
+  );
+  const adminFile = await bootstrap(db, bootstrapClients, { dataDir: config.dataDir, url: config.issuer });
   if (adminFile)
     logger.warn({ path: adminFile }, `admin client created; its credentials are in ${adminFile}`);
+  await grants.start((error) => logger.error({ err: error }, 'reading client grants failed'));
 
   const policies = new PolicyStore(db, { pollMs });
   const seeded = await policies.seedFrom(config.policyDir);
@@ -242,6 +251,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     apis,
     policies,
     gateways,
+    grants,
     audit,
     decisionLog: config.decisionLog,
     resolveSubject,
@@ -315,6 +325,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       await users.stop();
       await policies.stop();
       await gateways.stop();
+      await grants.stop();
       redis?.disconnect();
       await http.close();
       metricsServer?.close();

@@ -1,10 +1,24 @@
 import type { Kysely } from 'kysely';
 import { digestSecret, generateSecret, newId, TollgateError } from '../common/index.ts';
-import { apiQueries, clientQueries, type Database, type DatabaseHandle } from '../db/index.ts';
-import type { CreateClientInput } from './schemas.ts';
+import {
+  apiQueries,
+  type ClientGrantRow,
+  clientGrantQueries,
+  clientQueries,
+  type Database,
+  type DatabaseHandle,
+} from '../db/index.ts';
+import { resolveGrants } from './grants.ts';
+import type { CreateClientInput, GrantInput } from './schemas.ts';
 
 /** OIDC scopes a browser client may always ask for. */
-const OIDC_SCOPES = ['openid', 'profile', 'offline_access'];
+export const OIDC_SCOPES = ['openid', 'profile', 'offline_access'];
+
+export interface GrantView {
+  api: string;
+  scopes: string[];
+  introspect: boolean;
+}
 
 export interface ClientView {
   client_id: string;
@@ -12,8 +26,9 @@ export interface ClientView {
   grant_types: string[];
   redirect_uris: string[];
   token_endpoint_auth_method: string;
+  /** The OIDC scopes a browser client may ask for; API scopes are in `grants`. */
   scope: string;
-  api: string | null;
+  grants: GrantView[];
   roles: string[];
   created_at: string;
 }
@@ -26,30 +41,29 @@ export interface ClientUseCases {
   ): Promise<{ client_id: string; client_secret?: string }>;
   list(): Promise<ClientView[]>;
   delete(clientId: string): Promise<void>;
+  /** Grants or replaces the client's scopes of one API; returns the grant before and after. */
+  grant(clientId: string, input: GrantInput): Promise<{ before?: GrantView; after: GrantView }>;
+  /** Takes one API away from the client; returns the grant it had. */
+  ungrant(clientId: string, api: string): Promise<GrantView>;
 }
 
 export function clientUseCases(
   db: DatabaseHandle,
   validateMetadata: (metadata: Record<string, unknown>) => Promise<void>,
-  /** Told of every created or deleted client, so caches in front of the table drop it. */
-  onChange: (clientId: string) => void = () => {},
+  /**
+   * Told of every change to a client or its grants, and awaited, so caches and the in-memory
+   * grants drop it before the change is reported done.
+   */
+  onChange: (clientId: string) => void | Promise<void> = () => {},
 ): ClientUseCases {
+  const grantsOf = async (clientId: string) =>
+    (await clientGrantQueries(db.db).listForClient(clientId)).map(grantView);
+
   return {
     async create(input, executor = db.db) {
       const clients = clientQueries(executor);
-      const apis = apiQueries(executor);
-      if (input.api && !(await apis.findByAudience(input.api))) {
-        throw new TollgateError('invalid_request', `api: no API with audience ${input.api}; create it first`);
-      }
-      const known = new Set([...OIDC_SCOPES, ...(await apis.list()).flatMap((a) => a.scopes)]);
-      const unknown = input.scope.filter((s) => !known.has(s));
-      if (unknown.length > 0) {
-        throw new TollgateError(
-          'invalid_request',
-          `scope: ${unknown.join(', ')} is not a scope of any API; create the API first`,
-        );
-      }
       const browser = input.grant_types.includes('authorization_code');
+      const grants = await resolveGrants(apiQueries(executor), input, browser ? OIDC_SCOPES : []);
       const authMethod = input.public ? 'none' : (input.token_endpoint_auth_method ?? 'client_secret_basic');
       const secret = authMethod.startsWith('client_secret') ? generateSecret() : undefined;
       const clientId = newId('cl');
@@ -60,9 +74,8 @@ export function clientUseCases(
         post_logout_redirect_uris: input.post_logout_redirect_uris,
         token_endpoint_auth_method: authMethod,
         // oidc-provider checks `scope` against its own (OIDC) scopes; API scopes are granted per
-        // API from `tollgate_scopes` (see getResourceServerInfo in oidc/provider.ts).
+        // API from client_grants (see oidc/resource-grants.ts).
         ...(browser ? { scope: OIDC_SCOPES.join(' ') } : {}),
-        tollgate_scopes: input.scope.filter((s) => !OIDC_SCOPES.includes(s)),
         ...(input.jwks ? { jwks: input.jwks } : {}),
         ...(input.allowed_ips.length > 0 ? { tollgate_allowed_ips: input.allowed_ips } : {}),
       };
@@ -82,32 +95,71 @@ export function clientUseCases(
         secret_digest: secret ? digestSecret(secret) : null,
         metadata,
         roles: input.roles,
-        default_api: input.api ?? null,
       });
-      onChange(clientId);
+      for (const grant of grants) {
+        await clientGrantQueries(executor).upsert({
+          client_id: clientId,
+          audience: grant.api,
+          scopes: grant.scopes,
+          introspect: grant.introspect,
+        });
+      }
+      await onChange(clientId);
       return secret ? { client_id: clientId, client_secret: secret } : { client_id: clientId };
     },
 
     async list() {
+      const grants = new Map<string, GrantView[]>();
+      for (const row of await clientGrantQueries(db.db).list()) {
+        grants.set(row.client_id, [...(grants.get(row.client_id) ?? []), grantView(row)]);
+      }
       return (await clientQueries(db.db).list()).map((row) => ({
         client_id: row.client_id,
         name: row.name,
         grant_types: row.metadata.grant_types as string[],
         redirect_uris: row.metadata.redirect_uris as string[],
         token_endpoint_auth_method: row.metadata.token_endpoint_auth_method as string,
-        scope: [row.metadata.scope, ...((row.metadata.tollgate_scopes as string[]) ?? [])]
-          .filter(Boolean)
-          .join(' '),
-        api: row.default_api,
+        scope: typeof row.metadata.scope === 'string' ? row.metadata.scope : '',
+        grants: grants.get(row.client_id) ?? [],
         roles: row.roles,
         created_at: row.created_at.toISOString(),
       }));
     },
 
     async delete(clientId) {
+      // Its grants go with it (ON DELETE CASCADE); other instances hear of it on the grant channel.
       const deleted = await clientQueries(db.db).delete(clientId);
-      onChange(clientId);
+      if (deleted) await clientGrantQueries(db.db).notify(clientId);
+      await onChange(clientId);
       if (!deleted) throw new TollgateError('not_found', `client ${clientId} does not exist`);
     },
+
+    async grant(clientId, input) {
+      if (!(await clientQueries(db.db).find(clientId)))
+        throw new TollgateError('not_found', `client ${clientId} does not exist`);
+      const [after] = await resolveGrants(apiQueries(db.db), { grants: [input], scope: [] }, [], true);
+      if (!after) throw new TollgateError('invalid_request', 'api: is required');
+      const before = (await grantsOf(clientId)).find((g) => g.api === after.api);
+      await clientGrantQueries(db.db).upsert({
+        client_id: clientId,
+        audience: after.api,
+        scopes: after.scopes,
+        introspect: after.introspect,
+      });
+      await onChange(clientId);
+      return before ? { before, after } : { after };
+    },
+
+    async ungrant(clientId, api) {
+      const before = (await grantsOf(clientId)).find((g) => g.api === api);
+      if (!before || !(await clientGrantQueries(db.db).delete(clientId, api)))
+        throw new TollgateError('not_found', `client ${clientId} holds no grant for ${api}`);
+      await onChange(clientId);
+      return before;
+    },
   };
+}
+
+function grantView(row: ClientGrantRow): GrantView {
+  return { api: row.audience, scopes: row.scopes, introspect: row.introspect };
 }

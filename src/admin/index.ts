@@ -1,6 +1,6 @@
 export { type ApiView, apiUseCases, BUILTIN_API } from './apis.ts';
 export { ADMIN_CREDENTIALS_FILE, type AdminCredentials, bootstrap } from './bootstrap.ts';
-export { type ClientUseCases, type ClientView, clientUseCases } from './clients.ts';
+export { type ClientUseCases, type ClientView, clientUseCases, type GrantView } from './clients.ts';
 export {
   type CreateApiInput,
   type CreateClientInput,
@@ -8,5 +8,7 @@ export {
   createApiInput,
   createClientInput,
   createUserInput,
+  type GrantInput,
+  grantInput,
 } from './schemas.ts';
 export { type UserView, userUseCases } from './users.ts';

@@ -13,6 +13,17 @@ const role = z
   .max(100)
   .regex(/^[A-Za-z0-9_.:*-]+$/, 'must be letters, digits or _ . : - *');
 
+/** One API a client may get tokens for and the scopes of it (issue 9: grants, not a flat list). */
+export const grantInput = z
+  .object({
+    api: z.string().min(1, 'is required').max(2000),
+    scopes: z.array(scopeToken).max(200).default([]),
+    // RFC 7662 §4: may introspect tokens issued for this API (a resource server).
+    introspect: z.boolean().default(false),
+  })
+  .strict();
+export type GrantInput = z.infer<typeof grantInput>;
+
 export const createClientInput = z
   .object({
     name: z.string().trim().min(1, 'is required').max(200),
@@ -27,7 +38,9 @@ export const createClientInput = z
       .default('')
       .transform((s) => s.split(/\s+/).filter(Boolean))
       .pipe(z.array(scopeToken)),
-    api: z.string().min(1).optional(),
+    /** Shorthand for one grant: `api` with the API scopes of `scope`. */
+    api: z.string().min(1).max(2000).optional(),
+    grants: z.array(grantInput).max(100).optional(),
     roles: z.array(role).default([]),
     allowed_ips: z
       .array(z.string().refine(isAddressRange, 'must be an address or CIDR range such as 10.0.0.0/8'))
@@ -40,6 +53,13 @@ export const createClientInput = z
   })
   .strict()
   .superRefine((input, ctx) => {
+    if (input.grants !== undefined && input.api !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api'],
+        message: 'cannot be combined with grants; put that API in grants',
+      });
+    }
     if (input.grant_types.includes('authorization_code') && input.redirect_uris.length === 0) {
       ctx.addIssue({
         code: 'custom',

@@ -8,6 +8,12 @@ export {
   auditEventQueries,
   type NewAuditRow,
 } from './queries/audit-events.ts';
+export {
+  type ClientGrantRow,
+  clientGrantQueries,
+  GRANT_CHANNEL,
+  type NewClientGrant,
+} from './queries/client-grants.ts';
 export { type ClientRow, clientQueries, type NewClient } from './queries/clients.ts';
 export { GATEWAY_CHANNEL, type GatewayRow, gatewayQueries } from './queries/gateways.ts';
 export { oidcPayloadQueries, type PayloadWrite, type StoredPayload } from './queries/oidc-payloads.ts';

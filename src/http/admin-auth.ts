@@ -7,31 +7,57 @@ export interface Caller {
   sub: string | undefined;
 }
 
+/** The grants every instance holds in memory (oidc/client-grants.ts), as callers are checked. */
+export interface CurrentGrants {
+  allows(clientId: string, audience: string, scope: string): boolean;
+}
+
+export interface CallerRequirement {
+  audience: string;
+  scope: string;
+  grants: CurrentGrants;
+  /** Only a client acting for itself (client credentials: `sub` is the client), never a user login. */
+  clientOnly?: boolean;
+}
+
 /**
  * Checks an Authorization header: a Tollgate access token for `audience` whose `scope` contains
- * `scope` (RFC 6750). Repeated tokens are not verified again (see verifyCached).
+ * `scope` (RFC 6750). Repeated tokens are not verified again (see verifyCached); the client's
+ * grant is checked on every request, so an ungrant or a deleted client is refused at once
+ * although its tokens have not expired (issue 9).
  */
 export async function authenticateBearer(
   verifier: AccessTokenVerifier,
   header: string | undefined,
-  audience: string,
-  scope: string,
+  required: CallerRequirement,
 ): Promise<Caller> {
+  const { audience, scope } = required;
   const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header ?? '');
   if (!match?.[1]) throw new TollgateError('invalid_token', 'a Bearer access token is required');
   const result = await verifier.verifyCached(match[1], { audience });
   if (!result.valid)
     throw new TollgateError('invalid_token', `the access token is invalid (${result.detail})`);
-  const scopes = (result.payload.scope ?? '').split(' ');
+  const { payload } = result;
+  const scopes = (payload.scope ?? '').split(' ');
   if (!scopes.includes(scope))
     throw new TollgateError('insufficient_scope', `the access token lacks the ${scope} scope`);
-  return { clientId: result.payload.client_id, sub: result.payload.sub };
+  if (required.clientOnly && payload.sub !== payload.client_id)
+    throw new TollgateError(
+      'insufficient_scope',
+      `the ${scope} scope is accepted only from client credentials`,
+    );
+  if (!required.grants.allows(payload.client_id, audience, scope))
+    throw new TollgateError(
+      'insufficient_scope',
+      `the client no longer holds a grant for the ${scope} scope`,
+    );
+  return { clientId: payload.client_id, sub: payload.sub };
 }
 
 /** Koa middleware form of authenticateBearer; the caller lands in `ctx.state.caller`. */
-export function requireScope(verifier: AccessTokenVerifier, audience: string, scope: string) {
+export function requireScope(verifier: AccessTokenVerifier, required: CallerRequirement) {
   return async function authenticateCaller(ctx: Context, next: Next) {
-    ctx.state.caller = await authenticateBearer(verifier, ctx.get('authorization'), audience, scope);
+    ctx.state.caller = await authenticateBearer(verifier, ctx.get('authorization'), required);
     await next();
   };
 }

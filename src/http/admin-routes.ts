@@ -7,15 +7,17 @@ import {
   createApiInput,
   createClientInput,
   createUserInput,
+  grantInput,
   userUseCases,
 } from '../admin/index.ts';
 import type { AuditSink } from '../audit/index.ts';
+import { TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { createGatewayInput, type GatewayCredentials, updateGatewayInput } from '../gateway/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import type { PolicyStore } from '../pdp/index.ts';
-import { type Caller, requireScope } from './admin-auth.ts';
+import { type Caller, type CurrentGrants, requireScope } from './admin-auth.ts';
 import { addAuditRoutes } from './audit-routes.ts';
 import { parseBody, requireJson } from './body.ts';
 import { addPolicyRoutes } from './policy-routes.ts';
@@ -32,6 +34,8 @@ export interface AdminRouteDeps {
   audit: AuditSink;
   /** Called when a user is deleted, disabled or enabled (drops the user from this instance's cache). */
   onUserChange?: (id: string) => void;
+  /** Every client's current grants: the caller's is re-checked on every request (issue 9). */
+  grants: CurrentGrants;
 }
 
 /** `/admin/*`: the API behind the `tollgate` CLI; every route needs a token with scope `admin`. */
@@ -39,7 +43,9 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   const users = userUseCases(deps.db, deps.onUserChange);
   const apis = deps.apis;
   const router = new Router({ prefix: '/admin', sensitive: true });
-  router.use(requireScope(deps.verifier, BUILTIN_API.audience, 'admin'), requireJson, parseBody(['json']));
+  // Issue 9: only a client acting for itself whose current grant includes `admin`.
+  const admin = { audience: BUILTIN_API.audience, scope: 'admin', grants: deps.grants, clientOnly: true };
+  router.use(requireScope(deps.verifier, admin), requireJson, parseBody(['json']));
 
   /** Every change leaves an audit event: who, what, and the state before and after (no secrets). */
   const changed = (
@@ -70,6 +76,22 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     const before = (await deps.clients.list()).find((c) => c.client_id === id);
     await deps.clients.delete(id);
     changed(ctx, 'client.delete', id, { before });
+    ctx.status = 204;
+  });
+  // Issue 9: a client's APIs and scopes change one grant at a time, each change audited.
+  router.put('/clients/:id/grants', async (ctx) => {
+    const id = ctx.params.id ?? '';
+    const { before, after } = await deps.clients.grant(id, parseInput(grantInput, ctx.request.body));
+    changed(ctx, 'client.grant', id, { before, after });
+    ctx.body = after;
+  });
+  router.delete('/clients/:id/grants', async (ctx) => {
+    const id = ctx.params.id ?? '';
+    const api = ctx.query.api;
+    if (typeof api !== 'string' || api === '')
+      throw new TollgateError('invalid_request', 'api: is required once (the audience to ungrant)');
+    const before = await deps.clients.ungrant(id, api);
+    changed(ctx, 'client.ungrant', id, { before });
     ctx.status = 204;
   });
 

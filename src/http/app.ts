@@ -10,6 +10,7 @@ import type { DatabaseHandle } from '../db/index.ts';
 import { createForwardAuth, type GatewayCredentials } from '../gateway/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import {
+  type ClientGrants,
   cookieKeys,
   interactionRoutes,
   type LoginGuard,
@@ -42,6 +43,8 @@ export interface AppDeps {
   apis: ReturnType<typeof apiUseCases>;
   policies: PolicyStore;
   gateways: GatewayCredentials;
+  /** Every client's current grants, re-checked for callers of /admin, /decide and /metrics. */
+  grants: ClientGrants;
   audit: AuditSink;
   decisionLog: DecideDeps['decisionLog'];
   resolveSubject: DecideDeps['resolveSubject'];
@@ -118,6 +121,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     gateways: deps.gateways,
     audit: deps.audit,
     onUserChange: (id) => deps.oidc.users.invalidate(id),
+    grants: deps.grants,
   });
   const decideDeps: DecideDeps = {
     verifier: deps.oidc.verifier,
@@ -127,6 +131,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     limitCaller: deps.limitCaller,
     audit: deps.audit,
     decisionLog: deps.decisionLog,
+    grants: deps.grants,
   };
   const decider = createDecider(decideDeps);
   const decide = decideRoutes(decideDeps, decider);
@@ -135,7 +140,8 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     ctx.body = OPENAPI;
   });
   if (deps.metricsOnMainPort) {
-    ops.get('/metrics', requireScope(deps.oidc.verifier, BUILTIN_API.audience, 'metrics'), async (ctx) => {
+    const scraper = { audience: BUILTIN_API.audience, scope: 'metrics', grants: deps.grants };
+    ops.get('/metrics', requireScope(deps.oidc.verifier, scraper), async (ctx) => {
       ctx.type = deps.metrics.registry.contentType;
       ctx.body = await deps.metrics.registry.metrics();
     });
@@ -168,6 +174,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     accepting: deps.accepting,
     limitCaller: deps.limitCaller,
     secure: transport.secure,
+    grants: deps.grants,
   });
   const koaListener = app.callback();
   return {

@@ -5,7 +5,7 @@ import type { AuditSink } from '../audit/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { AccessTokenVerifier, ResolveOptions, SubjectResolution } from '../oidc/index.ts';
 import type { Check, CompiledPolicySet, Decision, Subject as PdpSubject } from '../pdp/index.ts';
-import { type Caller, requireScope } from './admin-auth.ts';
+import { type Caller, type CallerRequirement, type CurrentGrants, requireScope } from './admin-auth.ts';
 import { parseBody, requireJson } from './body.ts';
 import { batchDecideBody, planBody, type SubjectInput, singleDecideBody } from './decide-schema.ts';
 import { assertSafeJson } from './json-shape.ts';
@@ -21,6 +21,8 @@ export interface DecideDeps {
   policies: () => CompiledPolicySet;
   resolveSubject: (token: string, options?: ResolveOptions) => Promise<SubjectResolution>;
   metrics: Metrics;
+  /** Every client's current grants: a caller's `decide` is re-checked on every request (issue 9). */
+  grants: CurrentGrants;
 }
 
 type Subject = SubjectResolution;
@@ -161,6 +163,11 @@ export function createDecider(deps: DecideDeps) {
 
 export type Decider = ReturnType<typeof createDecider>;
 
+/** Who may call /decide: a token with scope `decide` whose client still holds it (issue 9). */
+export function decideCaller(grants: CurrentGrants): CallerRequirement {
+  return { audience: BUILTIN_API.audience, scope: 'decide', grants };
+}
+
 /**
  * `POST /decide` (single or batch) and `POST /decide/plan`, for callers holding a token with
  * scope `decide`, as a recipe of named steps. The hot `POST /decide` is normally answered
@@ -168,7 +175,7 @@ export type Decider = ReturnType<typeof createDecider>;
  */
 export function decideRoutes(deps: DecideDeps, decider: Decider): Router {
   const router = new Router({ prefix: '/decide', sensitive: true });
-  const authenticateCaller = requireScope(deps.verifier, BUILTIN_API.audience, 'decide');
+  const authenticateCaller = requireScope(deps.verifier, decideCaller(deps.grants));
   const parseDecideBody = parseBody(['json'], `${DECIDE_BODY_LIMIT_KB}kb`);
 
   const callerOf = (ctx: Context) => (ctx.state as unknown as { caller: Caller }).caller.clientId;

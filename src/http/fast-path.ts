@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { BUILTIN_API } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
 import { contractFor, FORWARD_PREFIX, type ForwardAuth } from '../gateway/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
-import { authenticateBearer } from './admin-auth.ts';
-import { DECIDE_BODY_LIMIT_KB, type Decider } from './decide-routes.ts';
+import { authenticateBearer, type CurrentGrants } from './admin-auth.ts';
+import { DECIDE_BODY_LIMIT_KB, type Decider, decideCaller } from './decide-routes.ts';
 import { errorResponse, requestIdFrom, SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY } from './middleware.ts';
 
 const BODY_LIMIT_BYTES = DECIDE_BODY_LIMIT_KB * 1024;
@@ -19,6 +18,7 @@ export interface FastPathDeps {
   limitCaller: (clientId: string) => Promise<void>;
   /** Whether the request came over HTTPS (see transportSecurity): then the answer carries HSTS. */
   secure: (req: IncomingMessage) => boolean;
+  grants: CurrentGrants;
 }
 
 interface Answer {
@@ -92,8 +92,7 @@ export function fastPath(deps: FastPathDeps) {
     const caller = await authenticateBearer(
       deps.verifier,
       req.headers.authorization,
-      BUILTIN_API.audience,
-      'decide',
+      decideCaller(deps.grants),
     );
     await deps.limitCaller(caller.clientId);
     const type = req.headers['content-type'] ?? '';

@@ -64,6 +64,5 @@ export function clientMetadataForProvider(row: ClientRow): Record<string, unknow
     client_name: row.name,
     ...(row.secret_digest ? { client_secret: row.secret_digest } : {}),
     tollgate_roles: row.roles,
-    tollgate_default_api: row.default_api ?? undefined,
   };
 }

@@ -3,13 +3,15 @@ import Provider, { type Configuration, errors } from 'oidc-provider';
 import type { AuditSink } from '../audit/index.ts';
 import { secretMatchesDigest } from '../common/index.ts';
 import { type DatabaseHandle, userQueries } from '../db/index.ts';
-import type { SigningAlg, SigningKeyRing } from '../keys/index.ts';
+import type { SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { CLAIMS, createFindAccount } from './accounts.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { auditProviderEvents } from './audit-events.ts';
+import type { ClientGrants } from './client-grants.ts';
 import type { ApiDirectory, ClientDirectory } from './directories.ts';
-import { handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
+import { OIDC_SCOPES, resourceGrants } from './resource-grants.ts';
+import { audiencesOf, handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
 import { answerOutagesWith503 } from './unavailable.ts';
 import type { UserDirectory } from './user-directory.ts';
 import { renderErrorPage, renderLogoutPage, renderLogoutSuccessPage } from './views.ts';
@@ -24,6 +26,8 @@ export interface ProviderDeps {
   clients: ClientDirectory;
   apis: ApiDirectory;
   users: UserDirectory;
+  /** Every client's grants (issue 9): what it may get tokens for. */
+  grants: ClientGrants;
   /** Middleware run around every provider request, outermost first (e.g. the client-auth guard). */
   guards: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
   /** Called with the client id whenever a request uses a client (token rate limit). */
@@ -34,14 +38,13 @@ export interface ProviderDeps {
 /** Access token TTL when an API does not say (DESIGN.md: 5 minutes). */
 export const DEFAULT_ACCESS_TOKEN_TTL = 300;
 
-const OIDC_SCOPES = ['openid', 'offline_access', 'profile'];
-
 /**
  * Builds the oidc-provider instance. The key set is fixed per instance, so the composition root
  * builds a new one whenever the key ring changes; all state lives in the database.
  */
 export function buildProvider(deps: ProviderDeps): Provider {
   const users = userQueries(deps.db.db);
+  const grants = resourceGrants({ apis: deps.apis, grants: deps.grants, ring: deps.ring });
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(deps.db, deps.clients, deps.onClientUse),
@@ -66,7 +69,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
     },
     extraClientMetadata: {
-      properties: ['tollgate_roles', 'tollgate_default_api', 'tollgate_scopes', 'tollgate_allowed_ips'],
+      properties: ['tollgate_roles', 'tollgate_allowed_ips'],
     },
     // OAuth 2.0 Security BCP §2.1.1: PKCE for every client; oidc-provider only knows S256.
     pkce: { required: () => true },
@@ -80,7 +83,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx, client) => mayIntrospect(client),
+        allowedPolicy: async (_ctx, client, token) => {
+          const { clientId, aud, resource } = token as {
+            clientId?: string;
+            aud?: unknown;
+            resource?: unknown;
+          };
+          return mayIntrospect(deps.grants, client, {
+            clientId,
+            audiences: [...audiencesOf(aud), ...audiencesOf(resource)],
+          });
+        },
       },
       revocation: {
         enabled: true,
@@ -102,40 +115,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: async (_ctx, client, oneOf) => {
-          if (oneOf) return oneOf;
-          const fallback = client.metadata().tollgate_default_api;
-          // Without a default API only OIDC scopes can be granted, for an opaque userinfo token.
-          return typeof fallback === 'string' ? fallback : undefined;
-        },
+        defaultResource: grants.defaultResource as never,
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (ctx, indicator, client) => {
-          const api = await deps.apis.find(indicator);
-          if (!api) throw new errors.InvalidTarget(`resource ${indicator} is not a registered API`);
-          // Default deny: a client gets only the API scopes it was created with, and asking for
-          // more is an error rather than a silently narrower token (RFC 6749 §5.2 invalid_scope).
-          const granted = client.metadata().tollgate_scopes;
-          const allowed = Array.isArray(granted) ? api.scopes.filter((s) => granted.includes(s)) : [];
-          const requested =
-            typeof ctx.oidc.params?.scope === 'string' ? ctx.oidc.params.scope.split(' ') : [];
-          const refused = requested.filter((s) => s && !OIDC_SCOPES.includes(s) && !allowed.includes(s));
-          if (refused.length > 0) {
-            throw new errors.InvalidScope(
-              `scope ${refused.join(' ')} is not allowed for this client at ${indicator}`,
-              refused.join(' '),
-            );
-          }
-          return {
-            scope: allowed.join(' '),
-            audience: api.audience,
-            accessTokenTTL: api.access_token_ttl,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: api.signing_alg, kid: deps.ring.activeKid(api.signing_alg as SigningAlg) } },
-          };
-        },
+        getResourceServerInfo: grants.getResourceServerInfo as never,
       },
     },
     extraTokenClaims: async (ctx, token) => {
+      const audience = token.resourceServer?.audience;
+      if (!(await grants.mayCarryRoles(token.clientId, audience))) return undefined;
       if (token.kind === 'ClientCredentials') {
         const roles = ctx.oidc.client?.metadata().tollgate_roles;
         return Array.isArray(roles) && roles.length > 0 ? { roles } : undefined;
@@ -177,7 +164,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   answerOutagesWith503(provider);
   for (const guard of deps.guards) provider.use(guard as never);
-  provider.use(handleStructuredTokens(deps.verifier, deps.audit, deps.users));
+  provider.use(handleStructuredTokens(deps.verifier, deps.audit, deps.users, deps.grants));
   auditProviderEvents(provider, deps.audit);
   return provider;
 }

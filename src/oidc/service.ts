@@ -5,6 +5,7 @@ import type { AuditSink } from '../audit/index.ts';
 import { type DatabaseHandle, oidcPayloadQueries, revokedTokenQueries, userQueries } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
+import type { ClientGrants } from './client-grants.ts';
 import {
   type ApiDirectory,
   type ClientDirectory,
@@ -23,6 +24,8 @@ export interface OidcServiceDeps {
   revocations: RevocationList;
   /** Users as tokens see them (introspection); the admin use cases invalidate it on change. */
   users: UserDirectory;
+  /** Every client's grants, kept in step with the database (see client-grants.ts). */
+  grants: ClientGrants;
   /** Kept across provider rebuilds, so their state (e.g. failure counters) survives key rotation. */
   guards?: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
   onClientUse?: (clientId: string) => Promise<void>;

@@ -1,12 +1,29 @@
 import { decodeProtectedHeader } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditSink } from '../audit/index.ts';
-import type { AccessTokenVerifier } from './access-token-verifier.ts';
+import type { AccessTokenVerifier, VerifiedAccessToken } from './access-token-verifier.ts';
+import type { ClientGrants } from './client-grants.ts';
 import type { UserDirectory } from './user-directory.ts';
 
-/** Only confidential clients (resource servers) may introspect; one rule for every token format. */
-export function mayIntrospect(client: { clientAuthMethod?: string | undefined }): boolean {
-  return client.clientAuthMethod !== undefined && client.clientAuthMethod !== 'none';
+/**
+ * Who may introspect a token, one rule for every token format: a confidential client, and only
+ * the token's own client or one granted introspection for the token's audience (a resource
+ * server), as RFC 7662 §4 intends (issue 9 §6). Anyone else learns only `active: false`.
+ */
+export function mayIntrospect(
+  grants: ClientGrants,
+  client: { clientId: string; clientAuthMethod?: string | undefined },
+  token: { clientId?: string | undefined; audiences: readonly string[] },
+): boolean {
+  if (client.clientAuthMethod === undefined || client.clientAuthMethod === 'none') return false;
+  if (token.clientId === client.clientId) return true;
+  return token.audiences.some((audience) => grants.find(client.clientId, audience)?.introspect === true);
+}
+
+/** A token's audiences, whichever form its `aud` (or resource indicator) takes. */
+export function audiencesOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
 /**
@@ -19,6 +36,7 @@ export function handleStructuredTokens(
   verifier: AccessTokenVerifier,
   audit: AuditSink,
   users: UserDirectory,
+  grants: ClientGrants,
 ) {
   return async function structuredTokens(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
     await next();
@@ -37,7 +55,13 @@ export function handleStructuredTokens(
     }
     ctx.status = 200;
     if (route === 'introspection') {
-      ctx.body = mayIntrospect(oidc.client) ? await introspect(verifier, users, token) : { active: false };
+      const caller = oidc.client;
+      ctx.body = await introspect(verifier, users, token, (payload) =>
+        mayIntrospect(grants, caller, {
+          clientId: payload.client_id,
+          audiences: audiencesOf(payload.aud),
+        }),
+      );
       return;
     }
     const result = await verifier.verify(token, { ignoreExpiry: true });
@@ -66,9 +90,14 @@ export function handleStructuredTokens(
   };
 }
 
-async function introspect(verifier: AccessTokenVerifier, users: UserDirectory, token: string) {
+async function introspect(
+  verifier: AccessTokenVerifier,
+  users: UserDirectory,
+  token: string,
+  allowed: (payload: VerifiedAccessToken) => boolean,
+) {
   const result = await verifier.verify(token);
-  if (!result.valid) return { active: false };
+  if (!result.valid || !allowed(result.payload)) return { active: false };
   const { payload } = result;
   // Issue 9: a deleted or disabled user's tokens are no longer active (RFC 7662 §2.2).
   if ((await users.tokenSubject(payload)).kind === 'gone') return { active: false };

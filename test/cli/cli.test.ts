@@ -104,6 +104,8 @@ describe('tollgate CLI against a running instance', () => {
       ...args,
       '--redirect-uri',
       'https://app.example/cb',
+      '--api',
+      'https://invoices.example',
       '--scope',
       'openid invoices:read',
     ]);
@@ -294,7 +296,7 @@ describe('tollgate CLI against a running instance', () => {
     assert.equal(run.stderr.split('\n').filter(Boolean).length, 1);
   });
 
-  it('refuses an admin token to a client without the admin scope', async () => {
+  it("refuses an admin token to a client without a grant for Tollgate's API", async () => {
     const weak = await json(['client', 'create', '--name', 'weak', '--grant', 'client_credentials']);
     const run = await cli(['api', 'list'], {
       TOLLGATE_CLIENT_ID: weak.client_id,
@@ -303,9 +305,133 @@ describe('tollgate CLI against a running instance', () => {
     assert.equal(run.code, 1);
     assert.match(
       run.stderr,
-      /^tollgate: could not get an admin token .*invalid_scope: scope admin is not allowed/,
+      /^tollgate: could not get an admin token .*invalid_target: this client holds no grant for resource urn:tollgate/,
     );
     assert.equal(run.stderr.includes(weak.client_secret), false);
+  });
+
+  it('creates a client with --api/--scope pairs and shows its grants in client list', async () => {
+    await json(['api', 'create', '--audience', 'https://ledger-pairs.example', '--scope', 'ledger:read']);
+    const created = await json([
+      ...['client', 'create', '--name', 'two-apis', '--grant', 'client_credentials'],
+      ...['--api', 'https://invoices.example', '--scope', 'invoices:read invoices:write'],
+      ...['--api', 'https://ledger-pairs.example', '--scope', 'ledger:read'],
+    ]);
+    const { clients } = await json(['client', 'list']);
+    const listed = clients.find((c: { client_id: string }) => c.client_id === created.client_id);
+    assert.deepEqual(listed.grants, [
+      { api: 'https://invoices.example', scopes: ['invoices:read', 'invoices:write'], introspect: false },
+      { api: 'https://ledger-pairs.example', scopes: ['ledger:read'], introspect: false },
+    ]);
+    const table = await cli(['client', 'list']);
+    assert.match(table.stdout, /^CLIENT_ID\s+NAME\s+GRANT_TYPES\s+AUTH\s+APIS\s+ROLES/m);
+    assert.match(
+      table.stdout,
+      new RegExp(
+        `^${created.client_id}\\s+two-apis\\s+client_credentials\\s+client_secret_basic\\s+` +
+          'https://invoices\\.example\\(invoices:read invoices:write\\),https://ledger-pairs\\.example\\(ledger:read\\)',
+        'm',
+      ),
+    );
+    // The scope of one pair selects that API when the request names none.
+    const token = await requestToken(tg.url, created, { scope: 'ledger:read' });
+    assert.equal(token.status, 200);
+    assert.equal(
+      decodeJwt(((await token.json()) as { access_token: string }).access_token).aud,
+      'https://ledger-pairs.example',
+    );
+  });
+
+  it('refuses unequal --api/--scope counts as a usage error, and a scope without its API', async () => {
+    const unequal = await cli([
+      ...['client', 'create', '--name', 'x', '--grant', 'client_credentials'],
+      ...['--api', 'https://invoices.example', '--scope', 'invoices:read', '--scope', 'invoices:write'],
+    ]);
+    assert.equal(unequal.code, 2);
+    assert.match(
+      unequal.stderr,
+      /^tollgate: --api and --scope come in pairs, matched in order: got 1 --api and 2 --scope/,
+    );
+    const orphan = await cli([
+      'client',
+      'create',
+      '--name',
+      'x',
+      '--grant',
+      'client_credentials',
+      '--scope',
+      'decide',
+    ]);
+    assert.equal(orphan.code, 1);
+    assert.match(orphan.stderr, /invalid_request: scope: decide names no API/);
+    const foreign = await cli([
+      ...['client', 'create', '--name', 'x', '--grant', 'client_credentials'],
+      ...['--api', 'https://invoices.example', '--scope', 'invoices:read metrics'],
+    ]);
+    assert.equal(foreign.code, 1);
+    assert.match(
+      foreign.stderr,
+      /invalid_request: grants\[0\]\.scopes: metrics is not a scope of API https:\/\/invoices\.example/,
+    );
+  });
+
+  it('grants and ungrants one API with client grant / client ungrant', async () => {
+    const created = await json(['client', 'create', '--name', 'regrant', '--grant', 'client_credentials']);
+    const granted = await json([
+      ...['client', 'grant', created.client_id, '--api', 'https://invoices.example'],
+      ...['--scope', 'invoices:read', '--introspect'],
+    ]);
+    assert.deepEqual(granted, {
+      client_id: created.client_id,
+      api: 'https://invoices.example',
+      scopes: ['invoices:read'],
+      introspect: true,
+    });
+    const human = await cli([
+      'client',
+      'grant',
+      created.client_id,
+      '--api',
+      'https://invoices.example',
+      '--scope',
+      'invoices:write',
+    ]);
+    assert.equal(human.code, 0, human.stderr);
+    assert.equal(human.stdout, `Granted ${created.client_id}: https://invoices.example(invoices:write).\n`);
+    const token = await requestToken(tg.url, created, { scope: 'invoices:read' });
+    assert.equal(token.status, 400);
+    assert.equal(((await token.json()) as { error: string }).error, 'invalid_scope');
+    const bad = await cli([
+      'client',
+      'grant',
+      created.client_id,
+      '--api',
+      'https://invoices.example',
+      '--scope',
+      'admin',
+    ]);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /invalid_request: scopes: admin is not a scope of API https:\/\/invoices\.example/,
+    );
+
+    assert.deepEqual(
+      await json(['client', 'ungrant', created.client_id, '--api', 'https://invoices.example']),
+      {
+        client_id: created.client_id,
+        api: 'https://invoices.example',
+        ungranted: true,
+      },
+    );
+    const gone = await requestToken(tg.url, created, { resource: 'https://invoices.example' });
+    assert.equal(((await gone.json()) as { error: string }).error, 'invalid_target');
+    const again = await cli(['client', 'ungrant', created.client_id, '--api', 'https://invoices.example']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /not_found: client \S+ holds no grant for https:\/\/invoices\.example/);
+    const usage = await cli(['client', 'ungrant', created.client_id]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /^tollgate: --api is required/);
   });
 
   it('mints a gateway key once with gateway create (--api required), lists gateways with their APIs and without the key, updates their APIs, deletes by name', async () => {

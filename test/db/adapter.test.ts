@@ -26,7 +26,6 @@ const KNOWN_CLIENT: ClientRow = {
   secret_digest: 'digest-of-the-secret',
   metadata: { grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' },
   roles: ['billing'],
-  default_api: 'https://api.example.test',
   created_at: new Date(),
 };
 

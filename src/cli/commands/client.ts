@@ -4,13 +4,46 @@ import type { Command } from '../command.ts';
 import { failure, usageError } from '../errors.ts';
 import { listCell, table } from '../output.ts';
 
+interface GrantView {
+  api: string;
+  scopes: string[];
+  introspect: boolean;
+}
+
 interface ClientView {
   client_id: string;
   name: string;
   grant_types: string[];
   token_endpoint_auth_method: string;
-  api: string | null;
+  grants: GrantView[];
   roles: string[];
+}
+
+/** `aud(scope scope)`, `+introspect` when it may introspect that API's tokens. */
+function grantCell(grant: GrantView): string {
+  return `${grant.api}(${grant.scopes.join(' ')})${grant.introspect ? '+introspect' : ''}`;
+}
+
+const splitScopes = (scope: string | undefined) => (scope ?? '').split(/\s+/).filter(Boolean);
+
+/**
+ * `--api` and `--scope` come in pairs, matched in order (issue 9: grants per API). Without any
+ * `--scope`, each API is granted with no scopes; a `--scope` without `--api` goes to the server,
+ * which accepts only a browser client's OIDC scopes there.
+ */
+function grantsFrom(values: Parameters<typeof stringList>[0], command: string) {
+  const apis = stringList(values, 'api');
+  const scopes = stringList(values, 'scope');
+  if (apis.length === 0) {
+    if (scopes.length > 1) throw usageError('--scope is repeated only in pairs with --api', command);
+    return { scope: scopes[0] };
+  }
+  if (scopes.length > 0 && scopes.length !== apis.length)
+    throw usageError(
+      `--api and --scope come in pairs, matched in order: got ${apis.length} --api and ${scopes.length} --scope`,
+      command,
+    );
+  return { grants: apis.map((api, i) => ({ api, scopes: splitScopes(scopes[i]) })) };
 }
 
 const createClient: Command = {
@@ -20,19 +53,20 @@ const createClient: Command = {
     grant: { type: 'string', multiple: true },
     'redirect-uri': { type: 'string', multiple: true },
     public: { type: 'boolean' },
-    scope: { type: 'string' },
-    api: { type: 'string' },
+    scope: { type: 'string', multiple: true },
+    api: { type: 'string', multiple: true },
     role: { type: 'string', multiple: true },
     'allow-ip': { type: 'string', multiple: true },
     'auth-method': { type: 'string' },
     jwks: { type: 'string' },
   },
   synopsis:
-    '--name N --grant client_credentials|authorization_code... [--redirect-uri URI]... [--public] [--scope "a b"] [--api AUDIENCE] [--role R]... [--allow-ip CIDR]... [--auth-method M] [--jwks FILE]',
+    '--name N --grant client_credentials|authorization_code... [--redirect-uri URI]... [--public] [--api AUDIENCE --scope "a b"]... [--role R]... [--allow-ip CIDR]... [--auth-method M] [--jwks FILE]',
   summary: 'register an OAuth client; prints its id and, for a confidential client, its secret (once)',
   details: [
     '--grant            repeat for several grants',
-    '--api              the API (audience) its tokens are for when the request names none',
+    '--api AUD --scope "a b"   grant these scopes of that API; repeat the pair for several APIs',
+    '                   (a browser client may also have --scope "openid profile offline_access" alone)',
     '--auth-method      client_secret_basic (default), client_secret_post or private_key_jwt',
     '--jwks FILE        the public keys (JWKS or one JWK, as JSON) for private_key_jwt',
     '--allow-ip CIDR    only these addresses may use the credentials (repeatable)',
@@ -48,8 +82,7 @@ const createClient: Command = {
       grant_types: grants,
       redirect_uris: stringList(values, 'redirect-uri'),
       public: flag(values, 'public'),
-      scope: optionalString(values, 'scope'),
-      api: optionalString(values, 'api'),
+      ...grantsFrom(values, command),
       roles: stringList(values, 'role'),
       allowed_ips: stringList(values, 'allow-ip'),
       token_endpoint_auth_method: optionalString(values, 'auth-method'),
@@ -93,13 +126,13 @@ const listClients: Command = {
     const result = (await (await ctx.admin()).request('GET', '/clients')) as { clients: ClientView[] };
     ctx.out.result(result, () =>
       table(
-        ['CLIENT_ID', 'NAME', 'GRANTS', 'AUTH', 'API', 'ROLES'],
+        ['CLIENT_ID', 'NAME', 'GRANT_TYPES', 'AUTH', 'APIS', 'ROLES'],
         result.clients.map((c) => [
           c.client_id,
           c.name,
           listCell(c.grant_types),
           c.token_endpoint_auth_method,
-          c.api ?? '-',
+          listCell(c.grants.map(grantCell)),
           listCell(c.roles),
         ]),
         'No clients.',
@@ -119,4 +152,53 @@ const deleteClient: Command = {
   },
 };
 
-export const clientCommands: readonly Command[] = [createClient, listClients, deleteClient];
+const grantClient: Command = {
+  path: ['client', 'grant'],
+  args: ['CLIENT_ID'],
+  options: {
+    api: { type: 'string' },
+    scope: { type: 'string' },
+    introspect: { type: 'boolean' },
+  },
+  synopsis: 'CLIENT_ID --api AUDIENCE [--scope "a b"] [--introspect]',
+  summary: "grant a client one API's scopes, replacing those it had of that API",
+  details: [
+    '--scope        every scope must exist on that API; none grants the audience alone',
+    '--introspect   it may also introspect tokens issued for that API (a resource server)',
+  ],
+  async run({ positionals: [id = ''], values }, ctx) {
+    const body = {
+      api: requiredString(values, 'api', 'client grant'),
+      scopes: splitScopes(optionalString(values, 'scope')),
+      introspect: flag(values, 'introspect'),
+    };
+    const grant = (await (
+      await ctx.admin()
+    ).request('PUT', `/clients/${encodeURIComponent(id)}/grants`, body)) as GrantView;
+    ctx.out.result({ client_id: id, ...grant }, () => `Granted ${id}: ${grantCell(grant)}.`);
+  },
+};
+
+const ungrantClient: Command = {
+  path: ['client', 'ungrant'],
+  args: ['CLIENT_ID'],
+  options: { api: { type: 'string' } },
+  synopsis: 'CLIENT_ID --api AUDIENCE',
+  summary: "take one API away from a client: no new tokens for it, and Tollgate's own API refuses it at once",
+  async run({ positionals: [id = ''], values }, ctx) {
+    const api = requiredString(values, 'api', 'client ungrant');
+    await (await ctx.admin()).request(
+      'DELETE',
+      `/clients/${encodeURIComponent(id)}/grants?${new URLSearchParams({ api })}`,
+    );
+    ctx.out.result({ client_id: id, api, ungranted: true }, () => `Ungranted ${api} from ${id}.`);
+  },
+};
+
+export const clientCommands: readonly Command[] = [
+  createClient,
+  listClients,
+  deleteClient,
+  grantClient,
+  ungrantClient,
+];

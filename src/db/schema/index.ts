@@ -1,5 +1,6 @@
 import type { ApisTable } from './apis.ts';
 import type { AuditEventsTable } from './audit-events.ts';
+import type { ClientGrantsTable } from './client-grants.ts';
 import type { ClientsTable } from './clients.ts';
 import type { GatewayAudiencesTable } from './gateway-audiences.ts';
 import type { GatewaysTable } from './gateways.ts';
@@ -14,6 +15,7 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable;
   apis: ApisTable;
   clients: ClientsTable;
+  client_grants: ClientGrantsTable;
   users: UsersTable;
   user_changes: UserChangesTable;
   signing_keys: SigningKeysTable;
@@ -27,6 +29,7 @@ export interface Database {
 export type {
   ApisTable,
   AuditEventsTable,
+  ClientGrantsTable,
   ClientsTable,
   GatewayAudiencesTable,
   GatewaysTable,

@@ -1,0 +1,129 @@
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { SigningAlg, SigningKeyRing } from '../keys/index.ts';
+import type { ClientGrant, ClientGrants } from './client-grants.ts';
+import type { ApiDirectory } from './directories.ts';
+
+/** The OIDC scopes a user login may always ask for; they are not scopes of any API. */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile'];
+
+interface ClientLike {
+  clientId: string;
+}
+
+export interface ResourceGrantDeps {
+  apis: ApiDirectory;
+  grants: ClientGrants;
+  ring: SigningKeyRing;
+}
+
+/**
+ * Issue 9: a token request is answered from the client's grants, never from scope names matched
+ * against whatever API the request names. An API the client holds no grant for is
+ * `invalid_target` (RFC 8707 §2), a scope outside that grant `invalid_scope` (RFC 6749 §5.2);
+ * nothing is silently dropped. Tollgate's own API is reachable only by client credentials.
+ */
+export function resourceGrants(deps: ResourceGrantDeps) {
+  /** Grants this request may use: user logins never reach Tollgate's own (builtin) API. */
+  async function usableGrants(ctx: KoaContextWithOIDC, client: ClientLike): Promise<ClientGrant[]> {
+    const grants = await deps.grants.load(client.clientId);
+    if (isClientCredentials(ctx)) return grants;
+    const usable: ClientGrant[] = [];
+    for (const grant of grants)
+      if ((await deps.apis.find(grant.audience))?.builtin === false) usable.push(grant);
+    return usable;
+  }
+
+  return {
+    async defaultResource(
+      ctx: KoaContextWithOIDC,
+      client: ClientLike,
+      oneOf?: string | string[],
+    ): Promise<string | string[] | undefined> {
+      if (oneOf) return oneOf;
+      const grants = await usableGrants(ctx, client);
+      const wanted = apiScopesAsked(ctx);
+      if (grants.length === 1) return grants[0]?.audience;
+      if (wanted.length === 0) {
+        // A login asking only OIDC scopes gets its opaque userinfo token, as before.
+        if (!isClientCredentials(ctx)) return undefined;
+        throw new errors.InvalidTarget(
+          grants.length === 0
+            ? 'this client holds no grant for any API'
+            : 'resource is required: this client holds grants for several APIs',
+        );
+      }
+      const holding = grants.filter((g) => wanted.some((s) => g.scopes.includes(s)));
+      if (holding.length === 1) return holding[0]?.audience;
+      if (holding.length === 0) {
+        throw new errors.InvalidScope(
+          `scope ${wanted.join(' ')} is not granted to this client for any API`,
+          wanted.join(' '),
+        );
+      }
+      throw new errors.InvalidTarget(
+        `resource is required: scope ${wanted.join(' ')} is granted to this client for several APIs`,
+      );
+    },
+
+    async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: ClientLike) {
+      const api = await deps.apis.find(indicator);
+      if (!api) throw new errors.InvalidTarget(`resource ${indicator} is not a registered API`);
+      if (api.builtin && !isClientCredentials(ctx)) {
+        throw new errors.InvalidTarget(`resource ${indicator} is not available to user logins`);
+      }
+      const grant = (await deps.grants.load(client.clientId)).find((g) => g.audience === api.audience);
+      if (!grant) throw new errors.InvalidTarget(`this client holds no grant for resource ${indicator}`);
+      const allowed = api.scopes.filter((s) => grant.scopes.includes(s));
+      const refused = scopesAsked(ctx).filter(
+        (s) => !allowed.includes(s) && (isClientCredentials(ctx) || !OIDC_SCOPES.includes(s)),
+      );
+      if (refused.length > 0) {
+        throw new errors.InvalidScope(
+          `scope ${refused.join(' ')} is not granted to this client for ${indicator}`,
+          refused.join(' '),
+        );
+      }
+      return {
+        scope: allowed.join(' '),
+        audience: api.audience,
+        accessTokenTTL: api.access_token_ttl,
+        accessTokenFormat: 'jwt' as const,
+        jwt: { sign: { alg: api.signing_alg, kid: deps.ring.activeKid(api.signing_alg as SigningAlg) } },
+      };
+    },
+
+    /** The `roles` claim goes only into audiences the client holds a grant for (issue 9). */
+    async mayCarryRoles(clientId: string | undefined, audience: string | undefined): Promise<boolean> {
+      if (audience === undefined) return true;
+      if (clientId === undefined) return false;
+      return (await deps.grants.load(clientId)).some((g) => g.audience === audience);
+    },
+  };
+}
+
+function isClientCredentials(ctx: KoaContextWithOIDC): boolean {
+  return ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials';
+}
+
+/**
+ * The scopes this request asks for: its `scope` parameter, or at the token endpoint the scopes
+ * of the code or refresh token being redeemed, so a grant narrowed since is not silently applied.
+ */
+function scopesAsked(ctx: KoaContextWithOIDC): string[] {
+  const param = ctx.oidc.params?.scope;
+  const entities = ctx.oidc.entities as {
+    AuthorizationCode?: { scope?: string };
+    RefreshToken?: { scope?: string };
+  };
+  const scope =
+    typeof param === 'string'
+      ? param
+      : (entities.AuthorizationCode?.scope ?? entities.RefreshToken?.scope ?? '');
+  return scope.split(' ').filter(Boolean);
+}
+
+/** Requested scopes that must come from an API: all of them for client credentials. */
+function apiScopesAsked(ctx: KoaContextWithOIDC): string[] {
+  const asked = scopesAsked(ctx);
+  return isClientCredentials(ctx) ? asked : asked.filter((s) => !OIDC_SCOPES.includes(s));
+}
