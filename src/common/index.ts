@@ -13,3 +13,4 @@ export {
 } from './limiters.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
 export { constantTimeEqual, digestSecret, generateSecret, secretMatchesDigest } from './secrets.ts';
+export { isStorableText, UNSTORABLE_TEXT } from './text.ts';
