@@ -9,6 +9,7 @@ import { CLAIMS, createFindAccount } from './accounts.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { auditProviderEvents } from './audit-events.ts';
 import type { ApiDirectory, ClientDirectory } from './directories.ts';
+import { answerRefusedValuesWith400 } from './refused-values.ts';
 import { handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
 import { answerOutagesWith503 } from './unavailable.ts';
 import { renderErrorPage, renderLogoutPage, renderLogoutSuccessPage } from './views.ts';
@@ -174,6 +175,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
 
   answerOutagesWith503(provider);
+  answerRefusedValuesWith400(provider);
   for (const guard of deps.guards) provider.use(guard as never);
   provider.use(handleStructuredTokens(deps.verifier, deps.audit));
   auditProviderEvents(provider, deps.audit);
