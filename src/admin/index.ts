@@ -8,5 +8,6 @@ export {
   createApiInput,
   createClientInput,
   createUserInput,
+  storedIdentifier,
 } from './schemas.ts';
 export { type UserView, userUseCases } from './users.ts';
