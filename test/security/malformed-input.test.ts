@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { errorResponse } from '../../src/http/middleware.ts';
 import { ENGINE } from '../helpers/database.ts';
 import { createApi, createClient, createUser } from '../helpers/fixtures.ts';
@@ -240,7 +241,35 @@ describe('bad input never reaches the database as-is (issue 9)', () => {
     assert.equal(errorResponse(Object.assign(new Error('syntax error'), { code: '42601' })).status, 500);
   });
 
-  it(`answers ${RUNS} generated malformed requests at every endpoint family without a 5xx, and still answers /healthz`, async () => {
+  it('answers 400, not 500, when the database refuses a value inside oidc-provider (/auth) and in an admin route', async () => {
+    // A trigger stands in for a value no schema foresaw: the database refuses the write with 22021.
+    const db = tg.database.handle.db;
+    await sql`create function refuse_value() returns trigger language plpgsql as $$
+      begin raise exception 'invalid byte sequence for encoding "UTF8": 0x00' using errcode = '22021'; end $$`.execute(
+      db,
+    );
+    await sql`create trigger refuse_value before insert on oidc_payloads for each row execute function refuse_value()`.execute(
+      db,
+    );
+    await sql`create trigger refuse_value before insert on gateways for each row execute function refuse_value()`.execute(
+      db,
+    );
+    try {
+      const auth = `/auth?${new URLSearchParams({ client_id: fx.web.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid read', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`;
+      const page = await send('GET', auth, [['accept', 'text/html']]);
+      assert.equal(page.status, 400);
+      assert.match(page.body.toString(), /invalid_request/);
+      const created = await send('POST', '/admin/gateways', adminJson(), '{"name":"refused"}');
+      assert.equal(created.status, 400);
+      assert.equal(json(created).error, 'invalid_request');
+    } finally {
+      await sql`drop trigger refuse_value on oidc_payloads`.execute(db);
+      await sql`drop trigger refuse_value on gateways`.execute(db);
+      await sql`drop function refuse_value`.execute(db);
+    }
+  });
+
+  it(`answers ${RUNS} generated malformed requests at every endpoint family with no 5xx, no error logged and /healthz still answering`, async () => {
     const stats = {
       requests: 0,
       families: new Map<string, number>(),
@@ -252,6 +281,9 @@ describe('bad input never reaches the database as-is (issue 9)', () => {
     const families = endpointFamilies(fx);
     const anyRequest = fc.oneof(...Object.values(families));
     const started = Date.now();
+    const firstLog = tg.logs.length;
+    // Errors, provider faults (logged as warnings) and values only the database refused.
+    const logged = (pattern: RegExp) => tg.logs.slice(firstLog).filter((line) => pattern.test(line));
     const figures = () => ({
       engine: ENGINE,
       seed: SEED,
@@ -264,8 +296,8 @@ describe('bad input never reaches the database as-is (issue 9)', () => {
       statuses: Object.fromEntries([...stats.statuses].sort(([a], [b]) => a - b)),
       fiveHundreds: [...stats.statuses].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0),
       failures: failed,
-      errorLogLines: tg.logs.filter((line) => /"level":(50|60)/.test(line)).length,
-      refusedByDatabase: tg.logs.filter((line) => line.includes('database refused a value')).length,
+      errorLogLines: logged(/"level":(50|60)|oidc server_error/).length,
+      refusedByDatabase: logged(/database refused a value/).length,
     });
     console.log(
       `malformed-input fuzz on ${ENGINE}: seed ${SEED}, ${RUNS} requests (TOLLGATE_FUZZ_SEED=${SEED} replays them)`,
@@ -297,7 +329,7 @@ describe('bad input never reaches the database as-is (issue 9)', () => {
       { seed: SEED, numRuns: Math.ceil(RUNS / BATCH) },
     );
     const health = await send('GET', '/healthz');
-    const errorLines = tg.logs.filter((line) => /"level":(50|60)/.test(line));
+    const errorLines = logged(/"level":(50|60)|oidc server_error|database refused a value/);
     console.log(JSON.stringify(figures(), null, 1));
     assert.deepEqual(failures, [], `seed ${SEED}`);
     assert.equal(health.status, 200);
