@@ -86,7 +86,7 @@ export function errorResponse(error: unknown): {
       },
     };
   }
-  if (isRefusedValue(error)) return REFUSED_VALUE;
+  if (!(error instanceof TollgateError) && isRefusedValue(error)) return REFUSED_VALUE;
   const known = error instanceof TollgateError ? error : undefined;
   if (!known?.expose) {
     return {

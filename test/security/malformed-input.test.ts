@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { sql } from 'kysely';
+import { TollgateError } from '../../src/common/index.ts';
 import { errorResponse } from '../../src/http/middleware.ts';
 import { ENGINE } from '../helpers/database.ts';
 import { createApi, createClient, createUser } from '../helpers/fixtures.ts';
@@ -230,7 +231,7 @@ describe('bad input never reaches the database as-is (issue 9)', () => {
     });
   });
 
-  it('renders a value the database refused (SQLSTATE class 22) as 400 invalid_request, never 500', () => {
+  it('renders a value the database refused (SQLSTATE class 22, 54000) as 400 invalid_request, never 500, and leaves our own errors alone', () => {
     for (const code of ['22021', '22P02', '22001', '22003', '22P05', '54000']) {
       const rendered = errorResponse(
         Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code }),
@@ -239,6 +240,9 @@ describe('bad input never reaches the database as-is (issue 9)', () => {
       assert.equal(rendered.body.error, 'invalid_request');
     }
     assert.equal(errorResponse(Object.assign(new Error('syntax error'), { code: '42601' })).status, 500);
+    // Our own errors keep their answer whatever caused them.
+    const conflict = new TollgateError('conflict', 'exists', { cause: { code: '22021' } });
+    assert.equal(errorResponse(conflict).status, 409);
   });
 
   it('answers 400, not 500, when the database refuses a value inside oidc-provider (/auth) and in an admin route', async () => {
