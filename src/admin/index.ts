@@ -10,5 +10,6 @@ export {
   createUserInput,
   type GrantInput,
   grantInput,
+  storedIdentifier,
 } from './schemas.ts';
 export { type UserView, userUseCases } from './users.ts';

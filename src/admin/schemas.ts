@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isAddressRange } from '../common/index.ts';
+import { isAddressRange, isStorableText, UNSTORABLE_TEXT } from '../common/index.ts';
 
 const absoluteUrl = z.string().refine((v) => {
   const url = URL.parse(v);
@@ -116,3 +116,9 @@ export const createApiInput = z
   })
   .strict();
 export type CreateApiInput = z.infer<typeof createApiInput>;
+
+/**
+ * A stored thing's id or name as it appears in an admin path or query (issue 9): what could
+ * ever have been stored. Anything else names nothing and never reaches a query.
+ */
+export const storedIdentifier = z.string().min(1).max(200).refine(isStorableText, UNSTORABLE_TEXT);

@@ -29,3 +29,4 @@ export {
   generateSecret,
   secretMatchesDigest,
 } from './secrets.ts';
+export { isStorableText, UNSTORABLE_TEXT } from './text.ts';

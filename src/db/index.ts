@@ -21,6 +21,7 @@ export { POLICY_CHANNEL, type PolicyVersionRow, policyVersionQueries } from './q
 export { REVOCATION_CHANNEL, revokedTokenQueries } from './queries/revoked-tokens.ts';
 export { type SigningKeyRow, signingKeyQueries } from './queries/signing-keys.ts';
 export { type NewUser, USER_CHANNEL, type UserRow, userQueries } from './queries/users.ts';
+export { isRefusedValue } from './refused-value.ts';
 export type { Database } from './schema/index.ts';
 export { isDatabaseUnavailable } from './unavailable.ts';
 export { watchChannel } from './watch.ts';

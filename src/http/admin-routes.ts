@@ -8,6 +8,7 @@ import {
   createClientInput,
   createUserInput,
   grantInput,
+  storedIdentifier,
   userUseCases,
 } from '../admin/index.ts';
 import type { AuditSink } from '../audit/index.ts';
@@ -21,7 +22,7 @@ import { type Caller, type CurrentGrants, requireScope } from './admin-auth.ts';
 import { addAuditRoutes } from './audit-routes.ts';
 import { parseBody, requireJson } from './body.ts';
 import { addPolicyRoutes } from './policy-routes.ts';
-import { parseInput } from './validate.ts';
+import { parseInput, parseStoredName } from './validate.ts';
 
 export interface AdminRouteDeps {
   db: DatabaseHandle;
@@ -72,7 +73,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     ctx.body = { clients: await deps.clients.list() };
   });
   router.delete('/clients/:id', async (ctx) => {
-    const id = ctx.params.id ?? '';
+    const id = parseStoredName(storedIdentifier, ctx.params.id, 'client');
     const before = (await deps.clients.list()).find((c) => c.client_id === id);
     await deps.clients.delete(id);
     changed(ctx, 'client.delete', id, { before });
@@ -107,7 +108,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     ctx.body = { users: await users.list() };
   });
   router.delete('/users/:id', async (ctx) => {
-    const id = ctx.params.id ?? '';
+    const id = parseStoredName(storedIdentifier, ctx.params.id, 'user');
     const before = await users.find(id);
     await users.delete(id);
     changed(ctx, 'user.delete', id, { before });
@@ -166,7 +167,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     ctx.body = after;
   });
   router.delete('/gateways/:name', async (ctx) => {
-    const name = ctx.params.name ?? '';
+    const name = parseStoredName(storedIdentifier, ctx.params.name, 'gateway');
     const before = (await deps.gateways.list()).find((g) => g.name === name);
     await deps.gateways.delete(name);
     changed(ctx, 'gateway.delete', name, { before });

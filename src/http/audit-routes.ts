@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import { z } from 'zod';
+import { storedIdentifier } from '../admin/index.ts';
 import { exportAudit, queryAudit, verifyAuditChain } from '../audit/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { parseInput } from './validate.ts';
@@ -12,7 +13,7 @@ const instant = z.iso
 const filterQuery = z.strictObject({
   since: instant.optional(),
   until: instant.optional(),
-  subject: z.string().min(1).max(200).optional(),
+  subject: storedIdentifier.optional(),
   type: z
     .string()
     .regex(/^[a-z_]+(\.[a-z_]+)?$/, 'must be an event type such as login.failed')

@@ -70,6 +70,7 @@ export function fastPath(deps: FastPathDeps) {
           const rendered = errorResponse(error);
           if (rendered.status === 500) deps.logger.error({ reqId: id, err: error }, 'request failed');
           else if (rendered.status === 503) deps.logger.warn({ reqId: id }, 'database unavailable');
+          else if (rendered.refused) deps.logger.warn({ reqId: id, err: error }, 'database refused a value');
           if (rendered.challenge) headers['WWW-Authenticate'] = rendered.challenge;
           if (rendered.retryAfter) headers['Retry-After'] = rendered.retryAfter;
           // An unread body would be parsed as the next request on this connection.

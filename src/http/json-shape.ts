@@ -1,4 +1,4 @@
-import { TollgateError } from '../common/index.ts';
+import { isStorableText, TollgateError, UNSTORABLE_TEXT } from '../common/index.ts';
 
 /** Keys that would reach object prototypes if copied naively; refused at the edge. */
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -12,7 +12,9 @@ export const DECIDE_MAX_STRING = 4096;
 /**
  * Walks raw JSON before schema parsing and enforces what schemas leave open inside free-form
  * objects: no reserved keys, keys of 1–128 characters, strings of at most `maxString`
- * characters, arrays of at most 1000 items, nesting at most 8 levels. Every JSON body passes it
+ * characters, arrays of at most 1000 items, nesting at most 8 levels, and no NUL or unpaired
+ * surrogate in any key or string (issue 9: the database refuses them, and decisions and admin
+ * changes are written to the audit log). Every JSON body passes it
  * (parseBody; /decide with the 4096-character limit on strings). The error names the path; the
  * path is only built when something is wrong, since this runs on every decision.
  */
@@ -30,9 +32,8 @@ function findProblem(
   maxString: number,
 ): { path: string[]; message: string } | undefined {
   if (typeof value === 'string') {
-    return value.length > maxString
-      ? { path: [], message: `must be at most ${maxString} characters` }
-      : undefined;
+    if (value.length > maxString) return { path: [], message: `must be at most ${maxString} characters` };
+    return isStorableText(value) ? undefined : { path: [], message: UNSTORABLE_TEXT };
   }
   if (value === null || typeof value !== 'object') return undefined;
   if (depth >= MAX_DEPTH) return { path: [], message: `nested deeper than ${MAX_DEPTH} levels` };
@@ -51,6 +52,8 @@ function findProblem(
     if (RESERVED_KEYS.has(key)) return { path: [key], message: 'reserved key' };
     if (key.length === 0 || key.length > MAX_KEY)
       return { path: [key.slice(0, 20)], message: `keys must have 1 to ${MAX_KEY} characters` };
+    if (!isStorableText(key))
+      return { path: [JSON.stringify(key).slice(1, -1).slice(0, 20)], message: `keys ${UNSTORABLE_TEXT}` };
     const problem = findProblem((value as Record<string, unknown>)[key], depth + 1, maxString);
     if (problem) {
       problem.path.push(key);

@@ -5,7 +5,7 @@ import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import proxyaddr from 'proxy-addr';
 import { canonicalAddress, TollgateError } from '../common/index.ts';
-import { isDatabaseUnavailable } from '../db/index.ts';
+import { isDatabaseUnavailable, isRefusedValue } from '../db/index.ts';
 
 declare module 'koa' {
   interface DefaultState {
@@ -60,6 +60,8 @@ export async function renderErrors(ctx: Context, next: Next) {
     const rendered = errorResponse(error);
     if (rendered.status === 500) ctx.state.log.error({ err: error }, 'request failed');
     else if (rendered.status === 503) ctx.state.log.warn('database unavailable');
+    else if (rendered.refused)
+      ctx.state.log.warn({ err: error }, 'database refused a value from the request');
     ctx.status = rendered.status;
     if (rendered.challenge) ctx.set('WWW-Authenticate', rendered.challenge);
     if (rendered.retryAfter) ctx.set('Retry-After', rendered.retryAfter);
@@ -72,6 +74,8 @@ export function errorResponse(error: unknown): {
   status: number;
   challenge?: string;
   retryAfter?: string;
+  /** The database refused a value from the request (worth a warning: a schema missed it). */
+  refused?: boolean;
   body: { error: string; error_description: string };
 } {
   if (isDatabaseUnavailable(error)) {
@@ -84,6 +88,7 @@ export function errorResponse(error: unknown): {
       },
     };
   }
+  if (!(error instanceof TollgateError) && isRefusedValue(error)) return REFUSED_VALUE;
   const known = error instanceof TollgateError ? error : undefined;
   if (!known?.expose) {
     return {
@@ -106,6 +111,16 @@ export function errorResponse(error: unknown): {
     body: { error: known.code, error_description: known.message },
   };
 }
+
+/** Issue 9: a value the database cannot hold is the client's error, whatever route let it through. */
+const REFUSED_VALUE = {
+  status: 400,
+  refused: true,
+  body: {
+    error: 'invalid_request',
+    error_description: 'a value in the request cannot be stored or looked up (e.g. it contains NUL)',
+  },
+} as const;
 
 /** Headers every response carries, HTML or not. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {

@@ -12,3 +12,13 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.in
   });
   throw new TollgateError('invalid_request', problems.join('; '));
 }
+
+/**
+ * A path parameter naming a stored thing (`DELETE /admin/users/:id`). A value `schema` refuses
+ * could never have been stored, so the thing does not exist: 404 before any query (issue 9).
+ */
+export function parseStoredName(schema: z.ZodType<string>, value: string | undefined, what: string): string {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new TollgateError('not_found', `${what} ${JSON.stringify(value ?? '')} does not exist`);
+}

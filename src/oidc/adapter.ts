@@ -1,4 +1,5 @@
 import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
+import { isStorableText } from '../common/index.ts';
 import { type DatabaseHandle, oidcPayloadQueries } from '../db/index.ts';
 import { addressAllowed } from './address-allow-list.ts';
 import { type ClientDirectory, clientMetadataForProvider } from './directories.ts';
@@ -41,6 +42,7 @@ export function createAdapterFactory(
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
+      if (!isPossibleId(id)) return undefined;
       if (this.#kind === 'Client') {
         // Before the lookup, so that made-up client ids meet the same limits as real ones.
         await onClientUse(id);
@@ -52,10 +54,12 @@ export function createAdapterFactory(
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      if (!isPossibleId(userCode)) return undefined;
       return this.#fromRest(undefined, await payloads.findByUserCode(this.#kind, userCode, new Date()));
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      if (!isPossibleId(uid)) return undefined;
       return this.#fromRest(undefined, await payloads.findByUid(this.#kind, uid, new Date()));
     }
 
@@ -74,6 +78,7 @@ export function createAdapterFactory(
      * TTL, 5 minutes by default), exactly as after oidc-provider's own reuse detection.
      */
     async consume(id: string): Promise<void> {
+      if (!isPossibleId(id)) throw new errors.InvalidGrant(REUSE[this.#kind] ?? 'already consumed');
       const { won, grantId } = await payloads.consume(this.#kind, storageKey(this.#kind, id));
       if (won) return;
       if (grantId) await payloads.revokeGrant(grantId);
@@ -81,10 +86,12 @@ export function createAdapterFactory(
     }
 
     async destroy(id: string): Promise<void> {
+      if (!isPossibleId(id)) return;
       await payloads.destroy(this.#kind, storageKey(this.#kind, id));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
+      if (!isPossibleId(grantId)) return;
       await payloads.revokeByGrantId(grantId);
     }
 
@@ -97,3 +104,15 @@ export function createAdapterFactory(
   }
   return KyselyAdapter;
 }
+
+/**
+ * Ids, uids, user codes and client ids come straight from requests (`client_id=%00`,
+ * `token=%00`). One that could never have been stored names nothing: "not found" without a
+ * query, since PostgreSQL refuses NUL outright (issue 9). Stored ids are at most a few hundred
+ * characters; anything longer is not one either.
+ */
+function isPossibleId(id: unknown): id is string {
+  return typeof id === 'string' && id.length <= MAX_ID_LENGTH && isStorableText(id);
+}
+
+const MAX_ID_LENGTH = 4096;

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
+import { z } from 'zod';
 import type { AuditSink } from '../audit/index.ts';
 import { constantTimeEqual, TollgateError, verifyPassword } from '../common/index.ts';
 import { type DatabaseHandle, userQueries } from '../db/index.ts';
@@ -19,6 +20,15 @@ export interface InteractionDeps {
 }
 
 type Form = Record<string, string | undefined>;
+
+/**
+ * The login form's fields, each a string sent at most once: a repeated field arrives as an
+ * array and must not reach the handler as one (issue 9).
+ */
+const loginForm = z.object({
+  username: z.string({ error: 'must be one string' }).max(1000).default(''),
+  password: z.string({ error: 'must be one string' }).max(1024).default(''),
+});
 
 /**
  * Login and consent pages at oidc-provider's interaction URL. Each form carries a CSRF token
@@ -84,9 +94,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     checkCsrf(ctx, interaction.uid);
     if (interaction.prompt.name !== 'login')
       throw new TollgateError('invalid_request', 'this request does not expect a sign-in');
-    const form = ctx.request.body as Form;
-    const username = (form.username ?? '').trim();
-    const password = form.password ?? '';
+    const form = loginForm.safeParse(ctx.request.body ?? {});
+    if (!form.success) {
+      const issue = form.error.issues[0];
+      throw new TollgateError('invalid_request', `${issue?.path.join('.')}: ${issue?.message}`);
+    }
+    const username = form.data.username.trim();
+    const password = form.data.password;
     const page = async (status: number, error: string) => {
       ctx.status = status;
       ctx.body = renderLoginPage({

@@ -10,6 +10,7 @@ import { createAdapterFactory } from './adapter.ts';
 import { auditProviderEvents } from './audit-events.ts';
 import type { ClientGrants } from './client-grants.ts';
 import type { ApiDirectory, ClientDirectory } from './directories.ts';
+import { answerRefusedValuesWith400 } from './refused-values.ts';
 import { OIDC_SCOPES, resourceGrants } from './resource-grants.ts';
 import { audiencesOf, handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
 import { answerOutagesWith503 } from './unavailable.ts';
@@ -163,6 +164,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
 
   answerOutagesWith503(provider);
+  answerRefusedValuesWith400(provider);
   for (const guard of deps.guards) provider.use(guard as never);
   provider.use(handleStructuredTokens(deps.verifier, deps.audit, deps.users, deps.grants));
   auditProviderEvents(provider, deps.audit);
