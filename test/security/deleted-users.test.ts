@@ -61,6 +61,8 @@ describe('deleted and disabled users lose their tokens at once', () => {
   let caller: string;
   let web: Credentials;
   let profile: Credentials;
+  /** The API's resource server: granted introspection of its tokens (issue 9 §6). */
+  let resourceServer: Credentials;
   let users = 0;
 
   before(async () => {
@@ -77,6 +79,11 @@ describe('deleted and disabled users lose their tokens at once', () => {
       name: 'profile-only',
       grant_types: ['authorization_code'],
       redirect_uris: [REDIRECT],
+    });
+    resourceServer = await createClient(tg, {
+      name: 'shop-api',
+      grant_types: ['client_credentials'],
+      grants: [{ api: API, scopes: ['read'], introspect: true }],
     });
   });
   after(() => tg?.close());
@@ -282,7 +289,7 @@ describe('deleted and disabled users lose their tokens at once', () => {
     assert.equal(((await response.json()) as { allow: boolean }).allow, true);
     const { config } = await createMachineClient(tg, { name: 'svc', scope: 'read', api: API });
     const machine = await client.clientCredentialsGrant(config, { scope: 'read' });
-    assert.equal(await introspect(tg, web, machine.access_token), true);
+    assert.equal(await introspect(tg, resourceServer, machine.access_token), true);
     assert.notEqual((await decide(tg, machine.access_token)).detail, 'subject_gone');
   });
 
@@ -321,7 +328,7 @@ describe('deleted and disabled users lose their tokens at once', () => {
         );
         // The second instance has read (and cached) the user before the change.
         assert.equal((await decide(b, accessToken, atB.caller)).allow, true);
-        assert.equal(await introspect(b, web, accessToken), true);
+        assert.equal(await introspect(b, resourceServer, accessToken), true);
         assert.equal(await forward(b, accessToken, atB.gatewayKey), 200);
 
         const response =
@@ -330,7 +337,7 @@ describe('deleted and disabled users lose their tokens at once', () => {
             : await tg.admin$('POST', `/users/${userId}/disable`);
         assert.ok(response.ok);
         await within(1000, async () => (await decide(b, accessToken, atB.caller)).detail === 'subject_gone');
-        assert.equal(await introspect(b, web, accessToken), false);
+        assert.equal(await introspect(b, resourceServer, accessToken), false);
         assert.equal(await forward(b, accessToken, atB.gatewayKey), 401);
       });
     }

@@ -501,7 +501,10 @@ describe('migration 0005_client_grants', () => {
     await insertOldClient('cl_old_orphan', null, ['decide']);
     await insertOldClient('cl_old_admin', TOLLGATE, ['admin', 'decide', 'metrics']);
 
-    assert.deepEqual(await migrateToLatest(database.handle.db as never), ['0005_client_grants']);
+    assert.deepEqual(
+      await migrateToLatest(database.handle.db as never),
+      Object.keys(migrations).filter((n) => n >= '0005'),
+    );
     const rows = await database.handle.db
       .selectFrom('client_grants')
       .select(['client_id', 'audience', 'scopes', 'introspect'])
