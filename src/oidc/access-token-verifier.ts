@@ -98,12 +98,15 @@ export class AccessTokenVerifier {
     return { valid: true, payload: payload as VerifiedAccessToken };
   }
 
-  /** Puts a token on the denylist until it would have expired anyway. */
+  /**
+   * Puts a token on the denylist until it would have expired anyway: `exp` plus the clock
+   * tolerance verification allows, or it would be accepted again in those last seconds.
+   */
   async revoke(payload: VerifiedAccessToken): Promise<void> {
     await this.#revoked.add({
       jti: payload.jti,
       clientId: payload.client_id,
-      expiresAt: new Date(payload.exp * 1000),
+      expiresAt: new Date((payload.exp + CLOCK_TOLERANCE_SECONDS) * 1000),
     });
   }
 }

@@ -257,6 +257,39 @@ describe('revocations reach an instance whose clock runs ahead of the database (
   });
 });
 
+describe('a revoked token in the clock tolerance after its expiry (issue 9)', () => {
+  const API = 'https://tolerance.example.test';
+  const TTL_SECONDS = 60;
+  let late: TestInstance;
+
+  before(async () => {
+    // This instance's denylist lives 2 s past the tokens' exp: inside the 5 s verification
+    // tolerance, where a token is still accepted and so must still be refused once revoked.
+    late = await startTestInstance({}, { clock: () => Date.now() + (TTL_SECONDS + 2) * 1000 });
+    assert.equal((await late.admin$('POST', '/policies', { files: policyFiles() })).status, 201);
+    await createApi(late, { audience: API, scopes: ['read'], ttl: TTL_SECONDS });
+  });
+  after(() => late.close());
+
+  it('stays on the denylist until exp plus the tolerance, not only until exp', async () => {
+    const { config: callerConfig } = await createMachineClient(late, {
+      name: 'gw',
+      scope: 'decide',
+      api: 'urn:tollgate',
+    });
+    const caller = (await client.clientCredentialsGrant(callerConfig, { scope: 'decide' })).access_token;
+    const { config } = await createMachineClient(late, { name: 'svc', scope: 'read', api: API });
+    const { access_token: token } = await client.clientCredentialsGrant(config, { scope: 'read' });
+    await client.tokenRevocation(config, token);
+    const response = await fetch(`${late.url}/decide`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${caller}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ subject: { token }, action: 'read', resource: { type: 'Invoice', attrs: {} } }),
+    });
+    assert.equal(((await response.json()) as { detail?: string }).detail, 'revoked');
+  });
+});
+
 describe('the ability cache under a caller varying placeholder values (issue 9)', () => {
   const BOUND = 64 * 1024 * 1024;
   // A caller's worst: long distinct values for every placeholder, every role the policies name.
