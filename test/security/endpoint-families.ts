@@ -76,7 +76,7 @@ export function endpointFamilies(fx: Fixtures): Record<string, fc.Arbitrary<Fuzz
       attrs: { tenant: 'acme' },
     },
     '/admin/apis': { audience: 'https://fuzz.example.test', scopes: ['read'], alg: 'RS256', ttl: 300 },
-    '/admin/gateways': { name: 'fuzz' },
+    '/admin/gateways': { name: 'fuzz', apis: [fx.api] },
     '/admin/policies': { files: [{ name: 'fuzz.yaml', content: 'resource: Fuzz\nrules: []\n' }] },
   };
   const forwardHeaders = (): [string, string][] => [

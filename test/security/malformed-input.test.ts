@@ -105,7 +105,7 @@ describe('bad input never reaches the database as-is (issue 9)', () => {
       scope: 'decide',
       api: 'urn:tollgate',
     });
-    const gateway = (await (await tg.admin$('POST', '/gateways', { name: 'edge' })).json()) as {
+    const gateway = (await (await tg.admin$('POST', '/gateways', { name: 'edge', apis: [API] })).json()) as {
       key: string;
     };
     fx = {
