@@ -24,6 +24,7 @@ import { parseBody } from './body.ts';
 import { refuseOtherSpellings } from './canonical-paths.ts';
 import { createDecider, type DecideDeps, decideRoutes } from './decide-routes.ts';
 import { fastPath } from './fast-path.ts';
+import { refuseUnstorableQuery } from './json-shape.ts';
 import { instrument, type Metrics } from './metrics.ts';
 import {
   clientAddress,
@@ -155,6 +156,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
   };
   for (const router of [ops, interactions, admin, decide])
     app.use(router.routes()).use(router.allowedMethods(allowedMethods));
+  app.use(refuseUnstorableQuery);
   app.use(deps.oidc.middleware());
   // Whatever neither we nor oidc-provider route ends here, in the same error shape.
   app.use(() => {
