@@ -24,4 +24,4 @@ export { type NewUser, USER_CHANNEL, type UserRow, userQueries } from './queries
 export { isRefusedValue } from './refused-value.ts';
 export type { Database } from './schema/index.ts';
 export { isDatabaseUnavailable } from './unavailable.ts';
-export { watchChannel } from './watch.ts';
+export { ChannelFollower, watchChannel } from './watch.ts';

@@ -21,3 +21,37 @@ export async function watchChannel(
     await unlisten();
   };
 }
+
+/**
+ * One piece of in-memory state following the database on `channel`: `start` reads it once, then
+ * refreshes on every NOTIFY and every `pollMs` (see watchChannel); `stop` ends both. Shared by
+ * everything an instance keeps in step with the database (grants, users, gateway keys).
+ */
+export class ChannelFollower {
+  readonly #db: DatabaseHandle;
+  readonly #channel: string;
+  readonly #pollMs: number;
+  #unwatch: (() => Promise<void>) | undefined;
+
+  constructor(db: DatabaseHandle, channel: string, options: { pollMs: number }) {
+    this.#db = db;
+    this.#channel = channel;
+    this.#pollMs = options.pollMs;
+  }
+
+  async start(
+    steps: { first: () => Promise<void>; refresh: () => Promise<void> },
+    onError: (error: unknown) => void,
+  ): Promise<void> {
+    await steps.first();
+    this.#unwatch = await watchChannel(this.#db, this.#channel, {
+      pollMs: this.#pollMs,
+      refresh: steps.refresh,
+      onError,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.#unwatch?.();
+  }
+}

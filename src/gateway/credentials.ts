@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { digestSecret, generateSecret, newId, secretMatchesDigest, TollgateError } from '../common/index.ts';
 import {
   apiQueries,
+  ChannelFollower,
   type DatabaseHandle,
   GATEWAY_CHANNEL,
   gatewayQueries,
-  watchChannel,
 } from '../db/index.ts';
 
 /** The header a gateway's configuration sets on every forward-auth request. */
@@ -53,26 +53,21 @@ export interface VerifiedGateway {
  */
 export class GatewayCredentials {
   readonly #db: DatabaseHandle;
-  readonly #pollMs: number;
+  readonly #follower: ChannelFollower;
   #byId = new Map<string, { name: string; digest: string; audiences: readonly string[] }>();
-  #unwatch: (() => Promise<void>) | undefined;
 
   constructor(db: DatabaseHandle, options: { pollMs: number }) {
     this.#db = db;
-    this.#pollMs = options.pollMs;
+    this.#follower = new ChannelFollower(db, GATEWAY_CHANNEL, options);
   }
 
   async start(onError: (error: unknown) => void): Promise<void> {
-    await this.refresh();
-    this.#unwatch = await watchChannel(this.#db, GATEWAY_CHANNEL, {
-      pollMs: this.#pollMs,
-      refresh: () => this.refresh(),
-      onError,
-    });
+    const refresh = () => this.refresh();
+    await this.#follower.start({ first: refresh, refresh }, onError);
   }
 
   async stop(): Promise<void> {
-    await this.#unwatch?.();
+    await this.#follower.stop();
   }
 
   async refresh(): Promise<void> {

@@ -1,9 +1,9 @@
 import {
+  ChannelFollower,
   type ClientGrantRow,
   clientGrantQueries,
   type DatabaseHandle,
   GRANT_CHANNEL,
-  watchChannel,
 } from '../db/index.ts';
 
 /** One API a client may get tokens for, and the scopes of that API it may get (issue 9). */
@@ -22,28 +22,23 @@ export interface ClientGrant {
  */
 export class ClientGrants {
   readonly #db: DatabaseHandle;
-  readonly #pollMs: number;
+  readonly #follower: ChannelFollower;
   #byClient = new Map<string, Map<string, ClientGrant>>();
   #started = 0;
   #applied = 0;
-  #unwatch: (() => Promise<void>) | undefined;
 
   constructor(db: DatabaseHandle, options: { pollMs: number }) {
     this.#db = db;
-    this.#pollMs = options.pollMs;
+    this.#follower = new ChannelFollower(db, GRANT_CHANNEL, options);
   }
 
   async start(onError: (error: unknown) => void): Promise<void> {
-    await this.refresh();
-    this.#unwatch = await watchChannel(this.#db, GRANT_CHANNEL, {
-      pollMs: this.#pollMs,
-      refresh: () => this.refresh(),
-      onError,
-    });
+    const refresh = () => this.refresh();
+    await this.#follower.start({ first: refresh, refresh }, onError);
   }
 
   async stop(): Promise<void> {
-    await this.#unwatch?.();
+    await this.#follower.stop();
   }
 
   /** Re-reads every grant; a read that started before the one last applied is discarded. */

@@ -1,5 +1,11 @@
 import { LRUCache } from 'lru-cache';
-import { type DatabaseHandle, USER_CHANNEL, type UserRow, userQueries, watchChannel } from '../db/index.ts';
+import {
+  ChannelFollower,
+  type DatabaseHandle,
+  USER_CHANNEL,
+  type UserRow,
+  userQueries,
+} from '../db/index.ts';
 import { DIRECTORY_TTL_MS } from './directories.ts';
 
 /** `now()` is a transaction's start, not its commit: changes may appear late by this much. */
@@ -21,9 +27,8 @@ export type TokenSubject =
  * gone stays refused through an outage.
  */
 export class UserDirectory {
-  readonly #db: DatabaseHandle;
   readonly #queries: ReturnType<typeof userQueries>;
-  readonly #pollMs: number;
+  readonly #follower: ChannelFollower;
   readonly #cache: LRUCache<string, { value: UserRow | undefined }>;
   /** Users changed since they were last read, with the generation of the change (bounded). */
   readonly #changed = new LRUCache<string, number>({ max: 100_000 });
@@ -31,12 +36,10 @@ export class UserDirectory {
   #cursor = new Date(0);
   /** Changes already applied within the commit margin, so polling applies each one once. */
   readonly #applied = new Map<string, number>();
-  #unwatch: (() => Promise<void>) | undefined;
 
   constructor(db: DatabaseHandle, options: { pollMs: number }) {
-    this.#db = db;
     this.#queries = userQueries(db.db);
-    this.#pollMs = options.pollMs;
+    this.#follower = new ChannelFollower(db, USER_CHANNEL, options);
     this.#cache = new LRUCache({
       max: 10_000,
       ttl: DIRECTORY_TTL_MS,
@@ -47,16 +50,15 @@ export class UserDirectory {
   }
 
   async start(onError: (error: unknown) => void): Promise<void> {
-    this.#cursor = await this.#queries.now();
-    this.#unwatch = await watchChannel(this.#db, USER_CHANNEL, {
-      pollMs: this.#pollMs,
-      refresh: () => this.refresh(),
-      onError,
-    });
+    // The cache fills on demand; only changes from now on need following.
+    const first = async () => {
+      this.#cursor = await this.#queries.now();
+    };
+    await this.#follower.start({ first, refresh: () => this.refresh() }, onError);
   }
 
   async stop(): Promise<void> {
-    await this.#unwatch?.();
+    await this.#follower.stop();
   }
 
   /** Reads the change log since the last change seen and drops those users from the cache. */
