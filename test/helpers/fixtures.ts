@@ -54,3 +54,20 @@ export async function createMachineClient(
   const config = await discover(tg, created.client_id, client.ClientSecretBasic(created.client_secret));
   return { created, config };
 }
+
+/** The redirect URI of the tests' web clients (an address nothing is served at). */
+export const WEB_REDIRECT = 'https://app.example.test/cb';
+
+/** A confidential browser client (code + PKCE, refresh tokens) granted `scope` at `api`. */
+export function createWebClient(
+  tg: TestInstance,
+  body: { api: string; name?: string; scope?: string },
+): Promise<CreatedClient> {
+  return createClient(tg, {
+    name: body.name ?? 'web',
+    grant_types: ['authorization_code'],
+    redirect_uris: [WEB_REDIRECT],
+    scope: body.scope ?? 'read',
+    api: body.api,
+  });
+}

@@ -3,12 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { Browser, loginThroughForms } from '../helpers/browser.ts';
 import { ENGINE } from '../helpers/database.ts';
-import { createApi, createClient, createUser } from '../helpers/fixtures.ts';
+import { createApi, createUser, createWebClient, WEB_REDIRECT } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
 
 const API = 'https://ledger.example.test';
-const REDIRECT = 'https://app.example.test/cb';
+const REDIRECT = WEB_REDIRECT;
 const USER = { username: 'dana', password: 'dana password 1' };
 const PARALLEL = 8;
 const ONLY_POSTGRES =
@@ -33,13 +33,7 @@ describe('one-time codes and refresh tokens under concurrency', () => {
     tg = await startTestInstance();
     await createApi(tg, { audience: API, scopes: ['read'], alg: 'ES256' });
     await createUser(tg, USER);
-    web = await createClient(tg, {
-      name: 'web',
-      grant_types: ['authorization_code'],
-      redirect_uris: [REDIRECT],
-      scope: 'read',
-      api: API,
-    });
+    web = await createWebClient(tg, { api: API });
   });
   after(() => tg.close());
 

@@ -4,12 +4,12 @@ import * as client from 'openid-client';
 import { up as storePayloadDigests } from '../../migrations/0006_payload_digests.ts';
 import { digestBearerValue } from '../../src/common/index.ts';
 import { Browser, loginThroughForms } from '../helpers/browser.ts';
-import { createApi, createClient, createUser } from '../helpers/fixtures.ts';
+import { createApi, createUser, createWebClient, WEB_REDIRECT } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
 
 const API = 'https://notes.example.test';
-const REDIRECT = 'https://app.example.test/cb';
+const REDIRECT = WEB_REDIRECT;
 const USER = { username: 'erin', password: 'erin password 1' };
 
 /**
@@ -58,13 +58,7 @@ describe('bearer values stored only as digests', () => {
     tg = await startTestInstance();
     await createApi(tg, { audience: API, scopes: ['read'], alg: 'ES256' });
     await createUser(tg, USER);
-    web = await createClient(tg, {
-      name: 'web',
-      grant_types: ['authorization_code'],
-      redirect_uris: [REDIRECT],
-      scope: 'read',
-      api: API,
-    });
+    web = await createWebClient(tg, { api: API });
   });
   after(() => tg.close());
 
