@@ -13,7 +13,7 @@ export async function loggedInUser(
   tg: TestInstance,
   user: { username: string; password: string; roles: string[]; attrs?: Record<string, string> },
   api: { audience: string; create?: boolean },
-): Promise<{ accessToken: string; userId: string; clientId: string }> {
+): Promise<{ accessToken: string; userId: string; clientId: string; config: client.Configuration }> {
   if (api.create !== false) await createApi(tg, { audience: api.audience, scopes: ['read'], alg: 'ES256' });
   const { id: userId } = await createUser(tg, user);
   const web = await createClient(tg, {
@@ -33,5 +33,5 @@ export async function loggedInUser(
   });
   const { redirect } = await loginThroughForms(new Browser(), url.toString(), tg.issuer, user);
   const tokens = await client.authorizationCodeGrant(config, redirect, { pkceCodeVerifier: verifier });
-  return { accessToken: tokens.access_token, userId, clientId: web.client_id };
+  return { accessToken: tokens.access_token, userId, clientId: web.client_id, config };
 }

@@ -200,34 +200,18 @@ describe('README claims on one instance', () => {
   });
 
   it('denies a subject token revoked over HTTP by its own client at /token/revocation', async () => {
-    await createUser(tg, { username: 'xena', password: 'xena password', roles: ['accountant'] });
-    const web = await createClient(tg, {
-      name: 'web-xena',
-      grant_types: ['authorization_code'],
-      redirect_uris: [REDIRECT],
-      scope: 'read',
-      api: API,
-    });
-    const config = await discover(tg, web.client_id, client.ClientSecretBasic(web.client_secret));
-    const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid read',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
-    const { loginThroughForms } = await import('../helpers/browser.ts');
-    const { redirect } = await loginThroughForms(new Browser(), url.toString(), tg.issuer, {
-      username: 'xena',
-      password: 'xena password',
-    });
-    const tokens = await client.authorizationCodeGrant(config, redirect, { pkceCodeVerifier: verifier });
+    // The web client that signed xena in revokes her token as any relying party would (RFC 7009).
+    const xena = await loggedInUser(
+      tg,
+      { username: 'xena', password: 'xena password', roles: ['accountant'] },
+      { audience: API, create: false },
+    );
     const decide = async () => {
       const response = await fetch(`${tg.url}/decide`, {
         method: 'POST',
         headers: { authorization: `Bearer ${decideToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({
-          subject: { token: tokens.access_token },
+          subject: { token: xena.accessToken },
           action: 'read',
           resource: { type: 'Invoice', id: 'inv_1', attrs: {} },
         }),
@@ -235,11 +219,9 @@ describe('README claims on one instance', () => {
       return (await response.json()) as { allow: boolean; reason: string; detail?: string };
     };
     assert.notEqual((await decide()).detail, 'revoked');
-    await client.tokenRevocation(config, tokens.access_token);
-    assert.deepEqual(
-      { reason: (await decide()).reason, detail: (await decide()).detail },
-      { reason: 'subject_token_invalid', detail: 'revoked' },
-    );
+    await client.tokenRevocation(xena.config, xena.accessToken);
+    const { reason, detail } = await decide();
+    assert.deepEqual({ reason, detail }, { reason: 'subject_token_invalid', detail: 'revoked' });
   });
 });
 
