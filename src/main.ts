@@ -12,7 +12,7 @@ import {
   bootstrap,
   clientUseCases,
 } from './admin/index.ts';
-import { startAuditLog } from './audit/index.ts';
+import { AuditCheckpointer, auditKeys as buildAuditKeys, startAuditLog } from './audit/index.ts';
 import {
   type Clock,
   ConfigError,
@@ -154,9 +154,20 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const metrics = createMetrics();
   watchResources(metrics, db, ring);
   const limited = (limit: LimitName) => () => metrics.rateLimited.inc({ limit });
+  // The chain's MAC key: AUDIT_KEY, else derived from the key-encryption key (issue 10).
+  const auditKeys = buildAuditKeys({
+    configured: config.audit.key,
+    previous: config.audit.previousKeys,
+    keyEncryptionKey: kek.key,
+  });
   const auditLog = await startAuditLog(
     db,
-    { capacity: config.audit.bufferSize, batchSize: 500, flushMs: config.audit.flushMs },
+    {
+      capacity: config.audit.bufferSize,
+      batchSize: 500,
+      flushMs: config.audit.flushMs,
+      key: auditKeys.current,
+    },
     {
       metrics: auditMetrics(metrics),
       onError: (error) =>
@@ -164,6 +175,9 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     },
   );
   const audit = meteredAudit(auditLog, metrics);
+  // Signed heads in the log, where a database holder cannot take them back (issue 10).
+  const checkpoints = new AuditCheckpointer(db, auditKeys, auditLog, logger);
+  checkpoints.start(config.audit.checkpointSeconds * 1000);
   const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger, audit, {
     onLimited: limited('client_auth'),
     onAttack: (client) => metrics.clientAuthAttacks.inc({ client }),
@@ -253,6 +267,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     gateways,
     grants,
     audit,
+    auditKeys,
     decisionLog: config.decisionLog,
     resolveSubject,
     metrics,
@@ -331,6 +346,8 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       metricsServer?.close();
       // Everything recorded until the last response is written before the database closes.
       await auditLog.close();
+      checkpoints.stop();
+      await checkpoints.checkpoint();
       if (!options.db) await db.close();
     },
   };

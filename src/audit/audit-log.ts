@@ -1,5 +1,6 @@
 import { auditEventQueries, type DatabaseHandle, type NewAuditRow } from '../db/index.ts';
-import { GENESIS_HASH, linkHash } from './chain.ts';
+import type { AuditKey } from './audit-keys.ts';
+import { type ChainHead, GENESIS_HASH, linkHash } from './chain.ts';
 import type { AuditEvent, AuditSink } from './types.ts';
 
 export interface AuditLogOptions {
@@ -9,6 +10,8 @@ export interface AuditLogOptions {
   batchSize: number;
   /** How often the buffer is written. */
   flushMs: number;
+  /** The audit key that MACs every row written. */
+  key: AuditKey;
 }
 
 export interface AuditLogMetrics {
@@ -47,6 +50,7 @@ export class AuditLog implements AuditSink {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #failing = false;
+  #lastWritten: ChainHead | undefined;
 
   constructor(
     db: DatabaseHandle,
@@ -76,6 +80,11 @@ export class AuditLog implements AuditSink {
     }
     this.#buffer.push({ event, at });
     this.#metrics.depth(this.#buffer.length);
+  }
+
+  /** The newest row this writer appended: a checkpoint never records less (see checkpoints.ts). */
+  get lastWritten(): ChainHead | undefined {
+    return this.#lastWritten;
   }
 
   /** Events waiting to be written. */
@@ -113,7 +122,12 @@ export class AuditLog implements AuditSink {
       if (dropped) rows.unshift(droppedRow(dropped));
       const started = performance.now();
       try {
-        await auditEventQueries(this.#db.db).append(rows, linkHash, GENESIS_HASH);
+        const key = this.#options.key;
+        this.#lastWritten = await auditEventQueries(this.#db.db).append(rows, {
+          keyId: key.id,
+          genesis: GENESIS_HASH,
+          link: (prevHash, row) => linkHash(key, prevHash, row),
+        });
       } catch (error) {
         this.#metrics.failed();
         // One report per outage, not one per retry.

@@ -44,7 +44,7 @@ log.start();
 
 function report(): void {
   if (!changed) return;
-  post({ kind: 'metrics', ...totals, writes: totals.writes.splice(0) });
+  post({ kind: 'metrics', ...totals, writes: totals.writes.splice(0), head: log.lastWritten });
   totals.dropped = 0;
   totals.failed = 0;
   changed = false;

@@ -1,7 +1,9 @@
 /**
- * The append-only, hash-chained audit log: a buffered writer (AuditLog), a sink that keeps
+ * The append-only audit log, chained with MACs under the audit key: a buffered writer (AuditLog), a sink that keeps
  * nothing (NOP_AUDIT), and reading, verifying and exporting the chain.
  */
+
+export { type AuditKey, type AuditKeys, auditKeys, deriveAuditKey } from './audit-keys.ts';
 export {
   AuditLog,
   type AuditLogMetrics,
@@ -9,7 +11,15 @@ export {
   NO_AUDIT_METRICS,
   NOP_AUDIT,
 } from './audit-log.ts';
-export { type ChainVerdict, GENESIS_HASH, linkHash } from './chain.ts';
+export { type ChainHead, type ChainVerdict, GENESIS_HASH, linkHash } from './chain.ts';
+export {
+  type AuditCheckpoint,
+  AuditCheckpointer,
+  CHECKPOINT_FIELD,
+  type CheckpointResult,
+  checkCheckpoints,
+  signCheckpoint,
+} from './checkpoints.ts';
 export { type AuditRecord, exportAudit, queryAudit, toRecord, verifyAuditChain } from './reader.ts';
 export { type AuditWriter, startAuditLog } from './start.ts';
 export { ThreadedAuditLog } from './threaded-audit-log.ts';

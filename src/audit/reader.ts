@@ -1,5 +1,6 @@
 import { type AuditFilter, type AuditRow, auditEventQueries, type DatabaseHandle } from '../db/index.ts';
-import { type ChainVerdict, checkLink, GENESIS_HASH } from './chain.ts';
+import type { AuditKeys } from './audit-keys.ts';
+import { type ChainHead, type ChainVerdict, ChainWalk, sameHash } from './chain.ts';
 
 /** An audit event as the admin API, the CLI and exports show it. */
 export interface AuditRecord {
@@ -12,6 +13,8 @@ export interface AuditRecord {
   ip: string | null;
   data: Record<string, unknown>;
   hash: string;
+  /** The audit key that MACs the row; null for rows from before the chain was keyed. */
+  key_id: string | null;
 }
 
 const PAGE = 1000;
@@ -27,28 +30,42 @@ export function toRecord(row: AuditRow): AuditRecord {
     ip: row.ip,
     data: row.data,
     hash: row.hash,
+    key_id: row.key_id,
   };
 }
 
 /**
- * Walks the whole chain in order and stops at the first row that does not hold: a gap in seq
- * (deleted rows), a prev_hash that is not its predecessor's hash, or content that does not
- * hash to the stored value (edited).
+ * Walks the whole chain in order with the audit keys and stops at the first row that does not
+ * hold (see ChainWalk). `expectHead`, a head recorded outside the database (an earlier verify,
+ * a checkpoint), must still be there with the same hash: that is what catches a deleted tail,
+ * which leaves a shorter chain that is itself intact.
  */
-export async function verifyAuditChain(db: DatabaseHandle): Promise<ChainVerdict> {
+export async function verifyAuditChain(
+  db: DatabaseHandle,
+  keys: AuditKeys,
+  options: { expectHead?: ChainHead } = {},
+): Promise<ChainVerdict> {
   const queries = auditEventQueries(db.db);
-  let prev = { seq: 0, hash: GENESIS_HASH };
-  let rows = 0;
+  const walk = new ChainWalk(keys);
+  let expected: string | undefined;
+  const { expectHead } = options;
   for (;;) {
-    const page = await queries.page(prev.seq, PAGE);
+    const page = await queries.page(walk.lastSeq, PAGE);
     for (const row of page) {
-      const problem = checkLink(row, prev);
-      if (problem) return { ok: false, rows, seq: row.seq, problem };
-      prev = { seq: row.seq, hash: row.hash };
-      rows += 1;
+      if (row.seq === expectHead?.seq) expected = row.hash;
+      if (!walk.add(row)) return walk.verdict();
     }
-    if (page.length < PAGE) return { ok: true, rows, lastSeq: prev.seq, lastHash: prev.hash };
+    if (page.length < PAGE) break;
   }
+  const verdict = walk.verdict();
+  if (!expectHead) return verdict;
+  const problem =
+    expected === undefined
+      ? `row ${expectHead.seq} is missing: the table ends at seq ${verdict.head?.seq ?? 0} (rows after it were deleted)`
+      : sameHash(expectHead.hash, expected)
+        ? undefined
+        : `row ${expectHead.seq} has another hash than expected (history rewritten)`;
+  return problem ? { ...verdict, ok: false, first_bad: { seq: expectHead.seq, problem } } : verdict;
 }
 
 export async function queryAudit(db: DatabaseHandle, filter: AuditFilter): Promise<AuditRecord[]> {

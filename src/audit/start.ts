@@ -1,11 +1,14 @@
 import type { DatabaseHandle } from '../db/index.ts';
 import { AuditLog, type AuditLogMetrics, type AuditLogOptions } from './audit-log.ts';
+import type { ChainHead } from './chain.ts';
 import { ThreadedAuditLog } from './threaded-audit-log.ts';
 import type { AuditSink } from './types.ts';
 
 export interface AuditWriter extends AuditSink {
   flush(): Promise<void>;
   close(graceMs?: number): Promise<void>;
+  /** The newest row this writer appended (undefined before its first write). */
+  readonly lastWritten: ChainHead | undefined;
 }
 
 /**

@@ -19,6 +19,8 @@ export type FromWriter =
       failed: number;
       /** Rows and seconds of each batch written since the last report. */
       writes: [rows: number, seconds: number][];
+      /** The newest row the thread appended. */
+      head: { seq: number; hash: string } | undefined;
     };
 
 export interface WriterInit {

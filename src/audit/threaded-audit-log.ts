@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { type AuditLogMetrics, type AuditLogOptions, NO_AUDIT_METRICS } from './audit-log.ts';
+import type { ChainHead } from './chain.ts';
 import type { FromWriter, ToWriter, WriterInit } from './thread-protocol.ts';
 import type { AuditEvent, AuditSink } from './types.ts';
 
@@ -34,6 +35,7 @@ export class ThreadedAuditLog implements AuditSink {
   #handedOver = 0;
   #written = 0;
   #droppedWithoutThread = 0;
+  #lastWritten: ChainHead | undefined;
   /** Flush and close requests made while no thread runs, delivered to the next one. */
   #backlog: ToWriter[] = [];
 
@@ -85,6 +87,11 @@ export class ThreadedAuditLog implements AuditSink {
     // Events first, so that a flush asked for meanwhile covers them.
     this.#handOver();
     for (const message of this.#backlog.splice(0)) worker.postMessage(message);
+  }
+
+  /** The newest row the writer thread reported appending. */
+  get lastWritten(): ChainHead | undefined {
+    return this.#lastWritten;
   }
 
   record(event: AuditEvent): void {
@@ -155,6 +162,7 @@ export class ThreadedAuditLog implements AuditSink {
 
   #receive(message: FromWriter): void {
     if (message.kind === 'metrics') {
+      if (message.head) this.#lastWritten = message.head;
       this.#metrics.depth(message.depth);
       if (message.dropped > 0) this.#metrics.dropped(message.dropped);
       for (let i = 0; i < message.failed; i++) this.#metrics.failed();

@@ -28,7 +28,14 @@ export interface Config {
   };
   login: { maxFailures: number; lockoutSeconds: number; maxFailuresPerIp: number };
   subjectTokenAudiences: string[] | undefined;
-  audit: { bufferSize: number; flushMs: number };
+  audit: {
+    bufferSize: number;
+    flushMs: number;
+    /** Undefined: derived from the key-encryption key. */
+    key: Buffer | undefined;
+    previousKeys: Buffer[];
+    checkpointSeconds: number;
+  };
   /** Undefined: /metrics on the main port, for tokens with scope `metrics`. */
   metricsPort: number | undefined;
   shutdownDrainMs: number;
@@ -101,7 +108,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       attackAddresses: e.CLIENT_AUTH_ATTACK_ADDRESSES,
     },
     trustedProxies: e.TRUSTED_PROXIES ?? [],
-    audit: { bufferSize: e.AUDIT_BUFFER_SIZE, flushMs: e.AUDIT_FLUSH_MS },
+    audit: {
+      bufferSize: e.AUDIT_BUFFER_SIZE,
+      flushMs: e.AUDIT_FLUSH_MS,
+      key: e.AUDIT_KEY ? decodeKey(e.AUDIT_KEY) : undefined,
+      previousKeys: (e.AUDIT_PREVIOUS_KEYS ?? []).map((v) => decodeKey(v) as Buffer),
+      checkpointSeconds: e.AUDIT_CHECKPOINT_SECONDS,
+    },
     metricsPort: e.METRICS_PORT,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     decisionLog: { enabled: e.DECISION_LOG === 'on', allowSample: e.DECISION_LOG_ALLOW_SAMPLE },

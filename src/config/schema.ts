@@ -32,6 +32,9 @@ const commaList = () =>
       .filter(Boolean),
   );
 
+const KEY_HINT = 'must be 32 bytes as base64, base64url or 64 hex digits (try: openssl rand -base64 32)';
+const key32 = () => z.string().refine((v) => decodeKey(v) !== undefined, KEY_HINT);
+
 /** A whole number of things (failures, requests) of at least one. */
 const count = () =>
   z.coerce
@@ -54,13 +57,7 @@ export const envSchema = z.object({
   /** Where the embedded database, the development key and admin.json live. */
   DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
   /** 32-byte key (base64, base64url or hex) that encrypts signing keys at rest. */
-  KEY_ENCRYPTION_KEY: z
-    .string()
-    .refine(
-      (v) => decodeKey(v) !== undefined,
-      'must be 32 bytes as base64, base64url or 64 hex digits (try: openssl rand -base64 32)',
-    )
-    .optional(),
+  KEY_ENCRYPTION_KEY: key32().optional(),
   /** Redis for shared rate limits and caches across instances. */
   REDIS_URL: url(['redis:', 'rediss:'], 'must be a redis:// URL').optional(),
   LOG_LEVEL: z
@@ -130,6 +127,20 @@ export const envSchema = z.object({
   AUDIT_BUFFER_SIZE: count().default(50_000),
   /** How often buffered audit events are written, in milliseconds. */
   AUDIT_FLUSH_MS: count().default(250),
+  /**
+   * 32-byte key that MACs the audit chain (base64, base64url or hex). Unset: derived from
+   * KEY_ENCRYPTION_KEY with HKDF. The database never holds it.
+   */
+  AUDIT_KEY: key32().optional(),
+  /** Audit keys used before a rotation (comma-separated): rows they MAC'd still verify. */
+  AUDIT_PREVIOUS_KEYS: commaList()
+    .refine(
+      (list) => list.every((v) => decodeKey(v) !== undefined),
+      'each must be 32 bytes as base64, base64url or 64 hex digits',
+    )
+    .optional(),
+  /** How often the service logs a signed checkpoint of the audit chain's head (and at shutdown). */
+  AUDIT_CHECKPOINT_SECONDS: seconds(1).default(60),
   /** Decisions of /decide and forward-auth in the audit log: on or off. */
   DECISION_LOG: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   /** Share of allowed decisions logged (0 to 1); denials are always logged. */

@@ -11,7 +11,7 @@ import {
   storedIdentifier,
   userUseCases,
 } from '../admin/index.ts';
-import type { AuditSink } from '../audit/index.ts';
+import type { AuditKeys, AuditSink } from '../audit/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { createGatewayInput, type GatewayCredentials, updateGatewayInput } from '../gateway/index.ts';
@@ -33,6 +33,8 @@ export interface AdminRouteDeps {
   policies: PolicyStore;
   gateways: GatewayCredentials;
   audit: AuditSink;
+  /** Verify the audit chain and its checkpoints (only the service holds them). */
+  auditKeys: AuditKeys;
   /** Called when a user is deleted, disabled or enabled (drops the user from this instance's cache). */
   onUserChange?: (id: string) => void;
   /** Every client's current grants: the caller's is re-checked on every request (issue 9). */
@@ -174,7 +176,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     ctx.status = 204;
   });
   addPolicyRoutes(router, deps.policies, deps.audit);
-  addAuditRoutes(router, deps.db);
+  addAuditRoutes(router, deps.db, deps.auditKeys);
   return router;
 }
 

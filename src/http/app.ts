@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { type apiUseCases, BUILTIN_API, type ClientUseCases } from '../admin/index.ts';
-import type { AuditSink } from '../audit/index.ts';
+import type { AuditKeys, AuditSink } from '../audit/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { createForwardAuth, type GatewayCredentials } from '../gateway/index.ts';
@@ -47,6 +47,7 @@ export interface AppDeps {
   /** Every client's current grants, re-checked for callers of /admin, /decide and /metrics. */
   grants: ClientGrants;
   audit: AuditSink;
+  auditKeys: AuditKeys;
   decisionLog: DecideDeps['decisionLog'];
   resolveSubject: DecideDeps['resolveSubject'];
   metrics: Metrics;
@@ -121,6 +122,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     policies: deps.policies,
     gateways: deps.gateways,
     audit: deps.audit,
+    auditKeys: deps.auditKeys,
     onUserChange: (id) => deps.oidc.users.invalidate(id),
     grants: deps.grants,
   });

@@ -2,7 +2,13 @@ import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import { z } from 'zod';
 import { storedIdentifier } from '../admin/index.ts';
-import { exportAudit, queryAudit, verifyAuditChain } from '../audit/index.ts';
+import {
+  type AuditKeys,
+  checkCheckpoints,
+  exportAudit,
+  queryAudit,
+  verifyAuditChain,
+} from '../audit/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { parseInput } from './validate.ts';
 
@@ -20,17 +26,48 @@ const filterQuery = z.strictObject({
     .optional(),
 });
 
+const HEAD = /^(\d{1,15}):([0-9a-f]{64})$/;
+const head = z
+  .string()
+  .regex(HEAD, 'must be SEQ:HASH as `audit verify` prints it, e.g. 1234:9f86d081…')
+  .transform((value) => {
+    const [, seq, hash] = HEAD.exec(value) as RegExpExecArray;
+    return { seq: Number(seq), hash: hash as string };
+  });
+
+const verifyQuery = z.strictObject({ expect_head: head.optional() });
+
+/** At most this many per request: the CLI sends a log file's checkpoints in batches. */
+export const CHECKPOINT_BATCH = 200;
+
+const checkpointsBody = z.strictObject({
+  checkpoints: z
+    .array(
+      z.strictObject({
+        seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+        hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits'),
+        at: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
+        kid: z.string().min(1).max(64),
+        mac: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits'),
+      }),
+    )
+    .min(1)
+    .max(CHECKPOINT_BATCH),
+});
+
 const pageQuery = filterQuery.extend({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   after: z.coerce.number().int().min(0).optional(),
 });
 
 /**
- * `/admin/audit` (query, paged by seq), `/admin/audit/verify` (walk the hash chain) and
- * `/admin/audit/export` (JSON lines, for shipping to ELK or Loki). Mounted inside the admin
- * router (scope admin).
+ * `/admin/audit` (query, paged by seq), `/admin/audit/verify` (walk the keyed chain, optionally
+ * against a head recorded elsewhere), `/admin/audit/checkpoints` (check logged checkpoints
+ * against the table) and `/admin/audit/export` (JSON lines, for shipping to ELK or Loki).
+ * Mounted inside the admin router (scope admin). Only the service holds the audit keys, so
+ * verification happens here, not in the CLI.
  */
-export function addAuditRoutes(router: Router, db: DatabaseHandle): void {
+export function addAuditRoutes(router: Router, db: DatabaseHandle, keys: AuditKeys): void {
   router.get('/audit', async (ctx) => {
     const query = parseInput(pageQuery, ctx.query);
     const events = await queryAudit(db, query);
@@ -38,7 +75,12 @@ export function addAuditRoutes(router: Router, db: DatabaseHandle): void {
     ctx.body = { events, next_after: events.length === query.limit && last ? last.seq : null };
   });
   router.get('/audit/verify', async (ctx) => {
-    ctx.body = await verifyAuditChain(db);
+    const { expect_head } = parseInput(verifyQuery, ctx.query);
+    ctx.body = await verifyAuditChain(db, keys, { expectHead: expect_head });
+  });
+  router.post('/audit/checkpoints', async (ctx) => {
+    const { checkpoints } = parseInput(checkpointsBody, ctx.request.body);
+    ctx.body = await checkCheckpoints(db, keys, checkpoints);
   });
   router.get('/audit/export', async (ctx) => {
     const filter = parseInput(filterQuery, ctx.query);

@@ -1,8 +1,9 @@
-import type { AuditRecord, ChainVerdict } from '../../audit/index.ts';
+import type { AuditRecord } from '../../audit/index.ts';
 import { type OptionValues, optionalString } from '../args.ts';
 import type { Command } from '../command.ts';
-import { failure, usageError } from '../errors.ts';
+import { usageError } from '../errors.ts';
 import { table } from '../output.ts';
+import { verifyCommand } from './audit-verify.ts';
 
 const FILTER_OPTIONS = {
   since: { type: 'string' },
@@ -44,28 +45,6 @@ function instant(value: string, option: string, command: string): string {
     );
   return value;
 }
-
-const verify: Command = {
-  path: ['audit', 'verify'],
-  synopsis: '',
-  summary: 'walk the audit hash chain; names the first row that was edited or deleted (exit 1)',
-  async run(_invocation, ctx) {
-    const verdict = (await (await ctx.admin()).request('GET', '/audit/verify')) as ChainVerdict;
-    if (verdict.ok) {
-      ctx.out.result(
-        verdict,
-        () =>
-          `Audit chain intact: ${verdict.rows} events, last seq ${verdict.lastSeq}, head ${verdict.lastHash}.`,
-      );
-      return;
-    }
-    // The verdict stays machine-readable with --json; either way the exit code is 1.
-    if (ctx.out.json) ctx.out.result(verdict, () => '');
-    throw failure(
-      `audit chain BROKEN at seq ${verdict.seq}: ${verdict.problem} (the ${verdict.rows} events before it verify)`,
-    );
-  },
-};
 
 const query: Command = {
   path: ['audit', 'query'],
@@ -112,4 +91,4 @@ const exportEvents: Command = {
   },
 };
 
-export const auditCommands: readonly Command[] = [verify, query, exportEvents];
+export const auditCommands: readonly Command[] = [verifyCommand, query, exportEvents];

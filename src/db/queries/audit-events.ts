@@ -37,10 +37,14 @@ export function auditEventQueries(db: Kysely<Database>) {
      */
     async append(
       rows: NewAuditRow[],
-      link: (prevHash: string, row: NewAuditRow & { seq: number }) => string,
-      genesis: string,
-    ): Promise<void> {
-      await db.transaction().execute(async (trx) => {
+      chain: {
+        keyId: string;
+        genesis: string;
+        link: (prevHash: string, row: NewAuditRow & { seq: number }) => string;
+      },
+    ): Promise<{ seq: number; hash: string }> {
+      const { keyId, genesis, link } = chain;
+      return await db.transaction().execute(async (trx) => {
         await sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
         // uses audit_events_pkey (backward scan)
         const last = await trx
@@ -54,7 +58,7 @@ export function auditEventQueries(db: Kysely<Database>) {
         const values = rows.map((row) => {
           seq += 1;
           const hash = link(prevHash, { ...row, seq });
-          const value = { ...row, seq, prev_hash: prevHash, hash };
+          const value = { ...row, seq, prev_hash: prevHash, hash, key_id: keyId };
           prevHash = hash;
           return value;
         });
@@ -62,12 +66,37 @@ export function auditEventQueries(db: Kysely<Database>) {
         // batch is parsed by PostgreSQL's JSON reader rather than bound value by value, which
         // is what keeps the decision log cheap at thousands of events a second.
         await sql`
-          insert into audit_events (seq, occurred_at, type, actor, subject, client_id, ip, data, prev_hash, hash)
-          select seq, occurred_at, type, actor, subject, client_id, ip, data::json, prev_hash, hash
+          insert into audit_events (seq, occurred_at, type, actor, subject, client_id, ip, data, prev_hash, hash, key_id)
+          select seq, occurred_at, type, actor, subject, client_id, ip, data::json, prev_hash, hash, key_id
           from json_to_recordset(${JSON.stringify(values)}::json) as batch(
             seq bigint, occurred_at timestamptz, type text, actor text, subject text,
-            client_id text, ip text, data text, prev_hash text, hash text)`.execute(trx);
+            client_id text, ip text, data text, prev_hash text, hash text, key_id text)`.execute(trx);
+        return { seq, hash: prevHash };
       });
+    },
+
+    /** The newest row, whole (the head a checkpoint records); undefined for an empty table. */
+    // uses audit_events_pkey (backward scan)
+    last(): Promise<AuditRow | undefined> {
+      return db
+        .selectFrom('audit_events')
+        .selectAll()
+        .select(sql<string>`data::text`.as('data_text'))
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+    },
+
+    /** The stored hash of each of these rows (those that exist), to compare with checkpoints. */
+    // uses audit_events_pkey
+    async hashesAt(seqs: number[]): Promise<Map<number, string>> {
+      if (seqs.length === 0) return new Map();
+      const rows = await db
+        .selectFrom('audit_events')
+        .select(['seq', 'hash'])
+        .where('seq', 'in', seqs)
+        .execute();
+      return new Map(rows.map((row) => [Number(row.seq), row.hash]));
     },
 
     /** Rows in chain order after `afterSeq` (for verification and export). */

@@ -1,6 +1,6 @@
 import type { ColumnType } from 'kysely';
 
-/** One audit event, chained to its predecessor: hash = SHA-256(prev_hash ‖ its content). */
+/** One audit event, chained to its predecessor: hash = HMAC(audit key, prev_hash ‖ its content). */
 export interface AuditEventsTable {
   seq: number;
   occurred_at: Date;
@@ -13,4 +13,6 @@ export interface AuditEventsTable {
   data: ColumnType<Record<string, unknown>, string, never>;
   prev_hash: string;
   hash: string;
+  /** The audit key that MACs this row (its id, a digest); NULL: plain SHA-256, written before keys. */
+  key_id: string | null;
 }
