@@ -172,6 +172,8 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       metrics: auditMetrics(metrics),
       onError: (error) =>
         logger.error({ err: error }, 'writing the audit log failed; events stay buffered and are retried'),
+      onTampering: (detail) =>
+        logger.error(detail, 'AUDIT TAMPERING: audit rows this instance wrote were deleted from the table'),
     },
   );
   const audit = meteredAudit(auditLog, metrics);

@@ -28,6 +28,18 @@ export const NO_AUDIT_METRICS: AuditLogMetrics = {
   failed() {},
 };
 
+/** Rows this writer appended are gone: it wrote up to `wrote`, the table ended at `table_ended_at`. */
+export interface TamperingDetail {
+  wrote: number;
+  table_ended_at: number;
+}
+
+export interface AuditLogHooks {
+  metrics?: AuditLogMetrics;
+  onError: (error: unknown) => void;
+  onTampering?: (detail: TamperingDetail) => void;
+}
+
 interface Pending {
   event: AuditEvent;
   at: Date;
@@ -45,6 +57,7 @@ export class AuditLog implements AuditSink {
   readonly #options: AuditLogOptions;
   readonly #metrics: AuditLogMetrics;
   readonly #onError: (error: unknown) => void;
+  readonly #onTampering: (detail: TamperingDetail) => void;
   #buffer: Pending[] = [];
   #dropped: { count: number; first: Date; last: Date } | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -52,15 +65,12 @@ export class AuditLog implements AuditSink {
   #failing = false;
   #lastWritten: ChainHead | undefined;
 
-  constructor(
-    db: DatabaseHandle,
-    options: AuditLogOptions,
-    hooks: { metrics?: AuditLogMetrics; onError: (error: unknown) => void },
-  ) {
+  constructor(db: DatabaseHandle, options: AuditLogOptions, hooks: AuditLogHooks) {
     this.#db = db;
     this.#options = options;
     this.#metrics = hooks.metrics ?? NO_AUDIT_METRICS;
     this.#onError = hooks.onError;
+    this.#onTampering = hooks.onTampering ?? (() => {});
   }
 
   start(): void {
@@ -123,11 +133,16 @@ export class AuditLog implements AuditSink {
       const started = performance.now();
       try {
         const key = this.#options.key;
-        this.#lastWritten = await auditEventQueries(this.#db.db).append(rows, {
+        const { after, head } = await auditEventQueries(this.#db.db).append(rows, {
           keyId: key.id,
           genesis: GENESIS_HASH,
           link: (prevHash, row) => linkHash(key, prevHash, row),
         });
+        // The table ended before a row this writer had appended: someone deleted its tail.
+        // The new rows chain on from what is left, so only this writer can tell right now.
+        const own = this.#lastWritten;
+        if (own && after < own.seq) this.#onTampering({ wrote: own.seq, table_ended_at: after });
+        this.#lastWritten = head;
       } catch (error) {
         this.#metrics.failed();
         // One report per outage, not one per retry.

@@ -39,6 +39,7 @@ const log = new AuditLog(db, options, {
   },
   onError: (error) =>
     post({ kind: 'error', message: error instanceof Error ? error.message : String(error) }),
+  onTampering: (detail) => post({ kind: 'tampering', detail }),
 });
 log.start();
 

@@ -1,5 +1,5 @@
 import type { DatabaseHandle } from '../db/index.ts';
-import { AuditLog, type AuditLogMetrics, type AuditLogOptions } from './audit-log.ts';
+import { AuditLog, type AuditLogHooks, type AuditLogOptions } from './audit-log.ts';
 import type { ChainHead } from './chain.ts';
 import { ThreadedAuditLog } from './threaded-audit-log.ts';
 import type { AuditSink } from './types.ts';
@@ -18,7 +18,7 @@ export interface AuditWriter extends AuditSink {
 export async function startAuditLog(
   db: DatabaseHandle,
   options: AuditLogOptions,
-  hooks: { metrics?: AuditLogMetrics; onError: (error: unknown) => void },
+  hooks: AuditLogHooks,
 ): Promise<AuditWriter> {
   if (db.url) return ThreadedAuditLog.start(db.url, options, hooks);
   const log = new AuditLog(db, options, hooks);

@@ -1,4 +1,4 @@
-import type { AuditLogOptions } from './audit-log.ts';
+import type { AuditLogOptions, TamperingDetail } from './audit-log.ts';
 import type { AuditEvent } from './types.ts';
 
 /** Messages between ThreadedAuditLog (main thread) and the writer thread (audit-thread.ts). */
@@ -12,6 +12,7 @@ export type FromWriter =
   | { kind: 'flushed'; id: number }
   | { kind: 'closed' }
   | { kind: 'error'; message: string }
+  | { kind: 'tampering'; detail: TamperingDetail }
   | {
       kind: 'metrics';
       depth: number;

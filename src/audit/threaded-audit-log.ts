@@ -1,5 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import { type AuditLogMetrics, type AuditLogOptions, NO_AUDIT_METRICS } from './audit-log.ts';
+import {
+  type AuditLogHooks,
+  type AuditLogMetrics,
+  type AuditLogOptions,
+  NO_AUDIT_METRICS,
+} from './audit-log.ts';
 import type { ChainHead } from './chain.ts';
 import type { FromWriter, ToWriter, WriterInit } from './thread-protocol.ts';
 import type { AuditEvent, AuditSink } from './types.ts';
@@ -9,7 +14,7 @@ const HANDOFF_MS = 20;
 /** The longest flush() waits for the thread's answer. */
 const FLUSH_TIMEOUT_MS = 30_000;
 
-type Hooks = { metrics?: AuditLogMetrics; onError: (error: unknown) => void };
+type Hooks = AuditLogHooks;
 
 /**
  * The audit log with its writer in a worker thread (PostgreSQL). `record` only appends to an
@@ -170,6 +175,8 @@ export class ThreadedAuditLog implements AuditSink {
         this.#written += rows;
         this.#metrics.written(rows, seconds);
       }
+    } else if (message.kind === 'tampering') {
+      this.#hooks.onTampering?.(message.detail);
     } else if (message.kind === 'error') {
       this.#hooks.onError(new Error(message.message));
     } else if (message.kind === 'flushed') {

@@ -11,10 +11,12 @@ import {
   AuditLog,
   type AuditLogMetrics,
   auditKeys,
+  GENESIS_HASH,
   ThreadedAuditLog,
   verifyAuditChain as verifyWithKeys,
 } from '../../src/audit/index.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/index.ts';
+import { insertRow, type StoredRow, sha256Link } from '../helpers/audit-rows.ts';
 import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 const KEYS = auditKeys({ configured: undefined, previous: [], keyEncryptionKey: randomBytes(32) });
@@ -129,6 +131,51 @@ describe(`audit log on ${ENGINE}`, () => {
     const verdict = await verifyAuditChain(db);
     assert.equal(verdict.ok, false);
     assert.equal(verdict.first_bad?.seq, 3);
+  });
+
+  it('continues a chain written before it was keyed, and the first keyed row anchors the old rows', async () => {
+    // Three rows as an earlier version wrote them: plain SHA-256, no key id.
+    let prev = GENESIS_HASH;
+    const legacy: StoredRow[] = [];
+    for (let seq = 1; seq <= 3; seq++) {
+      const row: StoredRow = {
+        seq,
+        occurred_at: new Date(Date.UTC(2026, 0, seq)),
+        type: 'login.failed',
+        actor: `old-${seq}`,
+        subject: null,
+        client_id: null,
+        ip: null,
+        data_text: '{"reason":"bad password"}',
+        prev_hash: prev,
+        hash: '',
+        key_id: null,
+      };
+      row.hash = sha256Link(prev, row);
+      prev = row.hash;
+      legacy.push(row);
+    }
+    for (const row of legacy) await insertRow(row).execute(db.db);
+    await write(4);
+    const verdict = await verifyAuditChain(db);
+    assert.equal(verdict.ok, true, JSON.stringify(verdict));
+    assert.equal(verdict.legacy_rows, 3);
+    assert.deepEqual(verdict.keys, { [KEYS.current.id]: 4 });
+
+    // Anyone can recompute SHA-256, so the old rows can be rewritten consistently among
+    // themselves; the first keyed row's MAC covers the last old hash, and names the break.
+    let relinked = GENESIS_HASH;
+    for (const row of legacy) {
+      const edited = { ...row, actor: row.seq === 2 ? 'someone-else' : row.actor, prev_hash: relinked };
+      relinked = sha256Link(relinked, edited);
+      await tamper(
+        sql`update audit_events set actor = ${edited.actor}, prev_hash = ${edited.prev_hash}, hash = ${relinked} where seq = ${row.seq}`,
+      );
+    }
+    const broken = await verifyAuditChain(db);
+    assert.equal(broken.first_bad?.seq, 4, JSON.stringify(broken));
+    await tamper(sql`update audit_events set prev_hash = ${relinked} where seq = 4`);
+    assert.match((await verifyAuditChain(db)).first_bad?.problem ?? '', /does not match its MAC/);
   });
 
   it('keeps one valid chain with concurrent writers', async () => {

@@ -80,7 +80,25 @@ describe('loadConfig', () => {
     ['DECIDE_RATE_LIMIT', { DECIDE_RATE_LIMIT: 'lots' }, 'DECIDE_RATE_LIMIT=lots'],
     ['CLIENT_AUTH_WINDOW_SECONDS', { CLIENT_AUTH_WINDOW_SECONDS: '0' }, 'CLIENT_AUTH_WINDOW_SECONDS=0'],
     ['WORKERS', { WORKERS: '2' }, 'WORKERS=2 on the embedded database'],
+    ['AUDIT_KEY', { AUDIT_KEY: 'c2hvcnQ=' }, 'AUDIT_KEY of 5 bytes'],
+    ['AUDIT_PREVIOUS_KEYS', { AUDIT_PREVIOUS_KEYS: `${'ab'.repeat(32)},short` }, 'AUDIT_PREVIOUS_KEYS with a short key'],
+    ['AUDIT_CHECKPOINT_SECONDS', { AUDIT_CHECKPOINT_SECONDS: '0' }, 'AUDIT_CHECKPOINT_SECONDS=0'],
   ];
+
+  it('reads the audit key, the previous ones and the checkpoint interval', () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.audit.key, undefined, 'derived from KEY_ENCRYPTION_KEY when unset');
+    assert.deepEqual(defaults.audit.previousKeys, []);
+    assert.equal(defaults.audit.checkpointSeconds, 60);
+    const config = loadConfig({
+      AUDIT_KEY: 'ab'.repeat(32),
+      AUDIT_PREVIOUS_KEYS: ` ${Buffer.alloc(32, 1).toString('base64')} , ${Buffer.alloc(32, 2).toString('base64url')}`,
+      AUDIT_CHECKPOINT_SECONDS: '15',
+    });
+    assert.ok(config.audit.key?.equals(Buffer.alloc(32, 0xab)));
+    assert.deepEqual(config.audit.previousKeys, [Buffer.alloc(32, 1), Buffer.alloc(32, 2)]);
+    assert.equal(config.audit.checkpointSeconds, 15);
+  });
   for (const [variable, env, label] of badValues) {
     it(`rejects ${label} with one message naming ${variable}`, () => {
       const problems = problemsOf(env);

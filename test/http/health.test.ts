@@ -109,6 +109,7 @@ describe('health and HTTP hygiene', () => {
       '/admin/gateways',
       '/admin/audit',
       '/admin/audit/verify',
+      '/admin/audit/checkpoints',
       '/admin/policies',
     ])
       assert.ok(path in paths, path);

@@ -78,6 +78,9 @@ export function endpointFamilies(fx: Fixtures): Record<string, fc.Arbitrary<Fuzz
     '/admin/apis': { audience: 'https://fuzz.example.test', scopes: ['read'], alg: 'RS256', ttl: 300 },
     '/admin/gateways': { name: 'fuzz', apis: [fx.api] },
     '/admin/policies': { files: [{ name: 'fuzz.yaml', content: 'resource: Fuzz\nrules: []\n' }] },
+    '/admin/audit/checkpoints': {
+      checkpoints: [{ seq: 1, hash: 'a'.repeat(64), at: '2026-11-30T00:00:00Z', kid: 'fuzz', mac: 'b'.repeat(64) }],
+    },
   };
   const forwardHeaders = (): [string, string][] => [
     ['x-tollgate-gateway-key', fx.gatewayKey],
@@ -224,6 +227,7 @@ export function endpointFamilies(fx: Fixtures): Record<string, fc.Arbitrary<Fuzz
           '/admin/audit/export',
         ),
         query({
+          expect_head: `1:${'c'.repeat(64)}`,
           subject: 'usr_1',
           type: 'login.failed',
           since: '2026-01-01T00:00:00Z',

@@ -34,6 +34,7 @@ export function auditEventQueries(db: Kysely<Database>) {
     /**
      * Appends rows after the current last one, in one transaction under an advisory lock, so
      * concurrent writers extend one chain. `link` computes a row's hash from its predecessor's.
+     * Returns the seq the batch followed and the new head.
      */
     async append(
       rows: NewAuditRow[],
@@ -42,7 +43,7 @@ export function auditEventQueries(db: Kysely<Database>) {
         genesis: string;
         link: (prevHash: string, row: NewAuditRow & { seq: number }) => string;
       },
-    ): Promise<{ seq: number; hash: string }> {
+    ): Promise<{ after: number; head: { seq: number; hash: string } }> {
       const { keyId, genesis, link } = chain;
       return await db.transaction().execute(async (trx) => {
         await sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
@@ -53,7 +54,8 @@ export function auditEventQueries(db: Kysely<Database>) {
           .orderBy('seq', 'desc')
           .limit(1)
           .executeTakeFirst();
-        let seq = last?.seq ?? 0;
+        const after = last?.seq ?? 0;
+        let seq = after;
         let prevHash = last?.hash ?? genesis;
         const values = rows.map((row) => {
           seq += 1;
@@ -71,7 +73,7 @@ export function auditEventQueries(db: Kysely<Database>) {
           from json_to_recordset(${JSON.stringify(values)}::json) as batch(
             seq bigint, occurred_at timestamptz, type text, actor text, subject text,
             client_id text, ip text, data text, prev_hash text, hash text, key_id text)`.execute(trx);
-        return { seq, hash: prevHash };
+        return { after, head: { seq, hash: prevHash } };
       });
     },
 

@@ -1,0 +1,43 @@
+import { hash } from 'node:crypto';
+import { sql } from 'kysely';
+
+/** The unkeyed link every row had before issue 10: anyone can compute it. */
+export function sha256Link(prev: string, row: StoredRow): string {
+  return hash(
+    'sha256',
+    prev +
+      JSON.stringify([
+        row.seq,
+        row.occurred_at.toISOString(),
+        row.type,
+        row.actor,
+        row.subject,
+        row.client_id,
+        row.ip,
+        row.data_text,
+      ]),
+    'hex',
+  );
+}
+
+/** An audit row as stored, with its data as the exact JSON text the chain covers. */
+export interface StoredRow {
+  seq: number;
+  occurred_at: Date;
+  type: string;
+  actor: string | null;
+  subject: string | null;
+  client_id: string | null;
+  ip: string | null;
+  data_text: string;
+  prev_hash: string;
+  hash: string;
+  key_id: string | null;
+}
+
+/** The INSERT a forger (or a test writing rows of an earlier version) runs. */
+export function insertRow(row: StoredRow) {
+  return sql`insert into audit_events (seq, occurred_at, type, actor, subject, client_id, ip, data, prev_hash, hash, key_id)
+    values (${row.seq}, ${row.occurred_at}, ${row.type}, ${row.actor}, ${row.subject}, ${row.client_id}, ${row.ip},
+            ${row.data_text}::json, ${row.prev_hash}, ${row.hash}, ${row.key_id})`;
+}
