@@ -178,7 +178,12 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   );
   const audit = meteredAudit(auditLog, metrics);
   // Signed heads in the log, where a database holder cannot take them back (issue 10).
-  const checkpoints = new AuditCheckpointer(db, auditKeys, auditLog, logger);
+  // Logged at info even when LOG_LEVEL is warn or error: an anchor left out is no anchor.
+  const checkpointLog =
+    logger.levelVal > pino.levels.values.info && logger.level !== 'silent'
+      ? logger.child({}, { level: 'info' })
+      : logger;
+  const checkpoints = new AuditCheckpointer(db, auditKeys, auditLog, checkpointLog);
   checkpoints.start(config.audit.checkpointSeconds * 1000);
   const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger, audit, {
     onLimited: limited('client_auth'),

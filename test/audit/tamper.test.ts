@@ -150,6 +150,12 @@ describe(`audit tampering on ${ENGINE}`, () => {
         text.stdout,
         /^Audit chain intact: \d+ events, head \d+:[0-9a-f]{64} \(\d+ under key [\w-]{16}\)\./,
       );
+      const expected = await runTollgate(
+        ['audit', 'verify', '--expect-head', `${verdict.head?.seq}:${verdict.head?.hash}`],
+        cliEnv(tg),
+      );
+      assert.equal(expected.code, 0, expected.stderr);
+      assert.match(expected.stdout, new RegExp(`Row ${verdict.head?.seq} still has the expected hash`));
     });
   });
 

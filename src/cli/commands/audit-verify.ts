@@ -118,6 +118,8 @@ export const verifyCommand: Command = {
     const result = { ...verdict, ok, ...(checkpoints ? { checkpoints } : {}) };
     const lines: string[] = [];
     if (verdict.ok) lines.push(`Audit chain intact: ${summary(verdict)}.`);
+    if (verdict.ok && expectHead !== undefined)
+      lines.push(`Row ${expectHead.split(':')[0]} still has the expected hash.`);
     if (checkpoints && checkpoints.failed === 0) {
       const latest = checkpoints.latest as AuditCheckpoint;
       lines.push(
