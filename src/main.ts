@@ -160,6 +160,10 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     previous: config.audit.previousKeys,
     keyEncryptionKey: kek.key,
   });
+  const tampering = (detail: object, what: string) => {
+    metrics.auditTampering.inc();
+    logger.error(detail, `AUDIT TAMPERING: ${what}`);
+  };
   const auditLog = await startAuditLog(
     db,
     {
@@ -173,7 +177,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       onError: (error) =>
         logger.error({ err: error }, 'writing the audit log failed; events stay buffered and are retried'),
       onTampering: (detail) =>
-        logger.error(detail, 'AUDIT TAMPERING: audit rows this instance wrote were deleted from the table'),
+        tampering(detail, 'audit rows this instance wrote were deleted from the table'),
     },
   );
   const audit = meteredAudit(auditLog, metrics);
@@ -183,7 +187,10 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     logger.levelVal > pino.levels.values.info && logger.level !== 'silent'
       ? logger.child({}, { level: 'info' })
       : logger;
-  const checkpoints = new AuditCheckpointer(db, auditKeys, auditLog, checkpointLog);
+  const checkpoints = new AuditCheckpointer(db, auditKeys, auditLog, {
+    log: checkpointLog,
+    onTampering: tampering,
+  });
   checkpoints.start(config.audit.checkpointSeconds * 1000);
   const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger, audit, {
     onLimited: limited('client_auth'),

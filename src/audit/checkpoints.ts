@@ -90,18 +90,20 @@ export class AuditCheckpointer {
   readonly #keys: AuditKeys;
   readonly #writer: { readonly lastWritten: ChainHead | undefined };
   readonly #log: CheckpointLog;
+  readonly #onTampering: (detail: object, what: string) => void;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
     db: DatabaseHandle,
     keys: AuditKeys,
     writer: { readonly lastWritten: ChainHead | undefined },
-    log: CheckpointLog,
+    hooks: { log: CheckpointLog; onTampering: (detail: object, what: string) => void },
   ) {
     this.#db = db;
     this.#keys = keys;
     this.#writer = writer;
-    this.#log = log;
+    this.#log = hooks.log;
+    this.#onTampering = hooks.onTampering;
   }
 
   start(intervalMs: number): void {
@@ -132,16 +134,16 @@ export class AuditCheckpointer {
     const own = this.#writer.lastWritten;
     const last = await auditEventQueries(this.#db.db).last();
     if (last && !rowMacValid(this.#keys, last)) {
-      this.#log.error(
+      this.#onTampering(
         { seq: last.seq },
-        'AUDIT TAMPERING: the newest audit row does not carry a valid MAC; checkpointing the last row this instance wrote',
+        'the newest audit row does not carry a valid MAC; checkpointing the last row this instance wrote',
       );
       return own;
     }
     if (own && (!last || last.seq < own.seq)) {
-      this.#log.error(
-        { wrote: own.seq, table_ends_at: last?.seq ?? 0 },
-        'AUDIT TAMPERING: rows this instance wrote are gone from the audit table',
+      this.#onTampering(
+        { wrote: own.seq, table_ended_at: last?.seq ?? 0 },
+        'audit rows this instance wrote were deleted from the table',
       );
       return own;
     }

@@ -103,6 +103,11 @@ export function createMetrics() {
       help: 'Failed attempts to append a batch (the events stay buffered and are retried).',
       registers,
     }),
+    auditTampering: new Counter({
+      name: 'tollgate_audit_tampering_total',
+      help: 'Times this instance found the audit table behind what it wrote, or its newest row without a valid MAC.',
+      registers,
+    }),
   };
 }
 

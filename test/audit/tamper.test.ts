@@ -11,7 +11,7 @@ import type { Database } from '../../src/db/index.ts';
 import { insertRow, type StoredRow, sha256Link } from '../helpers/audit-rows.ts';
 import { runTollgate } from '../helpers/cli.ts';
 import { ENGINE } from '../helpers/database.ts';
-import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
+import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
 
 /**
  * Issue 10: someone with full write access to the database but without the audit key cannot
@@ -262,39 +262,44 @@ describe(`audit tampering on ${ENGINE}`, () => {
   });
 
   it('catches a deleted tail with --expect-head and with the logged checkpoints, and says so in the log', async () => {
-    await withInstance(async (tg) => {
-      await issueTokens(tg, 6);
-      const before = await assertIntact(tg);
-      const head = before.head as { seq: number; hash: string };
-      // A checkpoint that covers the head is in the service's log.
-      const checkpoint = await checkpointAtLeast(tg, head.seq);
-      await asOwner(tg, [sql`delete from audit_events where seq > ${head.seq - 3}`]);
+    await withInstance(
+      async (tg) => {
+        await issueTokens(tg, 6);
+        const before = await assertIntact(tg);
+        const head = before.head as { seq: number; hash: string };
+        // A checkpoint that covers the head is in the service's log.
+        const checkpoint = await checkpointAtLeast(tg, head.seq);
+        await asOwner(tg, [sql`delete from audit_events where seq > ${head.seq - 3}`]);
 
-      // The shorter chain is intact in itself: only an anchor shows what is gone.
-      const plain = await verify(tg);
-      assert.equal(plain.code, 0, 'nothing in the table itself shows a deleted tail');
+        // The shorter chain is intact in itself: only an anchor shows what is gone.
+        const plain = await verify(tg);
+        assert.equal(plain.code, 0, 'nothing in the table itself shows a deleted tail');
 
-      const expected = await verify(tg, '--expect-head', `${head.seq}:${head.hash}`);
-      assert.equal(expected.code, 1);
-      assert.equal(expected.verdict.first_bad?.seq, head.seq);
-      assert.match(
-        expected.verdict.first_bad?.problem ?? '',
-        /is missing: the table ends at seq|another hash/,
-      );
+        const expected = await verify(tg, '--expect-head', `${head.seq}:${head.hash}`);
+        assert.equal(expected.code, 1);
+        assert.equal(expected.verdict.first_bad?.seq, head.seq);
+        assert.match(
+          expected.verdict.first_bad?.problem ?? '',
+          /is missing: the table ends at seq|another hash/,
+        );
 
-      const logFile = join(tg.dataDir, 'service.log');
-      await writeFile(logFile, `${tg.logs.join('\n')}\n`);
-      const anchored = await verify(tg, '--checkpoints', logFile);
-      assert.equal(anchored.code, 1);
-      assert.ok((anchored.verdict.checkpoints?.failed ?? 0) >= 1);
-      assert.ok(
-        anchored.verdict.checkpoints?.problems.some((p) => /were deleted|another hash/.test(p.problem)),
-        JSON.stringify(anchored.verdict.checkpoints),
-      );
-      assert.ok(checkpoint.seq >= head.seq);
-      // The instance wrote rows that are gone: it says so itself.
-      await waitForLog(tg, /AUDIT TAMPERING/);
-    });
+        const logFile = join(tg.dataDir, 'service.log');
+        await writeFile(logFile, `${tg.logs.join('\n')}\n`);
+        const anchored = await verify(tg, '--checkpoints', logFile);
+        assert.equal(anchored.code, 1);
+        assert.ok((anchored.verdict.checkpoints?.failed ?? 0) >= 1);
+        assert.ok(
+          anchored.verdict.checkpoints?.problems.some((p) => /were deleted|another hash/.test(p.problem)),
+          JSON.stringify(anchored.verdict.checkpoints),
+        );
+        assert.ok(checkpoint.seq >= head.seq);
+        // The instance wrote rows that are gone: it says so itself, in its log and its metrics.
+        await waitForLog(tg, /AUDIT TAMPERING/);
+        const metrics = await (await fetch(tg.tollgate.metricsUrl ?? '')).text();
+        assert.match(metrics, /^tollgate_audit_tampering_total [1-9]/m);
+      },
+      { METRICS_PORT: String(await freePort()) },
+    );
   });
 
   it('checks every checkpoint in a log file: all match, a forged one is named, an empty file fails', async () => {

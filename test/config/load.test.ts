@@ -81,7 +81,11 @@ describe('loadConfig', () => {
     ['CLIENT_AUTH_WINDOW_SECONDS', { CLIENT_AUTH_WINDOW_SECONDS: '0' }, 'CLIENT_AUTH_WINDOW_SECONDS=0'],
     ['WORKERS', { WORKERS: '2' }, 'WORKERS=2 on the embedded database'],
     ['AUDIT_KEY', { AUDIT_KEY: 'c2hvcnQ=' }, 'AUDIT_KEY of 5 bytes'],
-    ['AUDIT_PREVIOUS_KEYS', { AUDIT_PREVIOUS_KEYS: `${'ab'.repeat(32)},short` }, 'AUDIT_PREVIOUS_KEYS with a short key'],
+    [
+      'AUDIT_PREVIOUS_KEYS',
+      { AUDIT_PREVIOUS_KEYS: `${'ab'.repeat(32)},short` },
+      'AUDIT_PREVIOUS_KEYS with a short key',
+    ],
     ['AUDIT_CHECKPOINT_SECONDS', { AUDIT_CHECKPOINT_SECONDS: '0' }, 'AUDIT_CHECKPOINT_SECONDS=0'],
   ];
 

@@ -79,7 +79,9 @@ export function endpointFamilies(fx: Fixtures): Record<string, fc.Arbitrary<Fuzz
     '/admin/gateways': { name: 'fuzz', apis: [fx.api] },
     '/admin/policies': { files: [{ name: 'fuzz.yaml', content: 'resource: Fuzz\nrules: []\n' }] },
     '/admin/audit/checkpoints': {
-      checkpoints: [{ seq: 1, hash: 'a'.repeat(64), at: '2026-11-30T00:00:00Z', kid: 'fuzz', mac: 'b'.repeat(64) }],
+      checkpoints: [
+        { seq: 1, hash: 'a'.repeat(64), at: '2026-11-30T00:00:00Z', kid: 'fuzz', mac: 'b'.repeat(64) },
+      ],
     },
   };
   const forwardHeaders = (): [string, string][] => [
