@@ -1,4 +1,4 @@
-/** What the audit log records; DESIGN.md's "records" and the README's Audit section. */
+/** What the audit log records: the README's "Audit log" table and docs/architecture.md 3.6. */
 export type AuditEventType =
   | 'token.issued'
   | 'token.refused'

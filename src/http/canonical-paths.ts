@@ -7,7 +7,7 @@ import { TollgateError } from '../common/index.ts';
  * families below (`/admin`, `/interaction`, …) are also matched by their leading segments.
  */
 const ENDPOINTS = [
-  // oidc-provider (its default routes; DESIGN.md "Token service")
+  // oidc-provider (its default routes; docs/architecture.md 3.1 and 3.2)
   '/auth',
   '/token',
   '/token/introspection',

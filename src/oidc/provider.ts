@@ -36,7 +36,7 @@ export interface ProviderDeps {
   audit: AuditSink;
 }
 
-/** Access token TTL when an API does not say (DESIGN.md: 5 minutes). */
+/** Access token TTL when an API does not say (the README's "How tokens work": 300 s). */
 export const DEFAULT_ACCESS_TOKEN_TTL = 300;
 
 /**

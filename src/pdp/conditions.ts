@@ -2,7 +2,7 @@ import { attributePathProblem, isScalar } from './attribute-path.ts';
 import { looksLikePlaceholder, type Placeholder, parsePlaceholder } from './placeholders.ts';
 
 /**
- * Checks a rule's `when` (MongoDB-style conditions, DESIGN.md "Policies") and turns it into a
+ * Checks a rule's `when` (MongoDB-style conditions, the README, "Policies") and turns it into a
  * template whose placeholders are `Placeholder` objects. Only operators that the strict
  * matcher (matcher.ts) and the SQL translation (kysely-plan.ts) both implement are accepted:
  * `$regex` (backtracking on caller-supplied strings), `$where` (code) and `$elemMatch` are not.

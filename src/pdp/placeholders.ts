@@ -3,7 +3,7 @@ import type { Subject } from './types.ts';
 
 /**
  * A `${…}` placeholder in a rule's conditions, resolved per request from the subject or the
- * request context. DESIGN.md ("Policies") allows exactly `${subject.id}`,
+ * request context. the README ("Policies") allows exactly `${subject.id}`,
  * `${subject.attrs.<path>}` and `${context.<path>}`.
  */
 export class Placeholder {

@@ -23,7 +23,7 @@ export interface PolicyFileResult {
 
 /**
  * The default id of the rule at `index` (0-based, like the `rules.<index>` field paths in
- * problems): DESIGN.md's example answer names the second rule of the Invoice policy "Invoice#1".
+ * problems): the README's example answer names the second rule of the Invoice policy "Invoice#1".
  */
 export function defaultRuleId(type: string, index: number): string {
   return `${type}#${index}`;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The shape of policy files and policy test files (DESIGN.md "Policies"). These zod schemas
+ * The shape of policy files and policy test files (the README, "Policies"). These zod schemas
  * are the single source: validation uses them, and `policies/schema.json` /
  * `policies/test-schema.json` are generated from them (json-schema.ts), so editors complete
  * exactly what the compiler accepts. Semantic checks (operators, placeholders, ids, routes)

@@ -1,6 +1,6 @@
 /**
  * The decision point's vocabulary. Pure data: no HTTP, no SQL. The policy format itself is
- * described in DESIGN.md ("Policies") and in policies/schema.json.
+ * described in the README ("Policies") and in policies/schema.json.
  */
 
 /** A YAML file of a policy set, as read from POLICY_DIR or sent to the admin API. */

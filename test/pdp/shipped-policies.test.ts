@@ -26,7 +26,7 @@ describe('the shipped policies/', () => {
     assert.equal(formatTestFailures(results), '');
   });
 
-  it('give the answer DESIGN.md shows for a paid invoice', () => {
+  it('give the answer the README shows for a paid invoice', () => {
     assert.ok(result.ok);
     const decision = result.set.decide({
       subject: { id: 'u1', roles: ['accountant'], attrs: { tenant: 'acme' } },
