@@ -23,6 +23,7 @@ import {
 } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, DataDirLockedError, migrateToLatest, openDatabase } from './db/index.ts';
+import { createDecisionEngine } from './decide/index.ts';
 import { GatewayCredentials } from './gateway/index.ts';
 import {
   auditMetrics,
@@ -30,6 +31,7 @@ import {
   clusterMetrics,
   createCallerLimit,
   createMetrics,
+  decisionMetrics,
   type LimitName,
   listen,
   meteredAudit,
@@ -282,7 +284,13 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     grants,
     audit,
     auditKeys,
-    decisionLog: config.decisionLog,
+    engine: createDecisionEngine({
+      policies: () => policies.current,
+      resolveSubject,
+      audit,
+      decisionLog: config.decisionLog,
+      metrics: decisionMetrics(metrics),
+    }),
     resolveSubject,
     metrics,
     csrfSecret: derive('csrf'),

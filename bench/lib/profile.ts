@@ -141,8 +141,12 @@ export async function summarizeProfile(dir: string, top = 25): Promise<string> {
 const ACTIVITIES: [string, RegExp][] = [
   ['policy evaluation (src/pdp, CASL)', /\/src\/pdp\/|node_modules\/@(casl|ucast)\//],
   ['decision metrics (prom-client)', /node_modules\/(prom-client|tdigest|bintrees)\//],
-  ['zod schema parsing (parseInput)', /node_modules\/zod\/|\/src\/http\/validate\.ts/],
-  ['assertSafeJson (reserved keys, depth)', /\/src\/http\/decide-schema\.ts/],
+  [
+    'zod schema parsing (parseInput)',
+    /node_modules\/zod\/|\/src\/common\/input\.ts|\/src\/decide\/schema\.ts/,
+  ],
+  ['assertSafeJson (reserved keys, depth)', /\/src\/common\/safe-json\.ts/],
+  ['decision engine (validation, timing, decision log)', /\/src\/decide\//],
   [
     'bearer token checks (sha256 cache key, LRU, denylist, jose)',
     /\/src\/oidc\/(access-token-verifier|revocation-list)\.ts|\/src\/http\/admin-auth\.ts|node_modules\/jose\//,

@@ -2,6 +2,7 @@ export { addressInRanges, addressLimitKey, canonicalAddress, isAddressRange } fr
 export { type Clock, epochSeconds } from './clock.ts';
 export { ConfigError, type ErrorCode, TollgateError } from './errors.ts';
 export { newId } from './ids.ts';
+export { parseInput, parseStoredName } from './input.ts';
 export {
   consumeWithin,
   type LimiterFactory,
@@ -22,6 +23,7 @@ export {
   readPrivateFile,
   restrictNewFileModes,
 } from './private-files.ts';
+export { assertSafeJson, DECIDE_MAX_STRING } from './safe-json.ts';
 export {
   constantTimeEqual,
   digestBearerValue,

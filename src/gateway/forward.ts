@@ -1,28 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { redactTarget } from '../common/index.ts';
-import type { Check, CompiledPolicySet, Decision, Subject } from '../pdp/index.ts';
+import type { DecisionEngine } from '../decide/index.ts';
+import type { Subject } from '../pdp/index.ts';
 import type { GatewayContract } from './contracts.ts';
 import { GATEWAY_KEY_HEADER, type VerifiedGateway } from './credentials.ts';
 import { normalizePath } from './normalize.ts';
 import { methodOverride } from './overrides.ts';
-import { RouteTable } from './route-table.ts';
 
 export type SubjectLookup = { ok: true; subject: Subject } | { ok: false; detail: string };
 
 export interface ForwardDeps {
   verifyGateway: (key: string | undefined) => VerifiedGateway | undefined;
-  policies: () => CompiledPolicySet;
   /** `audiences`: the token's `aud` must be one of them (the gateway's APIs). */
   resolveSubject: (token: string, options: { audiences: readonly string[] }) => Promise<SubjectLookup>;
-  /** Decides and counts the decision (metrics live with the caller). */
-  decide: (
-    set: CompiledPolicySet,
-    subject: Subject,
-    check: Check,
-    context: Record<string, unknown>,
-    caller: string,
-  ) => Decision;
+  /** Matches the request to a policy route and decides it (timed, counted, logged). */
+  engine: Pick<DecisionEngine, 'decideRoute'>;
   /** Throws a too_many_requests TollgateError when the gateway is over its limit. */
   limitCaller: (callerId: string) => Promise<void>;
 }
@@ -45,7 +38,6 @@ export const UPSTREAM_HEADERS = {
 } as const;
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i;
-const tables = new WeakMap<CompiledPolicySet, RouteTable>();
 
 /**
  * Forward-auth: answers a gateway whether the request it holds may pass. In order, so that
@@ -140,15 +132,17 @@ export function createForwardAuth(deps: ForwardDeps) {
       );
     }
 
-    const set = deps.policies();
-    let table = tables.get(set);
-    if (!table) {
-      table = new RouteTable(set.routes());
-      tables.set(set, table);
-    }
-    const route = table.match(original.method, normalized.segments);
     const subject = resolved.subject;
-    if (!route) {
+    const context: Record<string, unknown> = { method: original.method, path: normalized.path };
+    if (original.host !== undefined) context.host = original.host;
+    const outcome = deps.engine.decideRoute({
+      method: original.method,
+      segments: normalized.segments,
+      subject,
+      context,
+      caller: `gateway:${gateway.name}`,
+    });
+    if (!outcome.route) {
       return reply(
         403,
         'access_denied',
@@ -161,16 +155,7 @@ export function createForwardAuth(deps: ForwardDeps) {
         },
       );
     }
-
-    const context: Record<string, unknown> = { method: original.method, path: normalized.path };
-    if (original.host !== undefined) context.host = original.host;
-    const decision = deps.decide(
-      set,
-      subject,
-      { action: route.action, resource: route.resource },
-      context,
-      `gateway:${gateway.name}`,
-    );
+    const { route, decision } = outcome;
     const decided = {
       ...requested,
       subject: subject.id,

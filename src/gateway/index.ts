@@ -1,6 +1,6 @@
 /**
  * Forward-auth for API gateways: the NGINX, Traefik and Envoy contracts, path normalization,
- * route matching against the policies' `routes`, and the gateways' own credentials.
+ * and the gateways' own credentials (route matching and the decision: src/decide).
  */
 export { contractFor, FORWARD_PREFIX, type GatewayContract, type GatewayKind } from './contracts.ts';
 export {
@@ -20,4 +20,3 @@ export {
 } from './forward.ts';
 export { type NormalizedPath, normalizePath } from './normalize.ts';
 export { METHOD_OVERRIDE_HEADERS, methodOverride } from './overrides.ts';
-export { type RouteMatch, RouteTable } from './route-table.ts';

@@ -12,7 +12,7 @@ import {
   userUseCases,
 } from '../admin/index.ts';
 import type { AuditKeys, AuditSink } from '../audit/index.ts';
-import { TollgateError } from '../common/index.ts';
+import { parseInput, parseStoredName, TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { createGatewayInput, type GatewayCredentials, updateGatewayInput } from '../gateway/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
@@ -22,7 +22,6 @@ import { type Caller, type CurrentGrants, requireScope } from './admin-auth.ts';
 import { addAuditRoutes } from './audit-routes.ts';
 import { parseBody, requireJson } from './body.ts';
 import { addPolicyRoutes } from './policy-routes.ts';
-import { parseInput, parseStoredName } from './validate.ts';
 
 export interface AdminRouteDeps {
   db: DatabaseHandle;

@@ -7,7 +7,8 @@ import { type apiUseCases, BUILTIN_API, type ClientUseCases } from '../admin/ind
 import type { AuditKeys, AuditSink } from '../audit/index.ts';
 import { TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
-import { createForwardAuth, type GatewayCredentials } from '../gateway/index.ts';
+import type { DecisionEngine } from '../decide/index.ts';
+import { createForwardAuth, type ForwardDeps, type GatewayCredentials } from '../gateway/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import {
   type ClientGrants,
@@ -22,7 +23,7 @@ import { requireScope } from './admin-auth.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
 import { refuseOtherSpellings } from './canonical-paths.ts';
-import { createDecider, type DecideDeps, decideRoutes } from './decide-routes.ts';
+import { decideRoutes } from './decide-routes.ts';
 import { fastPath } from './fast-path.ts';
 import { refuseUnstorableQuery } from './json-shape.ts';
 import { instrument, type Metrics } from './metrics.ts';
@@ -48,8 +49,10 @@ export interface AppDeps {
   grants: ClientGrants;
   audit: AuditSink;
   auditKeys: AuditKeys;
-  decisionLog: DecideDeps['decisionLog'];
-  resolveSubject: DecideDeps['resolveSubject'];
+  /** The decision point behind /decide, /decide/plan and forward-auth. */
+  engine: DecisionEngine;
+  /** Subject tokens at forward-auth (the gateway's APIs as audiences). */
+  resolveSubject: ForwardDeps['resolveSubject'];
   metrics: Metrics;
   csrfSecret: Buffer;
   loginGuard: LoginGuard;
@@ -126,18 +129,12 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     onUserChange: (id) => deps.oidc.users.invalidate(id),
     grants: deps.grants,
   });
-  const decideDeps: DecideDeps = {
+  const decide = decideRoutes({
     verifier: deps.oidc.verifier,
-    policies: () => deps.policies.current,
-    resolveSubject: deps.resolveSubject,
-    metrics: deps.metrics,
     limitCaller: deps.limitCaller,
-    audit: deps.audit,
-    decisionLog: deps.decisionLog,
     grants: deps.grants,
-  };
-  const decider = createDecider(decideDeps);
-  const decide = decideRoutes(decideDeps, decider);
+    engine: deps.engine,
+  });
   ops.get('/openapi.yaml', (ctx) => {
     ctx.type = 'application/yaml';
     ctx.body = OPENAPI;
@@ -166,12 +163,11 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
   });
   const fast = fastPath({
     verifier: deps.oidc.verifier,
-    decider,
+    engine: deps.engine,
     forward: createForwardAuth({
       verifyGateway: (key) => deps.gateways.verify(key),
-      policies: () => deps.policies.current,
       resolveSubject: deps.resolveSubject,
-      decide: decider.decideTimed,
+      engine: deps.engine,
       limitCaller: deps.limitCaller,
     }),
     logger: deps.logger,

@@ -9,8 +9,8 @@ import {
   queryAudit,
   verifyAuditChain,
 } from '../audit/index.ts';
+import { parseInput } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
-import { parseInput } from './validate.ts';
 
 const instant = z.iso
   .datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-11-23T10:00:00Z' })

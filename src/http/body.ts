@@ -1,7 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
-import { TollgateError } from '../common/index.ts';
-import { assertSafeJson } from './json-shape.ts';
+import { assertSafeJson, TollgateError } from '../common/index.ts';
 
 /**
  * Parses JSON or form bodies with a byte limit, then holds the parsed value to the shape limits

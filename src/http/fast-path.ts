@@ -1,17 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { TollgateError } from '../common/index.ts';
+import type { DecisionEngine } from '../decide/index.ts';
 import { contractFor, FORWARD_PREFIX, type ForwardAuth } from '../gateway/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import { authenticateBearer, type CurrentGrants } from './admin-auth.ts';
-import { DECIDE_BODY_LIMIT_KB, type Decider, decideCaller } from './decide-routes.ts';
+import { DECIDE_BODY_LIMIT_KB, decideCaller } from './decide-routes.ts';
 import { errorResponse, requestIdFrom, SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY } from './middleware.ts';
 
 const BODY_LIMIT_BYTES = DECIDE_BODY_LIMIT_KB * 1024;
 
 export interface FastPathDeps {
   verifier: AccessTokenVerifier;
-  decider: Decider;
+  engine: DecisionEngine;
   forward: ForwardAuth;
   logger: Logger;
   accepting: () => boolean;
@@ -107,7 +108,7 @@ export function fastPath(deps: FastPathDeps) {
     } catch {
       throw new TollgateError('invalid_request', 'request body is not valid JSON or form data');
     }
-    return deps.decider.decide(raw, caller.clientId);
+    return deps.engine.check(raw, caller.clientId);
   }
 }
 

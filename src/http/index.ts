@@ -3,6 +3,7 @@ export { createCallerLimit } from './limits.ts';
 export {
   auditMetrics,
   createMetrics,
+  decisionMetrics,
   type LimitName,
   type Metrics,
   meteredAudit,

@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuditEvent, AuditLogMetrics, AuditSink } from '../audit/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
+import type { DecisionMetrics } from '../decide/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 
 /** Which limit refused a request (the `limit` label of tollgate_rate_limited_total). */
@@ -139,6 +140,16 @@ export function watchResources(metrics: Metrics, db: DatabaseHandle, ring: Signi
         this.set({ alg: key.alg }, (now - key.activatesAt.getTime()) / 1000);
     },
   });
+}
+
+/** The decision engine's report of each decision, as tollgate_decision_duration_seconds and tollgate_decisions_total. */
+export function decisionMetrics(metrics: Metrics): DecisionMetrics {
+  return {
+    decided(resource, caller, allow, seconds) {
+      metrics.decisionSeconds.observe({ resource }, seconds);
+      metrics.decisions.inc({ result: allow ? 'allow' : 'deny', resource, caller });
+    },
+  };
 }
 
 /** The audit writer's hooks onto the registry. */

@@ -1,8 +1,8 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AuditSink } from '../audit/index.ts';
+import { parseInput } from '../common/index.ts';
 import type { PolicyStore, PushOutcome } from '../pdp/index.ts';
-import { parseInput } from './validate.ts';
 
 const pushBody = z
   .object({

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { normalizePath, RouteTable } from '../../src/gateway/index.ts';
+import { RouteTable } from '../../src/decide/index.ts';
+import { normalizePath } from '../../src/gateway/index.ts';
 import type { PolicyRoute } from '../../src/pdp/index.ts';
 
 const route = (match: string, extra: Partial<PolicyRoute> = {}): PolicyRoute => {

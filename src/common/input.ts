@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { TollgateError } from '../common/index.ts';
+import { TollgateError } from './errors.ts';
 
 /** Parses untrusted input; the error names every offending field (`redirect_uris.0: …`). */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {

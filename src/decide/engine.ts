@@ -1,0 +1,155 @@
+import type { AuditSink } from '../audit/index.ts';
+import { assertSafeJson, parseInput, TollgateError } from '../common/index.ts';
+import type { ResolveOptions, SubjectResolution } from '../oidc/index.ts';
+import type { Check, CompiledPolicySet, Decision, Subject } from '../pdp/index.ts';
+import { type DecisionLogSettings, decisionLog } from './decision-log.ts';
+import { type RouteMatch, RouteTable } from './route-table.ts';
+import { batchDecideBody, planBody, type SubjectInput, singleDecideBody } from './schema.ts';
+
+/** What the engine reports per decision; the HTTP layer turns it into Prometheus series. */
+export interface DecisionMetrics {
+  decided(resource: string, caller: string, allow: boolean, seconds: number): void;
+}
+
+export interface EngineDeps {
+  /** The policy version in force; read once per request, which is answered by that version. */
+  policies: () => CompiledPolicySet;
+  resolveSubject: (token: string, options?: ResolveOptions) => Promise<SubjectResolution>;
+  audit: AuditSink;
+  decisionLog: DecisionLogSettings;
+  metrics: DecisionMetrics;
+}
+
+type Answer = Decision & { detail?: string };
+
+/** A gateway's request mapped onto the policies' routes, decided; `route` undefined: no route matched. */
+export type RouteOutcome = { route: RouteMatch; decision: Decision } | { route: undefined };
+
+const tables = new WeakMap<CompiledPolicySet, RouteTable>();
+
+/**
+ * The decision point, whatever the transport: validation of untrusted JSON, subject resolution,
+ * the resource-type check, evaluation, timing, metrics and the decision log all happen here,
+ * once, as Cerbos's engine owns them for its gRPC, HTTP and embedded callers alike. The node:http
+ * fast path, the Koa routes and forward-auth only adapt requests and answers
+ * (docs/architecture.md 3.3 and 3.4). Errors are TollgateErrors naming the offending field.
+ */
+export function createDecisionEngine(deps: EngineDeps) {
+  const log = decisionLog(deps.audit, deps.decisionLog);
+
+  async function resolve(input: SubjectInput): Promise<SubjectResolution> {
+    if ('token' in input) {
+      // subject.audience: the API the caller protects (issue 9); see createSubjectResolver.
+      const { audience } = input;
+      return deps.resolveSubject(input.token, {
+        audiences: audience === undefined ? undefined : typeof audience === 'string' ? [audience] : audience,
+      });
+    }
+    // No defensive copy: reserved keys never pass assertSafeJson, and the engine reads own
+    // properties only.
+    return { ok: true, subject: { id: input.id, roles: input.roles, attrs: input.attrs } };
+  }
+
+  /** Decides one check for a resolved subject: timed, counted and logged. */
+  function evaluate(
+    set: CompiledPolicySet,
+    subject: Subject,
+    check: Check,
+    context: Record<string, unknown> | undefined,
+    caller: string,
+  ): Decision {
+    const started = performance.now();
+    const decision = set.decide({ ...check, subject, context });
+    const seconds = (performance.now() - started) / 1000;
+    deps.metrics.decided(check.resource.type, caller, decision.allow, seconds);
+    log(caller, subject.id, check, decision, seconds);
+    return decision;
+  }
+
+  function checkOne(
+    set: CompiledPolicySet,
+    subject: SubjectResolution,
+    check: Check,
+    context: Record<string, unknown> | undefined,
+    path: string,
+    caller: string,
+  ): Answer {
+    requirePolicy(set, check.resource.type, path);
+    if (subject.ok) return evaluate(set, subject.subject, check, context, caller);
+    const decision: Answer = {
+      allow: false,
+      reason: 'subject_token_invalid',
+      detail: subject.detail,
+      rule: null,
+      policy: { resource: check.resource.type, version: set.version },
+    };
+    log(caller, undefined, check, decision, 0);
+    return decision;
+  }
+
+  return {
+    /** `POST /decide`: a single check or a batch; `caller` (client id) is who asked. */
+    async check(raw: unknown, caller: string): Promise<Answer | { results: Answer[] }> {
+      const set = deps.policies();
+      assertSafeJson(raw);
+      if (raw !== null && typeof raw === 'object' && 'checks' in raw) {
+        const body = parseInput(batchDecideBody, raw);
+        // All or nothing: a batch refused for one check leaves no decision of the others logged.
+        body.checks.forEach((check, i) => requirePolicy(set, check.resource.type, `checks.${i}.`));
+        const subject = await resolve(body.subject);
+        return {
+          results: body.checks.map((check, i) =>
+            checkOne(set, subject, check, body.context, `checks.${i}.`, caller),
+          ),
+        };
+      }
+      const body = parseInput(singleDecideBody, raw);
+      return checkOne(set, await resolve(body.subject), body, body.context, '', caller);
+    },
+
+    /** `POST /decide/plan`: the condition under which the subject may act on a resource type. */
+    async plan(raw: unknown): Promise<unknown> {
+      const set = deps.policies();
+      assertSafeJson(raw);
+      const body = parseInput(planBody, raw);
+      requirePolicy(set, body.resource.type, '');
+      const policy = { resource: body.resource.type, version: set.version };
+      const subject = await resolve(body.subject);
+      if (!subject.ok)
+        return { plan: { kind: 'never' }, reason: 'subject_token_invalid', detail: subject.detail, policy };
+      return { plan: set.plan(subject.subject, body.action, body.resource.type, body.context), policy };
+    },
+
+    /**
+     * Forward-auth: the gateway's (normalized) request against the policies' routes, then the
+     * route's check for the subject, both under one policy version. No route: default deny,
+     * decided by the caller (nothing was evaluated).
+     */
+    decideRoute(request: {
+      method: string;
+      segments: readonly string[];
+      subject: Subject;
+      context: Record<string, unknown>;
+      caller: string;
+    }): RouteOutcome {
+      const set = deps.policies();
+      let table = tables.get(set);
+      if (!table) {
+        table = new RouteTable(set.routes());
+        tables.set(set, table);
+      }
+      const route = table.match(request.method, request.segments);
+      if (!route) return { route: undefined };
+      const check = { action: route.action, resource: route.resource };
+      return { route, decision: evaluate(set, request.subject, check, request.context, request.caller) };
+    },
+  };
+}
+
+export type DecisionEngine = ReturnType<typeof createDecisionEngine>;
+
+/** A check names a resource type the policies cover; otherwise the request is wrong (400). */
+function requirePolicy(set: CompiledPolicySet, type: string, path: string): void {
+  if (!set.hasResource(type))
+    throw new TollgateError('invalid_request', `${path}resource.type: no policy for resource type ${type}`);
+}
