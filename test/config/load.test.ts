@@ -80,6 +80,16 @@ describe('loadConfig', () => {
     ['DECIDE_RATE_LIMIT', { DECIDE_RATE_LIMIT: 'lots' }, 'DECIDE_RATE_LIMIT=lots'],
     ['CLIENT_AUTH_WINDOW_SECONDS', { CLIENT_AUTH_WINDOW_SECONDS: '0' }, 'CLIENT_AUTH_WINDOW_SECONDS=0'],
     ['WORKERS', { WORKERS: '2' }, 'WORKERS=2 on the embedded database'],
+    [
+      'MIGRATION_DATABASE_URL',
+      { DATABASE_URL: 'postgres://svc@db/tollgate', MIGRATION_DATABASE_URL: 'mysql://owner@db/tollgate' },
+      'MIGRATION_DATABASE_URL=mysql://…',
+    ],
+    [
+      'MIGRATION_DATABASE_URL',
+      { MIGRATION_DATABASE_URL: 'postgres://owner@db/tollgate' },
+      'MIGRATION_DATABASE_URL without DATABASE_URL',
+    ],
   ];
   for (const [variable, env, label] of badValues) {
     it(`rejects ${label} with one message naming ${variable}`, () => {
@@ -88,6 +98,16 @@ describe('loadConfig', () => {
       assert.match(problems[0] ?? '', new RegExp(`^${variable}: \\S`));
     });
   }
+
+  it('keeps MIGRATION_DATABASE_URL apart from the database the server opens', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://tollgate_service@db/tollgate',
+      MIGRATION_DATABASE_URL: 'postgresql://tollgate_owner@db/tollgate',
+    });
+    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgres://tollgate_service@db/tollgate' });
+    assert.equal(config.migrationDatabaseUrl, 'postgresql://tollgate_owner@db/tollgate');
+    assert.equal(loadConfig({ DATABASE_URL: 'postgres://db/tollgate' }).migrationDatabaseUrl, undefined);
+  });
 
   it('reports every bad variable at once, including rules that span variables', () => {
     const problems = problemsOf({
