@@ -69,9 +69,9 @@ export async function grantServiceRole(
   const before = await queries.privileges(role, schema);
   await queries.grantService(grants);
   const after = await queries.privileges(role, schema);
-  const changed = Object.keys(after).filter(
-    (name) => (before[name] ?? []).join(',') !== (after[name] ?? []).join(','),
-  );
+  const changed = Object.keys(after)
+    .filter((name) => (before[name] ?? []).join(',') !== (after[name] ?? []).join(','))
+    .sort();
   return { ...grants, changed };
 }
 
