@@ -241,10 +241,11 @@ describe('deployment roles on PostgreSQL', {
   });
 
   it('a service running as the owner warns that it could rewrite audit history', async () => {
-    const tg = await startTestInstance(KEK, {
-      database: await connect(deployment.ownerUrl),
-      shareWith: first,
-    });
+    // MIGRATION_DATABASE_URL in the server's environment is pointed out too: it never uses it.
+    const tg = await startTestInstance(
+      { ...KEK, DATABASE_URL: deployment.ownerUrl, MIGRATION_DATABASE_URL: deployment.ownerUrl },
+      { database: await connect(deployment.ownerUrl), shareWith: first },
+    );
     try {
       const warnings = tg.logs.filter((line) => WARNING.test(line));
       assert.equal(warnings.length, 1);
@@ -253,6 +254,10 @@ describe('deployment roles on PostgreSQL', {
       assert.equal(line.role, deployment.owner);
       assert.match(line.msg, /owns audit_events/);
       assert.match(line.msg, /Running in production/);
+      assert.equal(
+        tg.logs.filter((l) => /MIGRATION_DATABASE_URL is set, but only tollgate migrate/.test(l)).length,
+        1,
+      );
     } finally {
       await tg.close();
     }
