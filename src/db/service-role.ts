@@ -54,7 +54,7 @@ export async function grantServiceRole(
   }
   if (standing.owns.length > 0) {
     throw new ServiceRoleRefusedError(
-      `the service role ${role} (the user of DATABASE_URL) owns, or is a member of the owner of, ${standing.owns.join(', ')}: an owner can drop the audit log's append-only trigger, so no grant would protect it. ${hint}, owning nothing: as a superuser, REASSIGN OWNED BY ${role} TO ${owner} (or revoke its membership in the owner's role), and keep MIGRATION_DATABASE_URL for the owner`,
+      `the service role ${role} (the user of DATABASE_URL) owns, or is a member of the owner of, ${standing.owns.join(', ')}: an owner can drop the audit log's append-only trigger, or the table itself, so no grant would protect it. ${hint}, owning nothing (neither the tables, nor their schema, nor the database): as a superuser, REASSIGN OWNED BY ${role} TO ${owner} (or revoke its membership in the owner's role), and keep MIGRATION_DATABASE_URL for the owner`,
     );
   }
   const special = new Set([AUDIT_TABLE, ...MIGRATION_TABLES]);
@@ -93,7 +93,7 @@ export async function auditExposure(handle: DatabaseHandle): Promise<AuditExposu
   if (!found || !(found.superuser || found.owner || found.privileges.length > 0)) return undefined;
   const can = [
     found.superuser && 'is a superuser',
-    found.owner && `owns ${AUDIT_TABLE} (or is a member of its owner)`,
+    found.owner && `owns ${AUDIT_TABLE} or its schema (or is a member of the owner)`,
     found.privileges.length > 0 && `holds ${found.privileges.join(', ')} on ${AUDIT_TABLE}`,
   ].filter(Boolean);
   return {

@@ -294,4 +294,33 @@ describe('deployment roles on PostgreSQL', {
       await asSuperuser(`drop role ${member}`);
     }
   });
+
+  it('treats owning the schema (as the database owner does) like owning the table: migrate refuses, the server warns', async () => {
+    const fresh = await deployment.createDatabase();
+    const env = { DATABASE_URL: fresh.serviceUrl, MIGRATION_DATABASE_URL: fresh.ownerUrl };
+    const granted = await runTollgate(['migrate'], env);
+    assert.equal(granted.code, 0, granted.stderr);
+    await asSuperuser(`alter schema public owner to "${deployment.service}"`, [], fresh.name);
+    // Why it matters: the schema's owner drops the audit table, and could put a forged one in its place.
+    const client = new pg.Client({ connectionString: fresh.serviceUrl });
+    await client.connect();
+    try {
+      await client.query('begin');
+      await client.query('drop table audit_events');
+      await client.query('rollback');
+    } finally {
+      await client.end();
+    }
+    const refused = await runTollgate(['migrate'], env);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /owns, or is a member of the owner of, schema public:/);
+    const tg = await startTestInstance(KEK, { database: await connect(fresh.serviceUrl) });
+    try {
+      const warnings = tg.logs.filter((line) => WARNING.test(line));
+      assert.equal(warnings.length, 1);
+      assert.match(JSON.parse(warnings[0]!).msg, /owns audit_events or its schema/);
+    } finally {
+      await tg.close();
+    }
+  });
 });

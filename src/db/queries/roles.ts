@@ -30,14 +30,18 @@ export interface ServiceGrants {
 export interface RoleStanding {
   exists: boolean;
   superuser: boolean;
-  /** Tables of the schema the role owns, or may act as the owner of through membership. */
+  /**
+   * Tables of the schema the role owns, or may act as the owner of through membership, and
+   * `schema <name>` when it owns the schema itself (whose owner may drop any table in it; on
+   * PostgreSQL 15 and later, public belongs to the database's owner).
+   */
   owns: string[];
 }
 
 export interface AuditTableAbilities {
   role: string;
   superuser: boolean;
-  /** Owns the table, or is a member of the role that does. */
+  /** Owns the table or its schema, or is a member of the role that does. */
   owner: boolean;
   /** Of UPDATE, DELETE, TRUNCATE, those the role holds. */
   privileges: string[];
@@ -79,11 +83,13 @@ export function roleQueries(db: Kysely<Database>) {
       if (found.length === 0) return { exists: false, superuser: false, owns: [] };
       // Membership in the owner's role is as good as ownership: SET ROLE, then ALTER TABLE.
       const { rows: owned } = await sql<{ name: string }>`
-        select c.relname as name
-        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = ${schema} and c.relkind in ('r', 'p')
-          and pg_has_role(${role}, c.relowner, 'MEMBER')
-        order by c.relname`.execute(db);
+        select 'schema ' || n.nspname as name from pg_namespace n
+        where n.nspname = ${schema} and pg_has_role(${role}, n.nspowner, 'MEMBER')
+        union all
+        (select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = ${schema} and c.relkind in ('r', 'p')
+           and pg_has_role(${role}, c.relowner, 'MEMBER')
+         order by c.relname)`.execute(db);
       return { exists: true, superuser: found[0]!.superuser, owns: owned.map((r) => r.name) };
     },
 
@@ -136,19 +142,21 @@ export function roleQueries(db: Kysely<Database>) {
     /**
      * What this connection's role may do to the audit table: a superuser disables triggers
      * (or sets session_replication_role), its owner or a member of the owner's role drops or
-     * disables the trigger; UPDATE, DELETE and TRUNCATE are the privileges that rewrite rows.
+     * disables the trigger, the schema's owner drops the table and creates another in its
+     * place; UPDATE, DELETE and TRUNCATE are the privileges that rewrite rows.
      * Undefined when the table does not exist.
      */
     async auditTableAbilities(): Promise<AuditTableAbilities | undefined> {
       const { rows } = await sql<AuditTableAbilities>`
         select current_user as role, r.rolsuper as superuser,
-          pg_has_role(current_user, c.relowner, 'MEMBER') as owner,
+          pg_has_role(current_user, c.relowner, 'MEMBER')
+            or pg_has_role(current_user, n.nspowner, 'MEMBER') as owner,
           array_remove(array[
             case when has_table_privilege(c.oid, 'UPDATE') then 'UPDATE' end,
             case when has_table_privilege(c.oid, 'DELETE') then 'DELETE' end,
             case when has_table_privilege(c.oid, 'TRUNCATE') then 'TRUNCATE' end
           ], null) as privileges
-        from pg_class c, pg_roles r
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace, pg_roles r
         where c.oid = to_regclass(${AUDIT_TABLE}) and r.rolname = current_user`.execute(db);
       return rows[0];
     },
