@@ -129,7 +129,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const applied = await migrateToLatest(db.db as never);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   const exposure = await auditExposure(db);
-  if (exposure) logger.warn({ role: exposure.role, privileges: exposure.privileges }, exposure.message);
+  if (exposure) logger.warn(exposure.detail, exposure.message);
   if (config.migrationDatabaseUrl)
     logger.warn(
       'MIGRATION_DATABASE_URL is set, but only tollgate migrate uses it: keep the owner credentials out of the service',

@@ -1,6 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { DatabaseHandle } from './connect.ts';
-import { AUDIT_TABLE, MIGRATION_TABLES, roleQueries, type ServiceGrants } from './queries/roles.ts';
+import {
+  AUDIT_TABLE,
+  type AuditTableAbilities,
+  MIGRATION_TABLES,
+  roleQueries,
+  type ServiceGrants,
+} from './queries/roles.ts';
 import type { Database } from './schema/index.ts';
 
 /**
@@ -76,10 +82,8 @@ export async function grantServiceRole(
 }
 
 export interface AuditExposure {
-  role: string;
-  superuser: boolean;
-  owner: boolean;
-  privileges: string[];
+  /** What the role can do, for the log line's fields. */
+  detail: AuditTableAbilities;
   message: string;
 }
 
@@ -97,7 +101,7 @@ export async function auditExposure(handle: DatabaseHandle): Promise<AuditExposu
     found.privileges.length > 0 && `holds ${found.privileges.join(', ')} on ${AUDIT_TABLE}`,
   ].filter(Boolean);
   return {
-    ...found,
+    detail: found,
     message: `the database role ${found.role} could rewrite audit history: it ${can.join(', ')}. Connect DATABASE_URL as a role with only SELECT and INSERT on ${AUDIT_TABLE}, as tollgate migrate grants with MIGRATION_DATABASE_URL set to the owner (README, "Running in production")`,
   };
 }

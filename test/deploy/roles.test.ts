@@ -252,6 +252,10 @@ describe('deployment roles on PostgreSQL', {
       const line = JSON.parse(warnings[0]!);
       assert.equal(line.level, 40);
       assert.equal(line.role, deployment.owner);
+      assert.deepEqual(
+        [line.superuser, line.owner, line.privileges],
+        [false, true, ['UPDATE', 'DELETE', 'TRUNCATE']],
+      );
       assert.match(line.msg, /owns audit_events/);
       assert.match(line.msg, /Running in production/);
       assert.equal(
