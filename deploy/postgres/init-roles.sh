@@ -13,7 +13,9 @@
 # TOLLGATE_OWNER_ROLE, TOLLGATE_SERVICE_ROLE, TOLLGATE_DB (default tollgate_owner,
 # tollgate_service, tollgate); POSTGRES_USER, POSTGRES_DB and the usual PG* variables say where
 # to connect. Needs psql 15 or later (\getenv).
-set -euo pipefail
+# No `set -u`: where the script is not executable, the image sources it into its entrypoint,
+# which must not inherit that. Every variable below has a default.
+set -eo pipefail
 
 missing=()
 [ -n "${TOLLGATE_OWNER_PASSWORD:-}" ] || missing+=(TOLLGATE_OWNER_PASSWORD)
