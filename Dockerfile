@@ -21,8 +21,14 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 # to the service user.
 COPY . .
 
-# DATA_DIR (./data): admin.json and, without DATABASE_URL, the embedded database. Created here
-# and owned by the service user, so a fresh named volume mounted on it inherits that owner.
+# `tollgate` on PATH: `docker compose exec tollgate tollgate …` and the one-shot migrate
+# service (command `tollgate migrate`). The link resolves to /app/bin, whose imports find /app/src.
+RUN chmod 0755 /app/bin/tollgate.js && ln -s /app/bin/tollgate.js /usr/local/bin/tollgate
+
+# DATA_DIR: admin.json and, without DATABASE_URL, the embedded database. Created here and owned
+# by the service user, so a fresh named volume mounted on it inherits that owner. Absolute, so
+# the command-line tool finds admin.json from any working directory of an exec.
+ENV DATA_DIR=/app/data
 RUN mkdir -p /app/data && chown node:node /app/data
 VOLUME ["/app/data"]
 

@@ -22,7 +22,14 @@ import {
   restrictNewFileModes,
 } from './common/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
-import { type DatabaseHandle, DataDirLockedError, migrateToLatest, openDatabase } from './db/index.ts';
+import {
+  auditExposure,
+  type DatabaseHandle,
+  DataDirLockedError,
+  migrateToLatest,
+  openDatabase,
+  SchemaBehindError,
+} from './db/index.ts';
 import { createDecisionEngine } from './decide/index.ts';
 import { GatewayCredentials } from './gateway/index.ts';
 import {
@@ -123,6 +130,12 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     ));
   const applied = await migrateToLatest(db.db as never);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  const exposure = await auditExposure(db);
+  if (exposure) logger.warn(exposure.detail, exposure.message);
+  if (config.migrationDatabaseUrl)
+    logger.warn(
+      'MIGRATION_DATABASE_URL is set, but only tollgate migrate uses it: keep the owner credentials out of the service',
+    );
 
   const ring = new SigningKeyRing(db, kek.key, config.keys);
   ring.on('refused', ({ kid, reason }) =>
@@ -412,8 +425,8 @@ if (import.meta.main) {
     process.stderr.write(
       `tollgate: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
     );
-    // Another process holding the embedded database is the operator's to resolve, like a bad
-    // configuration: exit 2, not 1.
-    process.exit(error instanceof DataDirLockedError ? 2 : 1);
+    // Another process holding the embedded database, or a schema only the owner can migrate,
+    // is the operator's to resolve, like a bad configuration: exit 2, not 1.
+    process.exit(error instanceof DataDirLockedError || error instanceof SchemaBehindError ? 2 : 1);
   });
 }

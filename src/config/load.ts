@@ -8,6 +8,8 @@ export interface Config {
   issuer: string;
   production: boolean;
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+  /** The owner role's connection for `tollgate migrate`; the server never uses it. */
+  migrationDatabaseUrl: string | undefined;
   dataDir: string;
   /** Undefined means "use (or create) the development key in dataDir". */
   keyEncryptionKey: Buffer | undefined;
@@ -67,6 +69,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'WORKERS: the embedded database admits one process; set DATABASE_URL to run several workers',
     );
   }
+  if (present.MIGRATION_DATABASE_URL && !present.DATABASE_URL) {
+    problems.push(
+      'MIGRATION_DATABASE_URL: only meaningful with DATABASE_URL (the service role it grants to); set both or neither',
+    );
+  }
   const production = present.NODE_ENV === 'production';
   if (production && !present.KEY_ENCRYPTION_KEY) {
     problems.push('KEY_ENCRYPTION_KEY: is required when NODE_ENV=production (try: openssl rand -base64 32)');
@@ -82,6 +89,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL }
       : { kind: 'pglite', dataDir: resolve(dataDir, 'pglite') },
+    migrationDatabaseUrl: e.DATABASE_URL ? e.MIGRATION_DATABASE_URL : undefined,
     dataDir,
     keyEncryptionKey: e.KEY_ENCRYPTION_KEY ? decodeKey(e.KEY_ENCRYPTION_KEY) : undefined,
     redisUrl: e.REDIS_URL,

@@ -54,6 +54,11 @@ export const envSchema = z.object({
     .optional(),
   /** PostgreSQL connection string; unset means the embedded database in DATA_DIR. */
   DATABASE_URL: url(['postgres:', 'postgresql:'], 'must be a postgres:// URL').optional(),
+  /**
+   * The owner role's connection, for `tollgate migrate` only: the server never connects with it,
+   * so a compromised service holds no credentials that could alter the schema or the audit log.
+   */
+  MIGRATION_DATABASE_URL: url(['postgres:', 'postgresql:'], 'must be a postgres:// URL').optional(),
   /** Where the embedded database, the development key and admin.json live. */
   DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
   /** 32-byte key (base64, base64url or hex) that encrypts signing keys at rest. */

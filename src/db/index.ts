@@ -1,6 +1,6 @@
 export { type DatabaseHandle, type DatabaseTarget, openDatabase } from './connect.ts';
 export { type DataDirLock, DataDirLockedError, lockDataDir } from './data-dir-lock.ts';
-export { migrateToLatest } from './migrator.ts';
+export { type MigrateOptions, migrateToLatest, pendingMigrations, SchemaBehindError } from './migrator.ts';
 export { type ApiRow, apiQueries, type NewApi } from './queries/apis.ts';
 export {
   type AuditFilter,
@@ -19,9 +19,26 @@ export { GATEWAY_CHANNEL, type GatewayRow, gatewayQueries } from './queries/gate
 export { oidcPayloadQueries, type PayloadWrite, type StoredPayload } from './queries/oidc-payloads.ts';
 export { POLICY_CHANNEL, type PolicyVersionRow, policyVersionQueries } from './queries/policy-versions.ts';
 export { REVOCATION_CHANNEL, revokedTokenQueries } from './queries/revoked-tokens.ts';
+export {
+  AUDIT_TABLE,
+  type AuditTableAbilities,
+  MIGRATION_TABLES,
+  type RoleStanding,
+  roleQueries,
+  type ServiceGrants,
+  type TollgateSchema,
+} from './queries/roles.ts';
 export { type SigningKeyRow, signingKeyQueries } from './queries/signing-keys.ts';
 export { type NewUser, USER_CHANNEL, type UserRow, userQueries } from './queries/users.ts';
 export { isRefusedValue } from './refused-value.ts';
 export type { Database } from './schema/index.ts';
+export {
+  type AuditExposure,
+  auditExposure,
+  grantServiceRole,
+  ServiceRoleRefusedError,
+  type ServiceRoleReport,
+  userOf,
+} from './service-role.ts';
 export { isDatabaseUnavailable } from './unavailable.ts';
 export { ChannelFollower, watchChannel } from './watch.ts';

@@ -87,6 +87,16 @@ describe('loadConfig', () => {
       'AUDIT_PREVIOUS_KEYS with a short key',
     ],
     ['AUDIT_CHECKPOINT_SECONDS', { AUDIT_CHECKPOINT_SECONDS: '0' }, 'AUDIT_CHECKPOINT_SECONDS=0'],
+    [
+      'MIGRATION_DATABASE_URL',
+      { DATABASE_URL: 'postgres://svc@db/tollgate', MIGRATION_DATABASE_URL: 'mysql://owner@db/tollgate' },
+      'MIGRATION_DATABASE_URL=mysql://…',
+    ],
+    [
+      'MIGRATION_DATABASE_URL',
+      { MIGRATION_DATABASE_URL: 'postgres://owner@db/tollgate' },
+      'MIGRATION_DATABASE_URL without DATABASE_URL',
+    ],
   ];
 
   it('reads the audit key, the previous ones and the checkpoint interval', () => {
@@ -110,6 +120,16 @@ describe('loadConfig', () => {
       assert.match(problems[0] ?? '', new RegExp(`^${variable}: \\S`));
     });
   }
+
+  it('keeps MIGRATION_DATABASE_URL apart from the database the server opens', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://tollgate_service@db/tollgate',
+      MIGRATION_DATABASE_URL: 'postgresql://tollgate_owner@db/tollgate',
+    });
+    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgres://tollgate_service@db/tollgate' });
+    assert.equal(config.migrationDatabaseUrl, 'postgresql://tollgate_owner@db/tollgate');
+    assert.equal(loadConfig({ DATABASE_URL: 'postgres://db/tollgate' }).migrationDatabaseUrl, undefined);
+  });
 
   it('reports every bad variable at once, including rules that span variables', () => {
     const problems = problemsOf({

@@ -20,6 +20,7 @@ export function runTollgate(args: string[], env: Record<string, string>, stdin =
     'TOLLGATE_CLIENT_ID',
     'TOLLGATE_CLIENT_SECRET',
     'DATABASE_URL',
+    'MIGRATION_DATABASE_URL',
     'DATA_DIR',
   ]) {
     delete base[name];

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { migrations } from '../../migrations/index.ts';
+import {
+  type DatabaseHandle,
+  grantServiceRole,
+  migrateToLatest,
+  openDatabase,
+  pendingMigrations,
+  SchemaBehindError,
+} from '../../src/db/index.ts';
+import { ENGINE } from '../helpers/database.ts';
+import { freePort } from '../helpers/net.ts';
+import { asSuperuser, createDeployment, type Deployment } from '../helpers/roles.ts';
+
+const ALL = Object.keys(migrations);
+const NEWEST = ALL.at(-1)!;
+const MAIN = resolve(import.meta.dirname, '../../src/main.ts');
+
+/** `node src/main.ts` with only `env` (plus PATH) in an empty directory, until it exits. */
+async function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const cwd = await mkdtemp(join(tmpdir(), 'tollgate-migrator-'));
+  try {
+    return await new Promise((done) => {
+      execFile(
+        process.execPath,
+        [MAIN],
+        { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 },
+        (error, _stdout, stderr) => {
+          done({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr });
+        },
+      );
+    });
+  } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
+}
+
+describe('migrating with a service role that owns nothing', {
+  skip: ENGINE !== 'postgres' && 'needs TOLLGATE_TEST_DATABASE_URL (roles need a real server)',
+}, () => {
+  let deployment: Deployment;
+  let service: DatabaseHandle;
+  before(async () => {
+    deployment = await createDeployment();
+    const owner = await openDatabase({ kind: 'postgres', url: deployment.ownerUrl });
+    try {
+      await migrateToLatest(owner.db as never);
+      await grantServiceRole(owner.db, deployment.service);
+      assert.deepEqual(await pendingMigrations(owner.db as never), []);
+    } finally {
+      await owner.close();
+    }
+    service = await openDatabase({ kind: 'postgres', url: deployment.serviceUrl });
+  });
+  after(async () => {
+    await service?.close();
+    await deployment?.drop();
+  });
+
+  it('does not run the migrator when nothing is pending', async () => {
+    // Without its lock row, Kysely's migrator would insert one, which the service may not do:
+    // this passes only if the migrator never runs.
+    await asSuperuser('delete from kysely_migration_lock', [], deployment.database);
+    assert.deepEqual(await migrateToLatest(service.db as never), []);
+  });
+
+  it('names the pending migrations and the way out when the schema is behind', async () => {
+    const [newest] = await asSuperuser<{ name: string; timestamp: string }>(
+      'delete from kysely_migration where name = $1 returning name, timestamp',
+      [NEWEST],
+      deployment.database,
+    );
+    try {
+      assert.deepEqual(await pendingMigrations(service.db as never), [NEWEST]);
+      await assert.rejects(migrateToLatest(service.db as never), (error: unknown) => {
+        assert.ok(error instanceof SchemaBehindError, String(error));
+        assert.deepEqual(error.pending, [NEWEST]);
+        assert.match(error.message, new RegExp(`pending migrations: ${NEWEST}\\) and DATABASE_URL's role`));
+        assert.match(error.message, /run `tollgate migrate` with MIGRATION_DATABASE_URL/);
+        return true;
+      });
+    } finally {
+      await asSuperuser(
+        'insert into kysely_migration (name, timestamp) values ($1, $2)',
+        [newest!.name, newest!.timestamp],
+        deployment.database,
+      );
+    }
+  });
+
+  it('a server started on an unmigrated database as the service role exits 2 saying what to run', async () => {
+    const fresh = await deployment.createDatabase();
+    const { code, stderr } = await runMain({
+      DATABASE_URL: fresh.serviceUrl,
+      PORT: String(await freePort()),
+    });
+    assert.equal(code, 2, stderr);
+    assert.match(
+      stderr,
+      new RegExp(
+        `^tollgate: failed to start: the database schema is behind \\(pending migrations: ${ALL.join(', ')}\\)`,
+      ),
+    );
+    assert.match(stderr, /permission denied for schema public/);
+    assert.match(stderr, /run `tollgate migrate` with MIGRATION_DATABASE_URL set to the owner/);
+    assert.ok(!stderr.includes(deployment.servicePassword), 'the password appears in the message');
+  });
+});
