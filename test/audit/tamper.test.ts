@@ -313,6 +313,14 @@ describe(`audit tampering on ${ENGINE}`, () => {
       const good = await runTollgate(['audit', 'verify', '--checkpoints', logFile], cliEnv(tg));
       assert.equal(good.code, 0, good.stderr);
       assert.match(good.stdout, /\d+ checkpoints in .* match the table \(latest: seq \d+ at /);
+      // As the README pipes a compose log in: the file is standard input.
+      const piped = await runTollgate(
+        ['audit', 'verify', '--checkpoints', '-'],
+        cliEnv(tg),
+        `${tg.logs.join('\n')}\n`,
+      );
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.match(piped.stdout, /checkpoints in standard input match the table/);
 
       const line = tg.logs.find((l) => l.includes('"audit_checkpoint"')) as string;
       const forged = JSON.parse(line) as { audit_checkpoint: { seq: number } };

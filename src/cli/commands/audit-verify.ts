@@ -11,6 +11,7 @@ import { failure, usageError } from '../errors.ts';
 const BATCH = 200;
 /** Problems listed in full; the rest are counted. */
 const SHOWN = 20;
+const STDIN_NAME = 'standard input';
 
 interface FoundCheckpoint {
   line: number;
@@ -29,18 +30,9 @@ interface CheckpointReport {
  * The checkpoints in a log file of JSON lines (the service's own log, or an export of it from
  * ELK or Loki): every line whose object carries `audit_checkpoint`. Other lines are skipped.
  */
-async function readCheckpoints(path: string): Promise<FoundCheckpoint[]> {
+async function readCheckpoints(path: string, stdin: () => NodeJS.ReadableStream): Promise<FoundCheckpoint[]> {
   const found: FoundCheckpoint[] = [];
-  const stream = createReadStream(path, { encoding: 'utf8' });
-  const opened = new Promise<void>((resolve, reject) => {
-    stream.once('open', () => resolve());
-    stream.once('error', reject);
-  });
-  try {
-    await opened;
-  } catch (error) {
-    throw failure(`cannot read ${path}: ${(error as Error).message}`);
-  }
+  const stream = path === '-' ? stdin() : await openFile(path);
   let line = 0;
   for await (const text of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
     line += 1;
@@ -60,11 +52,34 @@ async function readCheckpoints(path: string): Promise<FoundCheckpoint[]> {
   return found;
 }
 
-async function checkFile(admin: AdminApi, path: string): Promise<CheckpointReport> {
-  const found = await readCheckpoints(path);
+async function openFile(path: string): Promise<NodeJS.ReadableStream> {
+  const stream = createReadStream(path, { encoding: 'utf8' });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      stream.once('open', () => resolve());
+      stream.once('error', reject);
+    });
+  } catch (error) {
+    throw failure(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  return stream;
+}
+
+async function checkFile(
+  admin: AdminApi,
+  path: string,
+  stdin: () => NodeJS.ReadableStream,
+): Promise<CheckpointReport> {
+  const found = await readCheckpoints(path, stdin);
   if (found.length === 0)
     throw failure(`${path} holds no audit checkpoints (log lines with "${CHECKPOINT_FIELD}")`);
-  const report: CheckpointReport = { file: path, checked: 0, failed: 0, latest: null, problems: [] };
+  const report: CheckpointReport = {
+    file: path === '-' ? STDIN_NAME : path,
+    checked: 0,
+    failed: 0,
+    latest: null,
+    problems: [],
+  };
   for (let start = 0; start < found.length; start += BATCH) {
     const batch = found.slice(start, start + BATCH);
     const { results } = (await admin.request('POST', '/audit/checkpoints', {
@@ -95,11 +110,11 @@ function summary(verdict: ChainVerdict): string {
 export const verifyCommand: Command = {
   path: ['audit', 'verify'],
   options: { 'expect-head': { type: 'string' }, checkpoints: { type: 'string' } },
-  synopsis: '[--expect-head SEQ:HASH] [--checkpoints LOGFILE]',
+  synopsis: '[--expect-head SEQ:HASH] [--checkpoints LOGFILE|-]',
   summary: 'verify the keyed audit chain; names the first row edited, deleted or forged (exit 1)',
   details: [
     '--expect-head   a head recorded earlier (as printed by verify): row SEQ must still have HASH',
-    '--checkpoints   a log file (JSON lines) holding the signed checkpoints the service logs;',
+    '--checkpoints   a log file (JSON lines; - for standard input) holding the signed checkpoints the service logs;',
     '                each must verify and its row must still be there (catches a deleted tail)',
   ],
   async run({ values }, ctx) {
@@ -113,7 +128,7 @@ export const verifyCommand: Command = {
     const admin = await ctx.admin();
     const query = expectHead === undefined ? '' : `?${new URLSearchParams({ expect_head: expectHead })}`;
     const verdict = (await admin.request('GET', `/audit/verify${query}`)) as ChainVerdict;
-    const checkpoints = file === undefined ? undefined : await checkFile(admin, file);
+    const checkpoints = file === undefined ? undefined : await checkFile(admin, file, () => ctx.stdin());
     const ok = verdict.ok && (checkpoints?.failed ?? 0) === 0;
     const result = { ...verdict, ok, ...(checkpoints ? { checkpoints } : {}) };
     const lines: string[] = [];
@@ -123,7 +138,7 @@ export const verifyCommand: Command = {
     if (checkpoints && checkpoints.failed === 0) {
       const latest = checkpoints.latest as AuditCheckpoint;
       lines.push(
-        `${checkpoints.checked} checkpoints in ${file} match the table (latest: seq ${latest.seq} at ${latest.at}).`,
+        `${checkpoints.checked} checkpoints in ${checkpoints.file} match the table (latest: seq ${latest.seq} at ${latest.at}).`,
       );
     }
     if (ok) {
@@ -138,7 +153,9 @@ export const verifyCommand: Command = {
         `audit chain BROKEN at seq ${verdict.first_bad.seq}: ${verdict.first_bad.problem} (${summary(verdict)} verify before it)`,
       );
     if (checkpoints && checkpoints.failed > 0) {
-      problems.push(`${checkpoints.failed} of ${checkpoints.checked} checkpoints in ${file} do not hold:`);
+      problems.push(
+        `${checkpoints.failed} of ${checkpoints.checked} checkpoints in ${checkpoints.file} do not hold:`,
+      );
       for (const p of checkpoints.problems)
         problems.push(`  line ${p.line} (seq ${p.seq}, ${p.at}): ${p.problem}`);
       if (checkpoints.failed > checkpoints.problems.length)
