@@ -95,7 +95,8 @@ export function createDecisionEngine(deps: EngineDeps) {
       if (raw !== null && typeof raw === 'object' && 'checks' in raw) {
         const body = parseInput(batchDecideBody, raw);
         // All or nothing: a batch refused for one check leaves no decision of the others logged.
-        body.checks.forEach((check, i) => requirePolicy(set, check.resource.type, `checks.${i}.`));
+        for (const [i, check] of body.checks.entries())
+          requirePolicy(set, check.resource.type, `checks.${i}.`);
         const subject = await resolve(body.subject);
         return {
           results: body.checks.map((check, i) =>
