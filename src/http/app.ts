@@ -23,6 +23,7 @@ import { requireScope } from './admin-auth.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
 import { refuseOtherSpellings } from './canonical-paths.ts';
+import { decideChains } from './decide-chain.ts';
 import { decideRoutes } from './decide-routes.ts';
 import { fastPath } from './fast-path.ts';
 import { refuseUnstorableQuery } from './json-shape.ts';
@@ -129,12 +130,13 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     onUserChange: (id) => deps.oidc.users.invalidate(id),
     grants: deps.grants,
   });
-  const decide = decideRoutes({
+  const chains = decideChains({
     verifier: deps.oidc.verifier,
     limitCaller: deps.limitCaller,
     grants: deps.grants,
     engine: deps.engine,
   });
+  const decide = decideRoutes(chains);
   ops.get('/openapi.yaml', (ctx) => {
     ctx.type = 'application/yaml';
     ctx.body = OPENAPI;
@@ -162,8 +164,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     throw new TollgateError('not_found', 'no such endpoint; see /.well-known/openid-configuration');
   });
   const fast = fastPath({
-    verifier: deps.oidc.verifier,
-    engine: deps.engine,
+    chains,
     forward: createForwardAuth({
       verifyGateway: (key) => deps.gateways.verify(key),
       resolveSubject: deps.resolveSubject,
@@ -172,9 +173,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     }),
     logger: deps.logger,
     accepting: deps.accepting,
-    limitCaller: deps.limitCaller,
     secure: transport.secure,
-    grants: deps.grants,
   });
   const koaListener = app.callback();
   return {

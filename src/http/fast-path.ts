@@ -1,25 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { TollgateError } from '../common/index.ts';
-import type { DecisionEngine } from '../decide/index.ts';
 import { contractFor, FORWARD_PREFIX, type ForwardAuth } from '../gateway/index.ts';
-import type { AccessTokenVerifier } from '../oidc/index.ts';
-import { authenticateBearer, type CurrentGrants } from './admin-auth.ts';
-import { DECIDE_BODY_LIMIT_KB, decideCaller } from './decide-routes.ts';
+import { type DecideStep, runChain } from './decide-chain.ts';
 import { errorResponse, requestIdFrom, SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY } from './middleware.ts';
 
-const BODY_LIMIT_BYTES = DECIDE_BODY_LIMIT_KB * 1024;
+/** The decision endpoints answered here, whatever query string they carry. */
+const DECIDE_PATHS = new Set(['/decide', '/decide/plan']);
 
 export interface FastPathDeps {
-  verifier: AccessTokenVerifier;
-  engine: DecisionEngine;
+  /** The /decide and /decide/plan steps, shared with the Koa routes. */
+  chains: { check: DecideStep[]; plan: DecideStep[] };
   forward: ForwardAuth;
   logger: Logger;
   accepting: () => boolean;
-  limitCaller: (clientId: string) => Promise<void>;
   /** Whether the request came over HTTPS (see transportSecurity): then the answer carries HSTS. */
   secure: (req: IncomingMessage) => boolean;
-  grants: CurrentGrants;
 }
 
 interface Answer {
@@ -31,8 +26,9 @@ interface Answer {
 }
 
 /**
- * The per-request endpoints gateways call, answered straight from node:http before Koa:
- * `POST /decide` and forward-auth (`/decide/forward/{nginx,traefik,envoy}`). Koa's context,
+ * The per-request endpoints gateways and services call, answered straight from node:http
+ * before Koa: `POST /decide`, `POST /decide/plan` (the steps of decide-chain.ts, which the Koa
+ * routes run too) and forward-auth (`/decide/forward/{nginx,traefik,envoy}`). Koa's context,
  * router chain and body parser cost several times the decision itself (bench/decide.ts). Same
  * contract as Koa routes: request id, security headers, JSON only where there is a body, body
  * limit, OAuth-shaped errors. Returns false for any other request.
@@ -40,8 +36,11 @@ interface Answer {
 export function fastPath(deps: FastPathDeps) {
   return function handleFast(req: IncomingMessage, res: ServerResponse): boolean {
     const url = req.url ?? '';
-    if (req.method === 'POST' && url === '/decide') {
-      respond(req, res, '/decide', async () => ({ status: 200, body: await decide(req) }));
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    if (req.method === 'POST' && DECIDE_PATHS.has(path)) {
+      const chain = path === '/decide' ? deps.chains.check : deps.chains.plan;
+      respond(req, res, path, async () => ({ status: 200, body: await runChain(chain, req) }));
       return true;
     }
     const contract = contractFor(url);
@@ -89,42 +88,6 @@ export function fastPath(deps: FastPathDeps) {
         }
       });
   }
-
-  async function decide(req: IncomingMessage): Promise<unknown> {
-    const caller = await authenticateBearer(
-      deps.verifier,
-      req.headers.authorization,
-      decideCaller(deps.grants),
-    );
-    await deps.limitCaller(caller.clientId);
-    const type = req.headers['content-type'] ?? '';
-    if (!/^application\/json\s*(;|$)/i.test(type)) {
-      throw new TollgateError('unsupported_media_type', 'the request body must be application/json');
-    }
-    const text = await readBody(req);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      throw new TollgateError('invalid_request', 'request body is not valid JSON or form data');
-    }
-    return deps.engine.check(raw, caller.clientId);
-  }
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  if (declared > BODY_LIMIT_BYTES)
-    throw new TollgateError('request_too_large', `request body exceeds ${DECIDE_BODY_LIMIT_KB}kb`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > BODY_LIMIT_BYTES)
-      throw new TollgateError('request_too_large', `request body exceeds ${DECIDE_BODY_LIMIT_KB}kb`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
