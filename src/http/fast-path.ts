@@ -2,7 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { contractFor, FORWARD_PREFIX, type ForwardAuth } from '../gateway/index.ts';
 import { type DecideStep, runChain } from './decide-chain.ts';
-import { errorResponse, requestIdFrom, SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY } from './middleware.ts';
+import {
+  errorResponse,
+  logFailure,
+  requestIdFrom,
+  SECURITY_HEADERS,
+  STRICT_TRANSPORT_SECURITY,
+} from './middleware.ts';
 
 /** The decision endpoints answered here, whatever query string they carry. */
 const DECIDE_PATHS = new Set(['/decide', '/decide/plan']);
@@ -68,9 +74,8 @@ export function fastPath(deps: FastPathDeps) {
         },
         (error: unknown) => {
           const rendered = errorResponse(error);
-          if (rendered.status === 500) deps.logger.error({ reqId: id, err: error }, 'request failed');
-          else if (rendered.status === 503) deps.logger.warn({ reqId: id }, 'database unavailable');
-          else if (rendered.refused) deps.logger.warn({ reqId: id, err: error }, 'database refused a value');
+          if (rendered.status >= 500 || rendered.refused)
+            logFailure(deps.logger.child({ reqId: id }), rendered, error);
           if (rendered.challenge) headers['WWW-Authenticate'] = rendered.challenge;
           if (rendered.retryAfter) headers['Retry-After'] = rendered.retryAfter;
           // An unread body would be parsed as the next request on this connection.

@@ -58,15 +58,19 @@ export async function renderErrors(ctx: Context, next: Next) {
     await next();
   } catch (error) {
     const rendered = errorResponse(error);
-    if (rendered.status === 500) ctx.state.log.error({ err: error }, 'request failed');
-    else if (rendered.status === 503) ctx.state.log.warn('database unavailable');
-    else if (rendered.refused)
-      ctx.state.log.warn({ err: error }, 'database refused a value from the request');
+    logFailure(ctx.state.log, rendered, error);
     ctx.status = rendered.status;
     if (rendered.challenge) ctx.set('WWW-Authenticate', rendered.challenge);
     if (rendered.retryAfter) ctx.set('Retry-After', rendered.retryAfter);
     ctx.body = rendered.body;
   }
+}
+
+/** What an error answered by either stack leaves in the log: faults with their stack, outages and refused values as warnings. */
+export function logFailure(log: Logger, rendered: ReturnType<typeof errorResponse>, error: unknown): void {
+  if (rendered.status === 500) log.error({ err: error }, 'request failed');
+  else if (rendered.status === 503) log.warn('database unavailable');
+  else if (rendered.refused) log.warn({ err: error }, 'database refused a value from the request');
 }
 
 /** The status, Bearer challenge and OAuth body for any error; one rendering for every path. */
