@@ -17,6 +17,7 @@ import {
 } from '../../src/audit/index.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/index.ts';
 import { insertRow, type StoredRow, sha256Link } from '../helpers/audit-rows.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTcpProxy } from '../helpers/net.ts';
 
@@ -263,7 +264,7 @@ describe(`audit log on ${ENGINE}`, () => {
   });
 
   it('keeps events buffered while writing fails, and writes them once it works again', {
-    skip: ENGINE !== 'postgres' && 'needs a PostgreSQL server',
+    skip: skipUnless('postgres'),
   }, async () => {
     // The writer reaches the real server through a proxy the test takes away and brings back.
     const url = new URL(database.url ?? '');
@@ -309,7 +310,7 @@ describe(`audit log on ${ENGINE}`, () => {
   });
 });
 
-describe('the audit writer thread', { skip: ENGINE !== 'postgres' && 'needs a PostgreSQL server' }, () => {
+describe('the audit writer thread', { skip: skipUnless('postgres') }, () => {
   let database: TestDatabase;
   before(async () => {
     database = await openTestDatabase();
@@ -356,7 +357,7 @@ describe('the audit writer thread', { skip: ENGINE !== 'postgres' && 'needs a Po
 });
 
 describe('audit log privileges on PostgreSQL', {
-  skip: ENGINE !== 'postgres' && 'needs a PostgreSQL server',
+  skip: skipUnless('postgres'),
 }, () => {
   let database: TestDatabase;
   before(async () => {

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { createApi, createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { policyFiles } from '../helpers/policies.ts';
-
-const postgres = process.env.TOLLGATE_TEST_DATABASE_URL !== undefined;
 
 /** Polls `probe` until it returns true; resolves to the milliseconds it took. */
 async function within(ms: number, probe: () => Promise<boolean>): Promise<number> {
@@ -17,7 +16,7 @@ async function within(ms: number, probe: () => Promise<boolean>): Promise<number
   throw new Error(`not within ${ms} ms`);
 }
 
-describe('three instances on one PostgreSQL database', { skip: !postgres && 'needs PostgreSQL' }, () => {
+describe('three instances on one PostgreSQL database', { skip: skipUnless('postgres') }, () => {
   let a: TestInstance;
   let b: TestInstance;
   let c: TestInstance;

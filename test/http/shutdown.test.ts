@@ -108,14 +108,11 @@ describe('graceful shutdown on SIGTERM', () => {
           method: 'POST',
           headers: { authorization: `Bearer ${decideToken}`, 'content-type': 'application/json' },
           body: JSON.stringify({ subject: { id: 'u' }, action: 'read', resource: { type: 'Invoice' } }),
-        }).then(
-          async (response) => {
-            await response.arrayBuffer();
-            if (response.headers.get('connection') === 'close') loading = false;
-            return response.status;
-          },
-          failureKind,
-        );
+        }).then(async (response) => {
+          await response.arrayBuffer();
+          if (response.headers.get('connection') === 'close') loading = false;
+          return response.status;
+        }, failureKind);
         decideStatuses.push(status);
         if (typeof status === 'string') return;
       }

@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../../src/db/index.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/net.ts';
 import { requestToken } from '../helpers/tokens.ts';
 
-// Several workers need a database several processes can share: PostgreSQL only.
-const postgres = process.env.TOLLGATE_TEST_DATABASE_URL !== undefined;
+// Several workers need a database several processes can share: PostgreSQL only (below).
 
 describe('WORKERS=2: one instance, two processes on one port', {
-  skip: !postgres && 'needs PostgreSQL',
+  skip: skipUnless('postgres'),
 }, () => {
   let dataDir: string;
   let database: TestDatabase;

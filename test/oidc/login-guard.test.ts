@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { attemptLogin } from '../helpers/browser.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 
@@ -72,7 +73,7 @@ async function webClient(tg: TestInstance): Promise<string> {
 const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL;
 
 describe('lockouts shared through Redis', {
-  skip: !REDIS_URL && 'set TOLLGATE_TEST_REDIS_URL to run',
+  skip: skipUnless('redis'),
 }, () => {
   let a: TestInstance;
   let b: TestInstance;

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import * as client from 'openid-client';
 import { digestSecret } from '../../src/common/index.ts';
 import { Browser, formAction, formField } from '../helpers/browser.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { createApi, createClient, createMachineClient, createUser, discover } from '../helpers/fixtures.ts';
 import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
@@ -267,7 +268,7 @@ describe('limits without Redis', () => {
 });
 
 describe('forward-auth limits per gateway, shared across instances through Redis', {
-  skip: !REDIS_URL && 'set TOLLGATE_TEST_REDIS_URL to run',
+  skip: skipUnless('redis'),
 }, () => {
   let a: TestInstance;
   let b: TestInstance;
