@@ -118,7 +118,10 @@ describe('signing key rotation over HTTP', () => {
     assert.equal(listed.find((k) => k.kid === oldKid)?.state, 'active');
     // Everything above happened while the new keys were pending, or it proved nothing.
     const activatesAt = Math.min(...rotated.map((k) => Date.parse(k.activatesAt)));
-    assert.ok(Date.now() < activatesAt, 'the pending-phase checks ran past activation: raise KEY_PUBLISH_SECONDS');
+    assert.ok(
+      Date.now() < activatesAt,
+      'the pending-phase checks ran past activation: raise KEY_PUBLISH_SECONDS',
+    );
   });
 
   it('signs with the new key once it activates, and old tokens still verify against the published JWKS', async () => {
