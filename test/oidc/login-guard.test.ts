@@ -106,7 +106,7 @@ async function webClient(tg: TestInstance): Promise<string> {
   ).client_id;
 }
 
-// Set by .ci/run, so CI never skips this; a machine without Redis skips it with this reason.
+// Set and required by .ci/run (TOLLGATE_TEST_REQUIRE), so CI never skips this; elsewhere it skips without Redis.
 const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL;
 
 describe('lockouts shared through Redis', {

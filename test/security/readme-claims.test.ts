@@ -18,7 +18,7 @@ import { loggedInUser } from '../helpers/users.ts';
 
 const API = 'https://claims.example.test';
 const REDIRECT = 'https://app.example.test/cb';
-// Set by .ci/run, so CI never skips these; a machine without Redis skips them with this reason.
+// Set and required by .ci/run (TOLLGATE_TEST_REQUIRE), so CI never skips these; elsewhere they skip without Redis.
 const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL;
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
