@@ -18,7 +18,9 @@ async function eventOf(
   type: string,
   where: (event: AuditRecord) => boolean = () => true,
 ): Promise<AuditRecord> {
-  for (let i = 0; i < 50; i++) {
+  // A deadline, not a count of tries: a loaded machine answers each poll more slowly.
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
     const response = await tg.admin$('GET', `/audit?type=${type}&limit=1000`);
     const { events } = (await response.json()) as { events: AuditRecord[] };
     const found = events.find(where);
@@ -207,9 +209,11 @@ describe('decision log settings', () => {
       [{ DECISION_LOG_ALLOW_SAMPLE: '0' }, [false]],
       [{ DECISION_LOG: 'off' }, []],
     ] as const) {
+      const label = JSON.stringify(env);
       const tg = await startTestInstance({ AUDIT_FLUSH_MS: '20', ...env });
       try {
-        await tg.admin$('POST', '/policies', { files: policyFiles() });
+        const pushed = await tg.admin$('POST', '/policies', { files: policyFiles() });
+        assert.equal(pushed.status, 201, label);
         const { created } = await createMachineClient(tg, {
           name: 'gw',
           scope: 'decide',
@@ -220,8 +224,12 @@ describe('decision log settings', () => {
             access_token: string;
           }
         ).access_token;
-        for (const status of ['draft', 'paid']) {
-          await fetch(`${tg.url}/decide`, {
+        // One allow (read a draft) and one denial (update a paid invoice), both really decided.
+        for (const [status, allow, rule] of [
+          ['draft', true, 'read-own-tenant'],
+          ['paid', false, null],
+        ] as const) {
+          const response = await fetch(`${tg.url}/decide`, {
             method: 'POST',
             headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
             body: JSON.stringify({
@@ -230,17 +238,28 @@ describe('decision log settings', () => {
               resource: { type: 'Invoice', attrs: { tenant: 'acme', status } },
             }),
           });
+          assert.equal(response.status, 200, label);
+          const body = (await response.json()) as { allow: boolean; rule: string | null; reason?: string };
+          assert.equal(body.allow, allow, `${label} ${status}`);
+          if (allow) assert.equal(body.rule, rule, label);
+          else assert.equal(body.reason, 'paid invoices are immutable', label);
         }
-        // Written after the token event, so once that is there the decisions would be too.
-        await eventOf(tg, 'token.issued');
-        await new Promise((done) => setTimeout(done, 100));
+        // A marker recorded after the decisions: the writer keeps order, so once the marker is
+        // written every decision event recorded before it would be written too.
+        const marker = await createClient(tg, {
+          name: 'marker',
+          grant_types: ['client_credentials'],
+          scope: 'decide',
+          api: 'urn:tollgate',
+        });
+        await eventOf(tg, 'admin.change', (e) => e.data.target === marker.client_id);
         const { events } = (await (await tg.admin$('GET', '/audit?type=decision')).json()) as {
           events: AuditRecord[];
         };
         assert.deepEqual(
           events.map((e) => e.data.allow),
           expected,
-          JSON.stringify(env),
+          label,
         );
       } finally {
         await tg.close();

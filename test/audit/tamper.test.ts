@@ -9,6 +9,7 @@ import pg from 'pg';
 import { type AuditKey, auditKeys, linkHash } from '../../src/audit/index.ts';
 import type { Database } from '../../src/db/index.ts';
 import { insertRow, type StoredRow, sha256Link } from '../helpers/audit-rows.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { runTollgate } from '../helpers/cli.ts';
 import { ENGINE } from '../helpers/database.ts';
 import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
@@ -367,7 +368,7 @@ describe(`audit tampering on ${ENGINE}`, () => {
 });
 
 describe('a forged append by the service role', {
-  skip: ENGINE !== 'postgres' && 'needs a PostgreSQL server',
+  skip: skipUnless('postgres'),
 }, () => {
   it('is named by verify, whether linked with SHA-256 or with a guessed key', async () => {
     await withInstance(async (tg) => {

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { migrations } from '../../migrations/index.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { runTollgate } from '../helpers/cli.ts';
-import { createPostgresDatabase, ENGINE } from '../helpers/database.ts';
+import { createPostgresDatabase } from '../helpers/database.ts';
 import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
 
 const ALL = Object.keys(migrations);
@@ -46,7 +47,7 @@ describe('tollgate migrate', () => {
 });
 
 describe('tollgate migrate on PostgreSQL', {
-  skip: ENGINE !== 'postgres' && 'needs TOLLGATE_TEST_DATABASE_URL',
+  skip: skipUnless('postgres'),
 }, () => {
   let tg: TestInstance;
   before(async () => {

@@ -10,6 +10,8 @@ interface Ask {
   token?: string | undefined;
   /** null: no gateway credential at all. */
   key?: string | null;
+  /** The host a gateway reports (Traefik's X-Forwarded-Host). */
+  host?: string;
 }
 
 describe('forward-auth (/decide/forward/*)', () => {
@@ -70,7 +72,7 @@ describe('forward-auth (/decide/forward/*)', () => {
           ...headers,
           'x-forwarded-method': method,
           'x-forwarded-uri': uri,
-          'x-forwarded-host': 'api.example.test',
+          'x-forwarded-host': options.host ?? 'api.example.test',
           'x-forwarded-proto': 'https',
         },
       });
@@ -156,9 +158,14 @@ describe('forward-auth (/decide/forward/*)', () => {
   }
 
   it('passes the gateway-reported host to the policies as context.host (Traefik)', async () => {
-    // Only shape: the decision must not change because X-Forwarded-Host is present.
-    const answer = await ask('traefik', 'GET', '/public/home', { token: setup.carol.accessToken });
-    assert.equal(answer.status, 200);
+    // /hosted/* is allowed only where the resource's host equals ${context.host}.
+    const token = setup.carol.accessToken;
+    const right = await ask('traefik', 'GET', '/hosted/home', { token, host: 'api.example.test' });
+    assert.equal(right.status, 200, right.body);
+    assert.equal(right.json().rule, 'anyone-reads-own-host');
+    const wrong = await ask('traefik', 'GET', '/hosted/home', { token, host: 'other.example.test' });
+    assert.equal(wrong.status, 403, wrong.body);
+    assert.equal(wrong.json().error_description, 'no_matching_rule');
   });
 
   it('answers HEAD with the GET route', async () => {

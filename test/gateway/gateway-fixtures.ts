@@ -38,6 +38,11 @@ rules:
     actions: [read]
     effect: allow
     when: { area: admin }
+  - id: anyone-reads-own-host
+    roles: ["*"]
+    actions: [read]
+    effect: allow
+    when: { area: hosted, host: "\${context.host}" }
 routes:
   - match: GET /public
     action: read
@@ -51,6 +56,9 @@ routes:
   - match: GET /admin/:page
     action: read
     resource: { id: ":page", attrs: { area: admin } }
+  - match: GET /hosted/:page
+    action: read
+    resource: { id: ":page", attrs: { area: hosted, host: api.example.test } }
   - match: GET /docs/:page
     ignoreCase: true
     action: read

@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { nginxBinary, type RunningNginx, startNginx } from '../helpers/nginx.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type GatewaySetup, startGatewaySetup } from './gateway-fixtures.ts';
 
-// CI installs Debian's nginx and sets TOLLGATE_TEST_NGINX=required, so this never skips there.
+// CI installs Debian's nginx and requires it (TOLLGATE_TEST_REQUIRE), so this never skips there.
+const skip = skipUnless('nginx');
 const binary = nginxBinary();
-const required = process.env.TOLLGATE_TEST_NGINX === 'required';
-if (!binary && required) throw new Error('TOLLGATE_TEST_NGINX=required but nginx is not installed');
 
 describe('real NGINX with auth_request in front of an upstream', {
-  skip: !binary && 'nginx is not installed',
+  skip,
 }, () => {
   let setup: GatewaySetup;
   let nginx: RunningNginx;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AuditRecord } from '../../src/audit/index.ts';
-import { CLUSTER_TOOLS, type Cluster, createCluster } from '../helpers/cluster.ts';
-import { ENGINE } from '../helpers/database.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
+import { type Cluster, createCluster } from '../helpers/cluster.ts';
 import { createClient, createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { policyFiles } from '../helpers/policies.ts';
@@ -13,7 +13,7 @@ const API = 'https://ledger.example.test';
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 describe('a database outage, for real: the PostgreSQL server is stopped and started', {
-  skip: (ENGINE !== 'postgres' || !CLUSTER_TOOLS) && 'needs PostgreSQL and its cluster tools',
+  skip: skipUnless('postgres', 'cluster'),
 }, () => {
   let cluster: Cluster;
   let tg: TestInstance;

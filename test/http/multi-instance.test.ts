@@ -1,32 +1,49 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { createApi, createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { policyFiles } from '../helpers/policies.ts';
 
-const postgres = process.env.TOLLGATE_TEST_DATABASE_URL !== undefined;
-
-/** Polls `probe` until it returns true; resolves to the milliseconds it took. */
-async function within(ms: number, probe: () => Promise<boolean>): Promise<number> {
+/** Polls `probe` until it returns true, failing after a generous deadline (a loaded machine is slow). */
+async function eventually(probe: () => Promise<boolean>, deadlineMs = 15_000): Promise<void> {
   const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await probe()) return Date.now() - started;
+  while (!(await probe())) {
+    if (Date.now() - started > deadlineMs) throw new Error(`not within ${deadlineMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error(`not within ${ms} ms`);
 }
 
-describe('three instances on one PostgreSQL database', { skip: !postgres && 'needs PostgreSQL' }, () => {
+/**
+ * Asserts a change made just now shows within `claimMs`: polls until `probe` sees it, and fails
+ * if a probe sent more than `claimMs` after the change still saw the old state. Measured from
+ * when a probe was sent, so a slow answer on a loaded machine does not count against the claim,
+ * while a change that really takes longer (missed notification, a poll instead) still fails.
+ */
+async function propagatesWithin(claimMs: number, probe: () => Promise<boolean>): Promise<void> {
+  const changed = Date.now();
+  let lastMiss = -1;
+  await eventually(async () => {
+    const sent = Date.now() - changed;
+    const seen = await probe();
+    if (!seen) lastMiss = sent;
+    return seen;
+  });
+  assert.ok(lastMiss < claimMs, `the old state was still served ${lastMiss} ms after the change`);
+}
+
+describe('three instances on one PostgreSQL database', { skip: skipUnless('postgres') }, () => {
   let a: TestInstance;
   let b: TestInstance;
   let c: TestInstance;
   let callerAtB: string;
   const API = 'https://projects.example.test';
-  // Keys: published within a second everywhere, signing 3 s after a rotation.
+  // Keys: published within a second everywhere, signing 6 s after a rotation (a margin a loaded
+  // machine cannot use up, so "published before it signs" is decided by the service, not the load).
   // … and one Redis for the limits, when the run has one (CI always does).
   const ENV = {
-    KEY_PUBLISH_SECONDS: '3',
+    KEY_PUBLISH_SECONDS: '6',
     KEY_REFRESH_SECONDS: '1',
     AUDIT_FLUSH_MS: '50',
     ...(process.env.TOLLGATE_TEST_REDIS_URL ? { REDIS_URL: process.env.TOLLGATE_TEST_REDIS_URL } : {}),
@@ -69,15 +86,14 @@ describe('three instances on one PostgreSQL database', { skip: !postgres && 'nee
       action: 'read',
       resource: { type: 'Invoice', attrs: { tenant: 'acme' } },
     };
-    const [atB, atC] = await Promise.all(
+    await Promise.all(
       [b, c].map((tg) =>
-        within(1000, async () => {
+        propagatesWithin(1000, async () => {
           const answer = await decideAt(tg, check);
           return answer.policy?.version === version && answer.allow === true;
         }),
       ),
     );
-    assert.ok((atB ?? 1000) < 1000 && (atC ?? 1000) < 1000);
   });
 
   it('introspects at B a token from A, and /decide at B and C refuse it within a second of its revocation', async () => {
@@ -98,7 +114,7 @@ describe('three instances on one PostgreSQL database', { skip: !postgres && 'nee
     // … and /decide at B and C reports it revoked within a second.
     await Promise.all(
       [b, c].map((tg) =>
-        within(1000, async () => {
+        propagatesWithin(1000, async () => {
           const answer = await decideAt(tg, {
             subject: { token },
             action: 'read',
@@ -108,7 +124,7 @@ describe('three instances on one PostgreSQL database', { skip: !postgres && 'nee
         }),
       ),
     );
-    await within(1000, async () => !(await introspect()));
+    await eventually(async () => !(await introspect()));
   });
 
   it('publishes a key rotated at A on every instance before it signs', async () => {
@@ -118,8 +134,9 @@ describe('three instances on one PostgreSQL database', { skip: !postgres && 'nee
     assert.equal(rotated.status, 201);
     const { keys } = (await rotated.json()) as { keys: { kid: string; activatesAt: string }[] };
     const activatesAt = Math.min(...keys.map((k) => Date.parse(k.activatesAt)));
+    // KEY_REFRESH_SECONDS=1: every instance publishes them within about a second.
     for (const tg of [a, b, c]) {
-      await within(2000, async () => {
+      await propagatesWithin(2000, async () => {
         const published = await kids(tg);
         return keys.every((k) => published.includes(k.kid));
       });
@@ -161,7 +178,7 @@ describe('three instances on one PostgreSQL database', { skip: !postgres && 'nee
         ),
       ),
     );
-    await within(5000, async () => {
+    await eventually(async () => {
       const { events } = (await (await a.admin$('GET', '/audit?type=decision&limit=1000')).json()) as {
         events: { subject: string | null }[];
       };

@@ -4,21 +4,23 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { openDatabase } from '../../src/db/index.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/net.ts';
 import { requestToken } from '../helpers/tokens.ts';
 
-// Several workers need a database several processes can share: PostgreSQL only.
-const postgres = process.env.TOLLGATE_TEST_DATABASE_URL !== undefined;
+// Several workers need a database several processes can share: PostgreSQL only (below).
 
 describe('WORKERS=2: one instance, two processes on one port', {
-  skip: !postgres && 'needs PostgreSQL',
+  skip: skipUnless('postgres'),
 }, () => {
   let dataDir: string;
   let database: TestDatabase;
   let child: ChildProcess;
   let url: string;
   let stderr = '';
+  let stdout = '';
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'tollgate-workers-'));
@@ -38,7 +40,6 @@ describe('WORKERS=2: one instance, two processes on one port', {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
     child.stdout?.on('data', (chunk) => {
       stdout += chunk;
     });
@@ -64,10 +65,39 @@ describe('WORKERS=2: one instance, two processes on one port', {
       client_id: string;
       client_secret: string;
     };
+    // Both workers ran bootstrap on the empty database; only one may have created the client.
+    const handle = await openDatabase({ kind: 'postgres', url: database.url ?? '' });
+    try {
+      const clients = await handle.db.selectFrom('clients').select(['client_id', 'name']).execute();
+      assert.deepEqual(clients, [{ client_id: admin.client_id, name: 'tollgate-admin' }]);
+    } finally {
+      await handle.close();
+    }
+
+    // Each request carries its own id; the access log line for it names the process that served it.
+    const ids = Array.from({ length: 40 }, (_, i) => `workers-${i}`);
     const statuses = await Promise.all(
-      Array.from({ length: 40 }, () => requestToken(url, admin, { scope: 'admin' }).then((r) => r.status)),
+      ids.map((id) =>
+        requestToken(url, admin, { scope: 'admin' }, { 'x-request-id': id }).then((r) => r.status),
+      ),
     );
     assert.deepEqual(new Set(statuses), new Set([200]));
+    const servedBy = new Map<string, number>();
+    const deadline = Date.now() + 10_000;
+    while (servedBy.size < ids.length && Date.now() < deadline) {
+      // The last piece may be a line still being written.
+      for (const line of stdout.split('\n').slice(0, -1)) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as { msg?: string; reqId?: string; pid?: number; path?: string };
+        if (entry.msg === 'request' && entry.path === '/token' && ids.includes(entry.reqId ?? ''))
+          servedBy.set(entry.reqId as string, entry.pid as number);
+      }
+      if (servedBy.size < ids.length) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(servedBy.size, ids.length, 'every token request has its access log line');
+    const pids = new Set(servedBy.values());
+    assert.equal(pids.size, 2, `requests answered by two worker processes: ${[...pids].join(', ')}`);
+    assert.ok(!pids.has(child.pid as number), 'the primary process serves no request itself');
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     assert.equal(await exited, 0, stderr);

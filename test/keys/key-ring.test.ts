@@ -4,7 +4,8 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { compactDecrypt, decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { type DatabaseHandle, openDatabase } from '../../src/db/index.ts';
 import { MAX_JWT_LIFETIME_SECONDS, SIGNING_ALGS, SigningKeyRing } from '../../src/keys/index.ts';
-import { openTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
+import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 const PUBLISH_SECONDS = 600;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
@@ -222,7 +223,8 @@ describe('SigningKeyRing', () => {
   });
 
   it('agrees with a ring on a separate connection pool to the same PostgreSQL database', {
-    skip: TEST_DATABASE_URL ? false : 'PGlite is one process, one handle',
+    // PGlite is one process, one handle.
+    skip: skipUnless('postgres'),
   }, async () => {
     assert.ok(database.url);
     const otherHandle = await openDatabase({ kind: 'postgres', url: database.url });

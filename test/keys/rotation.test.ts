@@ -21,7 +21,9 @@ describe('signing key rotation over HTTP', () => {
   let jwksUri: URL;
 
   before(async () => {
-    tg = await startTestInstance({ KEY_PUBLISH_SECONDS: '2', KEY_REFRESH_SECONDS: '1' });
+    // Pending for 5 s: long enough that the pending-phase checks finish before activation even on
+    // a loaded machine (the next test asserts they did).
+    tg = await startTestInstance({ KEY_PUBLISH_SECONDS: '5', KEY_REFRESH_SECONDS: '1' });
     const api = await tg.admin$('POST', '/apis', {
       audience: AUDIENCE,
       scopes: ['read'],
@@ -114,15 +116,27 @@ describe('signing key rotation over HTTP', () => {
     const listed = await listedKeys();
     for (const key of rotated) assert.equal(listed.find((k) => k.kid === key.kid)?.state, 'pending');
     assert.equal(listed.find((k) => k.kid === oldKid)?.state, 'active');
+    // Everything above happened while the new keys were pending, or it proved nothing.
+    const activatesAt = Math.min(...rotated.map((k) => Date.parse(k.activatesAt)));
+    assert.ok(
+      Date.now() < activatesAt,
+      'the pending-phase checks ran past activation: raise KEY_PUBLISH_SECONDS',
+    );
   });
 
   it('signs with the new key once it activates, and old tokens still verify against the published JWKS', async () => {
     const newKey = rotated.find((k) => k.alg === 'ES256');
     assert.ok(newKey);
-    // KEY_PUBLISH_SECONDS=2: wait until half a second past the announced activation.
-    await sleep(Math.max(0, Date.parse(newKey.activatesAt) + 500 - Date.now()));
-
-    const fresh = await token();
+    // Nothing can change before the announced activation; after it, poll (a loaded machine runs
+    // the activation timer late) until the new key signs, with a generous deadline.
+    await sleep(Math.max(0, Date.parse(newKey.activatesAt) - Date.now()));
+    const deadline = Date.parse(newKey.activatesAt) + 15_000;
+    let fresh = await token();
+    while (decodeProtectedHeader(fresh).kid !== newKey.kid && Date.now() < deadline) {
+      assert.equal(decodeProtectedHeader(fresh).kid, oldKid, 'signed by neither the old nor the new key');
+      await sleep(100);
+      fresh = await token();
+    }
     assert.equal(decodeProtectedHeader(fresh).kid, newKey.kid, 'the new key does not sign after activation');
     await verifyAsResourceServer(fresh);
     assert.equal((await verifyAsResourceServer(oldToken)).kid, oldKid);

@@ -3,8 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { GATEWAY_POLICIES } from '../gateway/gateway-fixtures.ts';
 import { attemptLogin, Browser, loginThroughForms } from '../helpers/browser.ts';
-import { CLUSTER_TOOLS, createCluster } from '../helpers/cluster.ts';
-import { ENGINE } from '../helpers/database.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
+import { createCluster } from '../helpers/cluster.ts';
 import { createApi, createClient, createMachineClient, createUser, discover } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
@@ -294,7 +294,8 @@ describe('deleted and disabled users lose their tokens at once', () => {
   });
 
   describe('a second instance on the same PostgreSQL database', {
-    skip: ENGINE !== 'postgres' && 'instances share only a PostgreSQL database',
+    // Instances share only a PostgreSQL database.
+    skip: skipUnless('postgres'),
   }, () => {
     let b: TestInstance;
     let atB: { gatewayKey: string; caller: string };
@@ -345,7 +346,7 @@ describe('deleted and disabled users lose their tokens at once', () => {
 });
 
 describe('a user known to be gone stays refused through a database outage', {
-  skip: (ENGINE !== 'postgres' || !CLUSTER_TOOLS) && 'needs PostgreSQL and its cluster tools',
+  skip: skipUnless('postgres', 'cluster'),
 }, () => {
   it('keeps refusing a disabled user while still deciding for others from memory', async () => {
     const cluster = await createCluster();

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import * as client from 'openid-client';
 import { type GatewaySetup, startGatewaySetup, USER_API } from '../gateway/gateway-fixtures.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { createMachineClient } from '../helpers/fixtures.ts';
 import { nginxBinary, type RunningNginx, startNginx } from '../helpers/nginx.ts';
 import { type RawResponse, rawRequest } from '../helpers/raw-http.ts';
@@ -17,9 +18,8 @@ const LOW_TRUST_API = 'https://quiz.example.test';
 const GLOBEX_TO_ACME = '/tenants/globex/invoices/1/%2e%2e/%2e%2e/%2e%2e/acme/invoices/1';
 const SECRET = 'SECRETa9f3c1e07b';
 
+const withNginx = skipUnless('nginx');
 const binary = nginxBinary();
-if (!binary && process.env.TOLLGATE_TEST_NGINX === 'required')
-  throw new Error('TOLLGATE_TEST_NGINX=required but nginx is not installed');
 
 /** Issue 9 §7: attacks on what a gateway decides compared with what its upstream receives. */
 describe('gateways decide on what the upstream receives', () => {
@@ -294,7 +294,7 @@ describe('gateways decide on what the upstream receives', () => {
   });
 
   describe('through a real NGINX (examples/nginx.conf)', {
-    skip: !binary && 'nginx is not installed',
+    skip: withNginx,
   }, () => {
     let nginx: RunningNginx;
     let upstream: Server;

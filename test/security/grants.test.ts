@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../src/db/index.ts';
 import { startTollgate } from '../../src/main.ts';
 import { Browser, loginThroughForms } from '../helpers/browser.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { createPostgresDatabase, ENGINE } from '../helpers/database.ts';
 import { type CreatedClient, createApi, createClient, createUser } from '../helpers/fixtures.ts';
 import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
@@ -409,7 +410,8 @@ describe('grants: a client gets only the APIs and scopes it was registered for',
   });
 
   it('shuts /admin to an ungranted or deleted client on a second instance within 1 s', {
-    skip: ENGINE !== 'postgres' && 'two instances share only a PostgreSQL database',
+    // Two instances share only a PostgreSQL database.
+    skip: skipUnless('postgres'),
   }, async () => {
     const second = await startTestInstance({}, { shareWith: tg });
     try {

@@ -7,7 +7,7 @@ import * as client from 'openid-client';
 import { revokedTokenQueries } from '../../src/db/index.ts';
 import { compilePolicySet } from '../../src/pdp/index.ts';
 import { Browser, loginThroughForms } from '../helpers/browser.ts';
-import { ENGINE } from '../helpers/database.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { createApi, createClient, createMachineClient, createUser } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { policyFiles } from '../helpers/policies.ts';
@@ -243,7 +243,8 @@ describe('revocations reach an instance whose clock runs ahead of the database (
   });
 
   it('sees a token revoked over HTTP at a second instance with a true clock within the poll interval', {
-    skip: ENGINE !== 'postgres' && 'two instances share only a PostgreSQL database',
+    // Two instances share only a PostgreSQL database.
+    skip: skipUnless('postgres'),
   }, async () => {
     const honest = await startTestInstance({}, { shareWith: ahead });
     try {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { Browser, loginThroughForms } from '../helpers/browser.ts';
-import { ENGINE } from '../helpers/database.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { createApi, createUser, createWebClient, WEB_REDIRECT } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
@@ -11,9 +11,8 @@ const API = 'https://ledger.example.test';
 const REDIRECT = WEB_REDIRECT;
 const USER = { username: 'dana', password: 'dana password 1' };
 const PARALLEL = 8;
-const ONLY_POSTGRES =
-  ENGINE !== 'postgres' &&
-  'PGlite runs one statement at a time in one process: real concurrency needs PostgreSQL';
+// PGlite runs one statement at a time in one process: real concurrency needs PostgreSQL.
+const ONLY_POSTGRES = skipUnless('postgres');
 
 interface TokenAnswer {
   status: number;

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import * as client from 'openid-client';
 import { digestSecret } from '../../src/common/index.ts';
 import { Browser, formAction, formField } from '../helpers/browser.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { createApi, createClient, createMachineClient, createUser, discover } from '../helpers/fixtures.ts';
 import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
@@ -17,7 +18,7 @@ import { loggedInUser } from '../helpers/users.ts';
 
 const API = 'https://claims.example.test';
 const REDIRECT = 'https://app.example.test/cb';
-// Set by .ci/run, so CI never skips these; a machine without Redis skips them with this reason.
+// Set and required by .ci/run (TOLLGATE_TEST_REQUIRE), so CI never skips these; elsewhere they skip without Redis.
 const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL;
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
@@ -267,7 +268,7 @@ describe('limits without Redis', () => {
 });
 
 describe('forward-auth limits per gateway, shared across instances through Redis', {
-  skip: !REDIS_URL && 'set TOLLGATE_TEST_REDIS_URL to run',
+  skip: skipUnless('redis'),
 }, () => {
   let a: TestInstance;
   let b: TestInstance;
