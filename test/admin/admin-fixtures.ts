@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import type { z } from 'zod';
-import { TollgateError } from '../../src/common/index.ts';
-import { parseInput } from '../../src/http/validate.ts';
+import { parseInput, TollgateError } from '../../src/common/index.ts';
 
 /** Asserts `action` fails with the OAuth error `code` and a description matching `description`. */
 export async function rejectsWith(

@@ -13,7 +13,7 @@ import {
   pendingMigrations,
   SchemaBehindError,
 } from '../../src/db/index.ts';
-import { ENGINE } from '../helpers/database.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { freePort } from '../helpers/net.ts';
 import { asSuperuser, createDeployment, type Deployment } from '../helpers/roles.ts';
 
@@ -41,7 +41,7 @@ async function runMain(env: Record<string, string>): Promise<{ code: number | nu
 }
 
 describe('migrating with a service role that owns nothing', {
-  skip: ENGINE !== 'postgres' && 'needs TOLLGATE_TEST_DATABASE_URL (roles need a real server)',
+  skip: skipUnless('postgres'),
 }, () => {
   let deployment: Deployment;
   let service: DatabaseHandle;

@@ -4,8 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { migrations } from '../../migrations/index.ts';
 import { openDatabase } from '../../src/db/index.ts';
+import { skipUnless } from '../helpers/capabilities.ts';
 import { runTollgate } from '../helpers/cli.ts';
-import { ENGINE, type TestDatabase } from '../helpers/database.ts';
+import type { TestDatabase } from '../helpers/database.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { asSuperuser, createDeployment, type Deployment, runInitRoles } from '../helpers/roles.ts';
 import { requestToken } from '../helpers/tokens.ts';
@@ -53,7 +54,7 @@ async function refusal(url: string, statement: string): Promise<{ code: string; 
 }
 
 describe('deployment roles on PostgreSQL', {
-  skip: ENGINE !== 'postgres' && 'needs TOLLGATE_TEST_DATABASE_URL (roles need a real server)',
+  skip: skipUnless('postgres'),
 }, () => {
   let deployment: Deployment;
   /** The first instance, closed: later ones share its admin client and issuer. */
