@@ -1,5 +1,6 @@
 export { type DatabaseHandle, type DatabaseTarget, openDatabase } from './connect.ts';
 export { type DataDirLock, DataDirLockedError, lockDataDir } from './data-dir-lock.ts';
+export type { ThreadFailureHandler } from './database-thread.ts';
 export { migrateToLatest } from './migrator.ts';
 export { type ApiRow, apiQueries, type NewApi } from './queries/apis.ts';
 export {
@@ -23,5 +24,6 @@ export { type SigningKeyRow, signingKeyQueries } from './queries/signing-keys.ts
 export { type NewUser, USER_CHANNEL, type UserRow, userQueries } from './queries/users.ts';
 export { isRefusedValue } from './refused-value.ts';
 export type { Database } from './schema/index.ts';
+export type { DatabaseThreadContext } from './thread-protocol.ts';
 export { isDatabaseUnavailable } from './unavailable.ts';
 export { ChannelFollower, watchChannel } from './watch.ts';
