@@ -114,6 +114,8 @@ export class DatabaseThread {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#stopped) return;
+      // Until the thread has ended, even with nothing else running.
+      this.#worker.ref();
       try {
         await this.request({ kind: 'close' });
       } finally {
@@ -137,7 +139,7 @@ export class DatabaseThread {
   #settle(id: number) {
     const waiting = this.#pending.get(id);
     this.#pending.delete(id);
-    if (this.#pending.size === 0) this.#worker.unref();
+    if (this.#pending.size === 0 && !this.#closing) this.#worker.unref();
     return waiting;
   }
 
