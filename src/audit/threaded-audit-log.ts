@@ -24,9 +24,10 @@ interface Link {
 }
 
 /**
- * The audit log with its writer in a worker thread (PostgreSQL). `record` only appends to an
- * array; every few milliseconds the array is handed to the thread in one message, and the
- * thread buffers, hashes and writes exactly as AuditLog does in process. The request thread
+ * The audit log with its writer in another thread: a worker of its own (PostgreSQL, `start`) or
+ * the embedded database's thread (`attach`). `record` only appends to an array; every few
+ * milliseconds the array is handed to the thread in one message, and the thread buffers,
+ * hashes and writes exactly as AuditLog does in process. The request thread
  * pays a push and a share of one structured clone per event.
  *
  * Should its own thread die, a new one takes over, and the first event it writes says that up
