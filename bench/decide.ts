@@ -25,15 +25,18 @@
  * tollgate_decision_duration_seconds, scraped before and after each measured run. Finally the
  * in-process micro-benchmark bench/decide-eval.ts runs as a child (10 / 1,000 / 10,000 rules).
  *
- * Tollgate runs with its defaults, so every decision is in the audit log; the single check runs
- * once more on an instance with DECISION_LOG=off, and the difference is the decision log's cost.
+ * Tollgate runs with its defaults, so every decision is in the audit log; the single check and
+ * the batch run once more on an instance with DECISION_LOG=off, and the difference is the
+ * decision log's cost. After the logged scenarios the audit writer is given time to catch up,
+ * and the report says how many events it wrote and dropped (tollgate_audit_dropped_total).
  *
  * Targets: single check ≥ 0.7 × bare req/s; decision p99 ≤ 200 µs; 10,000 rules ≤ 3× the time
  * at 10 rules; decision logging costs ≤ 10 % of the single check's throughput.
  *
  * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (16),
  * BENCH_WORKERS (1: the bare server is one process too), BENCH_DECISIONS (for decide-eval),
- * BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres).
+ * BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres), BENCH_DATABASE (`postgres`, or
+ * `embedded`: every instance on PGlite in its own DATA_DIR, the default without DATABASE_URL).
  *
  * `--profile` runs Tollgate with `--cpu-prof` and prints, for each scenario's measured run alone,
  * where the server's CPU went (by activity, package and frame). `--auto-workers` adds the single
@@ -85,6 +88,11 @@ const { flags, usageError, serverUrl } = commandLine;
 const settings = { ...commandLine.load, workers: process.env.BENCH_WORKERS || '1' };
 if (!/^(auto|[1-9][0-9]?)$/.test(settings.workers))
   usageError(`BENCH_WORKERS must be auto or a whole number, got "${settings.workers}"`);
+const embedded = process.env.BENCH_DATABASE === 'embedded';
+if (!['', undefined, 'postgres', 'embedded'].includes(process.env.BENCH_DATABASE))
+  usageError(`BENCH_DATABASE must be postgres or embedded, got "${process.env.BENCH_DATABASE}"`);
+if (embedded && (settings.workers !== '1' || flags['auto-workers']))
+  usageError('the embedded database serves one process: BENCH_WORKERS=1 and no --auto-workers');
 const DECISION_HISTOGRAM = 'tollgate_decision_duration_seconds';
 /** Busy work of the second reference server: about what /decide's own code takes per request. */
 const BARE_WORK_US = 25;
@@ -231,11 +239,13 @@ async function runScenario(
 
 /** A Tollgate child on its own fresh database, stopped and dropped by `close()`. */
 async function startInstance(workers: string, nodeArgs: string[], env: Record<string, string> = {}) {
-  const database = await createBenchDatabase(serverUrl);
-  lifecycle.onCleanup(() => database.drop());
-  progress(`database ${database.name} created; starting Tollgate with WORKERS=${workers}`);
+  const database = embedded ? undefined : await createBenchDatabase(serverUrl);
+  if (database) lifecycle.onCleanup(() => database.drop());
+  progress(
+    `${database ? `database ${database.name} created` : 'embedded database'}; starting Tollgate with WORKERS=${workers}`,
+  );
   const tollgate = await startTollgateProcess({
-    databaseUrl: database.url,
+    databaseUrl: database?.url,
     nodeArgs,
     workers,
     // Subject tokens must be for the user API, as a deployment would configure it.
@@ -248,7 +258,7 @@ async function startInstance(workers: string, nodeArgs: string[], env: Record<st
     fixtures,
     async close() {
       await tollgate.stop();
-      await database.drop();
+      await database?.drop();
     },
   };
 }
@@ -286,6 +296,28 @@ async function benchHealthz(tollgate: TollgateProcess, callerToken: string): Pro
     load,
     { serverPid: tollgate.child.pid },
   );
+}
+
+/**
+ * Once the load has stopped: waits (up to a minute) for the audit writer to have written what
+ * it holds, then reads what it wrote and dropped over the instance's life.
+ */
+async function auditOutcome(tollgate: TollgateProcess): Promise<NonNullable<DecideReport['audit']>> {
+  const started = performance.now();
+  const none = new Map() as Scrape;
+  let scrape = await scrapeMetrics(tollgate.metricsUrl);
+  const total = (name: string, match: Record<string, string> = {}) => counterDelta(none, scrape, name, match);
+  while (total('tollgate_audit_queue_depth') > 0 && performance.now() - started < 60_000) {
+    await new Promise((done) => setTimeout(done, 250));
+    scrape = await scrapeMetrics(tollgate.metricsUrl);
+  }
+  return {
+    decisions: total('tollgate_decisions_total'),
+    written: total('tollgate_audit_events_written_total'),
+    dropped: total('tollgate_audit_dropped_total'),
+    backlog: total('tollgate_audit_queue_depth'),
+    drainSeconds: (performance.now() - started) / 1000,
+  };
 }
 
 async function main(): Promise<number> {
@@ -346,18 +378,30 @@ async function main(): Promise<number> {
     const callerToken = await instance.fixtures.callerToken();
     reports.push(await runScenario(instance.tollgate, callerToken, scenario, bare, withMetrics));
   }
+  const audit = withMetrics ? await auditOutcome(instance.tollgate) : undefined;
   await instance.close();
 
-  // The decision log's cost (issue: ≤ 10 % of throughput): the single check again on an instance
-  // that logs no decisions, everything else equal.
+  // The decision log's cost (issue: ≤ 10 % of throughput): the single check and the batch again
+  // on an instance that logs no decisions, everything else equal.
   lifecycle.checkInterrupted();
   const quiet = await startInstance(settings.workers, [], { DECISION_LOG: 'off' });
-  const quietScenario = { ...scenarios(quiet.fixtures.userToken)[0]!, key: 'no-log' };
+  const quietList = scenarios(quiet.fixtures.userToken);
+  const quietScenario = { ...quietList[0]!, key: 'no-log' };
   quietScenario.name = 'single check, DECISION_LOG=off';
   const decisionLogOff = await runScenario(
     quiet.tollgate,
     await quiet.fixtures.callerToken(),
     quietScenario,
+    bare,
+    withMetrics,
+  );
+  lifecycle.checkInterrupted();
+  const quietBatch = { ...quietList[2]!, key: 'no-log-batch' };
+  quietBatch.name = `${quietBatch.name}, DECISION_LOG=off`;
+  const decisionLogOffBatch = await runScenario(
+    quiet.tollgate,
+    await quiet.fixtures.callerToken(),
+    quietBatch,
     bare,
     withMetrics,
   );
@@ -398,6 +442,8 @@ async function main(): Promise<number> {
     references,
     scenarios: reports,
     decisionLogOff,
+    decisionLogOffBatch,
+    ...(audit ? { audit } : {}),
     ...(autoWorkers ? { autoWorkers } : {}),
     evaluation,
     targets: {
@@ -440,9 +486,12 @@ async function main(): Promise<number> {
         `profiles: ${profiles.files.join(', ')} in ${profileDir}\n`,
     );
   }
-  const failed = [...reports, decisionLogOff, ...(autoWorkers ? [autoWorkers] : [])].some(
-    (r) => r.failures.length > 0,
-  );
+  const failed = [
+    ...reports,
+    decisionLogOff,
+    decisionLogOffBatch,
+    ...(autoWorkers ? [autoWorkers] : []),
+  ].some((r) => r.failures.length > 0);
   if (failed || bare.non2xx > 0 || bare.errors > 0) {
     progress('FAILED: see the failures above');
     return 1;

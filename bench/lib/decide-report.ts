@@ -50,6 +50,10 @@ export interface DecideReport {
   /** The single check again on an instance with WORKERS=auto (--auto-workers). */
   /** The single check on an instance with DECISION_LOG=off. */
   decisionLogOff: ScenarioReport;
+  /** The batch on that instance. */
+  decisionLogOffBatch: ScenarioReport;
+  /** The logged instance's audit writer after the load (its whole life, checks of every scenario). */
+  audit?: { decisions: number; written: number; dropped: number; backlog: number; drainSeconds: number };
   autoWorkers?: ScenarioReport & { workers: string };
   evaluation: { exitCode: number | null; output: unknown };
   targets: {
@@ -115,8 +119,8 @@ export function formatDecideReport(report: DecideReport): string {
   for (const scenario of report.scenarios) {
     lines.push(load(scenario.name, scenario.result, scenario.ratioToBare.toFixed(3), scenario.decisionTime));
   }
-  const off = report.decisionLogOff;
-  lines.push(load(off.name, off.result, off.ratioToBare.toFixed(3), off.decisionTime));
+  for (const off of [report.decisionLogOff, report.decisionLogOffBatch])
+    lines.push(load(off.name, off.result, off.ratioToBare.toFixed(3), off.decisionTime));
   const auto = report.autoWorkers;
   if (auto) lines.push(load(auto.name, auto.result, auto.ratioToBare.toFixed(3)));
   lines.push(
@@ -132,6 +136,28 @@ export function formatDecideReport(report: DecideReport): string {
         (sc.checksPerRequest > 1 ? `; ${(sc.result.rps * sc.checksPerRequest).toFixed(0)} checks/s` : ''),
     ),
     `bare    load generator ${report.bare.loadGeneratorCpuPercent.toFixed(0)} % of a core`,
+    '',
+  );
+  const audit = report.audit;
+  if (audit)
+    lines.push(
+      `audit   ${audit.decisions} checks decided, ${audit.written} events written, ${audit.dropped} dropped, ` +
+        `${audit.backlog} still buffered ${audit.drainSeconds.toFixed(1)} s after the load`,
+      '',
+    );
+  const logCost = (logged: ScenarioReport | undefined, off: ScenarioReport) =>
+    logged
+      ? `${((1 - logged.result.rps / off.result.rps) * 100).toFixed(1)} % req/s, p99 ${(logged.result.p99 / off.result.p99).toFixed(2)}× (${milliseconds(logged.result.p99)} vs ${milliseconds(off.result.p99)} ms)`
+      : '–';
+  lines.push(
+    `decision log on vs off   single: ${logCost(
+      report.scenarios.find((sc) => sc.key === 'single'),
+      report.decisionLogOff,
+    )}`,
+    `                         batch:  ${logCost(
+      report.scenarios.find((sc) => sc.key === 'batch'),
+      report.decisionLogOffBatch,
+    )}`,
     '',
   );
   const t = report.targets;

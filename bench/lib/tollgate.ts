@@ -30,7 +30,8 @@ export interface BenchClient {
  * and waits until /readyz answers 200. `nodeArgs` lets a caller add e.g. `--cpu-prof`.
  */
 export async function startTollgateProcess(options: {
-  databaseUrl: string;
+  /** Undefined: the embedded database (PGlite) in the child's DATA_DIR. */
+  databaseUrl: string | undefined;
   nodeArgs?: string[];
   cwd?: string;
   /** WORKERS for the child; default BENCH_WORKERS or `auto`. */
@@ -48,7 +49,7 @@ export async function startTollgateProcess(options: {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
-      DATABASE_URL: options.databaseUrl,
+      ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
       PORT: String(port),
       // Scraped around measured runs without a token (bench/lib/metrics.ts).
       METRICS_PORT: String(metricsPort),

@@ -12,8 +12,10 @@ export interface AuditWriter extends AuditSink {
 }
 
 /**
- * The audit log for this database: on PostgreSQL its writer runs in a worker thread with a pool
- * of its own; the embedded database admits one connection, so there it writes in process.
+ * The audit log for this database, its writer off the thread answering requests: on PostgreSQL
+ * in a worker thread with a pool of its own; on the embedded database inside the database's
+ * thread, next to PGlite (which admits one connection). A handle without a thread (none today)
+ * gets the writer in process.
  */
 export async function startAuditLog(
   db: DatabaseHandle,
@@ -21,6 +23,12 @@ export async function startAuditLog(
   hooks: AuditLogHooks,
 ): Promise<AuditWriter> {
   if (db.url) return ThreadedAuditLog.start(db.url, options, hooks);
+  if (db.runInDatabaseThread) {
+    const port = await db.runInDatabaseThread(new URL('./database-thread-writer.ts', import.meta.url), {
+      options,
+    });
+    return ThreadedAuditLog.attach(port, options, hooks);
+  }
   const log = new AuditLog(db, options, hooks);
   log.start();
   return log;

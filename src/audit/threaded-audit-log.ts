@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { type MessagePort, Worker } from 'node:worker_threads';
 import {
   type AuditLogHooks,
   type AuditLogMetrics,
@@ -16,21 +16,33 @@ const FLUSH_TIMEOUT_MS = 30_000;
 
 type Hooks = AuditLogHooks;
 
+/** Where the writer is reached: a worker of its own, or a port into the database's thread. */
+interface Link {
+  postMessage(message: ToWriter): void;
+  ref(): void;
+  unref(): void;
+}
+
 /**
- * The audit log with its writer in a worker thread (PostgreSQL). `record` only appends to an
- * array; every few milliseconds the array is handed to the thread in one message, and the
- * thread buffers, hashes and writes exactly as AuditLog does in process. The request thread
+ * The audit log with its writer in another thread: a worker of its own (PostgreSQL, `start`) or
+ * the embedded database's thread (`attach`). `record` only appends to an array; every few
+ * milliseconds the array is handed to the thread in one message, and the thread buffers,
+ * hashes and writes exactly as AuditLog does in process. The request thread
  * pays a push and a share of one structured clone per event.
  *
- * Should the thread die, a new one takes over, and the first event it writes says that up to
- * the number of events handed over but not reported written may be missing.
+ * Should its own thread die, a new one takes over, and the first event it writes says that up
+ * to the number of events handed over but not reported written may be missing. A writer in the
+ * database's thread (`attach`) ends with that thread, which the database reports itself.
  */
 export class ThreadedAuditLog implements AuditSink {
-  readonly #init: WriterInit;
-  readonly #script: URL;
+  /** PostgreSQL: what each writer thread starts from, and its code. */
+  readonly #spawning: { init: WriterInit; script: URL } | undefined;
+  readonly #options: AuditLogOptions;
   readonly #hooks: Hooks;
   readonly #metrics: AuditLogMetrics;
+  #link: Link | undefined;
   #worker: Worker | undefined;
+  #port: MessagePort | undefined;
   #pending: { event: AuditEvent; at: Date }[] = [];
   #handoff: NodeJS.Timeout | undefined;
   readonly #waiting = new Map<number, () => void>();
@@ -44,9 +56,13 @@ export class ThreadedAuditLog implements AuditSink {
   /** Flush and close requests made while no thread runs, delivered to the next one. */
   #backlog: ToWriter[] = [];
 
-  private constructor(init: WriterInit, hooks: Hooks, script: URL) {
-    this.#init = init;
-    this.#script = script;
+  private constructor(
+    options: AuditLogOptions,
+    hooks: Hooks,
+    spawning: { init: WriterInit; script: URL } | undefined,
+  ) {
+    this.#options = options;
+    this.#spawning = spawning;
     this.#hooks = hooks;
     this.#metrics = hooks.metrics ?? NO_AUDIT_METRICS;
   }
@@ -58,13 +74,33 @@ export class ThreadedAuditLog implements AuditSink {
     hooks: Hooks,
     script = new URL('./audit-thread.ts', import.meta.url),
   ): Promise<ThreadedAuditLog> {
-    const log = new ThreadedAuditLog({ url, options }, hooks, script);
+    const log = new ThreadedAuditLog(options, hooks, { init: { url, options }, script });
     await log.#spawn();
     return log;
   }
 
+  /**
+   * The writer already running in another thread (the embedded database's, see
+   * database-thread-writer.ts), reached through `port`.
+   */
+  static attach(port: MessagePort, options: AuditLogOptions, hooks: Hooks): ThreadedAuditLog {
+    const log = new ThreadedAuditLog(options, hooks, undefined);
+    port.on('message', (message: FromWriter) => log.#receive(message));
+    // Its other end closes with the database thread: nothing is written from then on.
+    port.once('close', () => {
+      if (log.#closed) return;
+      log.#link = undefined;
+      log.#hooks.onError(new Error('the audit writer stopped with the database thread'));
+    });
+    port.unref();
+    log.#port = port;
+    log.#connect(port);
+    return log;
+  }
+
   async #spawn(): Promise<void> {
-    const worker = new Worker(this.#script, { workerData: this.#init });
+    if (!this.#spawning) return;
+    const worker = new Worker(this.#spawning.script, { workerData: this.#spawning.init });
     await new Promise<void>((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', (message: FromWriter) => {
@@ -76,6 +112,7 @@ export class ThreadedAuditLog implements AuditSink {
     worker.once('exit', (code) => {
       if (this.#closed) return;
       this.#worker = undefined;
+      this.#link = undefined;
       this.#hooks.onError(new Error(`the audit writer thread stopped (exit code ${code}); starting another`));
       const unwritten = Math.max(0, this.#handedOver - this.#written);
       this.#handedOver = 0;
@@ -89,9 +126,14 @@ export class ThreadedAuditLog implements AuditSink {
     // The thread must not keep a process alive that is otherwise done.
     worker.unref();
     this.#worker = worker;
+    this.#connect(worker);
+  }
+
+  #connect(link: Link): void {
+    this.#link = link;
     // Events first, so that a flush asked for meanwhile covers them.
     this.#handOver();
-    for (const message of this.#backlog.splice(0)) worker.postMessage(message);
+    for (const message of this.#backlog.splice(0)) link.postMessage(message);
   }
 
   /** The newest row the writer thread reported appending. */
@@ -101,7 +143,7 @@ export class ThreadedAuditLog implements AuditSink {
 
   record(event: AuditEvent): void {
     // Only while no thread is running can this grow; it stays within the writer's capacity.
-    if (this.#pending.length >= this.#init.options.capacity) {
+    if (this.#pending.length >= this.#options.capacity) {
       this.#droppedWithoutThread += 1;
       this.#metrics.dropped(1);
       return;
@@ -115,13 +157,10 @@ export class ThreadedAuditLog implements AuditSink {
     this.#handOver();
     const id = this.#nextId++;
     return new Promise((resolve) => {
-      this.#waiting.set(id, resolve);
+      this.#wait(id, resolve);
       this.#post({ kind: 'flush', id });
       // Never wait forever on a thread that is gone: its successor gets its own requests.
-      setTimeout(() => {
-        this.#waiting.delete(id);
-        resolve();
-      }, FLUSH_TIMEOUT_MS).unref();
+      setTimeout(() => this.#answered(id), FLUSH_TIMEOUT_MS).unref();
     });
   }
 
@@ -130,11 +169,12 @@ export class ThreadedAuditLog implements AuditSink {
     this.#closed ??= (async () => {
       this.#handOver();
       await new Promise<void>((resolve) => {
-        this.#waiting.set(-1, resolve);
+        this.#wait(-1, resolve);
         this.#post({ kind: 'close', graceMs });
-        setTimeout(resolve, graceMs + 2000).unref();
+        setTimeout(() => this.#answered(-1), graceMs + 2000).unref();
       });
       await this.#worker?.terminate();
+      this.#port?.close();
     })();
     return this.#closed;
   }
@@ -143,7 +183,7 @@ export class ThreadedAuditLog implements AuditSink {
     clearTimeout(this.#handoff);
     this.#handoff = undefined;
     // Without a thread (one is starting) the events wait here.
-    if (this.#pending.length === 0 || !this.#worker) return;
+    if (this.#pending.length === 0 || !this.#link) return;
     if (this.#droppedWithoutThread > 0) {
       this.#pending.unshift({
         event: {
@@ -161,8 +201,23 @@ export class ThreadedAuditLog implements AuditSink {
   }
 
   #post(message: ToWriter): void {
-    if (this.#worker) this.#worker.postMessage(message);
+    if (this.#link) this.#link.postMessage(message);
     else this.#backlog.push(message);
+  }
+
+  /**
+   * While an answer is awaited the link keeps the process alive (a flush or close at shutdown
+   * has nothing else running); otherwise it must not.
+   */
+  #wait(id: number, resolve: () => void): void {
+    this.#waiting.set(id, resolve);
+    this.#link?.ref();
+  }
+
+  #answered(id: number): void {
+    this.#waiting.get(id)?.();
+    this.#waiting.delete(id);
+    if (this.#waiting.size === 0) this.#link?.unref();
   }
 
   #receive(message: FromWriter): void {
@@ -180,11 +235,9 @@ export class ThreadedAuditLog implements AuditSink {
     } else if (message.kind === 'error') {
       this.#hooks.onError(new Error(message.message));
     } else if (message.kind === 'flushed') {
-      this.#waiting.get(message.id)?.();
-      this.#waiting.delete(message.id);
+      this.#answered(message.id);
     } else if (message.kind === 'closed') {
-      this.#waiting.get(-1)?.();
-      this.#waiting.delete(-1);
+      this.#answered(-1);
     }
   }
 }

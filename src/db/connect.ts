@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
+import type { MessagePort } from 'node:worker_threads';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { PRIVATE_DIR_MODE, protectDataDir } from '../common/index.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
+import { DatabaseThread, type ThreadFailureHandler } from './database-thread.ts';
 import type { Database } from './schema/index.ts';
+import { ThreadDialect } from './thread-dialect.ts';
 
 export type DatabaseTarget =
   | {
@@ -13,7 +15,12 @@ export type DatabaseTarget =
       /** Client-side limit on any one query; unset, a query may take as long as it takes. */
       queryTimeoutMs?: number;
     }
-  | { kind: 'pglite'; dataDir: string | undefined };
+  | {
+      kind: 'pglite';
+      dataDir: string | undefined;
+      /** The database thread stopped unasked; by default its error is thrown (uncaught). */
+      onThreadFailure?: ThreadFailureHandler;
+    };
 
 export interface DatabaseHandle {
   db: Kysely<Database>;
@@ -29,6 +36,13 @@ export interface DatabaseHandle {
    * reconnects after failures; PGlite: in-process). Returns a function that stops listening.
    */
   listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Embedded database only: runs `module` in the database thread, next to PGlite, calling its
+   * `runInDatabaseThread(context)` export (DatabaseThreadContext: a handle on the same PGlite,
+   * `data` as given, and a port whose other end this resolves with). For work that is mostly
+   * queries, so that neither its queries nor its own work run on the thread serving requests.
+   */
+  runInDatabaseThread?(module: URL, data: unknown): Promise<MessagePort>;
   close(): Promise<void>;
 }
 
@@ -45,6 +59,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
   let listen: DatabaseHandle['listen'];
   let poolStats: DatabaseHandle['poolStats'] = () => undefined;
   let lock: DataDirLock | undefined;
+  let runInDatabaseThread: DatabaseHandle['runInDatabaseThread'];
   if (target.kind === 'postgres') {
     const url = target.url;
     listen = (channel, onMessage) => listenOnPostgres(url, channel, onMessage);
@@ -69,28 +84,25 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
-    let pglite: PGlite;
-    if (target.dataDir) {
-      mkdirSync(target.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
-      lock = await lockDataDir(target.dataDir);
-      try {
-        pglite = await PGlite.create(target.dataDir);
-      } catch (error) {
-        lock.release();
-        throw error;
-      }
-      // PGlite chmods the files of a new database 0666 whatever the umask (issue 9).
-      protectDataDir(target.dataDir);
-    } else {
-      pglite = await PGlite.create();
+    // The lock and the file modes are this process's business, taken here; PGlite itself runs
+    // in a thread of its own, so that its queries never block the event loop.
+    const dataDir = target.dataDir;
+    if (dataDir) {
+      mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+      lock = await lockDataDir(dataDir);
     }
-    db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
-    listen = async (channel, onMessage) => {
-      const stop = await pglite.listen(channel, onMessage);
-      return async () => {
-        if (!pglite.closed) await stop();
-      };
-    };
+    let thread: DatabaseThread;
+    try {
+      thread = await DatabaseThread.start({ dataDir }, target.onThreadFailure);
+    } catch (error) {
+      lock?.release();
+      throw error;
+    }
+    // PGlite chmods the files of a new database 0666 whatever the umask (issue 9).
+    if (dataDir) protectDataDir(dataDir);
+    db = new Kysely<Database>({ dialect: new ThreadDialect(thread) });
+    listen = (channel, onMessage) => thread.listen(channel, onMessage);
+    runInDatabaseThread = (module, data) => thread.attach(module, data);
   }
   return {
     db,
@@ -98,6 +110,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     url: target.kind === 'postgres' ? target.url : undefined,
     listen,
     poolStats,
+    ...(runInDatabaseThread ? { runInDatabaseThread } : {}),
     async ping() {
       await sql`select 1`.execute(db);
     },

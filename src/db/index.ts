@@ -1,5 +1,6 @@
 export { type DatabaseHandle, type DatabaseTarget, openDatabase } from './connect.ts';
 export { type DataDirLock, DataDirLockedError, lockDataDir } from './data-dir-lock.ts';
+export type { ThreadFailureHandler } from './database-thread.ts';
 export { type MigrateOptions, migrateToLatest, pendingMigrations, SchemaBehindError } from './migrator.ts';
 export { type ApiRow, apiQueries, type NewApi } from './queries/apis.ts';
 export {
@@ -40,5 +41,6 @@ export {
   type ServiceRoleReport,
   userOf,
 } from './service-role.ts';
+export type { DatabaseThreadContext } from './thread-protocol.ts';
 export { isDatabaseUnavailable } from './unavailable.ts';
 export { ChannelFollower, watchChannel } from './watch.ts';

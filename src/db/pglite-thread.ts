@@ -1,0 +1,148 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect, sql } from 'kysely';
+import type { DatabaseHandle } from './connect.ts';
+import type { Database } from './schema/index.ts';
+import {
+  type DatabaseThreadContext,
+  type DatabaseThreadInit,
+  type FromDatabaseThread,
+  THREAD_ENTRY,
+  type ToDatabaseThread,
+  toErrorFields,
+} from './thread-protocol.ts';
+
+/**
+ * The embedded database's thread: it owns the PGlite instance, whose WASM would otherwise run
+ * every query on the thread answering requests. The main thread's Kysely (thread-dialect.ts)
+ * sends it one statement at a time; modules it is asked to run (`attach`) get a handle on the
+ * same instance, so work that is mostly database work (the audit writer) runs here with no
+ * second hop. PGlite's own transaction lock keeps their transactions apart.
+ */
+const port = parentPort;
+if (!port) throw new Error('pglite-thread.ts runs as a worker thread');
+const { dataDir } = workerData as DatabaseThreadInit;
+const post = (message: FromDatabaseThread) => port.postMessage(message);
+
+const pglite = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+
+let local: DatabaseHandle | undefined;
+/** A handle on this thread's PGlite for attached modules; the thread, not they, closes it. */
+function localHandle(): DatabaseHandle {
+  local ??= (() => {
+    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+    return {
+      db,
+      kind: 'pglite',
+      url: undefined,
+      poolStats: () => undefined,
+      async ping() {
+        await sql`select 1`.execute(db);
+      },
+      async listen(channel, onMessage) {
+        const stop = await pglite.listen(channel, onMessage);
+        return async () => {
+          if (!pglite.closed) await stop();
+        };
+      },
+      async close() {},
+    };
+  })();
+  return local;
+}
+
+/**
+ * The main thread's one connection. Its transaction is PGlite's exclusive one, as in Kysely's
+ * PGlite driver: BEGIN opens `pglite.transaction`, whose callback waits for COMMIT or ROLLBACK,
+ * and every statement meanwhile runs in it, while other work on the instance waits.
+ */
+let open: { tx: Transaction; end: PromiseWithResolvers<void>; closed: Promise<void> } | undefined;
+
+async function begin(): Promise<void> {
+  if (open) throw new Error('a transaction is already open on this connection');
+  const began = Promise.withResolvers<Transaction>();
+  const end = Promise.withResolvers<void>();
+  const closed = pglite.transaction(async (tx) => {
+    began.resolve(tx);
+    await end.promise;
+  });
+  // A BEGIN that fails settles `closed` before the callback ever runs.
+  const tx = await Promise.race([
+    began.promise,
+    closed.then(() => Promise.reject(new Error('the transaction ended before it began'))),
+  ]);
+  open = { tx, end, closed };
+}
+
+async function finish(commit: boolean): Promise<void> {
+  const current = open;
+  if (!current) return;
+  open = undefined;
+  if (commit) {
+    current.end.resolve();
+    await current.closed;
+  } else {
+    current.end.reject(new Error('rolled back'));
+    await current.closed.catch(() => {});
+  }
+}
+
+const listeners = new Map<number, () => Promise<void>>();
+
+async function handle(message: ToDatabaseThread): Promise<void> {
+  const { id } = message;
+  switch (message.kind) {
+    case 'query': {
+      const result = await (open?.tx ?? pglite).query(message.sql, [...message.parameters], {
+        rowMode: 'object',
+      });
+      post({ kind: 'done', id, rows: result.rows, affectedRows: result.affectedRows });
+      return;
+    }
+    case 'begin':
+      await begin();
+      break;
+    case 'commit':
+      await finish(true);
+      break;
+    case 'rollback':
+      await finish(false);
+      break;
+    case 'listen': {
+      const stop = await pglite.listen(message.channel, (payload) =>
+        post({ kind: 'notify', listener: id, payload }),
+      );
+      listeners.set(id, stop);
+      break;
+    }
+    case 'unlisten': {
+      const stop = listeners.get(message.listener);
+      listeners.delete(message.listener);
+      if (stop && !pglite.closed) await stop();
+      break;
+    }
+    case 'attach': {
+      const module = (await import(message.module)) as Record<string, unknown>;
+      const entry = module[THREAD_ENTRY];
+      if (typeof entry !== 'function') throw new Error(`${message.module} exports no ${THREAD_ENTRY}`);
+      await (entry as (context: DatabaseThreadContext) => unknown)({
+        db: localHandle(),
+        port: message.port,
+        data: message.data,
+      });
+      break;
+    }
+    case 'close':
+      await finish(false);
+      await pglite.close();
+      break;
+  }
+  post({ kind: 'done', id });
+}
+
+port.on('message', (message: ToDatabaseThread) => {
+  handle(message).catch((error: unknown) => {
+    post({ kind: 'failed', id: message.id, error: toErrorFields(error) });
+  });
+});
+post({ kind: 'ready' });
