@@ -386,25 +386,20 @@ async function main(): Promise<number> {
   lifecycle.checkInterrupted();
   const quiet = await startInstance(settings.workers, [], { DECISION_LOG: 'off' });
   const quietList = scenarios(quiet.fixtures.userToken);
-  const quietScenario = { ...quietList[0]!, key: 'no-log' };
-  quietScenario.name = 'single check, DECISION_LOG=off';
-  const decisionLogOff = await runScenario(
-    quiet.tollgate,
-    await quiet.fixtures.callerToken(),
-    quietScenario,
-    bare,
-    withMetrics,
-  );
-  lifecycle.checkInterrupted();
-  const quietBatch = { ...quietList[2]!, key: 'no-log-batch' };
-  quietBatch.name = `${quietBatch.name}, DECISION_LOG=off`;
-  const decisionLogOffBatch = await runScenario(
-    quiet.tollgate,
-    await quiet.fixtures.callerToken(),
-    quietBatch,
-    bare,
-    withMetrics,
-  );
+  // The single check and the batch, each as the logging instance ran it.
+  const offRuns: ScenarioReport[] = [];
+  for (const [index, key] of [
+    [0, 'no-log'],
+    [2, 'no-log-batch'],
+  ] as const) {
+    lifecycle.checkInterrupted();
+    const scenario = { ...quietList[index]!, key };
+    scenario.name = `${index === 0 ? 'single check' : scenario.name}, DECISION_LOG=off`;
+    offRuns.push(
+      await runScenario(quiet.tollgate, await quiet.fixtures.callerToken(), scenario, bare, withMetrics),
+    );
+  }
+  const [decisionLogOff, decisionLogOffBatch] = offRuns as [ScenarioReport, ScenarioReport];
   await quiet.close();
 
   let autoWorkers: DecideReport['autoWorkers'];

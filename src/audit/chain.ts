@@ -22,7 +22,7 @@ export function linkHash(key: AuditKey, prevHash: string, row: LinkedRow): strin
 }
 
 /** Rows written before the chain was keyed: plain SHA-256, which anyone could recompute. */
-function legacyLinkHash(prevHash: string, row: LinkedRow): string {
+export function legacyLinkHash(prevHash: string, row: LinkedRow): string {
   return hash('sha256', prevHash + JSON.stringify(fields(row)), 'hex');
 }
 

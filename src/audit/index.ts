@@ -11,7 +11,7 @@ export {
   NO_AUDIT_METRICS,
   NOP_AUDIT,
 } from './audit-log.ts';
-export { type ChainHead, type ChainVerdict, GENESIS_HASH, linkHash } from './chain.ts';
+export { type ChainHead, type ChainVerdict, GENESIS_HASH, legacyLinkHash, linkHash } from './chain.ts';
 export {
   type AuditCheckpoint,
   AuditCheckpointer,

@@ -393,23 +393,9 @@ describe('a forged append by the service role', {
               : forgedRow(last, last.key_id, (prev, r) =>
                   linkHash({ ...guess, id: last.key_id ?? '' }, prev, { ...r, data: r.data_text }),
                 );
-          await service.query(
-            `insert into audit_events (seq, occurred_at, type, actor, subject, client_id, ip, data, prev_hash, hash, key_id)
-             values ($1, $2, $3, $4, $5, $6, $7, $8::json, $9, $10, $11)`,
-            [
-              row.seq,
-              row.occurred_at,
-              row.type,
-              row.actor,
-              row.subject,
-              row.client_id,
-              row.ip,
-              row.data_text,
-              row.prev_hash,
-              row.hash,
-              row.key_id,
-            ],
-          );
+          // The same INSERT a forger would send, as the service role.
+          const insert = insertRow(row).compile(dbOf(tg));
+          await service.query(insert.sql, [...insert.parameters]);
           const { code, verdict } = await verify(tg);
           assert.equal(code, 1, attempt);
           assert.equal(verdict.first_bad?.seq, row.seq, `${attempt}: ${JSON.stringify(verdict)}`);

@@ -9,21 +9,20 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, sql } from 'kysely';
 import { auditKeys, startAuditLog } from '../../src/audit/index.ts';
 import { type DatabaseHandle, isRefusedValue, openDatabase } from '../../src/db/index.ts';
-import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { openPgliteTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 /**
  * The embedded database runs in a thread of its own (src/db/pglite-thread.ts), reached through
  * a Kysely dialect (src/db/thread-dialect.ts): answers, errors, transactions and notifications
  * must be what PGlite in process gave, and the request thread must stay free while it works.
  */
-const skip = ENGINE !== 'pglite' && 'the thread serves the embedded database only';
 
 const scratch = (name: string) =>
   sql.raw(
     `create table ${name} (id int primary key, label text not null, at timestamptz, doc json, bin bytea)`,
   );
 
-describe('the embedded database thread', { skip }, () => {
+describe('the embedded database thread', () => {
   let handle: DatabaseHandle;
   before(async () => {
     handle = await openDatabase({ kind: 'pglite', dataDir: undefined });
@@ -169,7 +168,7 @@ describe('the embedded database thread', { skip }, () => {
   });
 });
 
-describe('closing and losing the embedded database thread', { skip }, () => {
+describe('closing and losing the embedded database thread', () => {
   it('settles every query still pending at close, and releases the data dir for the next process', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-thread-'));
     try {
@@ -228,10 +227,11 @@ describe('closing and losing the embedded database thread', { skip }, () => {
   });
 });
 
-describe('the audit writer in the embedded database thread', { skip }, () => {
+describe('the audit writer in the embedded database thread', () => {
   let database: TestDatabase;
   before(async () => {
-    database = await openTestDatabase();
+    // The embedded database in both runs: the thread exists for it alone.
+    database = await openPgliteTestDatabase();
   });
   after(() => database?.drop());
 

@@ -1,23 +1,9 @@
-import { hash } from 'node:crypto';
 import { sql } from 'kysely';
+import { legacyLinkHash } from '../../src/audit/index.ts';
 
 /** The unkeyed link every row had before issue 10: anyone can compute it. */
 export function sha256Link(prev: string, row: StoredRow): string {
-  return hash(
-    'sha256',
-    prev +
-      JSON.stringify([
-        row.seq,
-        row.occurred_at.toISOString(),
-        row.type,
-        row.actor,
-        row.subject,
-        row.client_id,
-        row.ip,
-        row.data_text,
-      ]),
-    'hex',
-  );
+  return legacyLinkHash(prev, { ...row, data: row.data_text });
 }
 
 /** An audit row as stored, with its data as the exact JSON text the chain covers. */

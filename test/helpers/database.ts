@@ -87,6 +87,11 @@ export async function openTestDatabase(): Promise<TestDatabase> {
       },
     };
   }
+  return openPgliteTestDatabase();
+}
+
+/** A copy of the prepared PGlite database, whichever engine the run tests (embedded-only tests). */
+export async function openPgliteTestDatabase(): Promise<TestDatabase> {
   await preparePgliteTemplate();
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-pglite-'));
   cpSync(pgliteTemplateDir(), dir, { recursive: true });
