@@ -11,6 +11,8 @@ import type { AuditEvent, AuditSink } from './types.ts';
 
 /** How often recorded events are handed to the writer thread. */
 const HANDOFF_MS = 20;
+/** The longest one wave of callers waits for the writer's backlog to come down. */
+const RELIEF_MS = 200;
 /** The longest flush() waits for the thread's answer. */
 const FLUSH_TIMEOUT_MS = 30_000;
 
@@ -55,6 +57,11 @@ export class ThreadedAuditLog implements AuditSink {
   #lastWritten: ChainHead | undefined;
   /** Flush and close requests made while no thread runs, delivered to the next one. */
   #backlog: ToWriter[] = [];
+  /** The writer's buffer as it last reported it, and whether its last writes failed. */
+  #threadDepth = 0;
+  #failing = false;
+  /** Callers waiting for the backlog to come down (see backpressure). */
+  #relief: { promise: Promise<void>; resolve: () => void } | undefined;
 
   private constructor(
     options: AuditLogOptions,
@@ -152,6 +159,33 @@ export class ThreadedAuditLog implements AuditSink {
     this.#handoff ??= setTimeout(() => this.#handOver(), HANDOFF_MS);
   }
 
+  /**
+   * Pending above half the buffer, settled below a quarter of it or after RELIEF_MS, whichever
+   * comes first: answers slow down while the writer catches up, and never stall for long.
+   */
+  backpressure(): Promise<void> | undefined {
+    if (this.#failing || this.#backlogSize() < this.#options.capacity / 2) return undefined;
+    if (!this.#relief) {
+      let resolve = () => {};
+      const promise = new Promise<void>((done) => {
+        resolve = done;
+      });
+      this.#relief = { promise, resolve };
+      setTimeout(() => this.#relieve(), RELIEF_MS).unref();
+    }
+    return this.#relief.promise;
+  }
+
+  #backlogSize(): number {
+    return this.#pending.length + this.#threadDepth;
+  }
+
+  #relieve(): void {
+    const relief = this.#relief;
+    this.#relief = undefined;
+    relief?.resolve();
+  }
+
   /** Resolves once everything recorded so far has been written (or writing failed). */
   flush(): Promise<void> {
     this.#handOver();
@@ -230,6 +264,11 @@ export class ThreadedAuditLog implements AuditSink {
         this.#written += rows;
         this.#metrics.written(rows, seconds);
       }
+      this.#threadDepth = message.depth;
+      if (message.failed > 0) this.#failing = true;
+      else if (message.writes.length > 0) this.#failing = false;
+      if (this.#relief && (this.#failing || this.#backlogSize() < this.#options.capacity / 4))
+        this.#relieve();
     } else if (message.kind === 'tampering') {
       this.#hooks.onTampering?.(message.detail);
     } else if (message.kind === 'error') {

@@ -30,4 +30,11 @@ export interface AuditEvent {
 /** Where components send audit events; writing is the sink's business (batched, off the hot path). */
 export interface AuditSink {
   record(event: AuditEvent): void;
+  /**
+   * Undefined while the writer keeps up; otherwise a promise that settles once its backlog has
+   * come down (or after a short wait). Callers that produce events at request rate (decisions)
+   * await it before answering, so sustained load slows answers instead of overflowing the
+   * buffer: evidence before speed. Never pending while writing fails (the database is away).
+   */
+  backpressure?(): Promise<void> | undefined;
 }

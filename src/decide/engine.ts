@@ -87,7 +87,14 @@ export function createDecisionEngine(deps: EngineDeps) {
     return decision;
   }
 
+  /** Waits while the decision log's writer is behind (AuditSink.backpressure); usually nothing. */
+  function relief(): Promise<void> | undefined {
+    return deps.decisionLog.enabled ? deps.audit.backpressure?.() : undefined;
+  }
+
   return {
+    relief,
+
     /** `POST /decide`: a single check or a batch; `caller` (client id) is who asked. */
     async check(raw: unknown, caller: string): Promise<Answer | { results: Answer[] }> {
       const set = deps.policies();
@@ -98,14 +105,18 @@ export function createDecisionEngine(deps: EngineDeps) {
         for (const [i, check] of body.checks.entries())
           requirePolicy(set, check.resource.type, `checks.${i}.`);
         const subject = await resolve(body.subject);
-        return {
-          results: body.checks.map((check, i) =>
-            checkOne(set, subject, check, body.context, `checks.${i}.`, caller),
-          ),
-        };
+        const results = body.checks.map((check, i) =>
+          checkOne(set, subject, check, body.context, `checks.${i}.`, caller),
+        );
+        const waiting = relief();
+        if (waiting) await waiting;
+        return { results };
       }
       const body = parseInput(singleDecideBody, raw);
-      return checkOne(set, await resolve(body.subject), body, body.context, '', caller);
+      const answer = checkOne(set, await resolve(body.subject), body, body.context, '', caller);
+      const waiting = relief();
+      if (waiting) await waiting;
+      return answer;
     },
 
     /** `POST /decide/plan`: the condition under which the subject may act on a resource type. */

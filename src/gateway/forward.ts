@@ -15,7 +15,7 @@ export interface ForwardDeps {
   /** `audiences`: the token's `aud` must be one of them (the gateway's APIs). */
   resolveSubject: (token: string, options: { audiences: readonly string[] }) => Promise<SubjectLookup>;
   /** Matches the request to a policy route and decides it (timed, counted, logged). */
-  engine: Pick<DecisionEngine, 'decideRoute'>;
+  engine: Pick<DecisionEngine, 'decideRoute' | 'relief'>;
   /** Throws a too_many_requests TollgateError when the gateway is over its limit. */
   limitCaller: (callerId: string) => Promise<void>;
 }
@@ -156,6 +156,9 @@ export function createForwardAuth(deps: ForwardDeps) {
       );
     }
     const { route, decision } = outcome;
+    // The decision is logged: while the log's writer is behind, the answer waits for it.
+    const waiting = deps.engine.relief();
+    if (waiting) await waiting;
     const decided = {
       ...requested,
       subject: subject.id,

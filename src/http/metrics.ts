@@ -185,6 +185,7 @@ export function meteredAudit(audit: AuditSink, metrics: Metrics): AuditSink {
       }
       audit.record(event);
     },
+    backpressure: () => audit.backpressure?.(),
   };
 }
 

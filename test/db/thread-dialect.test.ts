@@ -295,4 +295,29 @@ describe('the audit writer in the embedded database thread', () => {
       await log.close();
     }
   });
+  it('asks decision callers to wait while its backlog is over half the buffer, and not after', async () => {
+    const keys = auditKeys({ configured: undefined, previous: [], keyEncryptionKey: randomBytes(32) });
+    const log = await startAuditLog(
+      database.handle,
+      { capacity: 1000, batchSize: 100, flushMs: 60_000, key: keys.current },
+      { onError: () => {} },
+    );
+    try {
+      assert.equal(log.backpressure?.(), undefined, 'nothing buffered: nothing to wait for');
+      for (let i = 0; i < 600; i++) log.record({ type: 'decision', actor: 'svc', data: { i } });
+      const waiting = log.backpressure?.();
+      assert.ok(waiting instanceof Promise, 'over half the buffer: callers wait');
+      assert.equal(log.backpressure?.(), waiting, 'one wave, one promise');
+      await log.flush();
+      await waiting;
+      for (let i = 0; i < 50 && log.backpressure?.() !== undefined; i++) await sleep(20);
+      assert.equal(log.backpressure?.(), undefined, 'written: nothing to wait for');
+      const { rows } = await sql<{
+        n: number;
+      }>`select count(*)::int as n from audit_events where actor = 'svc'`.execute(database.handle.db);
+      assert.deepEqual(rows, [{ n: 600 }], 'nothing dropped');
+    } finally {
+      await log.close();
+    }
+  });
 });

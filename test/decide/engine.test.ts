@@ -163,6 +163,36 @@ describe('the decision engine, whatever the transport', () => {
     assert.equal(events.length, 1);
   });
 
+  it('holds answers while the decision log is behind, and only then', async () => {
+    let release = () => {};
+    let behind = true;
+    const set = compileSet({ 'invoice.yaml': INVOICE_POLICY + ROUTES });
+    const make = (enabled: boolean) =>
+      createDecisionEngine({
+        policies: () => set,
+        resolveSubject: async () => ({ ok: false, detail: 'signature' }),
+        audit: {
+          record() {},
+          backpressure: () => (behind ? new Promise<void>((done) => (release = done)) : undefined),
+        },
+        decisionLog: { enabled, allowSample: 1 },
+        metrics: { decided() {} },
+      });
+    let answered = false;
+    const pending = make(true)
+      .check({ subject: accountant, action: 'read', resource: invoice('open') }, 'svc')
+      .then(() => (answered = true));
+    await new Promise((done) => setTimeout(done, 20));
+    assert.equal(answered, false, 'waits for the writer');
+    release();
+    await pending;
+    assert.equal(answered, true);
+    // Without a decision log nothing is waited for; a writer that keeps up is never waited for.
+    await make(false).check({ subject: accountant, action: 'read', resource: invoice('open') }, 'svc');
+    behind = false;
+    await make(true).check({ subject: accountant, action: 'read', resource: invoice('open') }, 'svc');
+  });
+
   it('refuses unsafe JSON before any schema, naming the path', async () => {
     const { engine: e } = engine();
     const body = JSON.parse(
