@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { legacyLinkHash } from '../../src/audit/index.ts';
+import type { AuditRow } from '../../src/db/index.ts';
 
 /** The unkeyed link every row had before issue 10: anyone can compute it. */
 export function sha256Link(prev: string, row: StoredRow): string {
@@ -7,19 +8,7 @@ export function sha256Link(prev: string, row: StoredRow): string {
 }
 
 /** An audit row as stored, with its data as the exact JSON text the chain covers. */
-export interface StoredRow {
-  seq: number;
-  occurred_at: Date;
-  type: string;
-  actor: string | null;
-  subject: string | null;
-  client_id: string | null;
-  ip: string | null;
-  data_text: string;
-  prev_hash: string;
-  hash: string;
-  key_id: string | null;
-}
+export type StoredRow = Omit<AuditRow, 'data'>;
 
 /** The INSERT a forger (or a test writing rows of an earlier version) runs. */
 export function insertRow(row: StoredRow) {
