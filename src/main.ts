@@ -12,7 +12,7 @@ import {
   bootstrap,
   clientUseCases,
 } from './admin/index.ts';
-import { AuditCheckpointer, auditKeys as buildAuditKeys, startAuditLog } from './audit/index.ts';
+import { auditKeys as buildAuditKeys, startAuditEvidence } from './audit/index.ts';
 import {
   type Clock,
   ConfigError,
@@ -175,38 +175,17 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     previous: config.audit.previousKeys,
     keyEncryptionKey: kek.key,
   });
-  const tampering = (detail: object, what: string) => {
-    metrics.auditTampering.inc();
-    logger.error(detail, `AUDIT TAMPERING: ${what}`);
-  };
-  const auditLog = await startAuditLog(
+  const evidence = await startAuditEvidence(
     db,
     {
-      capacity: config.audit.bufferSize,
-      batchSize: 500,
+      keys: auditKeys,
+      bufferSize: config.audit.bufferSize,
       flushMs: config.audit.flushMs,
-      key: auditKeys.current,
+      checkpointSeconds: config.audit.checkpointSeconds,
     },
-    {
-      metrics: auditMetrics(metrics),
-      onError: (error) =>
-        logger.error({ err: error }, 'writing the audit log failed; events stay buffered and are retried'),
-      onTampering: (detail) =>
-        tampering(detail, 'audit rows this instance wrote were deleted from the table'),
-    },
+    { logger, metrics: auditMetrics(metrics), onTampering: () => metrics.auditTampering.inc() },
   );
-  const audit = meteredAudit(auditLog, metrics);
-  // Signed heads in the log, where a database holder cannot take them back (issue 10).
-  // Logged at info even when LOG_LEVEL is warn or error: an anchor left out is no anchor.
-  const checkpointLog =
-    logger.levelVal > pino.levels.values.info && logger.level !== 'silent'
-      ? logger.child({}, { level: 'info' })
-      : logger;
-  const checkpoints = new AuditCheckpointer(db, auditKeys, auditLog, {
-    log: checkpointLog,
-    onTampering: tampering,
-  });
-  checkpoints.start(config.audit.checkpointSeconds * 1000);
+  const audit = meteredAudit(evidence.writer, metrics);
   const clientGuard = clientAuthGuard(limiters, config.clientAuth, logger, audit, {
     onLimited: limited('client_auth'),
     onAttack: (client) => metrics.clientAuthAttacks.inc({ client }),
@@ -380,9 +359,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       await http.close();
       metricsServer?.close();
       // Everything recorded until the last response is written before the database closes.
-      await auditLog.close();
-      checkpoints.stop();
-      await checkpoints.checkpoint();
+      await evidence.close();
       if (!options.db) await db.close();
     },
   };

@@ -20,6 +20,7 @@ export {
   checkCheckpoints,
   signCheckpoint,
 } from './checkpoints.ts';
+export { startAuditEvidence } from './evidence.ts';
 export { type AuditRecord, exportAudit, queryAudit, toRecord, verifyAuditChain } from './reader.ts';
 export { type AuditWriter, startAuditLog } from './start.ts';
 export { ThreadedAuditLog } from './threaded-audit-log.ts';
