@@ -1,8 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import { createPrivateFile, PRIVATE_DIR_MODE } from '../common/index.ts';
-import { clientQueries, type DatabaseHandle } from '../db/index.ts';
+import { clientQueries, type DatabaseHandle, takeAdvisoryLock } from '../db/index.ts';
 import { apiUseCases, BUILTIN_API } from './apis.ts';
 import type { ClientUseCases } from './clients.ts';
 
@@ -28,7 +27,7 @@ export async function bootstrap(
   return db.db.transaction().execute(async (trx) => {
     // Instances (or workers) starting together on one empty database must create Tollgate's API
     // and a single admin client once: concurrent upserts of one row can still collide.
-    await sql`select pg_advisory_xact_lock(7310002)`.execute(trx);
+    await takeAdvisoryLock(trx, 'bootstrap');
     await apiUseCases(db).ensureBuiltin(trx);
     if ((await clientQueries(trx).count()) > 0) return undefined;
     const created = await clients.create(

@@ -7,9 +7,8 @@ import {
   type JWK,
   type JWTVerifyGetKey,
 } from 'jose';
-import { sql } from 'kysely';
 import type { DatabaseHandle, SigningKeyRow } from '../db/index.ts';
-import { signingKeyQueries } from '../db/index.ts';
+import { signingKeyQueries, takeAdvisoryLock } from '../db/index.ts';
 import { sealJwk } from './seal.ts';
 import { type RefusedKey, resealUnboundKeys, StoredKeys } from './stored-keys.ts';
 
@@ -77,7 +76,7 @@ export class SigningKeyRing extends EventEmitter<{ change: []; refused: [key: Re
   async init(): Promise<string[]> {
     const { resealed, refused } = await this.#db.db.transaction().execute(async (trx) => {
       // Several instances may start together: only one re-seals and creates keys.
-      await sql`select pg_advisory_xact_lock(7310001)`.execute(trx);
+      await takeAdvisoryLock(trx, 'signingKeys');
       const resealed = await resealUnboundKeys(trx, this.#kek);
       const { usable, newlyRefused } = await this.#stored.open(await signingKeyQueries(trx).list());
       const have = new Set(usable.map((r) => r.alg));
@@ -109,7 +108,7 @@ export class SigningKeyRing extends EventEmitter<{ change: []; refused: [key: Re
   async rotateIfDue(maxAgeSeconds: number): Promise<PublishedKey[] | undefined> {
     const now = this.#options.now();
     const kids = await this.#db.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(7310001)`.execute(trx);
+      await takeAdvisoryLock(trx, 'signingKeys');
       const newest = await trx
         .selectFrom('signing_keys')
         .select(['alg', (eb) => eb.fn.max('activates_at').as('activates_at')])

@@ -1,7 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sql } from 'kysely';
-import { type DatabaseHandle, POLICY_CHANNEL, policyVersionQueries, watchChannel } from '../db/index.ts';
+import {
+  type DatabaseHandle,
+  POLICY_CHANNEL,
+  policyVersionQueries,
+  takeAdvisoryLock,
+  watchChannel,
+} from '../db/index.ts';
 import { compilePolicySet } from './compile.ts';
 import type { CompiledPolicySet } from './policy-set.ts';
 import { runPolicyTests } from './policy-tests.ts';
@@ -105,7 +110,7 @@ export class PolicyStore {
     const files = await readPolicyDir(dir);
     if (files.length === 0) return undefined;
     return this.#db.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(7310003)`.execute(trx);
+      await takeAdvisoryLock(trx, 'policySeed');
       if ((await policyVersionQueries(trx).latestVersion()) !== undefined) return undefined;
       const checked = this.check(files);
       if (!checked.ok) throw new PolicySetRejected(dir, checked);

@@ -1,5 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { AuditEventsTable, Database } from '../schema/index.ts';
+import { takeAdvisoryLock } from './advisory-locks.ts';
 
 /** A stored row; `data_text` is the data exactly as written, which the chain hash covers. */
 export type AuditRow = Selectable<AuditEventsTable> & { data_text: string };
@@ -26,9 +27,6 @@ export interface AuditFilter {
   limit: number;
 }
 
-/** Serializes appends across every process and instance writing to one database. */
-const AUDIT_LOCK = 7310004;
-
 export function auditEventQueries(db: Kysely<Database>) {
   return {
     /**
@@ -46,7 +44,7 @@ export function auditEventQueries(db: Kysely<Database>) {
     ): Promise<{ after: number; head: { seq: number; hash: string } }> {
       const { keyId, genesis, link } = chain;
       return await db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
+        await takeAdvisoryLock(trx, 'auditAppend');
         // uses audit_events_pkey (backward scan)
         const last = await trx
           .selectFrom('audit_events')
