@@ -43,7 +43,7 @@ describe('one /decide pipeline for every spelling', () => {
     };
   }
 
-  it('runs the named steps in order, the same list for both stacks', () => {
+  it('defines /decide and /decide/plan as named steps in order (app.ts hands these lists to both stacks)', () => {
     const chains = decideChains({} as never);
     assert.deepEqual(
       chains.check.map((step) => step.name),
