@@ -1,6 +1,7 @@
 import { auditEventQueries, type DatabaseHandle, type NewAuditRow } from '../db/index.ts';
 import type { AuditKey } from './audit-keys.ts';
 import { type ChainHead, GENESIS_HASH, linkHash } from './chain.ts';
+import { type PackedRow, packDecisions, type Recorded } from './decision-rows.ts';
 import type { AuditEvent, AuditSink } from './types.ts';
 
 export interface AuditLogOptions {
@@ -40,11 +41,6 @@ export interface AuditLogHooks {
   onTampering?: (detail: TamperingDetail) => void;
 }
 
-interface Pending {
-  event: AuditEvent;
-  at: Date;
-}
-
 /**
  * The audit log's writer. `record` only appends to an in-memory buffer (no I/O on the request
  * path); a timer writes the buffer in batches, each appended to the hash chain in one
@@ -58,7 +54,7 @@ export class AuditLog implements AuditSink {
   readonly #metrics: AuditLogMetrics;
   readonly #onError: (error: unknown) => void;
   readonly #onTampering: (detail: TamperingDetail) => void;
-  #buffer: Pending[] = [];
+  #buffer: Recorded[] = [];
   #dropped: { count: number; first: Date; last: Date } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
@@ -128,7 +124,8 @@ export class AuditLog implements AuditSink {
       const batch = this.#buffer.slice(0, this.#options.batchSize);
       // A copy: drops counted while this batch is written belong to the next one.
       const dropped = this.#dropped && { ...this.#dropped };
-      const rows = batch.map(({ event, at }) => toRow(event, at));
+      // Decisions written together share a row (decision-rows.ts); counts stay in events.
+      const rows = packDecisions(batch).map(toRow);
       if (dropped) rows.unshift(droppedRow(dropped));
       const started = performance.now();
       try {
@@ -158,7 +155,7 @@ export class AuditLog implements AuditSink {
         if (this.#dropped.count === 0) this.#dropped = undefined;
         else this.#dropped.first = dropped.last;
       }
-      this.#metrics.written(rows.length, (performance.now() - started) / 1000);
+      this.#metrics.written(batch.length + (dropped ? 1 : 0), (performance.now() - started) / 1000);
       this.#metrics.depth(this.#buffer.length);
     }
   }
@@ -167,7 +164,19 @@ export class AuditLog implements AuditSink {
 /** An AuditSink that keeps nothing (tests and tools that need no evidence). */
 export const NOP_AUDIT: AuditSink = { record() {} };
 
-function toRow(event: AuditEvent, at: Date): NewAuditRow {
+function toRow(item: Recorded | PackedRow): NewAuditRow {
+  if ('decisions' in item) {
+    return {
+      occurred_at: item.at,
+      type: 'decision',
+      actor: clean(item.actor) ?? null,
+      subject: clean(item.subject) ?? null,
+      client_id: null,
+      ip: null,
+      data: dataText({ decisions: item.decisions }),
+    };
+  }
+  const { event, at } = item;
   return {
     occurred_at: at,
     type: event.type,

@@ -1,6 +1,7 @@
 import { type AuditFilter, type AuditRow, auditEventQueries, type DatabaseHandle } from '../db/index.ts';
 import type { AuditKeys } from './audit-keys.ts';
 import { type ChainHead, type ChainVerdict, ChainWalk, sameHash } from './chain.ts';
+import { DECISION_ROW_SPAN_MS, packedDecisions } from './decision-rows.ts';
 
 /** An audit event as the admin API, the CLI and exports show it. */
 export interface AuditRecord {
@@ -15,9 +16,55 @@ export interface AuditRecord {
   hash: string;
   /** The audit key that MACs the row; null for rows from before the chain was keyed. */
   key_id: string | null;
+  /** A decision's place in its row, when the row holds several (seq and hash are the row's). */
+  index?: number;
 }
 
+type Filter = Omit<AuditFilter, 'limit' | 'after' | 'subjectInData'>;
+
 const PAGE = 1000;
+
+/** The events a row holds: itself, or each decision of a packed row (decision-rows.ts). */
+export function toRecords(row: AuditRow, filter: Filter = {}): AuditRecord[] {
+  const decisions = packedDecisions(row.type, row.data);
+  if (!decisions) {
+    // Still filtered: the row query is wider than the filter (see rowFilter).
+    const record = toRecord(row);
+    return matches(record, filter) ? [record] : [];
+  }
+  const records: AuditRecord[] = [];
+  decisions.forEach(({ at, actor, subject, ...data }, index) => {
+    const record: AuditRecord = {
+      ...toRecord(row),
+      occurred_at: at,
+      actor: actor ?? row.actor,
+      subject: subject ?? row.subject,
+      data,
+      index,
+    };
+    if (matches(record, filter)) records.push(record);
+  });
+  return records;
+}
+
+/** The filter applied to one decision of a packed row (the query selected the row as a whole). */
+function matches(record: AuditRecord, { since, until, subject }: Filter): boolean {
+  const at = Date.parse(record.occurred_at);
+  if (since && at < since.getTime()) return false;
+  if (until && at >= until.getTime()) return false;
+  return subject === undefined || record.subject === subject;
+}
+
+/** The row-level query for a filter: wide enough for every packed row holding a match. */
+function rowFilter(filter: Filter): Filter & Pick<AuditFilter, 'subjectInData'> {
+  return {
+    ...filter,
+    ...(filter.until ? { until: new Date(filter.until.getTime() + DECISION_ROW_SPAN_MS) } : {}),
+    ...(filter.subject !== undefined
+      ? { subjectInData: { type: 'decision', needle: `"subject":${JSON.stringify(filter.subject)}` } }
+      : {}),
+  };
+}
 
 export function toRecord(row: AuditRow): AuditRecord {
   return {
@@ -68,19 +115,34 @@ export async function verifyAuditChain(
   return problem ? { ...verdict, ok: false, first_bad: { seq: expectHead.seq, problem } } : verdict;
 }
 
-export async function queryAudit(db: DatabaseHandle, filter: AuditFilter): Promise<AuditRecord[]> {
-  return (await auditEventQueries(db.db).query(filter)).map(toRecord);
+/**
+ * One page of events after `filter.after` (a seq), at most `filter.limit` of them, and the seq to
+ * continue after (null at the end). A page holds whole rows: it stops before a packed row whose
+ * decisions would not fit, unless that row comes first, when it is returned whole.
+ */
+export async function queryAudit(
+  db: DatabaseHandle,
+  filter: AuditFilter,
+): Promise<{ events: AuditRecord[]; nextAfter: number | null }> {
+  const rows = await auditEventQueries(db.db).query({ ...rowFilter(filter), limit: filter.limit });
+  const events: AuditRecord[] = [];
+  let lastSeq: number | undefined;
+  for (const row of rows) {
+    const records = toRecords(row, filter);
+    if (events.length > 0 && events.length + records.length > filter.limit)
+      return { events, nextAfter: lastSeq ?? null };
+    events.push(...records);
+    lastSeq = row.seq;
+  }
+  return { events, nextAfter: rows.length === filter.limit ? (lastSeq ?? null) : null };
 }
 
 /** Every matching event in chain order, a page at a time (for JSON-lines exports). */
-export async function* exportAudit(
-  db: DatabaseHandle,
-  filter: Omit<AuditFilter, 'limit' | 'after'>,
-): AsyncGenerator<AuditRecord> {
+export async function* exportAudit(db: DatabaseHandle, filter: Filter): AsyncGenerator<AuditRecord> {
   let after = 0;
   for (;;) {
-    const page = await auditEventQueries(db.db).query({ ...filter, after, limit: PAGE });
-    for (const row of page) yield toRecord(row);
+    const page = await auditEventQueries(db.db).query({ ...rowFilter(filter), after, limit: PAGE });
+    for (const row of page) yield* toRecords(row, filter);
     if (page.length < PAGE) return;
     after = page[page.length - 1]?.seq ?? after;
   }

@@ -70,9 +70,8 @@ const pageQuery = filterQuery.extend({
 export function addAuditRoutes(router: Router, db: DatabaseHandle, keys: AuditKeys): void {
   router.get('/audit', async (ctx) => {
     const query = parseInput(pageQuery, ctx.query);
-    const events = await queryAudit(db, query);
-    const last = events.at(-1);
-    ctx.body = { events, next_after: events.length === query.limit && last ? last.seq : null };
+    const { events, nextAfter } = await queryAudit(db, query);
+    ctx.body = { events, next_after: nextAfter };
   });
   router.get('/audit/verify', async (ctx) => {
     const { expect_head } = parseInput(verifyQuery, ctx.query);

@@ -182,11 +182,18 @@ describe('what the audit log records', () => {
     assert.equal(exported.code, 0, exported.stderr);
     const lines = exported.stdout.trim().split('\n');
     const records = lines.map((line) => JSON.parse(line) as AuditRecord);
+    // Decisions written together share a row: such a row's events carry its seq and an index.
+    const rows = [...new Set(records.map((r) => r.seq))];
     assert.deepEqual(
-      records.map((r) => r.seq),
-      records.map((_, i) => i + 1),
+      rows,
+      rows.map((_, i) => i + 1),
       'the whole chain, in order',
     );
+    assert.ok(records.length > rows.length, 'some rows held several decisions');
+    for (const [i, r] of records.entries()) {
+      const before = records[i - 1];
+      if (before?.seq === r.seq) assert.equal(r.index, (before.index ?? 0) + 1, 'decisions in order');
+    }
     // Neither the audit log nor the service log of this whole flow holds a secret.
     const logs = tg.logs.join('\n');
     assert.ok(logs.includes('"reqId"'), 'request lines were logged');

@@ -194,7 +194,7 @@ describe(`audit log on ${ENGINE}`, () => {
       for (let round = 0; round < 10; round++) {
         for (const [w, writer] of writers.entries())
           for (let i = 0; i < 20; i++)
-            writer.record({ type: 'decision', actor: `writer-${w}`, data: { round, i } });
+            writer.record({ type: 'login.failed', actor: `writer-${w}`, data: { round, i } });
         await Promise.all(writers.map((writer) => writer.flush()));
       }
       const verdict = await verifyAuditChain(db);
@@ -213,7 +213,7 @@ describe(`audit log on ${ENGINE}`, () => {
       failed: () => {},
     };
     const log = new AuditLog(db, { ...OPTIONS, capacity: 3 }, { onError, metrics });
-    for (let i = 0; i < 10; i++) log.record({ type: 'decision', data: { i } });
+    for (let i = 0; i < 10; i++) log.record({ type: 'login.failed', data: { i } });
     assert.equal(log.depth, 3);
     assert.equal(counted.dropped, 7);
     await log.flush();

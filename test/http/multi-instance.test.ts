@@ -178,14 +178,18 @@ describe('three instances on one PostgreSQL database', { skip: skipUnless('postg
         ),
       ),
     );
+    let newest = 0;
     await eventually(async () => {
       const { events } = (await (await a.admin$('GET', '/audit?type=decision&limit=1000')).json()) as {
-        events: { subject: string | null }[];
+        events: { seq: number; subject: string | null }[];
       };
-      return events.filter((e) => e.subject?.startsWith('chain-')).length === 3 * PER_INSTANCE;
+      const chain = events.filter((e) => e.subject?.startsWith('chain-'));
+      newest = Math.max(0, ...chain.map((e) => e.seq));
+      return chain.length === 3 * PER_INSTANCE;
     });
     const verdict = (await (await b.admin$('GET', '/audit/verify')).json()) as { ok: boolean; rows: number };
     assert.equal(verdict.ok, true, JSON.stringify(verdict));
-    assert.ok(verdict.rows >= 3 * PER_INSTANCE);
+    // Decisions share rows (several per row): every row holding them is in the verified chain.
+    assert.ok(verdict.rows >= newest, `verified ${verdict.rows} rows, decisions reach row ${newest}`);
   });
 });

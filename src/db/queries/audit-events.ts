@@ -21,6 +21,11 @@ export interface AuditFilter {
   since?: Date | undefined;
   until?: Date | undefined;
   subject?: string | undefined;
+  /**
+   * With `subject`: rows of `type` without a subject of their own (they hold several) match too
+   * when their data's text contains `needle`; the caller picks out the parts that matched.
+   */
+  subjectInData?: { type: string; needle: string } | undefined;
   type?: string | undefined;
   /** Only rows after this seq (paging). */
   after?: number | undefined;
@@ -117,7 +122,19 @@ export function auditEventQueries(db: Kysely<Database>) {
       let query = db.selectFrom('audit_events').selectAll().select(sql<string>`data::text`.as('data_text'));
       if (filter.since) query = query.where('occurred_at', '>=', filter.since);
       if (filter.until) query = query.where('occurred_at', '<', filter.until);
-      if (filter.subject !== undefined) query = query.where('subject', '=', filter.subject);
+      const { subject, subjectInData } = filter;
+      if (subject !== undefined && subjectInData) {
+        query = query.where((eb) =>
+          eb.or([
+            eb('subject', '=', subject),
+            eb.and([
+              eb('type', '=', subjectInData.type),
+              eb('subject', 'is', null),
+              sql<boolean>`position(${subjectInData.needle} in data::text) > 0`,
+            ]),
+          ]),
+        );
+      } else if (subject !== undefined) query = query.where('subject', '=', subject);
       if (filter.type !== undefined) query = query.where('type', '=', filter.type);
       if (filter.after !== undefined) query = query.where('seq', '>', filter.after);
       return query.orderBy('seq').limit(filter.limit).execute();

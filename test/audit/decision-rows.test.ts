@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import {
+  DECISION_ROW_SPAN_MS,
+  DECISIONS_PER_ROW,
+  packDecisions,
+  type Recorded,
+} from '../../src/audit/decision-rows.ts';
+import { AuditLog, auditKeys, exportAudit, queryAudit, verifyAuditChain } from '../../src/audit/index.ts';
+import type { DatabaseHandle } from '../../src/db/index.ts';
+import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+
+const KEYS = auditKeys({ configured: undefined, previous: [], keyEncryptionKey: randomBytes(32) });
+const OPTIONS = { capacity: 10_000, batchSize: 1000, flushMs: 60_000, key: KEYS.current };
+const onError = (error: unknown) => {
+  throw error;
+};
+
+function decision(subject: string, id: string, at: Date, actor = 'gw'): Recorded {
+  return {
+    event: { type: 'decision', actor, subject, data: { action: 'read', resource: { type: 'Invoice', id } } },
+    at,
+  };
+}
+
+describe('packing decisions into rows', () => {
+  const t0 = new Date('2026-01-01T00:00:00Z');
+  const at = (ms: number) => new Date(t0.getTime() + ms);
+
+  it('packs consecutive decisions, keeping order around other events', () => {
+    const login: Recorded = { event: { type: 'login.failed', subject: 'eve' }, at: at(2) };
+    const out = packDecisions([
+      decision('ann', 'a', at(0)),
+      decision('bob', 'b', at(1)),
+      login,
+      decision('ann', 'c', at(3)),
+    ]);
+    assert.equal(out.length, 3);
+    const [first, second, third] = out;
+    assert.ok(first && 'decisions' in first);
+    assert.equal(first.actor, 'gw', 'shared caller on the row');
+    assert.equal(first.subject, undefined, 'subjects differ: each decision names its own');
+    assert.deepEqual(
+      first.decisions.map((d) => [d.subject, d.actor, d.at]),
+      [
+        ['ann', undefined, at(0).toISOString()],
+        ['bob', undefined, at(1).toISOString()],
+      ],
+    );
+    assert.equal(first.at.getTime(), at(1).getTime(), 'a row is dated by its newest decision');
+    assert.equal(second, login);
+    assert.ok(third && !('decisions' in third), 'a lone decision stays an ordinary row');
+  });
+
+  it(`holds at most ${DECISIONS_PER_ROW} decisions and ${DECISION_ROW_SPAN_MS} ms in one row`, () => {
+    const many = Array.from({ length: DECISIONS_PER_ROW + 2 }, (_, i) => decision('ann', `${i}`, at(0)));
+    assert.deepEqual(
+      packDecisions(many).map((r) => ('decisions' in r ? r.decisions.length : 1)),
+      [DECISIONS_PER_ROW, 2],
+    );
+    const spread = [
+      decision('ann', 'a', at(0)),
+      decision('ann', 'b', at(DECISION_ROW_SPAN_MS)),
+      decision('ann', 'c', at(DECISION_ROW_SPAN_MS + 1)),
+      decision('ann', 'd', at(DECISION_ROW_SPAN_MS + 2)),
+    ];
+    assert.deepEqual(
+      packDecisions(spread).map((r) => ('decisions' in r ? r.decisions.length : 1)),
+      [2, 2],
+    );
+  });
+
+  it('never packs an event that carries a client id or an address', () => {
+    const odd: Recorded = { event: { type: 'decision', subject: 'ann', ip: '10.0.0.1' }, at: at(1) };
+    const out = packDecisions([decision('ann', 'a', at(0)), odd, decision('ann', 'b', at(2))]);
+    assert.equal(out.length, 3);
+  });
+});
+
+describe(`packed decision rows on ${ENGINE}: query, export and verify read them as events`, () => {
+  let database: TestDatabase;
+  let db: DatabaseHandle;
+  before(async () => {
+    database = await openTestDatabase();
+    db = database.handle;
+  });
+  after(() => database.drop());
+  beforeEach(async () => {
+    await sql`alter table audit_events disable trigger audit_events_no_truncate`.execute(db.db);
+    await sql`truncate audit_events`.execute(db.db);
+    await sql`alter table audit_events enable trigger audit_events_no_truncate`.execute(db.db);
+  });
+
+  /** 10 decisions (ann, bob alternating), a failed login, 5 more for ann; one second apart. */
+  async function workload(): Promise<Date> {
+    const log = new AuditLog(db, OPTIONS, { onError });
+    const start = new Date(Date.now() - 60_000);
+    const at = (i: number) => new Date(start.getTime() + i * 100);
+    for (let i = 0; i < 10; i++) {
+      const { event, at: when } = decision(i % 2 ? 'bob' : 'ann', `inv-${i}`, at(i));
+      log.record(event, when);
+    }
+    log.record({ type: 'login.failed', subject: 'ann', data: { reason: 'bad_password' } }, at(10));
+    for (let i = 11; i < 16; i++) log.record(decision('ann', `inv-${i}`, at(i)).event, at(i));
+    await log.flush();
+    return start;
+  }
+
+  it('writes three rows for sixteen events, and the chain verifies', async () => {
+    await workload();
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from audit_events`.execute(db.db);
+    assert.deepEqual(rows, [{ n: 3 }]);
+    const verdict = await verifyAuditChain(db, KEYS);
+    assert.equal(verdict.ok, true);
+    assert.equal(verdict.rows, 3);
+  });
+
+  it('query expands each decision with its own subject, time, data and index', async () => {
+    const start = await workload();
+    const { events, nextAfter } = await queryAudit(db, { limit: 100 });
+    assert.equal(nextAfter, null);
+    assert.equal(events.length, 16);
+    const [first] = events;
+    assert.deepEqual(
+      { ...first, hash: undefined, key_id: undefined },
+      {
+        seq: 1,
+        index: 0,
+        occurred_at: start.toISOString(),
+        type: 'decision',
+        actor: 'gw',
+        subject: 'ann',
+        client_id: null,
+        ip: null,
+        data: { action: 'read', resource: { type: 'Invoice', id: 'inv-0' } },
+        hash: undefined,
+        key_id: undefined,
+      },
+    );
+    assert.deepEqual(
+      events.map((e) => [e.seq, e.index]),
+      [
+        ...Array.from({ length: 10 }, (_, i) => [1, i]),
+        [2, undefined],
+        ...Array.from({ length: 5 }, (_, i) => [3, i]),
+      ],
+    );
+  });
+
+  it('a subject filter finds that subject’s decisions inside rows shared with others, and only those', async () => {
+    await workload();
+    const { events } = await queryAudit(db, { subject: 'bob', limit: 100 });
+    assert.deepEqual(
+      events.map((e) => e.data.resource),
+      [1, 3, 5, 7, 9].map((i) => ({ type: 'Invoice', id: `inv-${i}` })),
+    );
+    const ann = await queryAudit(db, { subject: 'ann', type: 'decision', limit: 100 });
+    assert.equal(ann.events.length, 10);
+    assert.ok(ann.events.every((e) => e.subject === 'ann' && e.type === 'decision'));
+    assert.deepEqual((await queryAudit(db, { subject: 'b', limit: 100 })).events, [], 'no prefix match');
+  });
+
+  it('time filters apply to each decision, not to its row', async () => {
+    const start = await workload();
+    const at = (i: number) => new Date(start.getTime() + i * 100);
+    const { events } = await queryAudit(db, { since: at(3), until: at(6), limit: 100 });
+    assert.deepEqual(
+      events.map((e) => e.data.resource),
+      [3, 4, 5].map((i) => ({ type: 'Invoice', id: `inv-${i}` })),
+    );
+  });
+
+  it('pages hold whole rows within the limit; a first row larger than the limit comes whole', async () => {
+    await workload();
+    const first = await queryAudit(db, { limit: 4 });
+    assert.equal(first.events.length, 10, 'the first row alone');
+    assert.equal(first.nextAfter, 1);
+    const second = await queryAudit(db, { limit: 4, after: 1 });
+    assert.deepEqual(
+      second.events.map((e) => e.seq),
+      [2],
+      'the next row (5 decisions) would not fit beside it',
+    );
+    assert.equal(second.nextAfter, 2);
+    const third = await queryAudit(db, { limit: 10, after: 2 });
+    assert.equal(third.events.length, 5);
+    assert.equal(third.nextAfter, null);
+  });
+
+  it('export streams every decision in order', async () => {
+    await workload();
+    const records = [];
+    for await (const record of exportAudit(db, { subject: 'ann' })) records.push(record);
+    assert.equal(records.length, 11, '10 decisions and the failed login');
+    assert.deepEqual(
+      records.map((r) => r.type),
+      [...Array(5).fill('decision'), 'login.failed', ...Array(5).fill('decision')],
+    );
+  });
+});
