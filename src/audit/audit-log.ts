@@ -121,11 +121,14 @@ export class AuditLog implements AuditSink {
     // stream is written in full batches rather than as a trickle of one-event transactions.
     let due = this.#buffer.length;
     while (due > 0 || this.#dropped) {
-      const batch = this.#buffer.slice(0, this.#options.batchSize);
+      // Up to batchSize rows in one transaction, decisions packed several to a row
+      // (decision-rows.ts): a transaction costs more than a row, so a busy stream of decisions
+      // is written in few of them. Counts stay in events.
+      const packed = packDecisions(this.#buffer, this.#options.batchSize);
+      const batch = this.#buffer.slice(0, packed.consumed);
       // A copy: drops counted while this batch is written belong to the next one.
       const dropped = this.#dropped && { ...this.#dropped };
-      // Decisions written together share a row (decision-rows.ts); counts stay in events.
-      const rows = packDecisions(batch).map(toRow);
+      const rows = packed.rows.map(toRow);
       if (dropped) rows.unshift(droppedRow(dropped));
       const started = performance.now();
       try {
@@ -165,7 +168,7 @@ export class AuditLog implements AuditSink {
 export const NOP_AUDIT: AuditSink = { record() {} };
 
 function toRow(item: Recorded | PackedRow): NewAuditRow {
-  if ('decisions' in item) {
+  if ('data' in item) {
     return {
       occurred_at: item.at,
       type: 'decision',
@@ -173,7 +176,7 @@ function toRow(item: Recorded | PackedRow): NewAuditRow {
       subject: clean(item.subject) ?? null,
       client_id: null,
       ip: null,
-      data: dataText({ decisions: item.decisions }),
+      data: dataText(item.data as unknown as Record<string, unknown>),
     };
   }
   const { event, at } = item;

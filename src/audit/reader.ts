@@ -1,7 +1,7 @@
 import { type AuditFilter, type AuditRow, auditEventQueries, type DatabaseHandle } from '../db/index.ts';
 import type { AuditKeys } from './audit-keys.ts';
 import { type ChainHead, type ChainVerdict, ChainWalk, sameHash } from './chain.ts';
-import { DECISION_ROW_SPAN_MS, packedDecisions } from './decision-rows.ts';
+import { DECISION_ROW_SPAN_MS, unpackDecisions } from './decision-rows.ts';
 
 /** An audit event as the admin API, the CLI and exports show it. */
 export interface AuditRecord {
@@ -26,20 +26,20 @@ const PAGE = 1000;
 
 /** The events a row holds: itself, or each decision of a packed row (decision-rows.ts). */
 export function toRecords(row: AuditRow, filter: Filter = {}): AuditRecord[] {
-  const decisions = packedDecisions(row.type, row.data);
+  const decisions = unpackDecisions(row.type, row.data);
   if (!decisions) {
     // Still filtered: the row query is wider than the filter (see rowFilter).
     const record = toRecord(row);
     return matches(record, filter) ? [record] : [];
   }
   const records: AuditRecord[] = [];
-  decisions.forEach(({ at, actor, subject, ...data }, index) => {
+  decisions.forEach(({ at, actor, subject, data }, index) => {
     const record: AuditRecord = {
       ...toRecord(row),
       occurred_at: at,
-      actor: actor ?? row.actor,
-      subject: subject ?? row.subject,
-      data,
+      actor,
+      subject,
+      data: data as unknown as Record<string, unknown>,
       index,
     };
     if (matches(record, filter)) records.push(record);
@@ -61,7 +61,8 @@ function rowFilter(filter: Filter): Filter & Pick<AuditFilter, 'subjectInData'> 
     ...filter,
     ...(filter.until ? { until: new Date(filter.until.getTime() + DECISION_ROW_SPAN_MS) } : {}),
     ...(filter.subject !== undefined
-      ? { subjectInData: { type: 'decision', needle: `"subject":${JSON.stringify(filter.subject)}` } }
+      ? // A packed row holds each subject once, as a JSON string in its table of strings.
+        { subjectInData: { type: 'decision', needle: JSON.stringify(filter.subject) } }
       : {}),
   };
 }

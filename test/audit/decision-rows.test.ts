@@ -5,8 +5,11 @@ import { sql } from 'kysely';
 import {
   DECISION_ROW_SPAN_MS,
   DECISIONS_PER_ROW,
+  type DecisionData,
+  type PackedRow,
   packDecisions,
   type Recorded,
+  unpackDecisions,
 } from '../../src/audit/decision-rows.ts';
 import { AuditLog, auditKeys, exportAudit, queryAudit, verifyAuditChain } from '../../src/audit/index.ts';
 import type { DatabaseHandle } from '../../src/db/index.ts';
@@ -18,12 +21,25 @@ const onError = (error: unknown) => {
   throw error;
 };
 
-function decision(subject: string, id: string, at: Date, actor = 'gw'): Recorded {
+function data(id: string | undefined, extra: Partial<DecisionData> = {}): DecisionData {
   return {
-    event: { type: 'decision', actor, subject, data: { action: 'read', resource: { type: 'Invoice', id } } },
-    at,
+    action: 'read',
+    resource: id === undefined ? { type: 'Invoice' } : { type: 'Invoice', id },
+    allow: true,
+    reason: 'allowed',
+    rule: 'invoice-read',
+    version: 3,
+    latency_us: 4.2,
+    ...extra,
   };
 }
+
+function decision(subject: string | undefined, id: string, at: Date, actor = 'gw'): Recorded {
+  return { event: { type: 'decision', actor, subject, data: { ...data(id) } }, at };
+}
+
+const sizes = ({ rows }: { rows: (Recorded | PackedRow)[] }) =>
+  rows.map((r) => ('data' in r ? r.data.decisions.length : 1));
 
 describe('packing decisions into rows', () => {
   const t0 = new Date('2026-01-01T00:00:00Z');
@@ -31,51 +47,115 @@ describe('packing decisions into rows', () => {
 
   it('packs consecutive decisions, keeping order around other events', () => {
     const login: Recorded = { event: { type: 'login.failed', subject: 'eve' }, at: at(2) };
-    const out = packDecisions([
+    const { rows: out, consumed } = packDecisions([
       decision('ann', 'a', at(0)),
       decision('bob', 'b', at(1)),
       login,
       decision('ann', 'c', at(3)),
     ]);
-    assert.equal(out.length, 3);
+    assert.deepEqual(sizes({ rows: out }), [2, 1, 1]);
+    assert.equal(consumed, 4);
     const [first, second, third] = out;
-    assert.ok(first && 'decisions' in first);
-    assert.equal(first.actor, 'gw', 'shared caller on the row');
-    assert.equal(first.subject, undefined, 'subjects differ: each decision names its own');
-    assert.deepEqual(
-      first.decisions.map((d) => [d.subject, d.actor, d.at]),
-      [
-        ['ann', undefined, at(0).toISOString()],
-        ['bob', undefined, at(1).toISOString()],
-      ],
-    );
+    assert.ok(first && 'data' in first);
+    assert.equal(first.actor, 'gw', "the shared caller is the row's");
+    assert.equal(first.subject, undefined, 'subjects differ: the row has none');
     assert.equal(first.at.getTime(), at(1).getTime(), 'a row is dated by its newest decision');
     assert.equal(second, login);
-    assert.ok(third && !('decisions' in third), 'a lone decision stays an ordinary row');
+    assert.ok(third && !('data' in third), 'a lone decision stays an ordinary row');
+  });
+
+  it('gives back exactly what was recorded, each decision with its own time, caller and subject', () => {
+    const recorded: Recorded[] = [
+      { event: { type: 'decision', actor: 'gw', subject: 'ann', data: { ...data('a') } }, at: at(0) },
+      {
+        event: {
+          type: 'decision',
+          actor: 'svc',
+          data: { ...data(undefined, { allow: false, reason: 'no_matching_rule', rule: null }) },
+        },
+        at: at(7),
+      },
+      {
+        event: {
+          type: 'decision',
+          actor: 'gw',
+          subject: 'bob "the builder"',
+          data: { ...data('x', { allow: false, reason: 'locked', detail: 'dpop', version: 9 }) },
+        },
+        at: at(12),
+      },
+    ];
+    const [row] = packDecisions(recorded).rows;
+    assert.ok(row && 'data' in row);
+    // Through JSON, as stored.
+    const stored = JSON.parse(JSON.stringify(row.data)) as Record<string, unknown>;
+    assert.deepEqual(
+      unpackDecisions('decision', stored),
+      recorded.map(({ event, at: when }) => ({
+        at: when.toISOString(),
+        actor: event.actor ?? null,
+        subject: event.subject ?? null,
+        data: event.data,
+      })),
+    );
+    assert.equal(unpackDecisions('login.failed', stored), undefined, 'only decision rows');
+    assert.equal(unpackDecisions('decision', { ...data('a') }), undefined, 'an unpacked decision row');
   });
 
   it(`holds at most ${DECISIONS_PER_ROW} decisions and ${DECISION_ROW_SPAN_MS} ms in one row`, () => {
     const many = Array.from({ length: DECISIONS_PER_ROW + 2 }, (_, i) => decision('ann', `${i}`, at(0)));
-    assert.deepEqual(
-      packDecisions(many).map((r) => ('decisions' in r ? r.decisions.length : 1)),
-      [DECISIONS_PER_ROW, 2],
-    );
+    assert.deepEqual(sizes(packDecisions(many)), [DECISIONS_PER_ROW, 2]);
     const spread = [
       decision('ann', 'a', at(0)),
       decision('ann', 'b', at(DECISION_ROW_SPAN_MS)),
       decision('ann', 'c', at(DECISION_ROW_SPAN_MS + 1)),
       decision('ann', 'd', at(DECISION_ROW_SPAN_MS + 2)),
     ];
+    assert.deepEqual(sizes(packDecisions(spread)), [2, 2]);
+  });
+
+  it('stops at the most rows one transaction takes, saying how many events they hold', () => {
+    const login: Recorded = { event: { type: 'login.failed', subject: 'eve' }, at: at(2) };
+    const buffer = [
+      decision('ann', 'a', at(0)),
+      decision('bob', 'b', at(1)),
+      login,
+      decision('ann', 'c', at(3)),
+    ];
     assert.deepEqual(
-      packDecisions(spread).map((r) => ('decisions' in r ? r.decisions.length : 1)),
-      [2, 2],
+      [1, 2, 3, 4].map((maxRows) => {
+        const { rows, consumed } = packDecisions(buffer, maxRows);
+        return [sizes({ rows }), consumed];
+      }),
+      [
+        [[2], 2],
+        [[2, 1], 3],
+        [[2, 1, 1], 4],
+        [[2, 1, 1], 4],
+      ],
     );
   });
 
-  it('never packs an event that carries a client id or an address', () => {
-    const odd: Recorded = { event: { type: 'decision', subject: 'ann', ip: '10.0.0.1' }, at: at(1) };
-    const out = packDecisions([decision('ann', 'a', at(0)), odd, decision('ann', 'b', at(2))]);
-    assert.equal(out.length, 3);
+  it('never packs what it could not give back exactly', () => {
+    const odd: Recorded[] = [
+      { event: { type: 'decision', subject: 'ann', ip: '10.0.0.1', data: { ...data('a') } }, at: at(1) },
+      { event: { type: 'decision', subject: 'ann', clientId: 'c', data: { ...data('a') } }, at: at(1) },
+      { event: { type: 'decision', subject: 'ann', data: { ...data('a'), extra: 1 } }, at: at(1) },
+      { event: { type: 'decision', subject: 'ann', data: { i: 1 } }, at: at(1) },
+      {
+        event: {
+          type: 'decision',
+          subject: 'ann',
+          data: { ...data('a'), resource: { type: 'I', attrs: {} } },
+        },
+        at: at(1),
+      },
+    ];
+    for (const event of odd)
+      assert.deepEqual(
+        sizes(packDecisions([decision('ann', 'a', at(0)), event, decision('ann', 'b', at(2))])),
+        [1, 1, 1],
+      );
   });
 });
 
@@ -134,7 +214,7 @@ describe(`packed decision rows on ${ENGINE}: query, export and verify read them 
         subject: 'ann',
         client_id: null,
         ip: null,
-        data: { action: 'read', resource: { type: 'Invoice', id: 'inv-0' } },
+        data: data('inv-0'),
         hash: undefined,
         key_id: undefined,
       },
