@@ -28,7 +28,10 @@
  * right before it is loaded; during the load every non-2xx counts, and Tollgate's own counters
  * (tollgate_decisions_total) must show exactly the expected allow/deny mix. After the logged
  * runs the audit writer is given time to catch up, and the report says how many events it wrote
- * and dropped (tollgate_audit_dropped_total from /metrics).
+ * and dropped (tollgate_audit_dropped_total from /metrics). Both servers' own metrics also give
+ * the decision time per request (Tollgate's decision histogram, Cerbos's engine histogram):
+ * Cerbos's HTTP API is a gateway that calls its own gRPC service, and most of its CPU per
+ * request goes there, not to its engine. Its gRPC API is not measured here.
  *
  * Pinning: where taskset exists and two CPUs are available, every server runs under
  * `taskset -c <second CPU>` and this process (autocannon) is pinned to the first, so the server
@@ -60,6 +63,7 @@ import {
 } from './lib/decide-run.ts';
 import type { Expected } from './lib/decide-setup.ts';
 import { type LoadResult, measure } from './lib/load.ts';
+import { counterDelta, type Scrape, scrapeMetrics } from './lib/metrics.ts';
 import {
   askCerbos,
   BATCH,
@@ -93,6 +97,9 @@ const engines = (process.env.BENCH_ENGINES || ENGINES.join(','))
 for (const name of engines)
   if (!(ENGINES as readonly string[]).includes(name))
     usageError(`BENCH_ENGINES lists embedded and/or postgres, got "${name}"`);
+
+/** Cerbos's histogram of its engine's time per CheckResources call, in milliseconds. */
+const CERBOS_ENGINE_LATENCY = 'cerbos_dev_engine_check_latency_milliseconds';
 
 const lifecycle = benchLifecycle();
 // Read before this process pins itself to one CPU, which would make it 1.
@@ -129,6 +136,8 @@ async function benchCerbos(cerbos: CerbosServer): Promise<CerbosRuns> {
     if (!sameAnswers(await askCerbos(cerbos.url, body), expected))
       throw new Error(`Cerbos ${form}: not the expected decisions`);
     progress(`Cerbos ${form}: answer checked; loading POST /api/check/resources for ${load.seconds} s`);
+    let before: Scrape | undefined;
+    let after: Scrape | undefined;
     const result = await measure(
       {
         url: `${cerbos.url}/api/check/resources`,
@@ -137,20 +146,38 @@ async function benchCerbos(cerbos: CerbosServer): Promise<CerbosRuns> {
         body: JSON.stringify(body),
       },
       load,
-      { serverPid: cerbos.child.pid },
+      {
+        serverPid: cerbos.child.pid,
+        beforeRun: async () => {
+          before = await scrapeMetrics(cerbos.metricsUrl);
+        },
+        afterRun: async () => {
+          after = await scrapeMetrics(cerbos.metricsUrl);
+        },
+      },
     );
+    const engineMicros =
+      before && after
+        ? (1000 * counterDelta(before, after, `${CERBOS_ENGINE_LATENCY}_sum`, { status: 'success' })) /
+          counterDelta(before, after, `${CERBOS_ENGINE_LATENCY}_count`, { status: 'success' })
+        : Number.NaN;
     if (result.non2xx > 0 || result.errors > 0)
       failures.push(
         `${form}: ${result.non2xx} non-2xx responses (${JSON.stringify(result.statusCodes)}) and ${result.errors} errors`,
       );
     if (!sameAnswers(await askCerbos(cerbos.url, body), expected))
       failures.push(`${form}: not the expected decisions after the load`);
-    return result;
+    return { result, engineMicros };
   };
   const single = await run('single', cerbosSingleBody(), SINGLE.expected);
   lifecycle.checkInterrupted();
   const batch = await run('batch', cerbosBatchBody(), BATCH.expected);
-  return { single, batch, failures };
+  return {
+    single: single.result,
+    batch: batch.result,
+    engineMicros: { single: single.engineMicros, batch: batch.engineMicros },
+    failures,
+  };
 }
 
 const scenario = (

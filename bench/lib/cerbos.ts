@@ -40,6 +40,8 @@ export function findCerbos(): CerbosBinary {
 export interface CerbosServer {
   /** http://127.0.0.1:<port> */
   url: string;
+  /** Its Prometheus metrics (GET /_cerbos/metrics, on by default). */
+  metricsUrl: string;
   child: ChildProcess;
   stop(): Promise<void>;
 }
@@ -93,7 +95,7 @@ export async function startCerbos(options: { binary: string; cpus?: ProcessCpus 
       await stop();
       throw new Error(`${(error as Error).message}; Cerbos said:\n${output()}`);
     }
-    return { url, child, stop };
+    return { url, metricsUrl: `${url}/_cerbos/metrics`, child, stop };
   } catch (error) {
     await remove();
     throw error;

@@ -29,6 +29,13 @@ export interface Target {
 export interface CerbosRuns {
   single: LoadResult;
   batch: LoadResult;
+  /**
+   * Cerbos's own engine time per request during each measured run (mean, µs), from its
+   * cerbos_dev_engine_check_latency_milliseconds histogram. Wall time: with GOMAXPROCS=1 and
+   * concurrent requests it includes waiting for the core, so it bounds the engine's CPU from
+   * above; the rest of Cerbos's CPU per request is its HTTP gateway calling its gRPC service.
+   */
+  engineMicros: { single: number; batch: number };
   failures: string[];
 }
 
@@ -167,6 +174,10 @@ export function runFailures(report: PeerReport): string[] {
   ]);
 }
 
+/** Tollgate's mean decision time per request (per check × checks), from its own histogram. */
+const engineTime = (scenario: ScenarioReport, checks: number) =>
+  scenario.decisionTime ? (scenario.decisionTime.meanSeconds * 1e6 * checks).toFixed(0) : '–';
+
 const ENGINE_NAMES = { embedded: 'embedded database (PGlite)', postgres: 'PostgreSQL' };
 
 /** The human-readable report: one table per engine, then its targets. */
@@ -227,6 +238,11 @@ export function formatPeerReport(report: PeerReport): string {
       '',
       `checked before loading: ${engine.verified}`,
       ...Object.values(t).map((sc) => `${sc.name}: ${sc.verification}`),
+      `decision time per request, mean µs (server metrics): Tollgate single ${engineTime(t.single, 1)}, batch ${engineTime(t.batch, 20)}` +
+        (engine.cerbos
+          ? `; Cerbos engine single ${engine.cerbos.engineMicros.single.toFixed(0)}, batch ${engine.cerbos.engineMicros.batch.toFixed(0)}` +
+            ' (wall time: waits for its one core under concurrent requests included)'
+          : ''),
       '',
       ...engine.targets.map(
         (target) =>
