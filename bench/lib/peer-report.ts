@@ -178,6 +178,26 @@ export function runFailures(report: PeerReport): string[] {
 const engineTime = (scenario: ScenarioReport, checks: number) =>
   scenario.decisionTime ? (scenario.decisionTime.meanSeconds * 1e6 * checks).toFixed(0) : '–';
 
+/**
+ * The same comparisons in server CPU per request (not targets): unlike req/s and p99 they hardly
+ * move when other work shares the machine. On PostgreSQL the database's own CPU is not counted.
+ */
+function cpuLines(engine: EngineReport): string[] {
+  const cpu = (r: LoadResult) => r.server?.cpuMicrosPerRequest ?? Number.NaN;
+  const ratio = (a: LoadResult, b: LoadResult) => (cpu(a) / cpu(b)).toFixed(2);
+  const t = engine.tollgate;
+  return [
+    'server CPU per request (information, steadier than req/s on a busy machine' +
+      (engine.engine === 'postgres' ? "; PostgreSQL's own CPU not counted):" : '):'),
+    ...(engine.cerbos
+      ? [
+          `  Cerbos ÷ Tollgate (log on)   single ${ratio(engine.cerbos.single, t.single.result)}×, batch ${ratio(engine.cerbos.batch, t.batch.result)}×`,
+        ]
+      : []),
+    `  log on ÷ log off             single ${ratio(t.single.result, t.singleOff.result)}×, batch ${ratio(t.batch.result, t.batchOff.result)}×`,
+  ];
+}
+
 const ENGINE_NAMES = { embedded: 'embedded database (PGlite)', postgres: 'PostgreSQL' };
 
 /** The human-readable report: one table per engine, then its targets. */
@@ -248,6 +268,7 @@ export function formatPeerReport(report: PeerReport): string {
         (target) =>
           `${target.name.padEnd(40)} ${target.value.padEnd(50)} target ${target.target.padEnd(7)} ${target.verdict}`,
       ),
+      ...cpuLines(engine),
     );
   }
   const failures = runFailures(report);
