@@ -48,10 +48,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstMessage, runNode, startNode, stopChild } from './lib/children.ts';
 import { benchCommandLine, benchLifecycle, progress } from './lib/cli.ts';
-import { createBenchDatabase } from './lib/database.ts';
 import {
   type DecideReport,
-  type DecisionTime,
   formatDecideReport,
   type Reference,
   type ScenarioReport,
@@ -60,26 +58,23 @@ import {
   TARGET_SINGLE_TO_BARE,
 } from './lib/decide-report.ts';
 import {
+  auditOutcome,
+  decideHeaders,
+  runScenario,
+  type Scenario,
+  startDecideInstance,
+} from './lib/decide-run.ts';
+import {
   BATCH_CHECKS,
   CONTEXT,
   EXPLICIT_SUBJECT,
-  type Expected,
-  mismatch,
-  provisionDecide,
   SINGLE_CHECK,
   SINGLE_EXPECTED,
   USER_API,
 } from './lib/decide-setup.ts';
 import { type LoadResult, type LoadSettings, measure } from './lib/load.ts';
-import {
-  counterDelta,
-  histogramDelta,
-  histogramQuantile,
-  type Scrape,
-  scrapeMetrics,
-} from './lib/metrics.ts';
 import { loadProfiles, summarizeSamples } from './lib/profile.ts';
-import { startTollgateProcess, type TollgateProcess } from './lib/tollgate.ts';
+import type { TollgateProcess } from './lib/tollgate.ts';
 
 const commandLine = benchCommandLine('node bench/decide.ts [--json] [--profile] [--auto-workers]', [
   'auto-workers',
@@ -93,7 +88,6 @@ if (!['', undefined, 'postgres', 'embedded'].includes(process.env.BENCH_DATABASE
   usageError(`BENCH_DATABASE must be postgres or embedded, got "${process.env.BENCH_DATABASE}"`);
 if (embedded && (settings.workers !== '1' || flags['auto-workers']))
   usageError('the embedded database serves one process: BENCH_WORKERS=1 and no --auto-workers');
-const DECISION_HISTOGRAM = 'tollgate_decision_duration_seconds';
 /** Busy work of the second reference server: about what /decide's own code takes per request. */
 const BARE_WORK_US = 25;
 
@@ -104,15 +98,6 @@ const load: LoadSettings = {
   warmupSeconds: settings.warmupSeconds,
   connections: settings.connections,
 };
-
-/** One /decide scenario: the body, and the decisions every request must get. */
-interface Scenario {
-  key: string;
-  name: string;
-  body: Record<string, unknown>;
-  expected: Expected[];
-  batch: boolean;
-}
 
 function scenarios(userToken: string): Scenario[] {
   const single = { action: SINGLE_CHECK.action, resource: SINGLE_CHECK.resource, context: CONTEXT };
@@ -141,127 +126,9 @@ function scenarios(userToken: string): Scenario[] {
   ];
 }
 
-const decideHeaders = (callerToken: string) => ({
-  authorization: `Bearer ${callerToken}`,
-  'content-type': 'application/json',
-});
-
-/** Before loading: one request must answer 200 with exactly the expected decisions. */
-async function checkAnswer(url: string, callerToken: string, scenario: Scenario): Promise<void> {
-  const response = await fetch(`${url}/decide`, {
-    method: 'POST',
-    headers: decideHeaders(callerToken),
-    body: JSON.stringify(scenario.body),
-  });
-  const answer = (await response.json()) as Record<string, unknown>;
-  if (response.status !== 200)
-    throw new Error(`${scenario.key}: ${response.status} ${JSON.stringify(answer)}`);
-  const results = scenario.batch ? (answer.results as unknown[]) : [answer];
-  if (!Array.isArray(results) || results.length !== scenario.expected.length)
-    throw new Error(`${scenario.key}: unexpected answer ${JSON.stringify(answer)}`);
-  const problems = scenario.expected
-    .map((expected, i) => [i, mismatch(results[i], expected)] as const)
-    .filter(([, problem]) => problem !== '')
-    .map(([i, problem]) => `check ${i}: ${problem} (${JSON.stringify(results[i])})`);
-  if (problems.length > 0) throw new Error(`${scenario.key}: wrong decision: ${problems.join('; ')}`);
-}
-
-async function runScenario(
-  tollgate: TollgateProcess,
-  callerToken: string,
-  scenario: Scenario,
-  bare: LoadResult,
-  withMetrics: boolean,
-): Promise<ScenarioReport> {
-  await checkAnswer(tollgate.url, callerToken, scenario);
-  progress(`${scenario.key}: answer checked; loading POST /decide for ${load.seconds} s`);
-  let before: Scrape | undefined;
-  let after: Scrape | undefined;
-  const result = await measure(
-    {
-      url: `${tollgate.url}/decide`,
-      method: 'POST',
-      headers: decideHeaders(callerToken),
-      body: JSON.stringify(scenario.body),
-    },
-    load,
-    {
-      serverPid: tollgate.child.pid,
-      beforeRun: async () => {
-        if (withMetrics) before = await scrapeMetrics(tollgate.metricsUrl);
-      },
-      afterRun: async () => {
-        if (withMetrics) after = await scrapeMetrics(tollgate.metricsUrl);
-      },
-    },
-  );
-  const failures: string[] = [];
-  if (result.non2xx > 0 || result.errors > 0) {
-    failures.push(
-      `${result.non2xx} non-2xx responses (${JSON.stringify(result.statusCodes)}) and ${result.errors} errors`,
-    );
-  }
-  let decisionTime: DecisionTime | undefined;
-  let verification = 'server counters not read (several workers, one registry each)';
-  if (before && after) {
-    const histogram = histogramDelta(before, after, DECISION_HISTOGRAM);
-    decisionTime = {
-      count: histogram.count,
-      meanSeconds: histogram.count > 0 ? histogram.sumSeconds / histogram.count : Number.NaN,
-      p50: histogramQuantile(histogram, 0.5),
-      p99: histogramQuantile(histogram, 0.99),
-    };
-    const allows = counterDelta(before, after, 'tollgate_decisions_total', { result: 'allow' });
-    const denies = counterDelta(before, after, 'tollgate_decisions_total', { result: 'deny' });
-    const perAllow = scenario.expected.filter((e) => e.allow).length;
-    const perDeny = scenario.expected.length - perAllow;
-    // Requests still in flight when autocannon stopped were answered by the server, uncounted.
-    const served = Math.round((allows + denies) / scenario.expected.length);
-    const exact = allows === served * perAllow && denies === served * perDeny;
-    const plausible = served >= result.requests && served <= result.requests + 2 * load.connections;
-    verification =
-      `server counted ${allows} allow + ${denies} deny = ${served} requests × (${perAllow} allow, ${perDeny} deny)` +
-      ` ${exact && plausible ? '✓' : '✗'} (autocannon: ${result.requests} answered)`;
-    if (!exact) failures.push(`decisions during load differ from the expected mix: ${verification}`);
-    else if (!plausible) failures.push(`server decided for a different number of requests: ${verification}`);
-  }
-  return {
-    key: scenario.key,
-    name: scenario.name,
-    checksPerRequest: scenario.expected.length,
-    result,
-    ratioToBare: result.rps / bare.rps,
-    ...(decisionTime ? { decisionTime } : {}),
-    verification,
-    failures,
-  };
-}
-
 /** A Tollgate child on its own fresh database, stopped and dropped by `close()`. */
-async function startInstance(workers: string, nodeArgs: string[], env: Record<string, string> = {}) {
-  const database = embedded ? undefined : await createBenchDatabase(serverUrl);
-  if (database) lifecycle.onCleanup(() => database.drop());
-  progress(
-    `${database ? `database ${database.name} created` : 'embedded database'}; starting Tollgate with WORKERS=${workers}`,
-  );
-  const tollgate = await startTollgateProcess({
-    databaseUrl: database?.url,
-    nodeArgs,
-    workers,
-    // Subject tokens must be for the user API, as a deployment would configure it.
-    env: { SUBJECT_TOKEN_AUDIENCES: USER_API, ...env },
-  });
-  lifecycle.onCleanup(() => tollgate.stop());
-  const fixtures = await provisionDecide(tollgate);
-  return {
-    tollgate,
-    fixtures,
-    async close() {
-      await tollgate.stop();
-      await database?.drop();
-    },
-  };
-}
+const startInstance = (workers: string, nodeArgs: string[], env: Record<string, string> = {}) =>
+  startDecideInstance({ embedded, serverUrl, lifecycle, workers, nodeArgs, env });
 
 /**
  * A reference server run as a child (bare node:http, or plain Koa), loaded with exactly the
@@ -296,28 +163,6 @@ async function benchHealthz(tollgate: TollgateProcess, callerToken: string): Pro
     load,
     { serverPid: tollgate.child.pid },
   );
-}
-
-/**
- * Once the load has stopped: waits (up to a minute) for the audit writer to have written what
- * it holds, then reads what it wrote and dropped over the instance's life.
- */
-async function auditOutcome(tollgate: TollgateProcess): Promise<NonNullable<DecideReport['audit']>> {
-  const started = performance.now();
-  const none = new Map() as Scrape;
-  let scrape = await scrapeMetrics(tollgate.metricsUrl);
-  const total = (name: string, match: Record<string, string> = {}) => counterDelta(none, scrape, name, match);
-  while (total('tollgate_audit_queue_depth') > 0 && performance.now() - started < 60_000) {
-    await new Promise((done) => setTimeout(done, 250));
-    scrape = await scrapeMetrics(tollgate.metricsUrl);
-  }
-  return {
-    decisions: total('tollgate_decisions_total'),
-    written: total('tollgate_audit_events_written_total'),
-    dropped: total('tollgate_audit_dropped_total'),
-    backlog: total('tollgate_audit_queue_depth'),
-    drainSeconds: (performance.now() - started) / 1000,
-  };
 }
 
 async function main(): Promise<number> {
@@ -376,7 +221,7 @@ async function main(): Promise<number> {
     lifecycle.checkInterrupted();
     // A fresh caller token per scenario: they live 300 s, a run with long BENCH_SECONDS more.
     const callerToken = await instance.fixtures.callerToken();
-    reports.push(await runScenario(instance.tollgate, callerToken, scenario, bare, withMetrics));
+    reports.push(await runScenario(instance.tollgate, callerToken, scenario, bare, withMetrics, load));
   }
   const audit = withMetrics ? await auditOutcome(instance.tollgate) : undefined;
   await instance.close();
@@ -396,7 +241,14 @@ async function main(): Promise<number> {
     const scenario = { ...quietList[index]!, key };
     scenario.name = `${index === 0 ? 'single check' : scenario.name}, DECISION_LOG=off`;
     offRuns.push(
-      await runScenario(quiet.tollgate, await quiet.fixtures.callerToken(), scenario, bare, withMetrics),
+      await runScenario(
+        quiet.tollgate,
+        await quiet.fixtures.callerToken(),
+        scenario,
+        bare,
+        withMetrics,
+        load,
+      ),
     );
   }
   const [decisionLogOff, decisionLogOffBatch] = offRuns as [ScenarioReport, ScenarioReport];
@@ -408,7 +260,14 @@ async function main(): Promise<number> {
     const auto = await startInstance('auto', []);
     const scenario = { ...scenarios(auto.fixtures.userToken)[0]!, key: 'auto' };
     scenario.name = `single check, WORKERS=auto (${availableParallelism()})`;
-    const report = await runScenario(auto.tollgate, await auto.fixtures.callerToken(), scenario, bare, false);
+    const report = await runScenario(
+      auto.tollgate,
+      await auto.fixtures.callerToken(),
+      scenario,
+      bare,
+      false,
+      load,
+    );
     autoWorkers = { ...report, workers: 'auto' };
     await auto.close();
   }

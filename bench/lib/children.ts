@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { freePort } from '../../test/helpers/net.ts';
+import { onCpus, type ProcessCpus } from './cpu.ts';
 
 export { freePort };
 
@@ -9,16 +10,46 @@ const children = new Set<ChildProcess>();
 /**
  * Starts `node <script>` with the same Node binary that runs the benchmark (Node 24, so .ts
  * files run directly). stdout is ignored, stderr is passed through so failures are visible.
+ * With `cpus` it runs under `taskset -c` (bench/lib/cpu.ts).
  */
 export function startNode(
   script: string,
-  options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; cwd?: string; cpus?: ProcessCpus } = {},
 ): ChildProcess {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script], {
+  const [command, args] = onCpus(process.execPath, [...(options.nodeArgs ?? []), script], options.cpus);
+  const child = spawn(command, args, {
     env: options.env ?? process.env,
     cwd: options.cwd,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
+  return track(child);
+}
+
+/**
+ * Starts any program (optionally under `taskset -c`), stopped with the others on exit. Its
+ * stdout and stderr are kept (the last 64 KiB) for when it fails rather than printed.
+ */
+export function startProgram(
+  program: string,
+  programArgs: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; cpus?: ProcessCpus } = {},
+): { child: ChildProcess; output: () => string } {
+  const [command, args] = onCpus(program, programArgs, options.cpus);
+  const child = spawn(command, args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-65_536);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return { child: track(child), output: () => output };
+}
+
+function track(child: ChildProcess): ChildProcess {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;

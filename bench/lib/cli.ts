@@ -7,9 +7,14 @@ export const progress = (line: string) => process.stderr.write(`bench: ${line}\n
 
 /**
  * The command line and environment shared by the load benchmarks. Bad flags or settings stop
- * the run before it creates anything, with one clear line and exit code 2.
+ * the run before it creates anything, with one clear line and exit code 2. `defaults` changes
+ * what BENCH_CONNECTIONS is when unset.
  */
-export function benchCommandLine(usage: string, extraFlags: string[] = []) {
+export function benchCommandLine(
+  usage: string,
+  extraFlags: string[] = [],
+  defaults: { connections?: number } = {},
+) {
   const usageError = (message: string): never => {
     progress(message);
     progress(`usage: ${usage}`);
@@ -41,7 +46,7 @@ export function benchCommandLine(usage: string, extraFlags: string[] = []) {
     load: {
       seconds: envNumber('BENCH_SECONDS', 10, 1),
       warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2, 0),
-      connections: envNumber('BENCH_CONNECTIONS', 16, 1),
+      connections: envNumber('BENCH_CONNECTIONS', defaults.connections ?? 16, 1),
     },
     serverUrl: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
   };

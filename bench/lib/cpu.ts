@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 
 /**
@@ -35,4 +36,55 @@ async function processTree(pid: number): Promise<number[]> {
     for (const child of list.split(' ').filter(Boolean)) all.push(...(await processTree(Number(child))));
   }
   return all;
+}
+
+/** A CPU list as `taskset -c` takes it, e.g. "1". */
+export type ProcessCpus = string;
+
+/** Where the benchmark runs what: servers on one CPU, the load generator on another. */
+export interface Pinning {
+  serverCpus?: ProcessCpus;
+  loadCpus?: ProcessCpus;
+  /** One line for the report header: what was done, or why nothing was. */
+  description: string;
+}
+
+/**
+ * Pins this process (every thread: autocannon runs in it) to the first CPU it may use and
+ * returns the second one for the servers, so the server under test and the load generator do
+ * not take turns on one core. Without taskset or a second CPU nothing is pinned, and the
+ * description says so.
+ */
+export function pinLoadGenerator(): Pinning {
+  if (process.platform !== 'linux') return { description: 'nothing pinned (not Linux)' };
+  const query = spawnSync('taskset', ['-cp', String(process.pid)], { encoding: 'utf8' });
+  if (query.error || query.status !== 0) return { description: 'nothing pinned (taskset not found)' };
+  // "pid 123's current affinity list: 0,1" or "0-3".
+  const cpus = expandCpuList(query.stdout.slice(query.stdout.lastIndexOf(':') + 1).trim());
+  const [load, server] = cpus;
+  if (load === undefined || server === undefined)
+    return { description: `nothing pinned (this process may use only CPU ${cpus.join(',')})` };
+  const pin = spawnSync('taskset', ['-a', '-cp', String(load), String(process.pid)], { stdio: 'ignore' });
+  if (pin.status !== 0) return { description: 'nothing pinned (taskset could not pin this process)' };
+  return {
+    serverCpus: String(server),
+    loadCpus: String(load),
+    description:
+      `servers under taskset -c ${server} (every thread and child), autocannon in this process on CPU ${load}; ` +
+      'other programs on the machine are not pinned',
+  };
+}
+
+function expandCpuList(list: string): number[] {
+  return list.split(',').flatMap((part) => {
+    const [from, to] = part.split('-').map(Number);
+    if (from === undefined || !Number.isInteger(from)) return [];
+    const last = to !== undefined && Number.isInteger(to) ? to : from;
+    return Array.from({ length: last - from + 1 }, (_, i) => from + i);
+  });
+}
+
+/** `command args` run on `cpus` (through taskset, which execs it: same pid), or as it is. */
+export function onCpus(command: string, args: string[], cpus: ProcessCpus | undefined): [string, string[]] {
+  return cpus === undefined ? [command, args] : ['taskset', ['-c', cpus, command, ...args]];
 }

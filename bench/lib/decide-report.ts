@@ -1,3 +1,4 @@
+import type { AuditOutcome } from './decide-run.ts';
 import type { LoadResult } from './load.ts';
 import type { QuantileEstimate } from './metrics.ts';
 import { milliseconds } from './report.ts';
@@ -53,7 +54,7 @@ export interface DecideReport {
   /** The batch on that instance. */
   decisionLogOffBatch: ScenarioReport;
   /** The logged instance's audit writer after the load (its whole life, checks of every scenario). */
-  audit?: { decisions: number; written: number; dropped: number; backlog: number; drainSeconds: number };
+  audit?: AuditOutcome;
   autoWorkers?: ScenarioReport & { workers: string };
   evaluation: { exitCode: number | null; output: unknown };
   targets: {

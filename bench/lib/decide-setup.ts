@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { ResourceRef } from '../../src/pdp/index.ts';
 import { Browser, loginThroughForms } from '../../test/helpers/browser.ts';
 import { type AdminCall, adminApi, basicAuth, requestToken, type TollgateProcess } from './tollgate.ts';
 
@@ -103,7 +104,7 @@ export interface Expected {
   rule?: string | null;
 }
 
-type Check = { action: string; resource: Record<string, unknown>; field?: string };
+type Check = { action: string; resource: ResourceRef; field?: string };
 
 /** The explicit subject: same roles and tenant as carol. */
 export const EXPLICIT_SUBJECT = { id: 'a1', roles: ['accountant'], attrs: { tenant: 'acme' } };
@@ -127,8 +128,8 @@ export const SINGLE_EXPECTED: Expected = {
 };
 export const CONTEXT = { ip: '10.0.0.7', region: 'eu' };
 
-const invoice = (id: string, attrs: Record<string, unknown>) => ({ type: 'Invoice', id, attrs });
-const project = (id: string, attrs: Record<string, unknown>) => ({ type: 'Project', id, attrs });
+const invoice = (id: string, attrs: Record<string, unknown>): ResourceRef => ({ type: 'Invoice', id, attrs });
+const project = (id: string, attrs: Record<string, unknown>): ResourceRef => ({ type: 'Project', id, attrs });
 
 /**
  * Ten kinds of checks an accountant of acme (id a1) might send in one batch — allows, a deny

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertRunning, freePort, startNode, stopChild } from './children.ts';
+import type { ProcessCpus } from './cpu.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -38,6 +39,8 @@ export async function startTollgateProcess(options: {
   workers?: string;
   /** More environment for the child (e.g. SUBJECT_TOKEN_AUDIENCES). */
   env?: Record<string, string>;
+  /** Run it under `taskset -c` on these CPUs (bench/lib/cpu.ts). */
+  cpus?: ProcessCpus;
 }): Promise<TollgateProcess> {
   const port = await freePort();
   const metricsPort = await freePort();
@@ -46,6 +49,7 @@ export async function startTollgateProcess(options: {
   const child = startNode(join(root, 'src/main.ts'), {
     nodeArgs: options.nodeArgs,
     cwd: options.cwd ?? root,
+    ...(options.cpus ? { cpus: options.cpus } : {}),
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
