@@ -183,14 +183,20 @@ export interface AuditOutcome {
 
 /**
  * Once the load has stopped: waits (up to a minute) for the audit writer to have written what
- * it holds, then reads what it wrote and dropped over the instance's life.
+ * it holds, then reads what it wrote and dropped over the instance's life. With the decision
+ * log on, every decision must be written or counted dropped: the writer's figures reach the
+ * metrics a few times a second, so an empty queue alone can be read before the last of them.
  */
 export async function auditOutcome(tollgate: TollgateProcess): Promise<AuditOutcome> {
   const started = performance.now();
   const none = new Map() as Scrape;
   let scrape = await scrapeMetrics(tollgate.metricsUrl);
   const total = (name: string, match: Record<string, string> = {}) => counterDelta(none, scrape, name, match);
-  while (total('tollgate_audit_queue_depth') > 0 && performance.now() - started < 60_000) {
+  const settled = () =>
+    total('tollgate_audit_queue_depth') === 0 &&
+    total('tollgate_audit_events_written_total') + total('tollgate_audit_dropped_total') >=
+      total('tollgate_decisions_total');
+  while (!settled() && performance.now() - started < 60_000) {
     await new Promise((done) => setTimeout(done, 250));
     scrape = await scrapeMetrics(tollgate.metricsUrl);
   }

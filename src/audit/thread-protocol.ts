@@ -1,9 +1,9 @@
 import type { AuditLogOptions, TamperingDetail } from './audit-log.ts';
-import type { AuditEvent } from './types.ts';
 
 /** Messages between ThreadedAuditLog (main thread) and the writer thread (audit-thread.ts). */
 export type ToWriter =
-  | { kind: 'events'; events: { event: AuditEvent; at: Date }[] }
+  /** A Handoff's items (handoff.ts) holding `count` events. */
+  | { kind: 'events'; items: unknown[]; count: number }
   | { kind: 'flush'; id: number }
   | { kind: 'close'; graceMs: number };
 

@@ -6,6 +6,7 @@ import {
   NO_AUDIT_METRICS,
 } from './audit-log.ts';
 import type { ChainHead } from './chain.ts';
+import { Handoff } from './handoff.ts';
 import type { FromWriter, ToWriter, WriterInit } from './thread-protocol.ts';
 import type { AuditEvent, AuditSink } from './types.ts';
 
@@ -30,7 +31,7 @@ interface Link {
  * the embedded database's thread (`attach`). `record` only appends to an array; every few
  * milliseconds the array is handed to the thread in one message, and the thread buffers,
  * hashes and writes exactly as AuditLog does in process. The request thread
- * pays a push and a share of one structured clone per event.
+ * pays a push and a share of one structured clone per event (decisions travel flat, handoff.ts).
  *
  * Should its own thread die, a new one takes over, and the first event it writes says that up
  * to the number of events handed over but not reported written may be missing. A writer in the
@@ -45,7 +46,7 @@ export class ThreadedAuditLog implements AuditSink {
   #link: Link | undefined;
   #worker: Worker | undefined;
   #port: MessagePort | undefined;
-  #pending: { event: AuditEvent; at: Date }[] = [];
+  #pending = new Handoff();
   #handoff: NodeJS.Timeout | undefined;
   readonly #waiting = new Map<number, () => void>();
   #nextId = 0;
@@ -125,8 +126,8 @@ export class ThreadedAuditLog implements AuditSink {
       this.#handedOver = 0;
       this.#written = 0;
       this.#pending.unshift({
-        event: { type: 'audit.dropped', data: { reason: 'the writer thread stopped', at_most: unwritten } },
-        at: new Date(),
+        type: 'audit.dropped',
+        data: { reason: 'the writer thread stopped', at_most: unwritten },
       });
       this.#spawn().catch((error: unknown) => this.#hooks.onError(error));
     });
@@ -150,12 +151,12 @@ export class ThreadedAuditLog implements AuditSink {
 
   record(event: AuditEvent): void {
     // Only while no thread is running can this grow; it stays within the writer's capacity.
-    if (this.#pending.length >= this.#options.capacity) {
+    if (this.#pending.count >= this.#options.capacity) {
       this.#droppedWithoutThread += 1;
       this.#metrics.dropped(1);
       return;
     }
-    this.#pending.push({ event, at: new Date() });
+    this.#pending.push(event, Date.now());
     this.#handoff ??= setTimeout(() => this.#handOver(), HANDOFF_MS);
   }
 
@@ -177,7 +178,7 @@ export class ThreadedAuditLog implements AuditSink {
   }
 
   #backlogSize(): number {
-    return this.#pending.length + this.#threadDepth;
+    return this.#pending.count + this.#threadDepth;
   }
 
   #relieve(): void {
@@ -217,21 +218,17 @@ export class ThreadedAuditLog implements AuditSink {
     clearTimeout(this.#handoff);
     this.#handoff = undefined;
     // Without a thread (one is starting) the events wait here.
-    if (this.#pending.length === 0 || !this.#link) return;
+    if (this.#pending.count === 0 || !this.#link) return;
     if (this.#droppedWithoutThread > 0) {
       this.#pending.unshift({
-        event: {
-          type: 'audit.dropped',
-          data: { reason: 'no writer thread', count: this.#droppedWithoutThread },
-        },
-        at: new Date(),
+        type: 'audit.dropped',
+        data: { reason: 'no writer thread', count: this.#droppedWithoutThread },
       });
       this.#droppedWithoutThread = 0;
     }
-    const events = this.#pending;
-    this.#pending = [];
-    this.#handedOver += events.length;
-    this.#post({ kind: 'events', events });
+    const { items, count } = this.#pending.take();
+    this.#handedOver += count;
+    this.#post({ kind: 'events', items, count });
   }
 
   #post(message: ToWriter): void {
