@@ -135,8 +135,7 @@ function packRun(run: Recorded[]): PackedRow {
   const base = first.at.getTime();
   const strings: string[] = [];
   const index = new Map<string, number>();
-  const ref = (value: string | null | undefined): number => {
-    if (value === null || value === undefined) return -1;
+  const lookup = (value: string): number => {
     let i = index.get(value);
     if (i === undefined) {
       i = strings.push(value) - 1;
@@ -144,24 +143,37 @@ function packRun(run: Recorded[]): PackedRow {
     }
     return i;
   };
+  // One per field, remembering its last string: neighbouring decisions mostly repeat it, and
+  // comparing is cheaper than hashing a string that arrived from another thread.
+  const field = () => {
+    let last: string | null | undefined = null;
+    let lastIndex = -1;
+    return (value: string | null | undefined): number => {
+      if (value === last) return lastIndex;
+      last = value;
+      lastIndex = value === null || value === undefined ? -1 : lookup(value);
+      return lastIndex;
+    };
+  };
+  const [actorOf, subjectOf, actionOf, typeOf, reasonOf, ruleOf, detailOf] = Array.from({ length: 7 }, field);
   let at = first.at;
   const decisions = run.map(({ event, at: when }) => {
     if (when > at) at = when;
     const d = event.data as unknown as DecisionData;
     const tuple: Tuple = [
       when.getTime() - base,
-      ref(event.actor),
-      ref(event.subject),
-      ref(d.action),
-      ref(d.resource.type),
+      actorOf(event.actor),
+      subjectOf(event.subject),
+      actionOf(d.action),
+      typeOf(d.resource.type),
       d.resource.id ?? null,
       d.allow ? 1 : 0,
-      ref(d.reason),
-      ref(d.rule),
+      reasonOf(d.reason),
+      ruleOf(d.rule),
       d.version,
       d.latency_us,
     ];
-    if (d.detail !== undefined) tuple.push(ref(d.detail));
+    if (d.detail !== undefined) tuple.push(detailOf(d.detail));
     return tuple;
   });
   return {
