@@ -16,7 +16,7 @@ import {
   verifyAuditChain as verifyWithKeys,
 } from '../../src/audit/index.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/index.ts';
-import { insertRow, type StoredRow, sha256Link } from '../helpers/audit-rows.ts';
+import { emptyAuditTable, insertRow, type StoredRow, sha256Link } from '../helpers/audit-rows.ts';
 import { skipUnless } from '../helpers/capabilities.ts';
 import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTcpProxy } from '../helpers/net.ts';
@@ -47,11 +47,7 @@ describe(`audit log on ${ENGINE}`, () => {
     }
   }
 
-  async function fresh() {
-    await sql`alter table audit_events disable trigger audit_events_no_truncate`.execute(db.db);
-    await sql`truncate audit_events`.execute(db.db);
-    await sql`alter table audit_events enable trigger audit_events_no_truncate`.execute(db.db);
-  }
+  const fresh = () => emptyAuditTable(db.db);
 
   async function write(count: number, log = new AuditLog(db, OPTIONS, { onError })) {
     for (let i = 0; i < count; i++)

@@ -13,6 +13,7 @@ import {
 } from '../../src/audit/decision-rows.ts';
 import { AuditLog, auditKeys, exportAudit, queryAudit, verifyAuditChain } from '../../src/audit/index.ts';
 import type { DatabaseHandle } from '../../src/db/index.ts';
+import { emptyAuditTable } from '../helpers/audit-rows.ts';
 import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 const KEYS = auditKeys({ configured: undefined, previous: [], keyEncryptionKey: randomBytes(32) });
@@ -167,11 +168,7 @@ describe(`packed decision rows on ${ENGINE}: query, export and verify read them 
     db = database.handle;
   });
   after(() => database.drop());
-  beforeEach(async () => {
-    await sql`alter table audit_events disable trigger audit_events_no_truncate`.execute(db.db);
-    await sql`truncate audit_events`.execute(db.db);
-    await sql`alter table audit_events enable trigger audit_events_no_truncate`.execute(db.db);
-  });
+  beforeEach(() => emptyAuditTable(db.db));
 
   /** 10 decisions (ann, bob alternating), a failed login, 5 more for ann; one second apart. */
   async function workload(): Promise<Date> {
