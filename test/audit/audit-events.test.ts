@@ -194,6 +194,15 @@ describe('what the audit log records', () => {
       const before = records[i - 1];
       if (before?.seq === r.seq) assert.equal(r.index, (before.index ?? 0) + 1, 'decisions in order');
     }
+    const shared = records.find((r) => r.index !== undefined);
+    assert.ok(shared);
+    const listed = await runTollgate(['audit', 'query', '--type', 'decision', '--limit', '1000'], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(
+      listed.stdout,
+      new RegExp(`^${shared.seq}\\.${shared.index}\\s`, 'm'),
+      'a decision sharing a row is listed as SEQ.INDEX',
+    );
     // Neither the audit log nor the service log of this whole flow holds a secret.
     const logs = tg.logs.join('\n');
     assert.ok(logs.includes('"reqId"'), 'request lines were logged');

@@ -64,7 +64,8 @@ const query: Command = {
       ...table(
         ['SEQ', 'TIME', 'TYPE', 'ACTOR', 'SUBJECT', 'IP', 'DATA'],
         result.events.map((e) => [
-          String(e.seq),
+          // A decision in a row shared with others (README "Audit log"): row seq and place.
+          e.index === undefined ? String(e.seq) : `${e.seq}.${e.index}`,
           e.occurred_at,
           e.type,
           e.actor ?? '-',
