@@ -128,7 +128,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
         ? config.database
         : { kind: 'pglite', dataDir: config.database.dataDir },
     ));
-  const applied = await migrateToLatest(db.db as never);
+  const applied = await migrateToLatest(db.db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   const exposure = await auditExposure(db);
   if (exposure) logger.warn(exposure.detail, exposure.message);
