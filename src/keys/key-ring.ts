@@ -157,11 +157,15 @@ export class SigningKeyRing extends EventEmitter<{ change: []; refused: [key: Re
   startRotation(
     maxAgeSeconds: number,
     hooks: { onRotated: (keys: PublishedKey[]) => void; onError: (error: unknown) => void },
-  ): void {
-    this.#rotationTimer = setInterval(() => {
+  ): () => void {
+    const timer = setInterval(() => {
       this.rotateIfDue(maxAgeSeconds).then((keys) => keys && hooks.onRotated(keys), hooks.onError);
     }, this.#options.refreshSeconds * 1000);
-    this.#rotationTimer.unref();
+    timer.unref();
+    this.#rotationTimer = timer;
+    // Stops the schedule alone, while the ring keeps serving keys (its hooks may need what
+    // stops before the ring does).
+    return () => clearInterval(timer);
   }
 
   stop(): void {

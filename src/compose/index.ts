@@ -1,0 +1,3 @@
+export { Lifecycle } from './lifecycle.ts';
+export { createLogger, REDACT_PATHS } from './logger.ts';
+export { type StartOptions, startTollgate, type Tollgate } from './start.ts';
