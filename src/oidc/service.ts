@@ -5,6 +5,7 @@ import type { AuditSink } from '../audit/index.ts';
 import { type DatabaseHandle, oidcPayloadQueries, revokedTokenQueries, userQueries } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
+import type { RoutedContext } from './address-allow-list.ts';
 import type { ClientGrants } from './client-grants.ts';
 import {
   type ApiDirectory,
@@ -27,7 +28,7 @@ export interface OidcServiceDeps {
   /** Every client's grants, kept in step with the database (see client-grants.ts). */
   grants: ClientGrants;
   /** Kept across provider rebuilds, so their state (e.g. failure counters) survives key rotation. */
-  guards?: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
+  guards?: ((ctx: RoutedContext, next: () => Promise<void>) => Promise<void>)[];
   onClientUse?: (clientId: string) => Promise<void>;
   onProviderEvent?: (event: string, detail: Record<string, unknown>) => void;
   audit: AuditSink;
@@ -81,7 +82,7 @@ export class OidcService {
       provider.on('grant.error', (_ctx, error) => emit('grant.error', { err: error.message }));
     }
     this.#provider = provider;
-    this.#mounted = mount(provider as never) as Middleware;
+    this.#mounted = mount(provider) as Middleware;
   }
 }
 
