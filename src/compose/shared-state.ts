@@ -13,8 +13,8 @@ import type { Lifecycle } from './lifecycle.ts';
  * How often in-memory state re-reads the database besides NOTIFY: often on the embedded
  * database (one process), as a safety net on PostgreSQL.
  */
-export function pollInterval(db: DatabaseHandle): number {
-  return db.kind === 'pglite' ? 500 : 5000;
+export function pollInterval(db: DatabaseHandle, override: number | undefined): number {
+  return override ?? (db.kind === 'pglite' ? 500 : 5000);
 }
 
 /** The signing keys, read (and created on a first start), then refreshed on a timer. */
@@ -41,11 +41,11 @@ export async function startKeyRing(
 /** The token denylist and the user cache, each following its channel from now on. */
 export async function startTokenState(
   db: DatabaseHandle,
-  clock: Clock | undefined,
+  options: { pollMs: number; clock: Clock | undefined },
   logger: Logger,
   lifecycle: Lifecycle,
 ): Promise<{ revocations: RevocationList; userDirectory: UserDirectory }> {
-  const pollMs = pollInterval(db);
+  const { pollMs, clock } = options;
   const revocations = new RevocationList(db, { pollMs, clock });
   await revocations.start((error) => logger.error({ err: error }, 'reading revocations failed'));
   lifecycle.started(revocations, 'revocation list', () => revocations.stop());
@@ -65,19 +65,20 @@ export async function startGrants(grants: ClientGrants, logger: Logger, lifecycl
   lifecycle.started(grants, 'client grants', () => grants.stop());
 }
 
-export function createGrants(db: DatabaseHandle): ClientGrants {
-  return new ClientGrants(db, { pollMs: pollInterval(db) });
+export function createGrants(db: DatabaseHandle, pollMs: number): ClientGrants {
+  return new ClientGrants(db, { pollMs });
 }
 
 /** The policy set in force: seeded from POLICY_DIR into an empty store, then followed. */
 export async function startPolicies(
   db: DatabaseHandle,
+  pollMs: number,
   config: Pick<Config, 'policyDir'>,
   audit: AuditSink,
   logger: Logger,
   lifecycle: Lifecycle,
 ): Promise<PolicyStore> {
-  const policies = new PolicyStore(db, { pollMs: pollInterval(db) });
+  const policies = new PolicyStore(db, { pollMs });
   const seeded = await policies.seedFrom(config.policyDir);
   if (seeded !== undefined) {
     logger.info({ version: seeded, dir: config.policyDir }, 'policies loaded from POLICY_DIR');
@@ -95,10 +96,11 @@ export async function startPolicies(
 
 export async function startGateways(
   db: DatabaseHandle,
+  pollMs: number,
   logger: Logger,
   lifecycle: Lifecycle,
 ): Promise<GatewayCredentials> {
-  const gateways = new GatewayCredentials(db, { pollMs: pollInterval(db) });
+  const gateways = new GatewayCredentials(db, { pollMs });
   await gateways.start((error) => logger.error({ err: error }, 'reading gateway credentials failed'));
   lifecycle.started(gateways, 'gateway credentials', () => gateways.stop());
   // Issue 9: gateways from before migration 0007 protect no API, so refuse every token; say so.

@@ -17,6 +17,7 @@ import { scheduleKeyRotation, schedulePurge } from './schedules.ts';
 import { serveHttp, serveMetrics } from './serve.ts';
 import {
   createGrants,
+  pollInterval,
   startGateways,
   startGrants,
   startKeyRing,
@@ -46,6 +47,11 @@ export interface StartOptions {
   host?: string;
   /** This instance's clock (default `Date.now`); tests skew it against the database's. */
   clock?: Clock;
+  /**
+   * How often followers re-read the database besides NOTIFY (default 500 ms embedded, 5 s on
+   * PostgreSQL); tests lengthen it to see what takes effect without it.
+   */
+  pollMs?: number;
 }
 
 /**
@@ -68,8 +74,14 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
 async function compose(config: Config, options: StartOptions, logger: Logger, lifecycle: Lifecycle) {
   const { kek, db } = await openStorage(config, options.db, logger, lifecycle);
   const ring = await startKeyRing(db, kek, config, logger, lifecycle);
-  const { revocations, userDirectory } = await startTokenState(db, options.clock, logger, lifecycle);
-  const grants = createGrants(db);
+  const pollMs = pollInterval(db, options.pollMs);
+  const { revocations, userDirectory } = await startTokenState(
+    db,
+    { pollMs, clock: options.clock },
+    logger,
+    lifecycle,
+  );
+  const grants = createGrants(db, pollMs);
   const limiters = createLimiters(config, logger, lifecycle);
   const metrics = createMetrics();
   watchResources(metrics, db, ring);
@@ -87,8 +99,8 @@ async function compose(config: Config, options: StartOptions, logger: Logger, li
   if (adminFile)
     logger.warn({ path: adminFile }, `admin client created; its credentials are in ${adminFile}`);
   await startGrants(grants, logger, lifecycle);
-  const policies = await startPolicies(db, config, audit, logger, lifecycle);
-  const gateways = await startGateways(db, logger, lifecycle);
+  const policies = await startPolicies(db, pollMs, config, audit, logger, lifecycle);
+  const gateways = await startGateways(db, pollMs, logger, lifecycle);
   const decisions = createDecisions(
     { verifier: oidc.verifier, userDirectory, policies, audit, metrics },
     config,
