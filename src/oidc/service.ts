@@ -44,7 +44,6 @@ export class OidcService {
   /** Cached client and API lookups; the admin use cases invalidate them on change. */
   readonly clients: ClientDirectory;
   readonly apis: ApiDirectory;
-  readonly users: UserDirectory;
   readonly #deps: OidcServiceDeps;
   #provider!: Provider;
   #mounted!: Middleware;
@@ -54,7 +53,6 @@ export class OidcService {
     this.verifier = new AccessTokenVerifier(deps);
     this.clients = createClientDirectory(deps.db);
     this.apis = createApiDirectory(deps.db);
-    this.users = deps.users;
     this.#rebuild();
     deps.ring.on('change', () => this.#rebuild());
   }
