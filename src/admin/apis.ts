@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { newId, TollgateError } from '../common/index.ts';
-import { apiQueries, type Database, type DatabaseHandle } from '../db/index.ts';
+import { type ApiRow, apiQueries, type Database, type DatabaseHandle } from '../db/index.ts';
 import type { CreateApiInput } from './schemas.ts';
 
 /** Tollgate's own API: admin tokens and decision-point callers carry its scopes. */
@@ -20,6 +20,8 @@ export interface ApiView {
   ttl: number;
   builtin: boolean;
 }
+
+export type ApiUseCases = ReturnType<typeof apiUseCases>;
 
 /** `onChange` is told of every created API, so caches in front of the table drop it. */
 export function apiUseCases(db: DatabaseHandle, onChange: (audience: string) => void = () => {}) {
@@ -49,14 +51,11 @@ export function apiUseCases(db: DatabaseHandle, onChange: (audience: string) => 
       };
     },
     async list(): Promise<ApiView[]> {
-      return (await apis.list()).map((a) => ({
-        audience: a.audience,
-        name: a.name,
-        scopes: a.scopes,
-        alg: a.signing_alg,
-        ttl: a.access_token_ttl,
-        builtin: a.builtin,
-      }));
+      return (await apis.list()).map(apiView);
+    },
+    async get(audience: string): Promise<ApiView | undefined> {
+      const row = await apis.findByAudience(audience);
+      return row && apiView(row);
     },
     /** `executor`: the caller's transaction, which serializes instances starting together. */
     async ensureBuiltin(executor: Kysely<Database> = db.db): Promise<void> {
@@ -69,5 +68,16 @@ export function apiUseCases(db: DatabaseHandle, onChange: (audience: string) => 
         access_token_ttl: BUILTIN_API.ttl,
       });
     },
+  };
+}
+
+function apiView(row: ApiRow): ApiView {
+  return {
+    audience: row.audience,
+    name: row.name,
+    scopes: row.scopes,
+    alg: row.signing_alg,
+    ttl: row.access_token_ttl,
+    builtin: row.builtin,
   };
 }

@@ -18,10 +18,12 @@ export interface AdminCredentials {
  * client whose credentials are written to DATA_DIR/admin.json (mode 0600). Returns that path
  * when it wrote one. The file is created exclusively and never through a symbolic link (issue 9):
  * when anything is already at that path, start-up fails and the admin client is not created.
+ * The client is created inside bootstrap's transaction, so nothing is told of it: the caller
+ * starts reading client grants after this returns.
  */
 export async function bootstrap(
   db: DatabaseHandle,
-  clients: ClientUseCases,
+  clients: Pick<ClientUseCases, 'create'>,
   options: { dataDir: string; url: string },
 ): Promise<string | undefined> {
   return db.db.transaction().execute(async (trx) => {

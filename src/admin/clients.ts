@@ -3,6 +3,7 @@ import { digestSecret, generateSecret, newId, TollgateError } from '../common/in
 import {
   apiQueries,
   type ClientGrantRow,
+  type ClientRow,
   clientGrantQueries,
   clientQueries,
   type Database,
@@ -34,12 +35,17 @@ export interface ClientView {
 }
 
 export interface ClientUseCases {
-  /** `executor` lets a caller run the creation inside its own transaction. */
+  /**
+   * `executor` lets a caller run the creation inside its own transaction. Then the change is not
+   * announced (`onChange`): it is not committed yet, and announcing it would read the grants
+   * outside that transaction (on the embedded database, waiting for it: a deadlock).
+   */
   create(
     input: CreateClientInput,
     executor?: Kysely<Database>,
   ): Promise<{ client_id: string; client_secret?: string }>;
   list(): Promise<ClientView[]>;
+  get(clientId: string): Promise<ClientView | undefined>;
   delete(clientId: string): Promise<void>;
   /** Grants or replaces the client's scopes of one API; returns the grant before and after. */
   grant(clientId: string, input: GrantInput): Promise<{ before?: GrantView; after: GrantView }>;
@@ -60,10 +66,10 @@ export function clientUseCases(
     (await clientGrantQueries(db.db).listForClient(clientId)).map(grantView);
 
   return {
-    async create(input, executor = db.db) {
-      const clients = clientQueries(executor);
+    async create(input, executor) {
+      const clients = clientQueries(executor ?? db.db);
       const browser = input.grant_types.includes('authorization_code');
-      const grants = await resolveGrants(apiQueries(executor), input, browser ? OIDC_SCOPES : []);
+      const grants = await resolveGrants(apiQueries(executor ?? db.db), input, browser ? OIDC_SCOPES : []);
       const authMethod = input.public ? 'none' : (input.token_endpoint_auth_method ?? 'client_secret_basic');
       const secret = authMethod.startsWith('client_secret') ? generateSecret() : undefined;
       const clientId = newId('cl');
@@ -97,14 +103,14 @@ export function clientUseCases(
         roles: input.roles,
       });
       for (const grant of grants) {
-        await clientGrantQueries(executor).upsert({
+        await clientGrantQueries(executor ?? db.db).upsert({
           client_id: clientId,
           audience: grant.api,
           scopes: grant.scopes,
           introspect: grant.introspect,
         });
       }
-      await onChange(clientId);
+      if (!executor) await onChange(clientId);
       return secret ? { client_id: clientId, client_secret: secret } : { client_id: clientId };
     },
 
@@ -113,17 +119,14 @@ export function clientUseCases(
       for (const row of await clientGrantQueries(db.db).list()) {
         grants.set(row.client_id, [...(grants.get(row.client_id) ?? []), grantView(row)]);
       }
-      return (await clientQueries(db.db).list()).map((row) => ({
-        client_id: row.client_id,
-        name: row.name,
-        grant_types: row.metadata.grant_types as string[],
-        redirect_uris: row.metadata.redirect_uris as string[],
-        token_endpoint_auth_method: row.metadata.token_endpoint_auth_method as string,
-        scope: typeof row.metadata.scope === 'string' ? row.metadata.scope : '',
-        grants: grants.get(row.client_id) ?? [],
-        roles: row.roles,
-        created_at: row.created_at.toISOString(),
-      }));
+      return (await clientQueries(db.db).list()).map((row) =>
+        clientView(row, grants.get(row.client_id) ?? []),
+      );
+    },
+
+    async get(clientId) {
+      const row = await clientQueries(db.db).find(clientId);
+      return row && clientView(row, await grantsOf(clientId));
     },
 
     async delete(clientId) {
@@ -157,6 +160,20 @@ export function clientUseCases(
       await onChange(clientId);
       return before;
     },
+  };
+}
+
+function clientView(row: ClientRow, grants: GrantView[]): ClientView {
+  return {
+    client_id: row.client_id,
+    name: row.name,
+    grant_types: row.metadata.grant_types as string[],
+    redirect_uris: row.metadata.redirect_uris as string[],
+    token_endpoint_auth_method: row.metadata.token_endpoint_auth_method as string,
+    scope: typeof row.metadata.scope === 'string' ? row.metadata.scope : '',
+    grants,
+    roles: row.roles,
+    created_at: row.created_at.toISOString(),
   };
 }
 

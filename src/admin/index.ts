@@ -1,4 +1,4 @@
-export { type ApiView, apiUseCases, BUILTIN_API } from './apis.ts';
+export { type ApiUseCases, type ApiView, apiUseCases, BUILTIN_API } from './apis.ts';
 export { ADMIN_CREDENTIALS_FILE, type AdminCredentials, bootstrap } from './bootstrap.ts';
 export { type ClientUseCases, type ClientView, clientUseCases, type GrantView } from './clients.ts';
 export {
@@ -12,4 +12,4 @@ export {
   grantInput,
   storedIdentifier,
 } from './schemas.ts';
-export { type UserView, userUseCases } from './users.ts';
+export { type UserUseCases, type UserView, userUseCases } from './users.ts';

@@ -11,6 +11,8 @@ export interface UserView {
   created_at: string;
 }
 
+export type UserUseCases = ReturnType<typeof userUseCases>;
+
 /**
  * Users behind the admin API. `onChange` runs after a delete, disable or enable, so this
  * instance's user cache forgets the user at once (the others learn it by NOTIFY).
@@ -35,7 +37,7 @@ export function userUseCases(db: DatabaseHandle, onChange: (id: string) => void 
     async list(): Promise<UserView[]> {
       return (await users.list()).map(toView);
     },
-    async find(id: string): Promise<UserView | undefined> {
+    async get(id: string): Promise<UserView | undefined> {
       const row = await users.find(id);
       return row && toView(row);
     },

@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { PRIVATE_DIR_MODE, protectDataDir } from '../common/index.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import { DatabaseThread, type ThreadFailureHandler } from './database-thread.ts';
+import { pingDatabase } from './queries/health.ts';
 import type { Database } from './schema/index.ts';
 import { ThreadDialect } from './thread-dialect.ts';
 
@@ -111,9 +112,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     listen,
     poolStats,
     ...(runInDatabaseThread ? { runInDatabaseThread } : {}),
-    async ping() {
-      await sql`select 1`.execute(db);
-    },
+    ping: () => pingDatabase(db),
     async close() {
       try {
         await db.destroy();

@@ -1,7 +1,13 @@
 export { type DatabaseHandle, type DatabaseTarget, openDatabase } from './connect.ts';
 export { type DataDirLock, DataDirLockedError, lockDataDir } from './data-dir-lock.ts';
 export type { ThreadFailureHandler } from './database-thread.ts';
-export { type MigrateOptions, migrateToLatest, pendingMigrations, SchemaBehindError } from './migrator.ts';
+export {
+  type MigrateOptions,
+  migrateToLatest,
+  pendingMigrations,
+  SchemaBehindError,
+  unknownMigrations,
+} from './migrator.ts';
 export { ADVISORY_LOCKS, type AdvisoryLock, takeAdvisoryLock } from './queries/advisory-locks.ts';
 export { type ApiRow, apiQueries, type NewApi } from './queries/apis.ts';
 export {

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import { type MigrationResultSet, Migrator } from 'kysely/migration';
 import { migrations } from '../../migrations/index.ts';
+import { migrationQueries } from './queries/migrations.ts';
+import type { Database } from './schema/index.ts';
 
 /**
  * The schema is behind and the connection's role may not bring it forward (SQLSTATE 42501):
@@ -24,14 +26,26 @@ export interface MigrateOptions {
   connection?: string;
 }
 
-function migrator(db: Kysely<unknown>): Migrator {
+function migrator(db: Kysely<Database>): Migrator {
   return new Migrator({ db, provider: { getMigrations: async () => migrations } });
 }
 
 /** Names of the migrations not applied yet; only reads (it creates not even Kysely's tables). */
-export async function pendingMigrations(db: Kysely<unknown>): Promise<string[]> {
+export async function pendingMigrations(db: Kysely<Database>): Promise<string[]> {
   const all = await migrator(db).getMigrations();
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
+/**
+ * Migrations the database records as executed that this code does not know: a newer version
+ * has run against it, and this one may not understand its schema. Only reads.
+ */
+export async function unknownMigrations(db: Kysely<Database>): Promise<string[]> {
+  const all = await migrator(db).getMigrations();
+  // Kysely creates its table on the first migration: none executed, nothing to read.
+  if (all.every((m) => m.executedAt === undefined)) return [];
+  const known = new Set(Object.keys(migrations));
+  return (await migrationQueries(db).executedNames()).filter((name) => !known.has(name));
 }
 
 /**
@@ -40,7 +54,7 @@ export async function pendingMigrations(db: Kysely<unknown>): Promise<string[]> 
  * tables starts without taking its lock or creating anything. SchemaBehindError when migrations
  * are pending and the role lacks the privilege to apply them.
  */
-export async function migrateToLatest(db: Kysely<unknown>, options: MigrateOptions = {}): Promise<string[]> {
+export async function migrateToLatest(db: Kysely<Database>, options: MigrateOptions = {}): Promise<string[]> {
   const pending = await pendingMigrations(db);
   if (pending.length === 0) return [];
   const result: MigrationResultSet = await migrator(db).migrateToLatest();

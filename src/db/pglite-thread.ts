@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, sql } from 'kysely';
+import { Kysely, PGliteDialect } from 'kysely';
 import type { DatabaseHandle } from './connect.ts';
+import { pingDatabase } from './queries/health.ts';
 import type { Database } from './schema/index.ts';
 import {
   type DatabaseThreadContext,
@@ -36,9 +37,7 @@ function localHandle(): DatabaseHandle {
       kind: 'pglite',
       url: undefined,
       poolStats: () => undefined,
-      async ping() {
-        await sql`select 1`.execute(db);
-      },
+      ping: () => pingDatabase(db),
       async listen(channel, onMessage) {
         const stop = await pglite.listen(channel, onMessage);
         return async () => {

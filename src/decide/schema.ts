@@ -28,7 +28,7 @@ const subject = z
     }
     const parsed = ('token' in value ? tokenSubject : explicitSubject).safeParse(value);
     if (parsed.success) return parsed.data;
-    for (const issue of parsed.error.issues) ctx.addIssue(issue as never);
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
     return z.NEVER;
   });
 

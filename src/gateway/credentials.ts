@@ -121,6 +121,11 @@ export class GatewayCredentials {
     return (await gatewayQueries(this.#db.db).list()).map(view);
   }
 
+  async get(name: string): Promise<GatewayView | undefined> {
+    const row = await gatewayQueries(this.#db.db).findByName(name);
+    return row && view(row);
+  }
+
   /**
    * Each audience must be a registered API, and not Tollgate's own: its tokens are the admin
    * and decide credentials of machine clients, never an end user's way into an upstream.

@@ -4,14 +4,15 @@ import { redactTarget } from '../common/index.ts';
 import type { DecisionEngine } from '../decide/index.ts';
 import type { Subject } from '../pdp/index.ts';
 import type { GatewayContract } from './contracts.ts';
-import { GATEWAY_KEY_HEADER, type VerifiedGateway } from './credentials.ts';
+import { GATEWAY_KEY_HEADER, type GatewayCredentials } from './credentials.ts';
 import { normalizePath } from './normalize.ts';
 import { methodOverride } from './overrides.ts';
 
 export type SubjectLookup = { ok: true; subject: Subject } | { ok: false; detail: string };
 
 export interface ForwardDeps {
-  verifyGateway: (key: string | undefined) => VerifiedGateway | undefined;
+  /** Who the calling gateway is, from its key (in memory, kept in step with the database). */
+  gateways: Pick<GatewayCredentials, 'verify'>;
   /** `audiences`: the token's `aud` must be one of them (the gateway's APIs). */
   resolveSubject: (token: string, options: { audiences: readonly string[] }) => Promise<SubjectLookup>;
   /** Matches the request to a policy route and decides it (timed, counted, logged). */
@@ -67,7 +68,7 @@ export function createForwardAuth(deps: ForwardDeps) {
       log: { gateway: contract.kind, decisionId, error, description, ...log },
     });
 
-    const gateway = deps.verifyGateway(single(request.headers[GATEWAY_KEY_HEADER]));
+    const gateway = deps.gateways.verify(single(request.headers[GATEWAY_KEY_HEADER]));
     if (!gateway) {
       return reply(
         401,

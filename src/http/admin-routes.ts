@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import {
-  type apiUseCases,
+  type ApiUseCases,
   BUILTIN_API,
   type ClientUseCases,
   createApiInput,
@@ -9,7 +9,7 @@ import {
   createUserInput,
   grantInput,
   storedIdentifier,
-  userUseCases,
+  type UserUseCases,
 } from '../admin/index.ts';
 import type { AuditKeys, AuditSink } from '../audit/index.ts';
 import { parseInput, parseStoredName, TollgateError } from '../common/index.ts';
@@ -23,27 +23,26 @@ import { addAuditRoutes } from './audit-routes.ts';
 import { parseBody, requireJson } from './body.ts';
 import { addPolicyRoutes } from './policy-routes.ts';
 
+/** What the admin routes use; the use cases come built, with their caches wired. */
 export interface AdminRouteDeps {
-  db: DatabaseHandle;
   verifier: AccessTokenVerifier;
-  ring: SigningKeyRing;
-  clients: ClientUseCases;
-  apis: ReturnType<typeof apiUseCases>;
-  policies: PolicyStore;
-  gateways: GatewayCredentials;
-  audit: AuditSink;
-  /** Verify the audit chain and its checkpoints (only the service holds them). */
-  auditKeys: AuditKeys;
-  /** Called when a user is deleted, disabled or enabled (drops the user from this instance's cache). */
-  onUserChange?: (id: string) => void;
   /** Every client's current grants: the caller's is re-checked on every request (issue 9). */
   grants: CurrentGrants;
+  clients: ClientUseCases;
+  users: UserUseCases;
+  apis: ApiUseCases;
+  ring: Pick<SigningKeyRing, 'list' | 'rotate'>;
+  gateways: Pick<GatewayCredentials, 'create' | 'list' | 'get' | 'update' | 'delete'>;
+  policies: PolicyStore;
+  audit: AuditSink;
+  /** The audit chain is read from here and verified under these keys (only the service holds them). */
+  db: DatabaseHandle;
+  auditKeys: AuditKeys;
 }
 
 /** `/admin/*`: the API behind the `tollgate` CLI; every route needs a token with scope `admin`. */
 export function adminRoutes(deps: AdminRouteDeps): Router {
-  const users = userUseCases(deps.db, deps.onUserChange);
-  const apis = deps.apis;
+  const { users, apis } = deps;
   const router = new Router({ prefix: '/admin', sensitive: true });
   // Issue 9: only a client acting for itself whose current grant includes `admin`.
   const admin = { audience: BUILTIN_API.audience, scope: 'admin', grants: deps.grants, clientOnly: true };
@@ -65,7 +64,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
 
   router.post('/clients', async (ctx) => {
     const created = await deps.clients.create(parseInput(createClientInput, ctx.request.body));
-    const after = (await deps.clients.list()).find((c) => c.client_id === created.client_id);
+    const after = await deps.clients.get(created.client_id);
     changed(ctx, 'client.create', created.client_id, { after });
     ctx.status = 201;
     ctx.body = created;
@@ -75,7 +74,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   });
   router.delete('/clients/:id', async (ctx) => {
     const id = parseStoredName(storedIdentifier, ctx.params.id, 'client');
-    const before = (await deps.clients.list()).find((c) => c.client_id === id);
+    const before = await deps.clients.get(id);
     await deps.clients.delete(id);
     changed(ctx, 'client.delete', id, { before });
     ctx.status = 204;
@@ -100,7 +99,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   router.post('/users', async (ctx) => {
     const input = parseInput(createUserInput, ctx.request.body);
     const created = await users.create(input);
-    const after = (await users.list()).find((u) => u.id === created.id);
+    const after = await users.get(created.id);
     changed(ctx, 'user.create', created.id, { after });
     ctx.status = 201;
     ctx.body = created;
@@ -110,7 +109,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   });
   router.delete('/users/:id', async (ctx) => {
     const id = parseStoredName(storedIdentifier, ctx.params.id, 'user');
-    const before = await users.find(id);
+    const before = await users.get(id);
     await users.delete(id);
     changed(ctx, 'user.delete', id, { before });
     ctx.status = 204;
@@ -118,7 +117,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   for (const action of ['disable', 'enable'] as const) {
     router.post(`/users/:id/${action}`, async (ctx) => {
       const id = ctx.params.id ?? '';
-      const before = await users.find(id);
+      const before = await users.get(id);
       const after = await users.setDisabled(id, action === 'disable');
       changed(ctx, `user.${action}`, id, { before, after });
       ctx.body = after;
@@ -162,14 +161,14 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   });
   router.put('/gateways/:name/apis', async (ctx) => {
     const name = ctx.params.name ?? '';
-    const before = (await deps.gateways.list()).find((g) => g.name === name);
+    const before = await deps.gateways.get(name);
     const after = await deps.gateways.update(name, parseInput(updateGatewayInput, ctx.request.body));
     changed(ctx, 'gateway.update', name, { before, after });
     ctx.body = after;
   });
   router.delete('/gateways/:name', async (ctx) => {
     const name = parseStoredName(storedIdentifier, ctx.params.name, 'gateway');
-    const before = (await deps.gateways.list()).find((g) => g.name === name);
+    const before = await deps.gateways.get(name);
     await deps.gateways.delete(name);
     changed(ctx, 'gateway.delete', name, { before });
     ctx.status = 204;

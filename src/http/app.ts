@@ -3,27 +3,21 @@ import type { RequestListener } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
-import { type apiUseCases, BUILTIN_API, type ClientUseCases } from '../admin/index.ts';
-import type { AuditKeys, AuditSink } from '../audit/index.ts';
+import { BUILTIN_API } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
-import type { DatabaseHandle } from '../db/index.ts';
-import type { DecisionEngine } from '../decide/index.ts';
-import { createForwardAuth, type ForwardDeps, type GatewayCredentials } from '../gateway/index.ts';
-import type { SigningKeyRing } from '../keys/index.ts';
+import { createForwardAuth, type ForwardDeps } from '../gateway/index.ts';
 import {
-  type ClientGrants,
   cookieKeys,
+  type InteractionDeps,
   interactionRoutes,
-  type LoginGuard,
   type OidcService,
   STYLESHEET,
 } from '../oidc/index.ts';
-import type { PolicyStore } from '../pdp/index.ts';
 import { requireScope } from './admin-auth.ts';
-import { adminRoutes } from './admin-routes.ts';
+import { type AdminRouteDeps, adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
 import { refuseOtherSpellings } from './canonical-paths.ts';
-import { decideChains } from './decide-chain.ts';
+import { type DecideChainDeps, decideChains } from './decide-chain.ts';
 import { decideRoutes } from './decide-routes.ts';
 import { fastPath } from './fast-path.ts';
 import { refuseUnstorableQuery } from './json-shape.ts';
@@ -37,36 +31,27 @@ import {
   transportSecurity,
 } from './middleware.ts';
 
-export interface AppDeps {
+/** What the app itself uses, beside what its routers ask for. */
+export interface AppOwnDeps {
   logger: Logger;
-  db: DatabaseHandle;
-  ring: SigningKeyRing;
-  oidc: OidcService;
-  clients: ClientUseCases;
-  apis: ReturnType<typeof apiUseCases>;
-  policies: PolicyStore;
-  gateways: GatewayCredentials;
-  /** Every client's current grants, re-checked for callers of /admin, /decide and /metrics. */
-  grants: ClientGrants;
-  audit: AuditSink;
-  auditKeys: AuditKeys;
-  /** The decision point behind /decide, /decide/plan and forward-auth. */
-  engine: DecisionEngine;
-  /** Subject tokens at forward-auth (the gateway's APIs as audiences). */
-  resolveSubject: ForwardDeps['resolveSubject'];
+  /** The current oidc-provider (rebuilt on key changes) and the middleware that hands requests to it. */
+  oidc: Pick<OidcService, 'provider' | 'middleware'>;
   metrics: Metrics;
-  csrfSecret: Buffer;
-  loginGuard: LoginGuard;
+  /** Serve /metrics here (scope `metrics`); false when METRICS_PORT serves it. */
+  metricsOnMainPort: boolean;
+  cookieSecret: Buffer;
   trustedProxies: string[];
   /** The issuer URL: an https one makes every cookie Secure and every answer carry HSTS. */
   issuer: string;
-  limitCaller: (clientId: string) => Promise<void>;
-  cookieSecret: Buffer;
-  /** Serve /metrics here (scope `metrics`); false when METRICS_PORT serves it. */
-  metricsOnMainPort: boolean;
   /** False while shutting down, so load balancers stop sending traffic. */
   accepting: () => boolean;
 }
+
+/**
+ * Everything the HTTP surface asks for: its own needs and those of each router it mounts. The
+ * composition root hands in one object holding them all; each router reads only its own part.
+ */
+export type AppDeps = AppOwnDeps & AdminRouteDeps & DecideChainDeps & ForwardDeps & InteractionDeps;
 
 /** The decision API's contract, served as shipped. */
 const OPENAPI = readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8');
@@ -109,33 +94,9 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     ctx.body = STYLESHEET;
   });
 
-  const interactions = interactionRoutes({
-    provider: () => deps.oidc.provider,
-    db: deps.db,
-    csrfSecret: deps.csrfSecret,
-    loginGuard: deps.loginGuard,
-    audit: deps.audit,
-    formParser: parseBody(['form'], '16kb'),
-  });
-  const admin = adminRoutes({
-    db: deps.db,
-    verifier: deps.oidc.verifier,
-    ring: deps.ring,
-    clients: deps.clients,
-    apis: deps.apis,
-    policies: deps.policies,
-    gateways: deps.gateways,
-    audit: deps.audit,
-    auditKeys: deps.auditKeys,
-    onUserChange: (id) => deps.oidc.users.invalidate(id),
-    grants: deps.grants,
-  });
-  const chains = decideChains({
-    verifier: deps.oidc.verifier,
-    limitCaller: deps.limitCaller,
-    grants: deps.grants,
-    engine: deps.engine,
-  });
+  const interactions = interactionRoutes(deps, parseBody(['form'], '16kb'));
+  const admin = adminRoutes(deps);
+  const chains = decideChains(deps);
   const decide = decideRoutes(chains);
   ops.get('/openapi.yaml', (ctx) => {
     ctx.type = 'application/yaml';
@@ -143,7 +104,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
   });
   if (deps.metricsOnMainPort) {
     const scraper = { audience: BUILTIN_API.audience, scope: 'metrics', grants: deps.grants };
-    ops.get('/metrics', requireScope(deps.oidc.verifier, scraper), async (ctx) => {
+    ops.get('/metrics', requireScope(deps.verifier, scraper), async (ctx) => {
       ctx.type = deps.metrics.registry.contentType;
       ctx.body = await deps.metrics.registry.metrics();
     });
@@ -165,12 +126,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
   });
   const fast = fastPath({
     chains,
-    forward: createForwardAuth({
-      verifyGateway: (key) => deps.gateways.verify(key),
-      resolveSubject: deps.resolveSubject,
-      engine: deps.engine,
-      limitCaller: deps.limitCaller,
-    }),
+    forward: createForwardAuth(deps),
     logger: deps.logger,
     accepting: deps.accepting,
     secure: transport.secure,

@@ -1,4 +1,4 @@
-export { type AppDeps, buildApp } from './app.ts';
+export { type AppDeps, type AppOwnDeps, buildApp } from './app.ts';
 export { createCallerLimit } from './limits.ts';
 export {
   auditMetrics,

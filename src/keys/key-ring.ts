@@ -109,14 +109,10 @@ export class SigningKeyRing extends EventEmitter<{ change: []; refused: [key: Re
     const now = this.#options.now();
     const kids = await this.#db.db.transaction().execute(async (trx) => {
       await takeAdvisoryLock(trx, 'signingKeys');
-      const newest = await trx
-        .selectFrom('signing_keys')
-        .select(['alg', (eb) => eb.fn.max('activates_at').as('activates_at')])
-        .groupBy('alg')
-        .execute();
+      const newest = await signingKeyQueries(trx).newestPerAlg();
       const due =
         newest.length > 0 &&
-        newest.every((row) => now.getTime() - new Date(row.activates_at).getTime() >= maxAgeSeconds * 1000);
+        newest.every((key) => now.getTime() - key.activatesAt.getTime() >= maxAgeSeconds * 1000);
       if (!due) return [];
       const activatesAt = new Date(now.getTime() + this.#options.publishSeconds * 1000);
       const added: string[] = [];
@@ -161,11 +157,15 @@ export class SigningKeyRing extends EventEmitter<{ change: []; refused: [key: Re
   startRotation(
     maxAgeSeconds: number,
     hooks: { onRotated: (keys: PublishedKey[]) => void; onError: (error: unknown) => void },
-  ): void {
-    this.#rotationTimer = setInterval(() => {
+  ): () => void {
+    const timer = setInterval(() => {
       this.rotateIfDue(maxAgeSeconds).then((keys) => keys && hooks.onRotated(keys), hooks.onError);
     }, this.#options.refreshSeconds * 1000);
-    this.#rotationTimer.unref();
+    timer.unref();
+    this.#rotationTimer = timer;
+    // Stops the schedule alone, while the ring keeps serving keys (its hooks may need what
+    // stops before the ring does).
+    return () => clearInterval(timer);
   }
 
   stop(): void {

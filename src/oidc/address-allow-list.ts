@@ -23,7 +23,7 @@ export interface RoutedContext {
 }
 
 /** The route oidc-provider is serving in the current request, if any. */
-export function currentRoute(ctx: RoutedContext | undefined = Provider.ctx as never): string | undefined {
+export function currentRoute(ctx: RoutedContext | undefined = Provider.ctx): string | undefined {
   return ctx?.oidc?.route;
 }
 
@@ -35,7 +35,7 @@ export function currentRoute(ctx: RoutedContext | undefined = Provider.ctx as ne
 export function addressAllowed(allowList: unknown): boolean {
   if (!Array.isArray(allowList) || allowList.length === 0) return true;
   const ctx = Provider.ctx;
-  const route = currentRoute(ctx as never);
+  const route = currentRoute(ctx);
   if (!ctx || route === undefined || !CREDENTIAL_ROUTES.has(route)) return true;
   return addressInRanges(
     ctx.ip,

@@ -10,13 +10,12 @@ import type { LoginGuard } from './login-guard.ts';
 import { renderConsentPage, renderLoginPage } from './views.ts';
 
 export interface InteractionDeps {
-  provider: () => Provider;
+  /** The current provider: it is rebuilt when the signing keys change, so read it per request. */
+  oidc: { readonly provider: Provider };
   db: DatabaseHandle;
   csrfSecret: Buffer;
   loginGuard: LoginGuard;
   audit: AuditSink;
-  /** Parses urlencoded form bodies (size-limited) before the POST handlers. */
-  formParser: Middleware;
 }
 
 type Form = Record<string, string | undefined>;
@@ -34,7 +33,8 @@ const loginForm = z.object({
  * Login and consent pages at oidc-provider's interaction URL. Each form carries a CSRF token
  * bound to the interaction (HMAC of its uid) on top of the SameSite interaction cookie.
  */
-export function interactionRoutes(deps: InteractionDeps): Router {
+/** `formParser` parses urlencoded form bodies (size-limited) before the POST handlers. */
+export function interactionRoutes(deps: InteractionDeps, formParser: Middleware): Router {
   const users = userQueries(deps.db.db);
   const router = new Router({ prefix: '/interaction/:uid', sensitive: true });
   const csrfFor = (uid: string) =>
@@ -42,7 +42,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   async function details(ctx: Context) {
     try {
-      return await deps.provider().interactionDetails(ctx.req, ctx.res);
+      return await deps.oidc.provider.interactionDetails(ctx.req, ctx.res);
     } catch (error) {
       ctx.state.log.info({ err: error }, 'interaction lookup failed');
       throw new TollgateError(
@@ -63,7 +63,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   }
 
   async function clientName(clientId: unknown): Promise<string> {
-    const client = typeof clientId === 'string' ? await deps.provider().Client.find(clientId) : undefined;
+    const client = typeof clientId === 'string' ? await deps.oidc.provider.Client.find(clientId) : undefined;
     return client?.clientName ?? String(clientId);
   }
 
@@ -89,7 +89,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     });
   });
 
-  router.post('/login', deps.formParser, async (ctx) => {
+  router.post('/login', formParser, async (ctx) => {
     const interaction = await details(ctx);
     checkCsrf(ctx, interaction.uid);
     if (interaction.prompt.name !== 'login')
@@ -140,19 +140,17 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     await deps.loginGuard.recordSuccess(username, ctx.ip);
     deps.audit.record({ type: 'login.succeeded', ...attempt, subject: user.id });
-    await deps
-      .provider()
-      .interactionFinished(
-        ctx.req,
-        ctx.res,
-        { login: { accountId: user.id } },
-        { mergeWithLastSubmission: false },
-      );
+    await deps.oidc.provider.interactionFinished(
+      ctx.req,
+      ctx.res,
+      { login: { accountId: user.id } },
+      { mergeWithLastSubmission: false },
+    );
     ctx.respond = false;
   });
 
-  router.post('/confirm', deps.formParser, async (ctx) => {
-    const provider = deps.provider();
+  router.post('/confirm', formParser, async (ctx) => {
+    const provider = deps.oidc.provider;
     const interaction = await details(ctx);
     checkCsrf(ctx, interaction.uid);
     if (interaction.prompt.name !== 'consent' || !interaction.session) {
@@ -185,11 +183,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     ctx.respond = false;
   });
 
-  router.post('/abort', deps.formParser, async (ctx) => {
+  router.post('/abort', formParser, async (ctx) => {
     const interaction = await details(ctx);
     checkCsrf(ctx, interaction.uid);
     const result = { error: 'access_denied', error_description: 'the user denied the request' };
-    await deps.provider().interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    await deps.oidc.provider.interactionFinished(ctx.req, ctx.res, result, {
+      mergeWithLastSubmission: false,
+    });
     ctx.respond = false;
   });
 

@@ -7,6 +7,7 @@ import type { SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { CLAIMS, createFindAccount } from './accounts.ts';
 import { createAdapterFactory } from './adapter.ts';
+import type { RoutedContext } from './address-allow-list.ts';
 import { auditProviderEvents } from './audit-events.ts';
 import type { ClientGrants } from './client-grants.ts';
 import type { ApiDirectory, ClientDirectory } from './directories.ts';
@@ -30,7 +31,7 @@ export interface ProviderDeps {
   /** Every client's grants (issue 9): what it may get tokens for. */
   grants: ClientGrants;
   /** Middleware run around every provider request, outermost first (e.g. the client-auth guard). */
-  guards: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
+  guards: ((ctx: RoutedContext, next: () => Promise<void>) => Promise<void>)[];
   /** Called with the client id whenever a request uses a client (token rate limit). */
   onClientUse?: (clientId: string) => Promise<void>;
   audit: AuditSink;
@@ -50,7 +51,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const configuration: Configuration = {
     adapter: createAdapterFactory(deps.db, deps.clients, deps.onClientUse),
     findAccount: createFindAccount(deps.db),
-    jwks: { keys: deps.ring.providerJwks() as never },
+    jwks: { keys: deps.ring.providerJwks() },
     cookies: { keys: cookieKeys(deps.cookieSecret) },
     claims: CLAIMS as unknown as Configuration['claims'],
     scopes: OIDC_SCOPES,
@@ -116,9 +117,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: grants.defaultResource as never,
+        defaultResource: grants.defaultResource,
         useGrantedResource: async () => true,
-        getResourceServerInfo: grants.getResourceServerInfo as never,
+        getResourceServerInfo: grants.getResourceServerInfo,
       },
     },
     extraTokenClaims: async (ctx, token) => {
@@ -165,7 +166,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   answerOutagesWith503(provider);
   answerRefusedValuesWith400(provider);
-  for (const guard of deps.guards) provider.use(guard as never);
+  for (const guard of deps.guards) provider.use(guard);
   provider.use(handleStructuredTokens(deps.verifier, deps.audit, deps.users, deps.grants));
   auditProviderEvents(provider, deps.audit);
   return provider;

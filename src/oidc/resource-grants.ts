@@ -37,8 +37,8 @@ export function resourceGrants(deps: ResourceGrantDeps) {
     async defaultResource(
       ctx: KoaContextWithOIDC,
       client: ClientLike,
-      oneOf?: string | string[],
-    ): Promise<string | string[] | undefined> {
+      oneOf?: readonly string[],
+    ): Promise<string | readonly string[] | undefined> {
       if (oneOf) return oneOf;
       const grants = await usableGrants(ctx, client);
       const wanted = apiScopesAsked(ctx);

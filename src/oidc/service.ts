@@ -5,6 +5,7 @@ import type { AuditSink } from '../audit/index.ts';
 import { type DatabaseHandle, oidcPayloadQueries, revokedTokenQueries, userQueries } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
+import type { RoutedContext } from './address-allow-list.ts';
 import type { ClientGrants } from './client-grants.ts';
 import {
   type ApiDirectory,
@@ -27,7 +28,7 @@ export interface OidcServiceDeps {
   /** Every client's grants, kept in step with the database (see client-grants.ts). */
   grants: ClientGrants;
   /** Kept across provider rebuilds, so their state (e.g. failure counters) survives key rotation. */
-  guards?: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
+  guards?: ((ctx: RoutedContext, next: () => Promise<void>) => Promise<void>)[];
   onClientUse?: (clientId: string) => Promise<void>;
   onProviderEvent?: (event: string, detail: Record<string, unknown>) => void;
   audit: AuditSink;
@@ -43,7 +44,6 @@ export class OidcService {
   /** Cached client and API lookups; the admin use cases invalidate them on change. */
   readonly clients: ClientDirectory;
   readonly apis: ApiDirectory;
-  readonly users: UserDirectory;
   readonly #deps: OidcServiceDeps;
   #provider!: Provider;
   #mounted!: Middleware;
@@ -53,7 +53,6 @@ export class OidcService {
     this.verifier = new AccessTokenVerifier(deps);
     this.clients = createClientDirectory(deps.db);
     this.apis = createApiDirectory(deps.db);
-    this.users = deps.users;
     this.#rebuild();
     deps.ring.on('change', () => this.#rebuild());
   }
@@ -81,7 +80,7 @@ export class OidcService {
       provider.on('grant.error', (_ctx, error) => emit('grant.error', { err: error.message }));
     }
     this.#provider = provider;
-    this.#mounted = mount(provider as never) as Middleware;
+    this.#mounted = mount(provider) as Middleware;
   }
 }
 

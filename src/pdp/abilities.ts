@@ -71,9 +71,7 @@ export function buildAbility(rules: readonly CompiledRule[], values: Placeholder
     conditionsMatcher,
     anyAction: ANY,
     anySubjectType: ANY_VALUE,
-    detectSubjectType: (discriminator === undefined
-      ? () => NO_DISCRIMINATOR
-      : subjectTypeOf(discriminator)) as never,
+    detectSubjectType: discriminator === undefined ? () => NO_DISCRIMINATOR : subjectTypeOf(discriminator),
   });
 }
 

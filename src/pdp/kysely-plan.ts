@@ -123,11 +123,11 @@ function render(node: SqlNode, eb: AnyBuilder): Expression<SqlBool> {
       const some: Expression<SqlBool> =
         node.values.length === 0
           ? eb.lit(false)
-          : eb.and([notNull(node.column), eb(node.column, 'in', node.values as never)]);
+          : eb.and([notNull(node.column), eb(node.column, 'in', node.values)]);
       return node.orNull ? eb.or([eb(node.column, 'is', null), some]) : some;
     }
     case 'contains':
-      return eb.and([notNull(node.column), eb(node.column, '@>', eb.val(node.values) as never)]);
+      return eb.and([notNull(node.column), eb(node.column, '@>', eb.val(node.values))]);
     case 'size':
       return eb.and([
         notNull(node.column),

@@ -120,7 +120,7 @@ const compoundInstructions = {
   $or: { type: 'compound' },
   $nor: { type: 'compound' },
 };
-const parse = buildMongoQueryMatcher(compoundInstructions as never);
+const parse = buildMongoQueryMatcher(compoundInstructions);
 
 // Conditions objects of deny rules; built fresh for every ability, so a WeakSet is exact.
 const denyConditions = new WeakSet<object>();

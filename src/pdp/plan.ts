@@ -21,7 +21,9 @@ export function planFor(abilities: readonly EngineAbility[], action: string): Qu
   const rules = abilities.flatMap((ability) => rulesForEveryValue(ability, action));
   // rulesToCondition expects highest priority first; every deny outranks every allow.
   const ordered = [...rules.filter((rule) => rule.inverted), ...rules.filter((rule) => !rule.inverted)];
-  // rulesToCondition reads only `inverted` and `conditions`, which raw rules carry too.
+  // The one cast left here: @casl/ability types rulesToCondition's rules as `Rule` instances
+  // (matchers, origin, priority), but it reads only `inverted` and `conditions`, which these
+  // raw rules carry; building Rule objects only to satisfy the type would cost every plan.
   const result = rulesToCondition<EngineAbility, Node, Node>(
     ordered as never,
     (rule) =>

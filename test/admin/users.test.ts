@@ -26,7 +26,7 @@ describe('user use cases', () => {
       attrs: { tenant: 'acme' },
     });
     assert.match(id, /^usr_/);
-    const view = await users.find(id);
+    const view = await users.get(id);
     assert.deepEqual(
       { ...view, created_at: undefined },
       {
@@ -48,7 +48,7 @@ describe('user use cases', () => {
 
   it('trims the username, and defaults roles and attributes to none', async () => {
     const { id } = await create({ username: '  peter ', password: 'peter password' });
-    const view = await users.find(id);
+    const view = await users.get(id);
     assert.deepEqual([view?.username, view?.roles, view?.attrs], ['peter', [], {}]);
   });
 
@@ -69,10 +69,10 @@ describe('user use cases', () => {
     changed.length = 0;
     const disabled = await users.setDisabled(id, true);
     assert.equal(disabled.disabled, true);
-    assert.equal((await users.find(id))?.disabled, true, 'stored');
+    assert.equal((await users.get(id))?.disabled, true, 'stored');
     const enabled = await users.setDisabled(id, false);
     assert.equal(enabled.disabled, false);
-    assert.equal((await users.find(id))?.disabled, false, 'stored');
+    assert.equal((await users.get(id))?.disabled, false, 'stored');
     assert.deepEqual(changed, [id, id]);
   });
 
@@ -80,7 +80,7 @@ describe('user use cases', () => {
     const { id } = await create({ username: 'rita', password: 'rita password' });
     changed.length = 0;
     await users.delete(id);
-    assert.equal(await users.find(id), undefined);
+    assert.equal(await users.get(id), undefined);
     assert.ok(!(await users.list()).some((u) => u.id === id));
     assert.deepEqual(changed, [id]);
     await rejectsWith(users.delete(id), 'not_found', new RegExp(`^user ${id} does not exist$`));

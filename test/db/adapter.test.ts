@@ -298,9 +298,9 @@ describe('migrations', () => {
   it('apply every migration once on an empty database, even from instances starting together', async () => {
     const empty = await openEmptyDatabase();
     try {
-      const runs = await Promise.all(empty.handles.map((handle) => migrateToLatest(handle.db as never)));
+      const runs = await Promise.all(empty.handles.map((handle) => migrateToLatest(handle.db)));
       assert.deepEqual(runs.flat().sort(), Object.keys(migrations).sort());
-      for (const handle of empty.handles) assert.deepEqual(await migrateToLatest(handle.db as never), []);
+      for (const handle of empty.handles) assert.deepEqual(await migrateToLatest(handle.db), []);
       const [handle] = empty.handles;
       assert.ok(handle);
       assert.equal(await countRows(handle, 'oidc_payloads'), 0, 'the schema is usable');
@@ -313,8 +313,8 @@ describe('migrations', () => {
     const database = await openTestDatabase();
     try {
       await adapters(database.handle)('Session').upsert('kept', { jti: 'kept' }, 600);
-      assert.deepEqual(await migrateToLatest(database.handle.db as never), []);
-      assert.deepEqual(await migrateToLatest(database.handle.db as never), []);
+      assert.deepEqual(await migrateToLatest(database.handle.db), []);
+      assert.deepEqual(await migrateToLatest(database.handle.db), []);
       assert.deepEqual(await adapters(database.handle)('Session').find('kept'), { jti: 'kept' });
     } finally {
       await database.drop();

@@ -12,8 +12,11 @@ import {
   openDatabase,
   pendingMigrations,
   SchemaBehindError,
+  unknownMigrations,
 } from '../../src/db/index.ts';
 import { skipUnless } from '../helpers/capabilities.ts';
+import { openTestDatabase } from '../helpers/database.ts';
+import { startTestInstance } from '../helpers/instance.ts';
 import { freePort } from '../helpers/net.ts';
 import { asSuperuser, createDeployment, type Deployment } from '../helpers/roles.ts';
 
@@ -49,9 +52,9 @@ describe('migrating with a service role that owns nothing', {
     deployment = await createDeployment();
     const owner = await openDatabase({ kind: 'postgres', url: deployment.ownerUrl });
     try {
-      await migrateToLatest(owner.db as never);
+      await migrateToLatest(owner.db);
       await grantServiceRole(owner.db, deployment.service);
-      assert.deepEqual(await pendingMigrations(owner.db as never), []);
+      assert.deepEqual(await pendingMigrations(owner.db), []);
     } finally {
       await owner.close();
     }
@@ -66,7 +69,7 @@ describe('migrating with a service role that owns nothing', {
     // Without its lock row, Kysely's migrator would insert one, which the service may not do:
     // this passes only if the migrator never runs.
     await asSuperuser('delete from kysely_migration_lock', [], deployment.database);
-    assert.deepEqual(await migrateToLatest(service.db as never), []);
+    assert.deepEqual(await migrateToLatest(service.db), []);
   });
 
   it('names the pending migrations and the way out when the schema is behind', async () => {
@@ -76,8 +79,8 @@ describe('migrating with a service role that owns nothing', {
       deployment.database,
     );
     try {
-      assert.deepEqual(await pendingMigrations(service.db as never), [NEWEST]);
-      await assert.rejects(migrateToLatest(service.db as never), (error: unknown) => {
+      assert.deepEqual(await pendingMigrations(service.db), [NEWEST]);
+      await assert.rejects(migrateToLatest(service.db), (error: unknown) => {
         assert.ok(error instanceof SchemaBehindError, String(error));
         assert.deepEqual(error.pending, [NEWEST]);
         assert.match(error.message, new RegExp(`pending migrations: ${NEWEST}\\) and DATABASE_URL's role`));
@@ -109,5 +112,46 @@ describe('migrating with a service role that owns nothing', {
     assert.match(stderr, /permission denied for schema public/);
     assert.match(stderr, /run `tollgate migrate` with MIGRATION_DATABASE_URL set to the owner/);
     assert.ok(!stderr.includes(deployment.servicePassword), 'the password appears in the message');
+  });
+});
+
+describe('a database a newer version has migrated', () => {
+  const FUTURE = ['9001_from_a_newer_version', '9002_also_newer'];
+
+  it('names the migrations this code does not know, and the server warns of them at start', async () => {
+    const database = await openTestDatabase();
+    const migrationRows = database.handle.db.withTables<{
+      kysely_migration: { name: string; timestamp: string };
+    }>();
+    assert.deepEqual(await unknownMigrations(database.handle.db), []);
+    await migrationRows
+      .insertInto('kysely_migration')
+      .values(FUTURE.map((name) => ({ name, timestamp: new Date().toISOString() })))
+      .execute();
+    assert.deepEqual(await unknownMigrations(database.handle.db), FUTURE);
+    assert.deepEqual(await pendingMigrations(database.handle.db), [], 'nothing of ours is pending');
+
+    const tg = await startTestInstance({}, { database });
+    try {
+      const warning = tg.logs
+        .map((line) => JSON.parse(line) as { level: number; msg: string; migrations?: string[] })
+        .find((entry) => entry.migrations !== undefined && entry.level === 40);
+      assert.deepEqual(warning?.migrations, FUTURE);
+      assert.match(warning?.msg ?? '', /9001_from_a_newer_version, 9002_also_newer/);
+      assert.match(warning?.msg ?? '', /a newer version has run against it/);
+    } finally {
+      await tg.close();
+    }
+  });
+
+  it('finds none on a database no migration has touched', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-empty-'));
+    const empty = await openDatabase({ kind: 'pglite', dataDir: dir });
+    try {
+      assert.deepEqual(await unknownMigrations(empty.db), []);
+    } finally {
+      await empty.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -31,7 +31,7 @@ export async function createCluster(): Promise<Cluster> {
   const ctl = (action: string, ...extra: string[]) => run('pg_ctlcluster', [version, name, action, ...extra]);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const handle = await openDatabase({ kind: 'postgres', url });
-  await migrateToLatest(handle.db as never);
+  await migrateToLatest(handle.db);
   return {
     url,
     database: { handle, url, drop: () => handle.close().catch(() => {}) },

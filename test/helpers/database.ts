@@ -39,7 +39,7 @@ export async function preparePgliteTemplate(): Promise<void> {
   const building = `${dir}.${process.pid}`;
   mkdirSync(building, { recursive: true });
   const handle = await openDatabase({ kind: 'pglite', dataDir: building });
-  await migrateToLatest(handle.db as never);
+  await migrateToLatest(handle.db);
   await handle.close();
   renameSync(building, dir);
 }
@@ -77,7 +77,7 @@ export async function openTestDatabase(): Promise<TestDatabase> {
   if (TEST_DATABASE_URL) {
     const created = await createPostgresDatabase();
     const handle = await openDatabase({ kind: 'postgres', url: created.url });
-    await migrateToLatest(handle.db as never);
+    await migrateToLatest(handle.db);
     return {
       handle,
       url: created.url,

@@ -35,7 +35,13 @@ export interface TestInstance {
  */
 export async function startTestInstance(
   env: Record<string, string> = {},
-  options: { shareWith?: TestInstance; database?: TestDatabase; clock?: () => number } = {},
+  options: {
+    shareWith?: TestInstance;
+    database?: TestDatabase;
+    clock?: () => number;
+    /** Followers' polling interval besides NOTIFY (the instance's default when unset). */
+    pollMs?: number;
+  } = {},
 ): Promise<TestInstance> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-data-'));
@@ -69,6 +75,7 @@ export async function startTestInstance(
     db: database.handle,
     host: '127.0.0.1',
     clock: options.clock,
+    pollMs: options.pollMs,
   });
   const admin =
     first?.admin ?? (JSON.parse(readFileSync(join(dataDir, 'admin.json'), 'utf8')) as AdminCredentials);

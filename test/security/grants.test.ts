@@ -504,7 +504,7 @@ describe('migration 0005_client_grants', () => {
     await insertOldClient('cl_old_admin', TOLLGATE, ['admin', 'decide', 'metrics']);
 
     assert.deepEqual(
-      await migrateToLatest(database.handle.db as never),
+      await migrateToLatest(database.handle.db),
       Object.keys(migrations).filter((n) => n >= '0005'),
     );
     const rows = await database.handle.db

@@ -63,7 +63,7 @@ const migrate: Command = {
     try {
       const db = await openDatabase(ownerUrl ? { kind: 'postgres', url: ownerUrl } : config.database);
       try {
-        applied = await migrateToLatest(db.db as never, { connection });
+        applied = await migrateToLatest(db.db, { connection });
         if (serviceRole) grants = await grantServiceRole(db.db, serviceRole);
       } finally {
         await db.close();

@@ -7,7 +7,7 @@ import {
   readPolicyDir,
   runPolicyTests,
 } from '../../pdp/index.ts';
-import { optionalString } from '../args.ts';
+import { type OptionValues, optionalString } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { failure } from '../errors.ts';
 import { table } from '../output.ts';
@@ -16,8 +16,8 @@ const dirOption = { dir: { type: 'string' } } as const;
 const dirSynopsis = '[--dir DIR]';
 const dirDetails = ['--dir              the policy directory (default: $POLICY_DIR or ./policies)'];
 
-function policyDir(values: Record<string, unknown>, ctx: CommandContext): string {
-  return resolve(optionalString(values as never, 'dir') ?? (ctx.env.POLICY_DIR || './policies'));
+function policyDir(values: OptionValues, ctx: CommandContext): string {
+  return resolve(optionalString(values, 'dir') ?? (ctx.env.POLICY_DIR || './policies'));
 }
 
 /** Reads and compiles a directory; every problem is a failure listing them all. */

@@ -26,6 +26,20 @@ export function gatewayQueries(db: Kysely<Database>) {
       }
       return gateways.map((row) => ({ ...row, audiences: byGateway.get(row.id) ?? [] }));
     },
+    /** One gateway with its APIs; undefined when there is none of that name. */
+    async findByName(name: string): Promise<GatewayRow | undefined> {
+      // uses the unique index on name
+      const row = await db.selectFrom('gateways').selectAll().where('name', '=', name).executeTakeFirst();
+      if (!row) return undefined;
+      // uses gateway_audiences_pkey
+      const audiences = await db
+        .selectFrom('gateway_audiences')
+        .select('audience')
+        .where('gateway_id', '=', row.id)
+        .orderBy('audience')
+        .execute();
+      return { ...row, audiences: audiences.map((a) => a.audience) };
+    },
     /** Undefined when the name is taken (checked by the unique index, so no race). */
     async insert(gateway: {
       id: string;

@@ -10,6 +10,15 @@ export function signingKeyQueries(db: Kysely<Database>) {
     list(): Promise<SigningKeyRow[]> {
       return db.selectFrom('signing_keys').selectAll().orderBy('activates_at', 'desc').execute();
     },
+    /** When the newest key of each alg activates (a few rows per alg: no index needed). */
+    async newestPerAlg(): Promise<{ alg: string; activatesAt: Date }[]> {
+      const rows = await db
+        .selectFrom('signing_keys')
+        .select(['alg', (eb) => eb.fn.max('activates_at').as('activates_at')])
+        .groupBy('alg')
+        .execute();
+      return rows.map((row) => ({ alg: row.alg, activatesAt: new Date(row.activates_at) }));
+    },
     async insert(key: Omit<SigningKeyRow, 'created_at'>): Promise<void> {
       await db
         .insertInto('signing_keys')

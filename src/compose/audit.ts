@@ -1,0 +1,44 @@
+import type { Logger } from 'pino';
+import {
+  type AuditKeys,
+  type AuditSink,
+  auditKeys as buildAuditKeys,
+  startAuditEvidence,
+} from '../audit/index.ts';
+import type { Config } from '../config/index.ts';
+import type { DatabaseHandle } from '../db/index.ts';
+import { auditMetrics, type Metrics, meteredAudit } from '../http/index.ts';
+import type { Lifecycle } from './lifecycle.ts';
+
+/**
+ * The audit chain's writer with its checkpoints, counted in the metrics. It stops after
+ * everything that records (started later, stopped earlier), so the last response's events are
+ * written before the database closes.
+ */
+export async function startAudit(
+  db: DatabaseHandle,
+  kek: Buffer,
+  config: Pick<Config, 'audit'>,
+  logger: Logger,
+  metrics: Metrics,
+  lifecycle: Lifecycle,
+): Promise<{ audit: AuditSink; auditKeys: AuditKeys }> {
+  // The chain's MAC key: AUDIT_KEY, else derived from the key-encryption key (issue 10).
+  const auditKeys = buildAuditKeys({
+    configured: config.audit.key,
+    previous: config.audit.previousKeys,
+    keyEncryptionKey: kek,
+  });
+  const evidence = await startAuditEvidence(
+    db,
+    {
+      keys: auditKeys,
+      bufferSize: config.audit.bufferSize,
+      flushMs: config.audit.flushMs,
+      checkpointSeconds: config.audit.checkpointSeconds,
+    },
+    { logger, metrics: auditMetrics(metrics), onTampering: () => metrics.auditTampering.inc() },
+  );
+  lifecycle.started(evidence, 'audit evidence', () => evidence.close());
+  return { audit: meteredAudit(evidence.writer, metrics), auditKeys };
+}
