@@ -157,6 +157,32 @@ describe('what the audit log records', () => {
     assert.equal(typeof allow.data.latency_us, 'number');
     const deny = await eventOf(tg, 'decision', (e) => e.subject === 'u-audit' && e.data.allow === false);
     assert.equal(deny.data.reason, 'paid invoices are immutable');
+
+    // A batch's decisions are recorded together, so they are written together: one row.
+    const batch = await fetch(`${tg.url}/decide`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        subject: { id: 'u-batch', roles: ['accountant'], attrs: { tenant: 'acme' } },
+        checks: ['b-1', 'b-2', 'b-3'].map((id) => ({
+          action: 'read',
+          resource: { type: 'Invoice', id, attrs: { tenant: 'acme', status: 'draft' } },
+        })),
+      }),
+    });
+    assert.equal(batch.status, 200);
+    await eventOf(
+      tg,
+      'decision',
+      (e) => e.subject === 'u-batch' && (e.data.resource as { id: string }).id === 'b-3',
+    );
+    const { events } = (await (await tg.admin$('GET', '/audit?type=decision&subject=u-batch')).json()) as {
+      events: AuditRecord[];
+    };
+    assert.deepEqual(
+      events.map((e) => [e.data.resource, e.index, e.seq === events[0]?.seq]),
+      ['b-1', 'b-2', 'b-3'].map((id, i) => [{ type: 'Invoice', id }, i, true]),
+    );
   });
 
   it('tollgate audit verify, query and export read the same chain; no secret in it or in the logs', async () => {
@@ -189,7 +215,7 @@ describe('what the audit log records', () => {
       rows.map((_, i) => i + 1),
       'the whole chain, in order',
     );
-    assert.ok(records.length > rows.length, 'some rows held several decisions');
+    assert.ok(records.length > rows.length, 'some rows held several decisions (the batch)');
     for (const [i, r] of records.entries()) {
       const before = records[i - 1];
       if (before?.seq === r.seq) assert.equal(r.index, (before.index ?? 0) + 1, 'decisions in order');
