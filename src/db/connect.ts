@@ -5,7 +5,15 @@ import pg from 'pg';
 import { PRIVATE_DIR_MODE, protectDataDir } from '../common/index.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import { DatabaseThread, type ThreadFailureHandler } from './database-thread.ts';
+import { migrateToLatest } from './migrator.ts';
 import type { Database } from './schema/index.ts';
+import {
+  buildTemplate,
+  copyTemplate,
+  DEFAULT_TEMPLATE_CACHE,
+  findTemplate,
+  isFreshDataDir,
+} from './template.ts';
 import { ThreadDialect } from './thread-dialect.ts';
 
 export type DatabaseTarget =
@@ -18,6 +26,11 @@ export type DatabaseTarget =
   | {
       kind: 'pglite';
       dataDir: string | undefined;
+      /**
+       * Where the template a new data directory is copied from lives (template.ts); it is built
+       * there when missing. Default: this install's cache. `false`: run initdb in place.
+       */
+      template?: string | false;
       /** The database thread stopped unasked; by default its error is thrown (uncaught). */
       onThreadFailure?: ThreadFailureHandler;
     };
@@ -93,6 +106,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     }
     let thread: DatabaseThread;
     try {
+      if (dataDir && target.template !== false && isFreshDataDir(dataDir))
+        await seedFromTemplate(dataDir, target.template ?? DEFAULT_TEMPLATE_CACHE);
       thread = await DatabaseThread.start({ dataDir }, target.onThreadFailure);
     } catch (error) {
       lock?.release();
@@ -122,6 +137,30 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       }
     },
   };
+}
+
+/**
+ * Copies the template into the fresh `dataDir`, building the template first when the cache has
+ * none. A cache that cannot be written (a read-only install) leaves `dataDir` empty, and PGlite
+ * runs initdb in it as it would without a template.
+ */
+async function seedFromTemplate(dataDir: string, cacheDir: string): Promise<void> {
+  let template = findTemplate(cacheDir);
+  if (!template) {
+    try {
+      template = await buildTemplate(cacheDir, async (dir) => {
+        const built = await openDatabase({ kind: 'pglite', dataDir: dir, template: false });
+        try {
+          await migrateToLatest(built.db as never);
+        } finally {
+          await built.close();
+        }
+      });
+    } catch {
+      return;
+    }
+  }
+  copyTemplate(template, dataDir);
 }
 
 /** LISTEN on a connection of its own, outside the pool; reconnects a second after it drops. */

@@ -1,0 +1,165 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { migrations } from '../../migrations/index.ts';
+
+/**
+ * A fresh embedded database is a copy of a template: PGlite's initdb plus every migration, made
+ * once per install instead of on every new DATA_DIR. initdb costs seconds and, inside PGlite, a
+ * second PostgreSQL instance next to the first (twice the memory); a copy costs a fraction of a
+ * second. The template holds the schema only: signing keys, the admin client, audit rows and
+ * policies are created by each instance on its first start, so no two instances share a secret.
+ *
+ * A template is named and stamped with a key over the PGlite version and the migrations (names
+ * and sources): a template made by another PGlite or for other migrations is never used, and one
+ * being built is invisible until it is complete (built under a temporary name, then renamed).
+ */
+
+/** Bumped when the template's layout changes, so older caches are ignored. */
+const FORMAT = 1;
+const MANIFEST = 'template.json';
+const DATA = 'pgdata';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Where templates live unless the caller says otherwise: this install's own cache. */
+export const DEFAULT_TEMPLATE_CACHE = join(root, 'node_modules', '.cache', 'tollgate');
+
+const manifestSchema = z.object({ format: z.literal(FORMAT), key: z.string(), pglite: z.string() });
+
+function pgliteVersion(): string {
+  // The package exports no package.json; it sits above the entry point's dist/ folder.
+  const entry = fileURLToPath(import.meta.resolve('@electric-sql/pglite'));
+  const manifest = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as {
+    version?: unknown;
+  };
+  return String(manifest.version);
+}
+
+let cachedKey: string | undefined;
+
+/** The key a usable template must carry: this PGlite, these migrations, this layout. */
+export function templateKey(): string {
+  if (cachedKey) return cachedKey;
+  const hash = createHash('sha256').update(`tollgate-template-${FORMAT}\0${pgliteVersion()}\0`);
+  const dir = join(root, 'migrations');
+  for (const [name, migration] of Object.entries(migrations)) {
+    const file = join(dir, `${name}.ts`);
+    // The source file when it is there; else the functions, which is what runs.
+    const source = existsSync(file)
+      ? readFileSync(file, 'utf8')
+      : `${migration.up.toString()}\0${migration.down?.toString() ?? ''}`;
+    hash.update(name).update('\0').update(source).update('\0');
+  }
+  cachedKey = hash.digest('hex').slice(0, 16);
+  return cachedKey;
+}
+
+function templatePath(cacheDir: string): string {
+  return join(cacheDir, `pglite-${templateKey()}`);
+}
+
+/** The data directory of a complete template for this version in `cacheDir`, if there is one. */
+export function findTemplate(cacheDir: string): string | undefined {
+  const dir = templatePath(cacheDir);
+  let manifest: z.infer<typeof manifestSchema>;
+  try {
+    manifest = manifestSchema.parse(JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')));
+  } catch {
+    return undefined;
+  }
+  if (manifest.key !== templateKey()) return undefined;
+  const data = join(dir, DATA);
+  return existsSync(join(data, 'PG_VERSION')) ? data : undefined;
+}
+
+/**
+ * Makes the template in `cacheDir` unless it is there: `initialize(dir)` must create a migrated
+ * database in the empty directory `dir` and close it. Several processes may race: each builds
+ * under a name of its own and renames it into place; the first rename wins and the others
+ * discard theirs. Returns the template's data directory.
+ */
+export async function buildTemplate(
+  cacheDir: string,
+  initialize: (dataDir: string) => Promise<void>,
+): Promise<string> {
+  const existing = findTemplate(cacheDir);
+  if (existing) return existing;
+  mkdirSync(cacheDir, { recursive: true });
+  const final = templatePath(cacheDir);
+  const building = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    mkdirSync(join(building, DATA), { recursive: true });
+    await initialize(join(building, DATA));
+    // PGlite makes its files 0666: nobody else may alter what every new database starts from.
+    // Readable to all, as it holds no secret (a service user may run from a root-built image).
+    shareReadOnly(building);
+    const manifest: z.infer<typeof manifestSchema> = {
+      format: FORMAT,
+      key: templateKey(),
+      pglite: pgliteVersion(),
+    };
+    writeFileSync(join(building, MANIFEST), `${JSON.stringify(manifest)}\n`);
+    try {
+      renameSync(building, final);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Another process finished first (rename onto a non-empty directory fails): use theirs.
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EPERM') throw error;
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+  const made = findTemplate(cacheDir);
+  if (!made) throw new Error(`the database template in ${final} is incomplete`);
+  return made;
+}
+
+function shareReadOnly(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) shareReadOnly(path);
+    else if (entry.isFile()) chmodSync(path, 0o644);
+  }
+}
+
+/** True when `dataDir` holds no database yet (missing, or an empty directory). */
+export function isFreshDataDir(dataDir: string): boolean {
+  try {
+    return readdirSync(dataDir).length === 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw error;
+  }
+}
+
+/**
+ * Fills the fresh `dataDir` with a copy of `template`. The copy is made beside it and renamed
+ * into place, so a crash mid-copy leaves `dataDir` empty (the next start copies again), never a
+ * half database PGlite would take for a whole one. The caller holds the data directory's lock.
+ */
+export function copyTemplate(template: string, dataDir: string): void {
+  const staging = `${dataDir}.${process.pid}.seed`;
+  rmSync(staging, { recursive: true, force: true });
+  try {
+    cpSync(template, staging, { recursive: true });
+    if (existsSync(dataDir)) rmdirSync(dataDir);
+    renameSync(staging, dataDir);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
