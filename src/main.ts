@@ -126,7 +126,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     (await openDatabase(
       config.database.kind === 'postgres'
         ? config.database
-        : { kind: 'pglite', dataDir: config.database.dataDir },
+        : { kind: 'pglite', dataDir: config.database.dataDir, template: config.database.template },
     ));
   const applied = await migrateToLatest(db.db as never);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
