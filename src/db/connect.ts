@@ -140,6 +140,21 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
 }
 
 /**
+ * The embedded database's template in `cacheDir` (template.ts), built now when missing: for an
+ * install step, so that no first start pays for initdb. Resolves with its data directory.
+ */
+export function prepareTemplate(cacheDir = DEFAULT_TEMPLATE_CACHE): Promise<string> {
+  return buildTemplate(cacheDir, async (dir) => {
+    const built = await openDatabase({ kind: 'pglite', dataDir: dir, template: false });
+    try {
+      await migrateToLatest(built.db as never);
+    } finally {
+      await built.close();
+    }
+  });
+}
+
+/**
  * Copies the template into the fresh `dataDir`, building the template first when the cache has
  * none. A cache that cannot be written (a read-only install) leaves `dataDir` empty, and PGlite
  * runs initdb in it as it would without a template.
@@ -148,14 +163,7 @@ async function seedFromTemplate(dataDir: string, cacheDir: string): Promise<void
   let template = findTemplate(cacheDir);
   if (!template) {
     try {
-      template = await buildTemplate(cacheDir, async (dir) => {
-        const built = await openDatabase({ kind: 'pglite', dataDir: dir, template: false });
-        try {
-          await migrateToLatest(built.db as never);
-        } finally {
-          await built.close();
-        }
-      });
+      template = await prepareTemplate(cacheDir);
     } catch {
       return;
     }
