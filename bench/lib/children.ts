@@ -12,9 +12,9 @@ const children = new Set<ChildProcess>();
  */
 export function startNode(
   script: string,
-  options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: { nodeArgs?: string[]; args?: string[]; env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): ChildProcess {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...(options.args ?? [])], {
     env: options.env ?? process.env,
     cwd: options.cwd,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
