@@ -13,5 +13,7 @@ try {
   process.stdout.write(`tollgate: embedded database template ready in ${dir} (${seconds} s)\n`);
 } catch (error) {
   const reason = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`tollgate: no embedded database template (${reason}); the first start will run initdb\n`);
+  process.stderr.write(
+    `tollgate: no embedded database template (${reason}); the first start will run initdb\n`,
+  );
 }

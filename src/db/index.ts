@@ -42,7 +42,7 @@ export {
   type ServiceRoleReport,
   userOf,
 } from './service-role.ts';
-export type { DatabaseThreadContext } from './thread-protocol.ts';
 export { DEFAULT_TEMPLATE_CACHE, findTemplate, templateKey } from './template.ts';
+export type { DatabaseThreadContext } from './thread-protocol.ts';
 export { isDatabaseUnavailable } from './unavailable.ts';
 export { ChannelFollower, watchChannel } from './watch.ts';
