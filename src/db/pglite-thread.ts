@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, sql } from 'kysely';
@@ -23,6 +24,15 @@ const port = parentPort;
 if (!port) throw new Error('pglite-thread.ts runs as a worker thread');
 const { dataDir } = workerData as DatabaseThreadInit;
 const post = (message: FromDatabaseThread) => port.postMessage(message);
+
+// PostgreSQL's WASM stays on V8's baseline compiler (Liftoff). Tiering up sends hot functions to
+// the optimizing compiler, and one of them (a 100 KB function, hot from the first queries) takes
+// about 600 MB of compiler memory for a second or two after every start: more than the database
+// itself holds. Baseline code costs queries some CPU; Tollgate's hot paths answer from memory.
+// The flags are process-wide (no other WASM matters here) and read when a module is compiled,
+// so setting them before PGlite starts is in time.
+setFlagsFromString('--no-wasm-dynamic-tiering');
+setFlagsFromString('--no-wasm-tier-up');
 
 const pglite = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
 
