@@ -6,9 +6,9 @@
  * Runs `node src/main.ts` as `npm start` does (no DATABASE_URL, no KEY_ENCRYPTION_KEY: PGlite
  * in DATA_DIR, development key) on a fresh DATA_DIR, and measures, from spawn:
  *
- *   first start  time until /readyz answers 200, and the peak RSS (VmHWM) at that moment;
- *   restart      the same after SIGTERM on the same DATA_DIR, then the RSS after idling
- *                BENCH_IDLE_SECONDS (5).
+ *   first start  time until /readyz answers 200, and the peak RSS (VmHWM) after idling
+ *                BENCH_IDLE_SECONDS (5) more, so that work finishing after ready counts;
+ *   restart      the same after SIGTERM on the same DATA_DIR, and the RSS after the idle time.
  *
  * In the same run, the floors: a bare PGlite (bench/lib/bare-pglite.ts, in a worker thread, no
  * Tollgate code) doing initdb on an empty directory (time, peak RSS), and reopening a copy of
@@ -77,7 +77,7 @@ interface Start {
   memory: Memory;
 }
 
-/** `node src/main.ts` on `dataDir`: time to /readyz 200 and memory then; `idle` waits first. */
+/** `node src/main.ts` on `dataDir`: time to /readyz 200, and memory (after idling, if `idle`). */
 async function startTollgate(dataDir: string, idle: boolean): Promise<Start> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -132,6 +132,7 @@ interface Series {
   bareInitMs: number[];
   bareInitPeakMb: number[];
   bareReopenMs: number[];
+  bareReopenPeakMb: number[];
   bareIdleMb: number[];
 }
 
@@ -150,13 +151,14 @@ async function main(): Promise<void> {
     bareInitMs: [],
     bareInitPeakMb: [],
     bareReopenMs: [],
+    bareReopenPeakMb: [],
     bareIdleMb: [],
   };
   for (let run = 1; run <= RUNS; run++) {
     const scratch = mkdtempSync(join(tmpdir(), 'tollgate-startup-'));
     try {
       const dataDir = join(scratch, 'data');
-      const first = await startTollgate(dataDir, false);
+      const first = await startTollgate(dataDir, true);
       const restart = await startTollgate(dataDir, true);
       series.firstMs.push(first.ms);
       series.firstPeakMb.push(first.memory.peakMb);
@@ -171,6 +173,7 @@ async function main(): Promise<void> {
       cpSync(join(dataDir, 'pglite'), join(scratch, 'bare-reopen'), { recursive: true });
       const reopen = await startBare(join(scratch, 'bare-reopen'), true);
       series.bareReopenMs.push(reopen.ms);
+      series.bareReopenPeakMb.push(reopen.memory.peakMb);
       series.bareIdleMb.push(reopen.memory.rssMb);
       if (!json)
         process.stderr.write(
@@ -220,6 +223,7 @@ async function main(): Promise<void> {
         line('floor: bare initdb, to ready', series.bareInitMs, 'ms'),
         line('floor: bare initdb, peak RSS', series.bareInitPeakMb, 'MB'),
         line('floor: bare reopen, to ready', series.bareReopenMs, 'ms'),
+        line('floor: bare reopen, peak RSS', series.bareReopenPeakMb, 'MB'),
         line('floor: bare reopen, idle RSS', series.bareIdleMb, 'MB'),
         '',
         ...targets.map(
