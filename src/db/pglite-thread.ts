@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DatabaseHandle } from './connect.ts';
 import type { Database } from './schema/index.ts';
 import {
@@ -36,11 +36,15 @@ setFlagsFromString('--no-wasm-tier-up');
 
 const pglite = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
 
-let local: DatabaseHandle | undefined;
-/** A handle on this thread's PGlite for attached modules; the thread, not they, closes it. */
-function localHandle(): DatabaseHandle {
-  local ??= (() => {
-    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+let local: Promise<DatabaseHandle> | undefined;
+/**
+ * A handle on this thread's PGlite for attached modules; the thread, not they, closes it. Kysely
+ * is loaded here, not before PGlite opens: its few hundred modules would delay every start.
+ */
+function localHandle(): Promise<DatabaseHandle> {
+  local ??= (async () => {
+    const { Kysely, PGliteDialect, sql } = await import('kysely');
+    const db: Kysely<Database> = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
     return {
       db,
       kind: 'pglite',
@@ -56,7 +60,7 @@ function localHandle(): DatabaseHandle {
         };
       },
       async close() {},
-    };
+    } satisfies DatabaseHandle;
   })();
   return local;
 }
@@ -136,7 +140,7 @@ async function handle(message: ToDatabaseThread): Promise<void> {
       const entry = module[THREAD_ENTRY];
       if (typeof entry !== 'function') throw new Error(`${message.module} exports no ${THREAD_ENTRY}`);
       await (entry as (context: DatabaseThreadContext) => unknown)({
-        db: localHandle(),
+        db: await localHandle(),
         port: message.port,
         data: message.data,
       });
@@ -156,3 +160,6 @@ port.on('message', (message: ToDatabaseThread) => {
   });
 });
 post({ kind: 'ready' });
+// Modules attached later reach the database through this folder's index (and Kysely): loading
+// them now overlaps with the main thread's own start-up instead of delaying the first attach.
+import('./index.ts').catch(() => {});
