@@ -20,7 +20,9 @@
  *
  * The first start copies the database template (src/db/template.ts) that `npm install` makes;
  * the benchmark makes it first when missing (CACHE_DIR, else the install's cache) and reports
- * how long that took. Timings depend on what else the machine runs: compare within one run.
+ * how long that took. Timings depend on what else the machine runs: compare within one run; the
+ * CPU time each process used until ready (all threads) is reported too, as it barely depends on
+ * the machine's load.
  */
 import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -72,8 +74,18 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs = 120_000):
   throw new Error(`Tollgate at ${url} was not ready within ${timeoutMs / 1000} s`);
 }
 
+/** CPU time the process has used (all threads, user + system), ms. */
+function cpuMsOf(pid: number): number {
+  // Fields after the command name, which is parenthesized and may hold spaces.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 interface Start {
   ms: number;
+  /** CPU used until ready: unlike wall time, barely moved by what else the machine runs. */
+  cpuMs: number;
   memory: Memory;
 }
 
@@ -96,8 +108,9 @@ async function startTollgate(dataDir: string, idle: boolean): Promise<Start> {
     await waitReady(url, child);
     const ms = performance.now() - started;
     const pid = child.pid as number;
+    const cpuMs = cpuMsOf(pid);
     if (idle) await sleep(IDLE_SECONDS * 1000);
-    return { ms, memory: memoryOf(pid) };
+    return { ms, cpuMs, memory: memoryOf(pid) };
   } finally {
     await stopChild(child, 10_000);
   }
@@ -110,8 +123,9 @@ async function startBare(dir: string, idle: boolean): Promise<Start> {
   try {
     await firstMessage(child, 'bare PGlite');
     const ms = performance.now() - started;
+    const cpuMs = cpuMsOf(child.pid as number);
     if (idle) await sleep(IDLE_SECONDS * 1000);
-    return { ms, memory: memoryOf(child.pid as number) };
+    return { ms, cpuMs, memory: memoryOf(child.pid as number) };
   } finally {
     await stopChild(child, 10_000);
   }
@@ -125,13 +139,17 @@ const median = (values: number[]) => {
 
 interface Series {
   firstMs: number[];
+  firstCpuMs: number[];
   firstPeakMb: number[];
   restartMs: number[];
+  restartCpuMs: number[];
   restartPeakMb: number[];
   idleMb: number[];
   bareInitMs: number[];
+  bareInitCpuMs: number[];
   bareInitPeakMb: number[];
   bareReopenMs: number[];
+  bareReopenCpuMs: number[];
   bareReopenPeakMb: number[];
   bareIdleMb: number[];
 }
@@ -144,13 +162,17 @@ async function main(): Promise<void> {
   const prepareMs = performance.now() - preparing;
   const series: Series = {
     firstMs: [],
+    firstCpuMs: [],
     firstPeakMb: [],
     restartMs: [],
+    restartCpuMs: [],
     restartPeakMb: [],
     idleMb: [],
     bareInitMs: [],
+    bareInitCpuMs: [],
     bareInitPeakMb: [],
     bareReopenMs: [],
+    bareReopenCpuMs: [],
     bareReopenPeakMb: [],
     bareIdleMb: [],
   };
@@ -161,18 +183,22 @@ async function main(): Promise<void> {
       const first = await startTollgate(dataDir, true);
       const restart = await startTollgate(dataDir, true);
       series.firstMs.push(first.ms);
+      series.firstCpuMs.push(first.cpuMs);
       series.firstPeakMb.push(first.memory.peakMb);
       series.restartMs.push(restart.ms);
+      series.restartCpuMs.push(restart.cpuMs);
       series.restartPeakMb.push(restart.memory.peakMb);
       series.idleMb.push(restart.memory.rssMb);
 
       const init = await startBare(join(scratch, 'bare-init'), false);
       series.bareInitMs.push(init.ms);
+      series.bareInitCpuMs.push(init.cpuMs);
       series.bareInitPeakMb.push(init.memory.peakMb);
       // A copy of what the instance left, so the floor reopens the same database.
       cpSync(join(dataDir, 'pglite'), join(scratch, 'bare-reopen'), { recursive: true });
       const reopen = await startBare(join(scratch, 'bare-reopen'), true);
       series.bareReopenMs.push(reopen.ms);
+      series.bareReopenCpuMs.push(reopen.cpuMs);
       series.bareReopenPeakMb.push(reopen.memory.peakMb);
       series.bareIdleMb.push(reopen.memory.rssMb);
       if (!json)
@@ -216,13 +242,17 @@ async function main(): Promise<void> {
         '',
         row(['', 'median', ...series.firstMs.map((_, i) => `run ${i + 1}`)]),
         line('first start, to ready', series.firstMs, 'ms'),
+        line('first start, CPU to ready', series.firstCpuMs, 'ms'),
         line('first start, peak RSS', series.firstPeakMb, 'MB'),
         line('restart, to ready', series.restartMs, 'ms'),
+        line('restart, CPU to ready', series.restartCpuMs, 'ms'),
         line('restart, peak RSS', series.restartPeakMb, 'MB'),
         line('restart, idle RSS', series.idleMb, 'MB'),
         line('floor: bare initdb, to ready', series.bareInitMs, 'ms'),
+        line('floor: bare initdb, CPU', series.bareInitCpuMs, 'ms'),
         line('floor: bare initdb, peak RSS', series.bareInitPeakMb, 'MB'),
         line('floor: bare reopen, to ready', series.bareReopenMs, 'ms'),
+        line('floor: bare reopen, CPU', series.bareReopenCpuMs, 'ms'),
         line('floor: bare reopen, peak RSS', series.bareReopenPeakMb, 'MB'),
         line('floor: bare reopen, idle RSS', series.bareIdleMb, 'MB'),
         '',
