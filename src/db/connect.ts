@@ -156,19 +156,15 @@ export function prepareTemplate(cacheDir = DEFAULT_TEMPLATE_CACHE): Promise<stri
 
 /**
  * Copies the template into the fresh `dataDir`, building the template first when the cache has
- * none. A cache that cannot be written (a read-only install) leaves `dataDir` empty, and PGlite
- * runs initdb in it as it would without a template.
+ * none. When that fails (a read-only install, a template replaced mid-copy) `dataDir` is left
+ * empty, and PGlite runs initdb in it as it would without a template.
  */
 async function seedFromTemplate(dataDir: string, cacheDir: string): Promise<void> {
-  let template = findTemplate(cacheDir);
-  if (!template) {
-    try {
-      template = await prepareTemplate(cacheDir);
-    } catch {
-      return;
-    }
+  try {
+    copyTemplate(findTemplate(cacheDir) ?? (await prepareTemplate(cacheDir)), dataDir);
+  } catch {
+    // initdb, below
   }
-  copyTemplate(template, dataDir);
 }
 
 /** LISTEN on a connection of its own, outside the pool; reconnects a second after it drops. */

@@ -113,12 +113,11 @@ export async function buildTemplate(
       pglite: pgliteVersion(),
     };
     writeFileSync(join(building, MANIFEST), `${JSON.stringify(manifest)}\n`);
-    try {
-      renameSync(building, final);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      // Another process finished first (rename onto a non-empty directory fails): use theirs.
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EPERM') throw error;
+    if (!place(building, final) && !findTemplate(cacheDir)) {
+      // What holds the name is no template (damaged, or its stamp was altered): replaced.
+      const aside = `${building}.unusable`;
+      if (!findTemplate(cacheDir) && place(final, aside)) rmSync(aside, { recursive: true, force: true });
+      place(building, final);
     }
   } finally {
     rmSync(building, { recursive: true, force: true });
@@ -126,6 +125,18 @@ export async function buildTemplate(
   const made = findTemplate(cacheDir);
   if (!made) throw new Error(`the database template in ${final} is incomplete`);
   return made;
+}
+
+/** Renames `from` to `to`; false when `to` is a directory that is not empty (another's). */
+function place(from: string, to: string): boolean {
+  try {
+    renameSync(from, to);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EPERM' || code === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 function shareReadOnly(dir: string): void {
@@ -159,6 +170,9 @@ export function copyTemplate(template: string, dataDir: string): void {
     cpSync(template, staging, { recursive: true });
     if (existsSync(dataDir)) rmdirSync(dataDir);
     renameSync(staging, dataDir);
+  } catch (error) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    throw error;
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
