@@ -13,7 +13,6 @@ import {
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
 import { migrations } from '../../migrations/index.ts';
 
 /**
@@ -38,7 +37,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** Where templates live unless the caller says otherwise: this install's own cache. */
 export const DEFAULT_TEMPLATE_CACHE = join(root, 'node_modules', '.cache', 'tollgate');
 
-const manifestSchema = z.object({ format: z.literal(FORMAT), key: z.string(), pglite: z.string() });
+/** What `template.json` says: the layout, the key it was made for, and the PGlite that made it. */
+interface Manifest {
+  format: typeof FORMAT;
+  key: string;
+  pglite: string;
+}
 
 function pgliteVersion(): string {
   // The package exports no package.json; it sits above the entry point's dist/ folder.
@@ -75,13 +79,16 @@ function templatePath(cacheDir: string): string {
 /** The data directory of a complete template for this version in `cacheDir`, if there is one. */
 export function findTemplate(cacheDir: string): string | undefined {
   const dir = templatePath(cacheDir);
-  let manifest: z.infer<typeof manifestSchema>;
+  let manifest: unknown;
   try {
-    manifest = manifestSchema.parse(JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')));
+    manifest = JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8'));
   } catch {
     return undefined;
   }
-  if (manifest.key !== templateKey()) return undefined;
+  // Only an exact match counts, so this check is the whole validation (no schema library: this
+  // module is loaded by the database thread too, where zod would cost every start ~40 ms).
+  const { format, key } = (manifest ?? {}) as Partial<Manifest>;
+  if (format !== FORMAT || key !== templateKey()) return undefined;
   const data = join(dir, DATA);
   return existsSync(join(data, 'PG_VERSION')) ? data : undefined;
 }
@@ -107,7 +114,7 @@ export async function buildTemplate(
     // PGlite makes its files 0666: nobody else may alter what every new database starts from.
     // Readable to all, as it holds no secret (a service user may run from a root-built image).
     shareReadOnly(building);
-    const manifest: z.infer<typeof manifestSchema> = {
+    const manifest: Manifest = {
       format: FORMAT,
       key: templateKey(),
       pglite: pgliteVersion(),
