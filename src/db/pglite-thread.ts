@@ -160,6 +160,3 @@ port.on('message', (message: ToDatabaseThread) => {
   });
 });
 post({ kind: 'ready' });
-// Modules attached later reach the database through this folder's index (and Kysely): loading
-// them now overlaps with the main thread's own start-up instead of delaying the first attach.
-import('./index.ts').catch(() => {});
