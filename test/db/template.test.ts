@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import {
+  chmodSync,
   cpSync,
   existsSync,
   mkdtempSync,
@@ -141,6 +142,21 @@ describe('the embedded database template', () => {
     assert.notEqual(id, templateId);
     assert.ok(findTemplate(stale));
     assert.deepEqual(readdirSync(stale), [`pglite-${templateKey()}`]);
+  });
+
+  it('refuses a template, or a cache, that other users could have written', () => {
+    const dir = join(cache, `pglite-${templateKey()}`);
+    const data = findTemplate(cache) as string;
+    for (const path of [cache, dir, data]) {
+      const mode = statSync(path).mode & 0o777;
+      chmodSync(path, mode | 0o002);
+      try {
+        assert.equal(findTemplate(cache), undefined, `${path} writable by others`);
+      } finally {
+        chmodSync(path, mode);
+      }
+    }
+    assert.equal(findTemplate(cache), data);
   });
 
   it('falls back to initdb when the cache cannot be written', async () => {
