@@ -13,9 +13,10 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrations } from '../../migrations/index.ts';
+import { PRIVATE_DIR_MODE, protectDataDir } from '../common/index.ts';
 
 /**
  * A fresh embedded database is a copy of a template: PGlite's initdb plus every migration, made
@@ -187,19 +188,26 @@ export function isFreshDataDir(dataDir: string): boolean {
 }
 
 /**
- * Fills the fresh `dataDir` with a copy of `template`. The copy is made beside it and renamed
- * into place, so a crash mid-copy leaves `dataDir` empty (the next start copies again), never a
- * half database PGlite would take for a whole one. The caller holds the data directory's lock.
+ * Fills the fresh `dataDir` with a copy of `template`. The copy is made beside it, made
+ * owner-only, and renamed into place, so a crash mid-copy leaves `dataDir` empty (the next start
+ * copies again), never a half database PGlite would take for a whole one. The caller holds the
+ * data directory's lock, so copies left beside it by a crashed start are no one's: removed.
  */
 export function copyTemplate(template: string, dataDir: string): void {
+  const parent = dirname(dataDir);
+  const prefix = `${basename(dataDir)}.`;
+  for (const name of readdirSync(parent)) {
+    const pid = name.startsWith(prefix) && name.endsWith('.seed') ? name.slice(prefix.length, -5) : '';
+    if (/^\d+$/.test(pid)) rmSync(join(parent, name), { recursive: true, force: true });
+  }
   const staging = `${dataDir}.${process.pid}.seed`;
-  rmSync(staging, { recursive: true, force: true });
   try {
     cpSync(template, staging, { recursive: true });
+    protectDataDir(staging);
     if (existsSync(dataDir)) rmdirSync(dataDir);
     renameSync(staging, dataDir);
   } catch (error) {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     throw error;
   } finally {
     rmSync(staging, { recursive: true, force: true });

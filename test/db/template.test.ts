@@ -4,6 +4,7 @@ import {
   chmodSync,
   cpSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -80,6 +81,8 @@ describe('the embedded database template', () => {
 
   it('gives a new data directory the whole schema and no row of any instance', async () => {
     const dataDir = join(scratch, 'fresh');
+    // What a start that crashed while copying would have left.
+    mkdirSync(`${dataDir}.999999.seed`, { recursive: true });
     await withDatabase(dataDir, cache, async (handle) => {
       assert.equal(
         await systemIdentifier(handle),
