@@ -21,6 +21,10 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 # to the service user.
 COPY . .
 
+# The embedded database's template (node_modules/.cache/tollgate, readable by the service user):
+# a new DATA_DIR is a copy of it, not an initdb (the install script that makes it was skipped).
+RUN node bin/prepare-cache.js
+
 # `tollgate` on PATH: `docker compose exec tollgate tollgate …` and the one-shot migrate
 # service (command `tollgate migrate`). The link resolves to /app/bin, whose imports find /app/src.
 RUN chmod 0755 /app/bin/tollgate.js && ln -s /app/bin/tollgate.js /usr/local/bin/tollgate

@@ -14,9 +14,19 @@ const children = new Set<ChildProcess>();
  */
 export function startNode(
   script: string,
-  options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; cwd?: string; cpus?: ProcessCpus } = {},
+  options: {
+    nodeArgs?: string[];
+    args?: string[];
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    cpus?: ProcessCpus;
+  } = {},
 ): ChildProcess {
-  const [command, args] = onCpus(process.execPath, [...(options.nodeArgs ?? []), script], options.cpus);
+  const [command, args] = onCpus(
+    process.execPath,
+    [...(options.nodeArgs ?? []), script, ...(options.args ?? [])],
+    options.cpus,
+  );
   const child = spawn(command, args, {
     env: options.env ?? process.env,
     cwd: options.cwd,

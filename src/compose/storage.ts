@@ -67,7 +67,7 @@ async function openOwnDatabase(config: Config, lifecycle: Lifecycle): Promise<Da
   const db = await openDatabase(
     config.database.kind === 'postgres'
       ? config.database
-      : { kind: 'pglite', dataDir: config.database.dataDir },
+      : { kind: 'pglite', dataDir: config.database.dataDir, template: config.database.template },
   );
   return lifecycle.started(db, 'database', () => db.close());
 }

@@ -7,7 +7,10 @@ export interface Config {
   port: number;
   issuer: string;
   production: boolean;
-  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+  database:
+    | { kind: 'postgres'; url: string }
+    /** `template`: the cache directory for the database template; undefined is the default. */
+    | { kind: 'pglite'; dataDir: string; template: string | undefined };
   /** The owner role's connection for `tollgate migrate`; the server never uses it. */
   migrationDatabaseUrl: string | undefined;
   dataDir: string;
@@ -88,7 +91,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     production,
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL }
-      : { kind: 'pglite', dataDir: resolve(dataDir, 'pglite') },
+      : {
+          kind: 'pglite',
+          dataDir: resolve(dataDir, 'pglite'),
+          template: e.CACHE_DIR ? resolve(e.CACHE_DIR) : undefined,
+        },
     migrationDatabaseUrl: e.DATABASE_URL ? e.MIGRATION_DATABASE_URL : undefined,
     dataDir,
     keyEncryptionKey: e.KEY_ENCRYPTION_KEY ? decodeKey(e.KEY_ENCRYPTION_KEY) : undefined,

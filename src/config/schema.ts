@@ -61,6 +61,11 @@ export const envSchema = z.object({
   MIGRATION_DATABASE_URL: url(['postgres:', 'postgresql:'], 'must be a postgres:// URL').optional(),
   /** Where the embedded database, the development key and admin.json live. */
   DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
+  /**
+   * Where Tollgate keeps what it can rebuild: the embedded database's template, which a new
+   * DATA_DIR is copied from. Default: node_modules/.cache/tollgate in the install.
+   */
+  CACHE_DIR: z.string().min(1, 'must not be empty').optional(),
   /** 32-byte key (base64, base64url or hex) that encrypts signing keys at rest. */
   KEY_ENCRYPTION_KEY: key32().optional(),
   /** Redis for shared rate limits and caches across instances. */

@@ -5,8 +5,16 @@ import pg from 'pg';
 import { PRIVATE_DIR_MODE, protectDataDir } from '../common/index.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import { DatabaseThread, type ThreadFailureHandler } from './database-thread.ts';
+import { migrateToLatest } from './migrator.ts';
 import { pingDatabase } from './queries/health.ts';
 import type { Database } from './schema/index.ts';
+import {
+  buildTemplate,
+  copyTemplate,
+  DEFAULT_TEMPLATE_CACHE,
+  findTemplate,
+  isFreshDataDir,
+} from './template.ts';
 import { ThreadDialect } from './thread-dialect.ts';
 
 export type DatabaseTarget =
@@ -19,6 +27,11 @@ export type DatabaseTarget =
   | {
       kind: 'pglite';
       dataDir: string | undefined;
+      /**
+       * Where the template a new data directory is copied from lives (template.ts); it is built
+       * there when missing. Default: this install's cache. `false`: run initdb in place.
+       */
+      template?: string | false;
       /** The database thread stopped unasked; by default its error is thrown (uncaught). */
       onThreadFailure?: ThreadFailureHandler;
     };
@@ -94,6 +107,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     }
     let thread: DatabaseThread;
     try {
+      if (dataDir && target.template !== false && isFreshDataDir(dataDir))
+        await seedFromTemplate(dataDir, target.template ?? DEFAULT_TEMPLATE_CACHE);
       thread = await DatabaseThread.start({ dataDir }, target.onThreadFailure);
     } catch (error) {
       lock?.release();
@@ -121,6 +136,34 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       }
     },
   };
+}
+
+/**
+ * The embedded database's template in `cacheDir` (template.ts), built now when missing: for an
+ * install step, so that no first start pays for initdb. Resolves with its data directory.
+ */
+export function prepareTemplate(cacheDir = DEFAULT_TEMPLATE_CACHE): Promise<string> {
+  return buildTemplate(cacheDir, async (dir) => {
+    const built = await openDatabase({ kind: 'pglite', dataDir: dir, template: false });
+    try {
+      await migrateToLatest(built.db);
+    } finally {
+      await built.close();
+    }
+  });
+}
+
+/**
+ * Copies the template into the fresh `dataDir`, building the template first when the cache has
+ * none. When that fails (a read-only install, a template replaced mid-copy) `dataDir` is left
+ * empty, and PGlite runs initdb in it as it would without a template.
+ */
+async function seedFromTemplate(dataDir: string, cacheDir: string): Promise<void> {
+  try {
+    copyTemplate(findTemplate(cacheDir) ?? (await prepareTemplate(cacheDir)), dataDir);
+  } catch {
+    // initdb, below
+  }
 }
 
 /** LISTEN on a connection of its own, outside the pool; reconnects a second after it drops. */

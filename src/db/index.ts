@@ -1,4 +1,4 @@
-export { type DatabaseHandle, type DatabaseTarget, openDatabase } from './connect.ts';
+export { type DatabaseHandle, type DatabaseTarget, openDatabase, prepareTemplate } from './connect.ts';
 export { type DataDirLock, DataDirLockedError, lockDataDir } from './data-dir-lock.ts';
 export type { ThreadFailureHandler } from './database-thread.ts';
 export {
@@ -48,6 +48,7 @@ export {
   type ServiceRoleReport,
   userOf,
 } from './service-role.ts';
+export { DEFAULT_TEMPLATE_CACHE, findTemplate, templateKey } from './template.ts';
 export type { DatabaseThreadContext } from './thread-protocol.ts';
 export { isDatabaseUnavailable } from './unavailable.ts';
 export { ChannelFollower, watchChannel } from './watch.ts';

@@ -1,8 +1,8 @@
+import { setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DatabaseHandle } from './connect.ts';
-import { pingDatabase } from './queries/health.ts';
 import type { Database } from './schema/index.ts';
 import {
   type DatabaseThreadContext,
@@ -25,13 +25,29 @@ if (!port) throw new Error('pglite-thread.ts runs as a worker thread');
 const { dataDir } = workerData as DatabaseThreadInit;
 const post = (message: FromDatabaseThread) => port.postMessage(message);
 
+// PostgreSQL's WASM stays on V8's baseline compiler (Liftoff). Tiering up sends hot functions to
+// the optimizing compiler, and one of them (a 100 KB function, hot from the first queries) takes
+// about 600 MB of compiler memory for a second or two after every start: more than the database
+// itself holds. Baseline code costs queries some CPU; Tollgate's hot paths answer from memory.
+// The flags are process-wide (no other WASM matters here) and read when a module is compiled,
+// so setting them before PGlite starts is in time.
+setFlagsFromString('--no-wasm-dynamic-tiering');
+setFlagsFromString('--no-wasm-tier-up');
+
 const pglite = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
 
-let local: DatabaseHandle | undefined;
-/** A handle on this thread's PGlite for attached modules; the thread, not they, closes it. */
-function localHandle(): DatabaseHandle {
-  local ??= (() => {
-    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+let local: Promise<DatabaseHandle> | undefined;
+/**
+ * A handle on this thread's PGlite for attached modules; the thread, not they, closes it. Kysely
+ * is loaded here, not before PGlite opens: its few hundred modules would delay every start.
+ */
+function localHandle(): Promise<DatabaseHandle> {
+  local ??= (async () => {
+    const [{ Kysely, PGliteDialect }, { pingDatabase }] = await Promise.all([
+      import('kysely'),
+      import('./queries/health.ts'),
+    ]);
+    const db: Kysely<Database> = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
     return {
       db,
       kind: 'pglite',
@@ -45,7 +61,7 @@ function localHandle(): DatabaseHandle {
         };
       },
       async close() {},
-    };
+    } satisfies DatabaseHandle;
   })();
   return local;
 }
@@ -125,7 +141,7 @@ async function handle(message: ToDatabaseThread): Promise<void> {
       const entry = module[THREAD_ENTRY];
       if (typeof entry !== 'function') throw new Error(`${message.module} exports no ${THREAD_ENTRY}`);
       await (entry as (context: DatabaseThreadContext) => unknown)({
-        db: localHandle(),
+        db: await localHandle(),
         port: message.port,
         data: message.data,
       });

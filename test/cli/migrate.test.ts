@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,12 +19,22 @@ describe('tollgate migrate', () => {
   after(() => rm(dataDir, { recursive: true, force: true }));
 
   it('applies every migration to a fresh embedded database, then none', async () => {
-    const first = await runTollgate(['migrate', '--json'], { DATA_DIR: dataDir });
+    // Where no template can be made (CACHE_DIR under a file), a new database is initdb's alone.
+    const blocked = join(dataDir, 'not-a-directory');
+    await writeFile(blocked, '');
+    const env = { DATA_DIR: join(dataDir, 'blank'), CACHE_DIR: join(blocked, 'cache') };
+    const first = await runTollgate(['migrate', '--json'], env);
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(JSON.parse(first.stdout), { applied: ALL });
-    const second = await runTollgate(['migrate'], { DATA_DIR: dataDir });
+    const second = await runTollgate(['migrate'], env);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /pglite is up to date; no migration applied/);
+  });
+
+  it('finds a fresh embedded database made from the template up to date', async () => {
+    const run = await runTollgate(['migrate', '--json'], { DATA_DIR: join(dataDir, 'templated') });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { applied: [] });
   });
 
   it('exits 2 naming the variable when the configuration is invalid', async () => {

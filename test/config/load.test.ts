@@ -27,7 +27,11 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     assert.equal(config.port, 3000);
     assert.equal(config.issuer, 'http://localhost:3000');
-    assert.deepEqual(config.database, { kind: 'pglite', dataDir: resolve('data/pglite') });
+    assert.deepEqual(config.database, {
+      kind: 'pglite',
+      dataDir: resolve('data/pglite'),
+      template: undefined,
+    });
     assert.equal(config.dataDir, resolve('data'));
     assert.equal(config.production, false);
     assert.equal(config.keyEncryptionKey, undefined);
@@ -35,6 +39,15 @@ describe('loadConfig', () => {
     assert.deepEqual(config.keys, { publishSeconds: 600, refreshSeconds: 30, rotationDays: undefined });
     assert.equal(config.metricsPort, undefined);
     assert.deepEqual(config.decisionLog, { enabled: true, allowSample: 1 });
+  });
+
+  it('takes the embedded database template from CACHE_DIR, resolved', () => {
+    const config = loadConfig({ CACHE_DIR: 'cache/here' });
+    assert.deepEqual(config.database, {
+      kind: 'pglite',
+      dataDir: resolve('data/pglite'),
+      template: resolve('cache/here'),
+    });
   });
 
   it('derives the default issuer from PORT and treats empty variables as unset', () => {

@@ -172,7 +172,8 @@ describe('closing and losing the embedded database thread', () => {
   it('settles every query still pending at close, and releases the data dir for the next process', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-thread-'));
     try {
-      const handle = await openDatabase({ kind: 'pglite', dataDir: dir });
+      // The template the global setup made (CACHE_DIR), rather than one in node_modules.
+      const handle = await openDatabase({ kind: 'pglite', dataDir: dir, template: process.env.CACHE_DIR });
       await sql`select 1`.execute(handle.db);
       const pending = Array.from({ length: 40 }, (_, i) => sql`select ${i}::int as n`.execute(handle.db));
       const inTransaction = handle.db.transaction().execute(async (trx) => {

@@ -38,7 +38,8 @@ export async function preparePgliteTemplate(): Promise<void> {
   if (existsSync(dir)) return;
   const building = `${dir}.${process.pid}`;
   mkdirSync(building, { recursive: true });
-  const handle = await openDatabase({ kind: 'pglite', dataDir: building });
+  // A copy of the server's template when there is one (global-setup.ts sets CACHE_DIR).
+  const handle = await openDatabase({ kind: 'pglite', dataDir: building, template: process.env.CACHE_DIR });
   await migrateToLatest(handle.db);
   await handle.close();
   renameSync(building, dir);

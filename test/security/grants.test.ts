@@ -459,7 +459,8 @@ describe('migration 0005_client_grants', () => {
         },
       };
     } else {
-      const handle = await openDatabase({ kind: 'pglite', dataDir: join(dataDir, 'db') });
+      // A blank database (initdb only), not the template's, which has every migration.
+      const handle = await openDatabase({ kind: 'pglite', dataDir: join(dataDir, 'db'), template: false });
       database = { handle, drop: () => handle.close() };
     }
   });

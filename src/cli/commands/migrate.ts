@@ -18,7 +18,7 @@ import { failure, usageError } from '../errors.ts';
  * The only variables migrate reads: it needs neither the key-encryption key (which the server
  * demands in production) nor anything else, and a migration container is not given them.
  */
-const MIGRATE_VARIABLES = ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'DATA_DIR'] as const;
+const MIGRATE_VARIABLES = ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'DATA_DIR', 'CACHE_DIR'] as const;
 
 const migrate: Command = {
   path: ['migrate'],

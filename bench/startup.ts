@@ -1,0 +1,273 @@
+/**
+ * Start-up benchmark of the embedded database (not part of `npm test`):
+ *
+ *   node bench/startup.ts [--json]
+ *
+ * Runs `node src/main.ts` as `npm start` does (no DATABASE_URL, no KEY_ENCRYPTION_KEY: PGlite
+ * in DATA_DIR, development key) on a fresh DATA_DIR, and measures, from spawn:
+ *
+ *   first start  time until /readyz answers 200, and the peak RSS (VmHWM) after idling
+ *                BENCH_IDLE_SECONDS (5) more, so that work finishing after ready counts;
+ *   restart      the same after SIGTERM on the same DATA_DIR, and the RSS after the idle time.
+ *
+ * In the same run, the floors: a bare PGlite (bench/lib/bare-pglite.ts, in a worker thread, no
+ * Tollgate code) doing initdb on an empty directory (time, peak RSS), and reopening a copy of
+ * the restarted instance's database (time, RSS after the same idle time). Each is run
+ * BENCH_RUNS (3) times; the report gives medians, every run, and pass/FAIL per target:
+ *
+ *   first start ≤ 4 s; restart ≤ 1.5 s; first-start peak RSS ≤ 700 MB;
+ *   idle RSS after restart ≤ bare reopened PGlite's idle RSS + 80 MB.
+ *
+ * The first start copies the database template (src/db/template.ts) that `npm install` makes;
+ * the benchmark makes it first when missing (CACHE_DIR, else the install's cache) and reports
+ * how long that took. Timings depend on what else the machine runs: compare within one run; the
+ * CPU time each process used until ready (all threads) is reported too, as it barely depends on
+ * the machine's load.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { prepareTemplate } from '../src/db/index.ts';
+import {
+  assertRunning,
+  firstMessage,
+  freePort,
+  startNode,
+  stopAllChildren,
+  stopChild,
+} from './lib/children.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
+const MB = 1024 * 1024;
+
+const TARGETS = { firstStartMs: 4000, restartMs: 1500, firstPeakMb: 700, idleOverFloorMb: 80 };
+
+interface Memory {
+  /** Peak resident set so far (VmHWM), MB. */
+  peakMb: number;
+  /** Resident set now (VmRSS), MB. */
+  rssMb: number;
+}
+
+function memoryOf(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { peakMb: (field('VmHWM') * 1024) / MB, rssMb: (field('VmRSS') * 1024) / MB };
+}
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    assertRunning(child, 'Tollgate');
+    const status = await fetch(`${url}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    // Fine-grained: the figure is the time to ready, so the polling must not round it up much.
+    await sleep(10);
+  }
+  throw new Error(`Tollgate at ${url} was not ready within ${timeoutMs / 1000} s`);
+}
+
+/** CPU time the process has used (all threads, user + system), ms. */
+function cpuMsOf(pid: number): number {
+  // Fields after the command name, which is parenthesized and may hold spaces.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+interface Start {
+  ms: number;
+  /** CPU used until ready: unlike wall time, barely moved by what else the machine runs. */
+  cpuMs: number;
+  memory: Memory;
+}
+
+/** `node src/main.ts` on `dataDir`: time to /readyz 200, and memory (after idling, if `idle`). */
+async function startTollgate(dataDir: string, idle: boolean): Promise<Start> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const child = startNode(join(root, 'src/main.ts'), {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      ...(process.env.CACHE_DIR ? { CACHE_DIR: process.env.CACHE_DIR } : {}),
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      // npm start logs at info; its lines go nowhere here, but they are produced as there.
+    },
+  });
+  try {
+    await waitReady(url, child);
+    const ms = performance.now() - started;
+    const pid = child.pid as number;
+    const cpuMs = cpuMsOf(pid);
+    if (idle) await sleep(IDLE_SECONDS * 1000);
+    return { ms, cpuMs, memory: memoryOf(pid) };
+  } finally {
+    await stopChild(child, 10_000);
+  }
+}
+
+/** bench/lib/bare-pglite.ts on `dir`: time to its first answered query, and memory then. */
+async function startBare(dir: string, idle: boolean): Promise<Start> {
+  const started = performance.now();
+  const child = startNode(join(root, 'bench/lib/bare-pglite.ts'), { args: [dir], cwd: root });
+  try {
+    await firstMessage(child, 'bare PGlite');
+    const ms = performance.now() - started;
+    const cpuMs = cpuMsOf(child.pid as number);
+    if (idle) await sleep(IDLE_SECONDS * 1000);
+    return { ms, cpuMs, memory: memoryOf(child.pid as number) };
+  } finally {
+    await stopChild(child, 10_000);
+  }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+interface Series {
+  firstMs: number[];
+  firstCpuMs: number[];
+  firstPeakMb: number[];
+  restartMs: number[];
+  restartCpuMs: number[];
+  restartPeakMb: number[];
+  idleMb: number[];
+  bareInitMs: number[];
+  bareInitCpuMs: number[];
+  bareInitPeakMb: number[];
+  bareReopenMs: number[];
+  bareReopenCpuMs: number[];
+  bareReopenPeakMb: number[];
+  bareIdleMb: number[];
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes('--json');
+  const cacheDir = process.env.CACHE_DIR ? resolve(process.env.CACHE_DIR) : undefined;
+  const preparing = performance.now();
+  const template = await prepareTemplate(cacheDir);
+  const prepareMs = performance.now() - preparing;
+  const series: Series = {
+    firstMs: [],
+    firstCpuMs: [],
+    firstPeakMb: [],
+    restartMs: [],
+    restartCpuMs: [],
+    restartPeakMb: [],
+    idleMb: [],
+    bareInitMs: [],
+    bareInitCpuMs: [],
+    bareInitPeakMb: [],
+    bareReopenMs: [],
+    bareReopenCpuMs: [],
+    bareReopenPeakMb: [],
+    bareIdleMb: [],
+  };
+  for (let run = 1; run <= RUNS; run++) {
+    const scratch = mkdtempSync(join(tmpdir(), 'tollgate-startup-'));
+    try {
+      const dataDir = join(scratch, 'data');
+      const first = await startTollgate(dataDir, true);
+      const restart = await startTollgate(dataDir, true);
+      series.firstMs.push(first.ms);
+      series.firstCpuMs.push(first.cpuMs);
+      series.firstPeakMb.push(first.memory.peakMb);
+      series.restartMs.push(restart.ms);
+      series.restartCpuMs.push(restart.cpuMs);
+      series.restartPeakMb.push(restart.memory.peakMb);
+      series.idleMb.push(restart.memory.rssMb);
+
+      const init = await startBare(join(scratch, 'bare-init'), false);
+      series.bareInitMs.push(init.ms);
+      series.bareInitCpuMs.push(init.cpuMs);
+      series.bareInitPeakMb.push(init.memory.peakMb);
+      // A copy of what the instance left, so the floor reopens the same database.
+      cpSync(join(dataDir, 'pglite'), join(scratch, 'bare-reopen'), { recursive: true });
+      const reopen = await startBare(join(scratch, 'bare-reopen'), true);
+      series.bareReopenMs.push(reopen.ms);
+      series.bareReopenCpuMs.push(reopen.cpuMs);
+      series.bareReopenPeakMb.push(reopen.memory.peakMb);
+      series.bareIdleMb.push(reopen.memory.rssMb);
+      if (!json)
+        process.stderr.write(
+          `run ${run}/${RUNS}: first ${first.ms.toFixed(0)} ms, restart ${restart.ms.toFixed(0)} ms, ` +
+            `bare initdb ${init.ms.toFixed(0)} ms, bare reopen ${reopen.ms.toFixed(0)} ms\n`,
+        );
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+
+  const m = Object.fromEntries(Object.entries(series).map(([k, v]) => [k, median(v)])) as Record<
+    keyof Series,
+    number
+  >;
+  const targets = [
+    { name: 'first start ≤ 4 s', value: m.firstMs, limit: TARGETS.firstStartMs, unit: 'ms' },
+    { name: 'restart ≤ 1.5 s', value: m.restartMs, limit: TARGETS.restartMs, unit: 'ms' },
+    { name: 'first-start peak RSS ≤ 700 MB', value: m.firstPeakMb, limit: TARGETS.firstPeakMb, unit: 'MB' },
+    {
+      name: 'idle RSS ≤ bare reopen + 80 MB',
+      value: m.idleMb,
+      limit: m.bareIdleMb + TARGETS.idleOverFloorMb,
+      unit: 'MB',
+    },
+  ].map((t) => ({ ...t, met: t.value <= t.limit }));
+
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ node: process.version, runs: RUNS, idleSeconds: IDLE_SECONDS, template, prepareMs, series, medians: m, targets }, null, 2)}\n`,
+    );
+  } else {
+    const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(30) : c.padStart(9))).join(' ');
+    const line = (name: string, values: number[], unit: string) =>
+      row([name, `${median(values).toFixed(0)} ${unit}`, ...values.map((v) => v.toFixed(0))]);
+    process.stdout.write(
+      [
+        `Tollgate start-up on the embedded database — ${RUNS} runs, idle ${IDLE_SECONDS} s; Node ${process.version}`,
+        `template: ${template} (prepared in ${prepareMs.toFixed(0)} ms)`,
+        '',
+        row(['', 'median', ...series.firstMs.map((_, i) => `run ${i + 1}`)]),
+        line('first start, to ready', series.firstMs, 'ms'),
+        line('first start, CPU to ready', series.firstCpuMs, 'ms'),
+        line('first start, peak RSS', series.firstPeakMb, 'MB'),
+        line('restart, to ready', series.restartMs, 'ms'),
+        line('restart, CPU to ready', series.restartCpuMs, 'ms'),
+        line('restart, peak RSS', series.restartPeakMb, 'MB'),
+        line('restart, idle RSS', series.idleMb, 'MB'),
+        line('floor: bare initdb, to ready', series.bareInitMs, 'ms'),
+        line('floor: bare initdb, CPU', series.bareInitCpuMs, 'ms'),
+        line('floor: bare initdb, peak RSS', series.bareInitPeakMb, 'MB'),
+        line('floor: bare reopen, to ready', series.bareReopenMs, 'ms'),
+        line('floor: bare reopen, CPU', series.bareReopenCpuMs, 'ms'),
+        line('floor: bare reopen, peak RSS', series.bareReopenPeakMb, 'MB'),
+        line('floor: bare reopen, idle RSS', series.bareIdleMb, 'MB'),
+        '',
+        ...targets.map(
+          (t) =>
+            `${t.met ? 'pass' : 'FAIL'}  ${t.name.padEnd(32)} ${t.value.toFixed(0)} ${t.unit} (limit ${t.limit.toFixed(0)})`,
+        ),
+        '',
+      ].join('\n'),
+    );
+  }
+}
+
+try {
+  await main();
+} finally {
+  await stopAllChildren();
+}
