@@ -40,8 +40,11 @@
  *
  * Targets (Tollgate with its decision log on): single ≥ 4× Cerbos req/s, batch ≥ 3× Cerbos req/s;
  * p99 ≤ Cerbos p99 in both forms; the decision log costs ≤ 10 % of req/s and p99 ≤ 1.5× the
- * unlogged p99 in both forms; no audit event dropped; single ≥ 0.4 × bare req/s. A missed target
- * is reported, not an error.
+ * unlogged p99 in both forms; no audit event dropped; single ≥ 0.4 × bare req/s. On the embedded
+ * engine, the logged instance's RSS (sampled from /proc through its runs, and idle before them)
+ * against a bare PGlite reopened in a worker thread (bench/lib/bare-pglite.ts) measured in the
+ * same run: ≤ floor + 200 MB under load, ≤ floor + 80 MB idle. A missed target is reported, not
+ * an error.
  *
  * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (10),
  * BENCH_ENGINES (embedded,postgres), BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres).
@@ -49,7 +52,9 @@
  * disagreeing. When the Cerbos binary cannot run here, its rows and targets are skipped with a
  * message and the run exits 0.
  */
-import { availableParallelism } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type CerbosServer, findCerbos, startCerbos } from './lib/cerbos.ts';
 import { firstMessage, startNode, stopChild } from './lib/children.ts';
 import { benchCommandLine, benchLifecycle, progress } from './lib/cli.ts';
@@ -63,6 +68,7 @@ import {
 } from './lib/decide-run.ts';
 import type { Expected } from './lib/decide-setup.ts';
 import { type LoadResult, measure } from './lib/load.ts';
+import { memoryOf, sampleRss, startBarePglite } from './lib/memory.ts';
 import { counterDelta, type Scrape, scrapeMetrics } from './lib/metrics.ts';
 import {
   askCerbos,
@@ -102,6 +108,8 @@ for (const name of engines)
 const CERBOS_ENGINE_LATENCY = 'cerbos_dev_engine_check_latency_milliseconds';
 
 const lifecycle = benchLifecycle();
+/** How long the bare PGlite idles before its RSS is read, as bench/startup.ts does. */
+const FLOOR_IDLE_SECONDS = 5;
 // Read before this process pins itself to one CPU, which would make it 1.
 const cpuCount = availableParallelism();
 
@@ -197,6 +205,7 @@ async function benchEngine(
   engine: Engine,
   cerbos: CerbosServer | undefined,
   cpus: ProcessCpus | undefined,
+  floorMb: number | undefined,
 ): Promise<EngineReport> {
   const start = (env: Record<string, string>) =>
     startDecideInstance({
@@ -225,8 +234,12 @@ async function benchEngine(
     lifecycle.checkInterrupted();
     return runScenario(instance.tollgate, await instance.fixtures.callerToken(), sc, bare, true, load);
   };
+  const pid = logged.tollgate.child.pid as number;
+  const idleMb = memoryOf(pid).rssMb;
+  const sampler = sampleRss(pid);
   const single = await runOn(logged, scenario('single', 'single, decision log on', SINGLE));
   const batch = await runOn(logged, scenario('batch', 'batch of 20, decision log on', BATCH));
+  const memory = { idleMb, loadMb: sampler.stop(), ...(floorMb === undefined ? {} : { floorMb }) };
   const audit = await auditOutcome(logged.tollgate);
   await logged.close();
 
@@ -242,6 +255,7 @@ async function benchEngine(
     ...(cerbosRuns ? { cerbos: cerbosRuns } : {}),
     tollgate: { single, batch, singleOff, batchOff },
     audit,
+    memory,
     verified,
   };
   return { ...measured, targets: engineTargets(measured) };
@@ -271,10 +285,20 @@ async function main(): Promise<number> {
     );
   }
 
+  // The memory floor of the embedded engine: a bare PGlite, initdb'd then reopened and idle.
+  let floorMb: number | undefined;
+  if (engines.includes('embedded')) {
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-bench-floor-'));
+    lifecycle.onCleanup(() => rm(dir, { recursive: true, force: true }));
+    await startBarePglite(dir, 0);
+    floorMb = (await startBarePglite(dir, FLOOR_IDLE_SECONDS)).memory.rssMb;
+    progress(`bare PGlite floor: ${floorMb.toFixed(0)} MB RSS reopened and idle`);
+  }
+
   const reports: EngineReport[] = [];
   for (const engine of engines as Engine[]) {
     lifecycle.checkInterrupted();
-    reports.push(await benchEngine(engine, cerbos, cpus));
+    reports.push(await benchEngine(engine, cerbos, cpus, engine === 'embedded' ? floorMb : undefined));
   }
   await cerbos?.stop();
 

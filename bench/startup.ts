@@ -25,39 +25,19 @@
  * the machine's load.
  */
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareTemplate } from '../src/db/index.ts';
-import {
-  assertRunning,
-  firstMessage,
-  freePort,
-  startNode,
-  stopAllChildren,
-  stopChild,
-} from './lib/children.ts';
+import { assertRunning, freePort, startNode, stopAllChildren, stopChild } from './lib/children.ts';
+import { cpuMsOf, memoryOf, type Start, startBarePglite } from './lib/memory.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
-const MB = 1024 * 1024;
 
 const TARGETS = { firstStartMs: 4000, restartMs: 1500, firstPeakMb: 700, idleOverFloorMb: 80 };
-
-interface Memory {
-  /** Peak resident set so far (VmHWM), MB. */
-  peakMb: number;
-  /** Resident set now (VmRSS), MB. */
-  rssMb: number;
-}
-
-function memoryOf(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { peakMb: (field('VmHWM') * 1024) / MB, rssMb: (field('VmRSS') * 1024) / MB };
-}
 
 async function waitReady(url: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -72,21 +52,6 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs = 120_000):
     await sleep(10);
   }
   throw new Error(`Tollgate at ${url} was not ready within ${timeoutMs / 1000} s`);
-}
-
-/** CPU time the process has used (all threads, user + system), ms. */
-function cpuMsOf(pid: number): number {
-  // Fields after the command name, which is parenthesized and may hold spaces.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-interface Start {
-  ms: number;
-  /** CPU used until ready: unlike wall time, barely moved by what else the machine runs. */
-  cpuMs: number;
-  memory: Memory;
 }
 
 /** `node src/main.ts` on `dataDir`: time to /readyz 200, and memory (after idling, if `idle`). */
@@ -116,20 +81,7 @@ async function startTollgate(dataDir: string, idle: boolean): Promise<Start> {
   }
 }
 
-/** bench/lib/bare-pglite.ts on `dir`: time to its first answered query, and memory then. */
-async function startBare(dir: string, idle: boolean): Promise<Start> {
-  const started = performance.now();
-  const child = startNode(join(root, 'bench/lib/bare-pglite.ts'), { args: [dir], cwd: root });
-  try {
-    await firstMessage(child, 'bare PGlite');
-    const ms = performance.now() - started;
-    const cpuMs = cpuMsOf(child.pid as number);
-    if (idle) await sleep(IDLE_SECONDS * 1000);
-    return { ms, cpuMs, memory: memoryOf(child.pid as number) };
-  } finally {
-    await stopChild(child, 10_000);
-  }
-}
+const startBare = (dir: string, idle: boolean) => startBarePglite(dir, idle ? IDLE_SECONDS : 0);
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);

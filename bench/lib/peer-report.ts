@@ -16,7 +16,20 @@ export const PEER_TARGETS = {
   logP99: 1.5,
   /** Tollgate single-check req/s ÷ bare node:http req/s. */
   singleToBare: 0.4,
+  /** Embedded: the logged instance's RSS under load may exceed a bare PGlite's by this much. */
+  loadOverFloorMb: 200,
+  /** …and its RSS before the load (idle). */
+  idleOverFloorMb: 80,
 };
+
+/** The logged Tollgate instance's resident memory, and the bare-PGlite floor (embedded only). */
+export interface MemoryFigures {
+  idleMb: number;
+  /** The largest RSS seen while its single and batch runs loaded it. */
+  loadMb: number;
+  /** A bare PGlite reopened in a worker thread, idle (bench/lib/bare-pglite.ts). */
+  floorMb?: number;
+}
 
 export interface Target {
   name: string;
@@ -52,6 +65,7 @@ export interface EngineReport {
   };
   /** The logged instance's audit writer after its runs (its whole life). */
   audit: AuditOutcome;
+  memory: MemoryFigures;
   /** What was checked before loading. */
   verified: string;
   targets: Target[];
@@ -72,7 +86,7 @@ const percent = (value: number) => `${(value * 100).toFixed(1)} %`;
 
 /** Every target for one engine; the Cerbos ones are `skipped` without Cerbos. */
 export function engineTargets(report: Omit<EngineReport, 'targets'>): Target[] {
-  const { cerbos, tollgate: t, audit, bare } = report;
+  const { cerbos, tollgate: t, audit, bare, memory } = report;
   const check = (name: string, value: number, shown: string, target: string, met: boolean): Target => ({
     name,
     value: shown,
@@ -148,6 +162,22 @@ export function engineTargets(report: Omit<EngineReport, 'targets'>): Target[] {
       audit.dropped === 0,
     ),
   );
+  const { floorMb } = memory;
+  if (floorMb !== undefined) {
+    for (const [name, mb, over] of [
+      ['RSS idle (logged instance) − bare PGlite', memory.idleMb, PEER_TARGETS.idleOverFloorMb],
+      ['RSS under load (logged instance) − bare PGlite', memory.loadMb, PEER_TARGETS.loadOverFloorMb],
+    ] as const)
+      targets.push(
+        check(
+          name,
+          mb,
+          `${(mb - floorMb).toFixed(0)} MB (${mb.toFixed(0)} vs ${floorMb.toFixed(0)} MB)`,
+          `≤ ${over} MB`,
+          mb - floorMb <= over,
+        ),
+      );
+  }
   const toBare = t.single.result.rps / bare.rps;
   targets.push(
     check(
