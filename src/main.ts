@@ -1,52 +1,13 @@
-import cluster from 'node:cluster';
-import { ConfigError, restrictNewFileModes } from './common/index.ts';
-import { startTollgate } from './compose/index.ts';
-import { type Config, loadConfig } from './config/index.ts';
-import { DataDirLockedError, SchemaBehindError } from './db/index.ts';
-import { clusterMetrics, startMetricsServer, superviseWorkers } from './http/index.ts';
-
-// The composition root lives in src/compose; tests and benchmarks start it from here.
-export { REDACT_PATHS, type StartOptions, startTollgate, type Tollgate } from './compose/index.ts';
-
-async function main(): Promise<void> {
-  // Files created from here on (PGlite's WAL and tables, keys) are owner-only (issue 9).
-  restrictNewFileModes();
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      for (const line of error.problems) process.stderr.write(`tollgate: invalid configuration: ${line}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
-  if (config.workers > 1 && cluster.isPrimary) {
-    superviseWorkers(config.workers);
-    if (config.metricsPort !== undefined)
-      await startMetricsServer(config.metricsPort, undefined, clusterMetrics());
-    return;
-  }
-  const tollgate = await startTollgate(config);
-  // Tells a supervising primary that this worker started (see superviseWorkers).
-  process.send?.('ready');
-  const shutdown = () => {
-    tollgate.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
-}
+/**
+ * The service's entry: `npm start`, `node src/main.ts`. Node's compile cache goes on before
+ * anything else loads (common/cache-dir.ts), so this file imports nothing else statically;
+ * the service itself is src/serve.ts, and the composition root src/compose (which tests and
+ * benchmarks start directly).
+ */
+import { enableInstallCompileCache } from './common/cache-dir.ts';
 
 if (import.meta.main) {
-  main().catch((error: unknown) => {
-    process.stderr.write(
-      `tollgate: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    // Another process holding the embedded database, or a schema only the owner can migrate,
-    // is the operator's to resolve, like a bad configuration: exit 2, not 1.
-    process.exit(error instanceof DataDirLockedError || error instanceof SchemaBehindError ? 2 : 1);
-  });
+  enableInstallCompileCache();
+  const { run } = await import('./serve.ts');
+  run();
 }

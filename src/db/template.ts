@@ -3,19 +3,18 @@ import {
   chmodSync,
   cpSync,
   existsSync,
-  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmdirSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrations } from '../../migrations/index.ts';
+import { DEFAULT_CACHE_DIR, trustedPath } from '../common/cache-dir.ts';
 import { PRIVATE_DIR_MODE, protectDataDir } from '../common/index.ts';
 
 /**
@@ -38,7 +37,7 @@ const DATA = 'pgdata';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Where templates live unless the caller says otherwise: this install's own cache. */
-export const DEFAULT_TEMPLATE_CACHE = join(root, 'node_modules', '.cache', 'tollgate');
+export const DEFAULT_TEMPLATE_CACHE = DEFAULT_CACHE_DIR;
 
 /** What `template.json` says: the layout, the key it was made for, and the PGlite that made it. */
 interface Manifest {
@@ -79,27 +78,12 @@ function templatePath(cacheDir: string): string {
   return join(cacheDir, `pglite-${templateKey()}`);
 }
 
-/**
- * True when nobody but this user (or root) can have put or changed what is at `path`: a
- * template is copied as every new database, so one planted by another local user (say, in a
- * CACHE_DIR under /tmp) could carry rows, such as a client of theirs, into it.
- */
-function trusted(path: string, follow = false): boolean {
-  const uid = process.getuid?.();
-  if (uid === undefined) return true; // no POSIX owners (Windows)
-  try {
-    const stat = follow ? statSync(path) : lstatSync(path);
-    return (stat.uid === uid || stat.uid === 0) && (stat.mode & 0o022) === 0 && !stat.isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-
 /** The data directory of a complete template for this version in `cacheDir`, if there is one. */
 export function findTemplate(cacheDir: string): string | undefined {
   const dir = templatePath(cacheDir);
   // CACHE_DIR itself may be a symbolic link the operator made; what is inside it may not.
-  if (![trusted(cacheDir, true), trusted(dir), trusted(join(dir, DATA))].every(Boolean)) return undefined;
+  if (![trustedPath(cacheDir, true), trustedPath(dir), trustedPath(join(dir, DATA))].every(Boolean))
+    return undefined;
   let manifest: unknown;
   try {
     manifest = JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8'));
@@ -127,7 +111,8 @@ export async function buildTemplate(
   const existing = findTemplate(cacheDir);
   if (existing) return existing;
   mkdirSync(cacheDir, { recursive: true });
-  if (!trusted(cacheDir, true)) throw new Error(`${cacheDir} is writable by other users: no template there`);
+  if (!trustedPath(cacheDir, true))
+    throw new Error(`${cacheDir} is writable by other users: no template there`);
   const final = templatePath(cacheDir);
   const building = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {

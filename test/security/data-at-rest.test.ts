@@ -28,9 +28,9 @@ import {
 } from 'jose';
 import pino from 'pino';
 import type { AdminCredentials } from '../../src/admin/index.ts';
+import { startTollgate } from '../../src/compose/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { DEV_KEY_FILE, resolveKeyEncryptionKey } from '../../src/keys/index.ts';
-import { startTollgate } from '../../src/main.ts';
 import { runTollgate } from '../helpers/cli.ts';
 import {
   createPostgresDatabase,
