@@ -1,58 +1,17 @@
-/**
- * Start-up benchmark of the embedded database (not part of `npm test`):
- *
- *   node bench/startup.ts [--json]
- *
- * Runs `node src/main.ts` as `npm start` does (no DATABASE_URL, no KEY_ENCRYPTION_KEY: PGlite
- * in DATA_DIR, development key) on a fresh DATA_DIR, and measures, from spawn:
- *
- *   first start  time until /readyz answers 200, and the peak RSS (VmHWM) after idling
- *                BENCH_IDLE_SECONDS (5) more, so that work finishing after ready counts;
- *   restart      the same after SIGTERM on the same DATA_DIR, and the RSS after the idle time.
- *
- * In the same run, the floors: a bare PGlite (bench/lib/bare-pglite.ts, in a worker thread, no
- * Tollgate code) doing initdb on an empty directory (time, peak RSS), and reopening a copy of
- * the restarted instance's database (time, RSS after the same idle time). Each is run
- * BENCH_RUNS (3) times; the report gives medians, every run, and pass/FAIL per target:
- *
- *   first start ≤ 4 s; restart ≤ 1.5 s; first-start peak RSS ≤ 700 MB;
- *   idle RSS after restart ≤ bare reopened PGlite's idle RSS + 80 MB.
- *
- * The first start copies the database template (src/db/template.ts) that `npm install` makes;
- * the benchmark makes it first when missing (CACHE_DIR, else the install's cache) and reports
- * how long that took. Timings depend on what else the machine runs: compare within one run; the
- * CPU time each process used until ready (all threads) is reported too, as it barely depends on
- * the machine's load.
- */
-import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareTemplate } from '../src/db/index.ts';
-import { assertRunning, freePort, startNode, stopAllChildren, stopChild } from './lib/children.ts';
+import { freePort, startNode, stopAllChildren, stopChild } from './lib/children.ts';
 import { cpuMsOf, memoryOf, type Start, startBarePglite } from './lib/memory.ts';
+import { waitReady } from './lib/tollgate.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 
 const TARGETS = { firstStartMs: 4000, restartMs: 1500, firstPeakMb: 700, idleOverFloorMb: 80 };
-
-async function waitReady(url: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    assertRunning(child, 'Tollgate');
-    const status = await fetch(`${url}/readyz`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200) return;
-    // Fine-grained: the figure is the time to ready, so the polling must not round it up much.
-    await sleep(10);
-  }
-  throw new Error(`Tollgate at ${url} was not ready within ${timeoutMs / 1000} s`);
-}
 
 /** `node src/main.ts` on `dataDir`: time to /readyz 200, and memory (after idling, if `idle`). */
 async function startTollgate(dataDir: string, idle: boolean): Promise<Start> {
@@ -70,7 +29,8 @@ async function startTollgate(dataDir: string, idle: boolean): Promise<Start> {
     },
   });
   try {
-    await waitReady(url, child);
+    // Fine-grained: the figure is the time to ready, so the polling must not round it up much.
+    await waitReady(url, child, { timeoutMs: 120_000, pollMs: 10 });
     const ms = performance.now() - started;
     const pid = child.pid as number;
     const cpuMs = cpuMsOf(pid);

@@ -82,7 +82,12 @@ export async function startTollgateProcess(options: {
   return { url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, dataDir, stop };
 }
 
-async function waitReady(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+/** Polls /readyz every `pollMs` until it answers 200 (bench/startup.ts polls finely: it times this). */
+export async function waitReady(
+  url: string,
+  child: ChildProcess,
+  { timeoutMs = 60_000, pollMs = 100 } = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     assertRunning(child, 'Tollgate');
@@ -91,7 +96,7 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs = 60_000): 
       () => 0,
     );
     if (status === 200) return;
-    await sleep(100);
+    await sleep(pollMs);
   }
   throw new Error(`Tollgate at ${url} was not ready within ${timeoutMs / 1000} s`);
 }
