@@ -40,8 +40,9 @@ export async function startAuditEvidence(
     {
       capacity: settings.bufferSize,
       // Rows per transaction; a packed decision row holds up to 256 decisions. Transactions of
-      // ~60 such rows made the embedded database's memory under load ~120 MB larger than ones
-      // of 32, for no throughput (bench/peer.ts: RSS under load 664 -> 544 MB).
+      // ~60 such rows left the embedded database's memory under load larger than ones of 32,
+      // for no throughput (bench/peer.ts, two runs each: RSS under load 664-668 MB, now
+      // 544-618 MB; the figure varies from run to run).
       batchSize: 32,
       flushMs: settings.flushMs,
       key: settings.keys.current,
