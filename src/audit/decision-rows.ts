@@ -76,7 +76,7 @@ const DATA_KEYS = new Set([
  * (or a client id or address) keeps a row of its own, so expanding gives back exactly what was
  * recorded.
  */
-export function packable({ event }: { event: AuditEvent }): boolean {
+export function packable(event: AuditEvent): boolean {
   if (event.type !== 'decision' || event.clientId !== undefined || event.ip !== undefined) return false;
   const d = event.data as Partial<DecisionData> | undefined;
   if (!d || typeof d.action !== 'string' || typeof d.allow !== 'boolean' || typeof d.reason !== 'string')
@@ -110,7 +110,7 @@ export function packDecisions(
     run = [];
   };
   for (const recorded of buffer) {
-    const decision = packable(recorded);
+    const decision = packable(recorded.event);
     const first = run[0];
     const joins =
       decision &&

@@ -18,7 +18,7 @@ export class Handoff {
 
   push(event: AuditEvent, at: number): void {
     this.count += 1;
-    if (!packable({ event })) {
+    if (!packable(event)) {
       this.items.push({ event, at: new Date(at) });
       return;
     }

@@ -89,7 +89,7 @@ describe('the embedded database template', () => {
         templateId,
         'the data directory is a copy of the template',
       );
-      assert.deepEqual(await pendingMigrations(handle.db as never), []);
+      assert.deepEqual(await pendingMigrations(handle.db), []);
       const counts = await rowCounts(handle);
       assert.ok(Object.keys(counts).includes('signing_keys') && Object.keys(counts).includes('audit_events'));
       // No signing key, admin client, audit row or policy: each instance makes its own.
@@ -169,7 +169,7 @@ describe('the embedded database template', () => {
     await withDatabase(dataDir, join(blocked, 'cache'), async (handle) => {
       assert.notEqual(await systemIdentifier(handle), templateId);
       // initdb only: the server migrates it, as before templates.
-      assert.ok((await pendingMigrations(handle.db as never)).length > 0);
+      assert.ok((await pendingMigrations(handle.db)).length > 0);
     });
   });
 

@@ -297,7 +297,7 @@ describe('the audit writer in the embedded database thread', () => {
       await log.close();
     }
   });
-  it('asks decision callers to wait while its backlog is over half the buffer, and not after', async () => {
+  it('asks callers to wait while its backlog is over half the buffer, and not after', async () => {
     const keys = auditKeys({ configured: undefined, previous: [], keyEncryptionKey: randomBytes(32) });
     const log = await startAuditLog(
       database.handle,
