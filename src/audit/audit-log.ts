@@ -1,7 +1,9 @@
 import { auditEventQueries, type DatabaseHandle, type NewAuditRow } from '../db/index.ts';
 import type { AuditKey } from './audit-keys.ts';
 import { type ChainHead, GENESIS_HASH, linkHash } from './chain.ts';
-import { type PackedRow, packDecisions, type Recorded } from './decision-rows.ts';
+import { DecisionRow } from './decision-rows.ts';
+import { type BufferedRow, RowBuffer } from './row-buffer.ts';
+import { dataText, storableOrNull } from './stored-text.ts';
 import type { AuditEvent, AuditSink } from './types.ts';
 
 export interface AuditLogOptions {
@@ -54,7 +56,7 @@ export class AuditLog implements AuditSink {
   readonly #metrics: AuditLogMetrics;
   readonly #onError: (error: unknown) => void;
   readonly #onTampering: (detail: TamperingDetail) => void;
-  #buffer: Recorded[] = [];
+  readonly #buffer = new RowBuffer();
   #dropped: { count: number; first: Date; last: Date } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
@@ -76,16 +78,31 @@ export class AuditLog implements AuditSink {
 
   /** `at`: when it happened, if not now (events recorded in another thread). */
   record(event: AuditEvent, at = new Date()): void {
-    if (this.#buffer.length >= this.#options.capacity) {
-      if (this.#dropped) {
-        this.#dropped.count += 1;
-        this.#dropped.last = at;
-      } else this.#dropped = { count: 1, first: at, last: at };
-      this.#metrics.dropped(1);
-      return;
-    }
-    this.#buffer.push({ event, at });
-    this.#metrics.depth(this.#buffer.length);
+    if (this.#full(at)) return;
+    this.#buffer.add({ event, at });
+    this.#metrics.depth(this.#buffer.events);
+  }
+
+  /**
+   * A decision as flat fields from `fields[offset]` (decision-rows.ts: DECISION_FIELDS): how
+   * the writer thread takes the decisions handed to it, without an object per decision.
+   */
+  recordDecision(fields: readonly unknown[], offset: number): void {
+    if (this.#full(fields[offset] as number)) return;
+    this.#buffer.addDecision(fields, offset);
+    this.#metrics.depth(this.#buffer.events);
+  }
+
+  /** Whether the buffer is full; the event made at `at` is then counted as dropped. */
+  #full(at: Date | number): boolean {
+    if (this.#buffer.events < this.#options.capacity) return false;
+    const when = new Date(at);
+    if (this.#dropped) {
+      this.#dropped.count += 1;
+      this.#dropped.last = when;
+    } else this.#dropped = { count: 1, first: when, last: when };
+    this.#metrics.dropped(1);
+    return true;
   }
 
   /** The newest row this writer appended: a checkpoint never records less (see checkpoints.ts). */
@@ -95,7 +112,7 @@ export class AuditLog implements AuditSink {
 
   /** Events waiting to be written. */
   get depth(): number {
-    return this.#buffer.length;
+    return this.#buffer.events;
   }
 
   /** Writes everything buffered so far (one batch at a time); resolves when done or failed. */
@@ -110,7 +127,7 @@ export class AuditLog implements AuditSink {
   async close(graceMs = 5000): Promise<void> {
     clearInterval(this.#timer);
     const deadline = Date.now() + graceMs;
-    while ((this.#buffer.length > 0 || this.#dropped) && Date.now() < deadline) {
+    while ((this.#buffer.events > 0 || this.#dropped) && Date.now() < deadline) {
       await this.flush();
       if (this.#failing) await new Promise((done) => setTimeout(done, 100));
     }
@@ -119,16 +136,15 @@ export class AuditLog implements AuditSink {
   async #drain(): Promise<void> {
     // Only what is buffered now: events arriving meanwhile wait for the next tick, so a steady
     // stream is written in full batches rather than as a trickle of one-event transactions.
-    let due = this.#buffer.length;
+    let due = this.#buffer.events;
     while (due > 0 || this.#dropped) {
       // Up to batchSize rows in one transaction, decisions packed several to a row
       // (decision-rows.ts): a transaction costs more than a row, so a busy stream of decisions
       // is written in few of them. Counts stay in events.
-      const packed = packDecisions(this.#buffer, this.#options.batchSize);
-      const batch = this.#buffer.slice(0, packed.consumed);
+      const batch = this.#buffer.peek(this.#options.batchSize);
       // A copy: drops counted while this batch is written belong to the next one.
       const dropped = this.#dropped && { ...this.#dropped };
-      const rows = packed.rows.map(toRow);
+      const rows = batch.rows.map(toRow);
       if (dropped) rows.unshift(droppedRow(dropped));
       const started = performance.now();
       try {
@@ -151,15 +167,15 @@ export class AuditLog implements AuditSink {
         return;
       }
       this.#failing = false;
-      this.#buffer.splice(0, batch.length);
-      due -= batch.length;
+      this.#buffer.remove(batch);
+      due -= batch.events;
       if (dropped && this.#dropped) {
         this.#dropped.count -= dropped.count;
         if (this.#dropped.count === 0) this.#dropped = undefined;
         else this.#dropped.first = dropped.last;
       }
-      this.#metrics.written(batch.length + (dropped ? 1 : 0), (performance.now() - started) / 1000);
-      this.#metrics.depth(this.#buffer.length);
+      this.#metrics.written(batch.events + (dropped ? 1 : 0), (performance.now() - started) / 1000);
+      this.#metrics.depth(this.#buffer.events);
     }
   }
 }
@@ -167,26 +183,30 @@ export class AuditLog implements AuditSink {
 /** An AuditSink that keeps nothing (tests and tools that need no evidence). */
 export const NOP_AUDIT: AuditSink = { record() {} };
 
-function toRow(item: Recorded | PackedRow): NewAuditRow {
-  if ('data' in item) {
-    return {
-      occurred_at: item.at,
-      type: 'decision',
-      actor: clean(item.actor) ?? null,
-      subject: clean(item.subject) ?? null,
-      client_id: null,
-      ip: null,
-      data: dataText(item.data as unknown as Record<string, unknown>),
-    };
+function toRow(item: BufferedRow): NewAuditRow {
+  if (item instanceof DecisionRow) {
+    const single = item.single;
+    if (!single) {
+      return {
+        occurred_at: new Date(item.last),
+        type: 'decision',
+        actor: storableOrNull(item.actor),
+        subject: storableOrNull(item.subject),
+        client_id: null,
+        ip: null,
+        data: item.text(),
+      };
+    }
+    item = single;
   }
   const { event, at } = item;
   return {
     occurred_at: at,
     type: event.type,
-    actor: clean(event.actor) ?? null,
-    subject: clean(event.subject) ?? null,
-    client_id: clean(event.clientId) ?? null,
-    ip: clean(event.ip) ?? null,
+    actor: storableOrNull(event.actor),
+    subject: storableOrNull(event.subject),
+    client_id: storableOrNull(event.clientId),
+    ip: storableOrNull(event.ip),
     data: dataText(event.data ?? {}),
   };
 }
@@ -205,31 +225,4 @@ function droppedRow(dropped: { count: number; first: Date; last: Date }): NewAud
       to: dropped.last.toISOString(),
     }),
   };
-}
-
-// NUL (which PostgreSQL refuses in text, failing the whole batch on every retry) and lone
-// surrogates; JSON.stringify writes the latter as \ud8xx escapes, which json refuses too.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what it looks for
-const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
-const UNSTORABLE_ESCAPE = /\\u(0000|d[89a-f])/i;
-
-/** A string as PostgreSQL and the hash accept it: NUL and lone surrogates become U+FFFD. */
-function clean(value: string | undefined): string | undefined {
-  if (value === undefined || !UNSTORABLE.test(value)) return value;
-  return value.toWellFormed().replaceAll('\u0000', '\uFFFD');
-}
-
-/** The data as JSON text, strings cleaned; this exact text is stored and hashed. */
-function dataText(data: Record<string, unknown>): string {
-  let text: string;
-  try {
-    text = JSON.stringify(data);
-  } catch (error) {
-    // A BigInt or a cycle must not fail every retry of the batch (or kill the writer): the
-    // event is kept, with why its data is not.
-    return JSON.stringify({ unserializable: error instanceof Error ? error.message : String(error) });
-  }
-  // Almost always clean: only then is the data walked again, string by string.
-  if (!UNSTORABLE_ESCAPE.test(text)) return text;
-  return JSON.stringify(data, (_key, value: unknown) => (typeof value === 'string' ? clean(value) : value));
 }

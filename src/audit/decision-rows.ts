@@ -1,3 +1,4 @@
+import { storable } from './stored-text.ts';
 import type { AuditEvent } from './types.ts';
 
 /**
@@ -40,24 +41,62 @@ export interface Recorded {
 }
 
 /**
- * [ms after the row's first, actor, subject, action, type, id, allow (1/0), reason, rule,
- * version, latency_us, detail?]: the strings except id as indexes into `strings` (-1: none).
+ * A decision's fields, flat and in this order: [at (ms), actor, subject, action, type, id,
+ * allow, reason, rule, version, latency_us, detail]. The hand-off to the writer thread carries
+ * them so (handoff.ts), and packed rows are built from them without an object per decision.
  */
-type Tuple = (number | string | null)[];
+export const DECISION_FIELDS = 12;
 
-interface PackedData {
-  format: typeof FORMAT;
-  at: string;
-  strings: string[];
-  decisions: Tuple[];
+/** Appends a packable event's fields (see packable) to `out`. */
+export function pushDecisionFields(out: unknown[], event: AuditEvent, at: number): void {
+  const d = event.data as unknown as DecisionData;
+  out.push(
+    at,
+    event.actor,
+    event.subject,
+    d.action,
+    d.resource.type,
+    d.resource.id,
+    d.allow,
+    d.reason,
+    d.rule,
+    d.version,
+    d.latency_us,
+    d.detail,
+  );
 }
 
-/** A packed row before cleaning and MAC'ing: the shape AuditLog turns into a NewAuditRow. */
-export interface PackedRow {
-  at: Date;
-  actor: string | undefined;
-  subject: string | undefined;
-  data: PackedData;
+/** The event whose fields start at `fields[offset]`, exactly as it was recorded. */
+export function decisionEvent(fields: readonly unknown[], offset: number): Recorded {
+  const f = fields.slice(offset, offset + DECISION_FIELDS) as [
+    number,
+    string | undefined,
+    string | undefined,
+    string,
+    string,
+    string | undefined,
+    boolean,
+    string,
+    string | null,
+    number,
+    number,
+    string | undefined,
+  ];
+  const [at, actor, subject, action, type, id, allow, reason, rule, version, latency_us, detail] = f;
+  const data: DecisionData = {
+    action,
+    resource: id === undefined ? { type } : { type, id },
+    allow,
+    reason,
+    ...(detail === undefined ? {} : { detail }),
+    rule,
+    version,
+    latency_us,
+  };
+  return {
+    event: { type: 'decision', actor, subject, data: data as unknown as Record<string, unknown> },
+    at: new Date(at),
+  };
 }
 
 const DATA_KEYS = new Set([
@@ -91,105 +130,120 @@ export function packable(event: AuditEvent): boolean {
   return true;
 }
 
-/**
- * Packs consecutive packable events from the start of `buffer` into rows (order is kept: a row
- * ends at the first event that is not a decision), each at most DECISIONS_PER_ROW long and
- * DECISION_ROW_SPAN_MS wide, and stops at `maxRows` rows. Returns the rows, in order (single
- * events and packed rows), and how many events of `buffer` they hold.
- */
-export function packDecisions(
-  buffer: readonly Recorded[],
-  maxRows = Number.POSITIVE_INFINITY,
-): { rows: (Recorded | PackedRow)[]; consumed: number } {
-  const rows: (Recorded | PackedRow)[] = [];
-  let run: Recorded[] = [];
-  let consumed = 0;
-  const close = () => {
-    if (run.length === 1) rows.push(run[0] as Recorded);
-    else if (run.length > 1) rows.push(packRun(run));
-    run = [];
-  };
-  for (const recorded of buffer) {
-    const decision = packable(recorded.event);
-    const first = run[0];
-    const joins =
-      decision &&
-      first !== undefined &&
-      run.length < DECISIONS_PER_ROW &&
-      recorded.at.getTime() - first.at.getTime() <= DECISION_ROW_SPAN_MS;
-    if (!joins) {
-      close();
-      // This event starts a row: is there room for one more?
-      if (rows.length >= maxRows) break;
-    }
-    if (decision) run.push(recorded);
-    else rows.push(recorded);
-    consumed += 1;
-  }
-  close();
-  return { rows, consumed };
-}
+/** JSON's text for a number (null for NaN and the infinities). */
+const num = (n: number) => (Number.isFinite(n) ? String(n) : 'null');
 
-function packRun(run: Recorded[]): PackedRow {
-  const first = run[0] as Recorded;
-  const base = first.at.getTime();
-  const strings: string[] = [];
-  const index = new Map<string, number>();
-  const lookup = (value: string): number => {
-    let i = index.get(value);
-    if (i === undefined) {
-      i = strings.push(value) - 1;
-      index.set(value, i);
-    }
-    return i;
-  };
+/**
+ * One packed row in the making: decisions are added as flat fields and go straight into the
+ * row's JSON text, each a tuple, each repeated string (caller, subject, action, type, reason,
+ * rule, detail) once in the string table. The text is exactly what JSON.stringify would make
+ * of the row's data, built without an object or array per decision: that, not the database,
+ * was most of the writer's cost per decision (docs/architecture.md 3.6).
+ */
+export class DecisionRow {
+  /** The first decision's time (ms); tuples hold their time after it. */
+  readonly first: number;
+  /** The newest decision's time (ms): the row's occurred_at. */
+  last: number;
+  count = 0;
+  readonly #strings: string[] = [];
+  readonly #index = new Map<string, number>();
+  readonly #tuples: string[] = [];
+  /** The first decision's fields: a row of one is written as that decision's own row. */
+  #firstFields: unknown[] = [];
+  #actor: string | undefined;
+  #subject: string | undefined;
+  #mixedActor = false;
+  #mixedSubject = false;
   // One per field, remembering its last string: neighbouring decisions mostly repeat it, and
   // comparing is cheaper than hashing a string that arrived from another thread.
-  const field = () => {
-    let last: string | null | undefined = null;
-    let lastIndex = -1;
-    return (value: string | null | undefined): number => {
-      if (value === last) return lastIndex;
-      last = value;
-      lastIndex = value === null || value === undefined ? -1 : lookup(value);
-      return lastIndex;
-    };
-  };
-  const [actorOf, subjectOf, actionOf, typeOf, reasonOf, ruleOf, detailOf] = Array.from({ length: 7 }, field);
-  let at = first.at;
-  const decisions = run.map(({ event, at: when }) => {
-    if (when > at) at = when;
-    const d = event.data as unknown as DecisionData;
-    const tuple: Tuple = [
-      when.getTime() - base,
-      actorOf(event.actor),
-      subjectOf(event.subject),
-      actionOf(d.action),
-      typeOf(d.resource.type),
-      d.resource.id ?? null,
-      d.allow ? 1 : 0,
-      reasonOf(d.reason),
-      ruleOf(d.rule),
-      d.version,
-      d.latency_us,
-    ];
-    if (d.detail !== undefined) tuple.push(detailOf(d.detail));
-    return tuple;
-  });
-  return {
-    at,
-    actor: common(run, (r) => r.event.actor),
-    subject: common(run, (r) => r.event.subject),
-    data: { format: FORMAT, at: first.at.toISOString(), strings, decisions },
-  };
+  readonly #last: (string | null | undefined)[] = [null, null, null, null, null, null, null];
+  readonly #lastIndex: number[] = [-1, -1, -1, -1, -1, -1, -1];
+
+  constructor(first: number) {
+    this.first = first;
+    this.last = first;
+  }
+
+  /** Whether a decision made at `at` may join: DECISIONS_PER_ROW at most, DECISION_ROW_SPAN_MS wide. */
+  fits(at: number): boolean {
+    return this.count < DECISIONS_PER_ROW && at - this.first <= DECISION_ROW_SPAN_MS;
+  }
+
+  add(fields: readonly unknown[], offset: number): void {
+    const f = (i: number) => fields[offset + i];
+    const at = f(0) as number;
+    const actor = f(1) as string | undefined;
+    const subject = f(2) as string | undefined;
+    if (this.count === 0) {
+      this.#firstFields = fields.slice(offset, offset + DECISION_FIELDS);
+      this.#actor = actor;
+      this.#subject = subject;
+    } else {
+      if (actor !== this.#actor) this.#mixedActor = true;
+      if (subject !== this.#subject) this.#mixedSubject = true;
+    }
+    this.count += 1;
+    if (at > this.last) this.last = at;
+    const id = f(5) as string | undefined;
+    const detail = f(11) as string | undefined;
+    this.#tuples.push(
+      `[${at - this.first},${this.#ref(0, actor)},${this.#ref(1, subject)},${this.#ref(2, f(3) as string)},` +
+        `${this.#ref(3, f(4) as string)},${id === undefined ? 'null' : JSON.stringify(storable(id))},` +
+        `${f(6) ? 1 : 0},${this.#ref(4, f(7) as string)},${this.#ref(5, f(8) as string | null)},` +
+        `${num(f(9) as number)},${num(f(10) as number)}${detail === undefined ? '' : `,${this.#ref(6, detail)}`}]`,
+    );
+  }
+
+  /** The caller (and the subject) every decision shares, else undefined. */
+  get actor(): string | undefined {
+    return this.#mixedActor ? undefined : this.#actor;
+  }
+
+  get subject(): string | undefined {
+    return this.#mixedSubject ? undefined : this.#subject;
+  }
+
+  /** A row of one decision: that decision, to be written as an ordinary row. */
+  get single(): Recorded | undefined {
+    return this.count === 1 ? decisionEvent(this.#firstFields, 0) : undefined;
+  }
+
+  /** The row's data as JSON text (FORMAT), strings made storable (see storable). */
+  text(): string {
+    return (
+      `{"format":"${FORMAT}","at":"${new Date(this.first).toISOString()}",` +
+      `"strings":${JSON.stringify(this.#strings)},"decisions":[${this.#tuples.join(',')}]}`
+    );
+  }
+
+  #ref(field: number, value: string | null | undefined): number {
+    if (value === this.#last[field]) return this.#lastIndex[field] as number;
+    this.#last[field] = value;
+    let i = -1;
+    if (value !== null && value !== undefined) {
+      const text = storable(value);
+      i = this.#index.get(text) ?? -1;
+      if (i === -1) {
+        i = this.#strings.push(text) - 1;
+        this.#index.set(text, i);
+      }
+    }
+    this.#lastIndex[field] = i;
+    return i;
+  }
 }
 
-/** The value every event shares, else undefined (the row's column is then null). */
-function common(run: Recorded[], field: (r: Recorded) => string | undefined): string | undefined {
-  const value = field(run[0] as Recorded);
-  if (value === undefined) return undefined;
-  for (const r of run) if (field(r) !== value) return undefined;
-  return value;
+/**
+ * A packed row's data as stored. Each decision is a tuple [ms after `at`, actor, subject,
+ * action, type, id, allow (1/0), reason, rule, version, latency_us, detail?], the strings
+ * except id as indexes into `strings` (-1: none).
+ */
+interface PackedData {
+  format: typeof FORMAT;
+  at: string;
+  strings: string[];
+  decisions: (number | string | null)[][];
 }
 
 /** One decision of a packed row, as it was recorded. */

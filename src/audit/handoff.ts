@@ -1,4 +1,4 @@
-import { type DecisionData, packable, type Recorded } from './decision-rows.ts';
+import { DECISION_FIELDS, packable, pushDecisionFields, type Recorded } from './decision-rows.ts';
 import type { AuditEvent } from './types.ts';
 
 /** Starts a decision's fields in a hand-off (any other event is one object). */
@@ -7,9 +7,10 @@ const DECISION = 0;
 /**
  * Events on their way from the request thread to the writer thread (ThreadedAuditLog), in one
  * flat array that a single postMessage clones. A decision, recorded at request rate, travels
- * as DECISION and its twelve fields rather than as a nest of objects: cloning primitives costs
- * the request thread about a third of what cloning the objects did. Every other event travels
- * as `{ event, at }`.
+ * as DECISION and its fields (decision-rows.ts: DECISION_FIELDS) rather than as a nest of
+ * objects: cloning primitives costs the request thread about a third of what cloning the
+ * objects did, and the writer packs them into rows as they are. Every other event travels as
+ * `{ event, at }`.
  */
 export class Handoff {
   items: unknown[] = [];
@@ -22,22 +23,8 @@ export class Handoff {
       this.items.push({ event, at: new Date(at) });
       return;
     }
-    const d = event.data as unknown as DecisionData;
-    this.items.push(
-      DECISION,
-      at,
-      event.actor,
-      event.subject,
-      d.action,
-      d.resource.type,
-      d.resource.id,
-      d.allow,
-      d.reason,
-      d.rule,
-      d.version,
-      d.latency_us,
-      d.detail,
-    );
+    this.items.push(DECISION);
+    pushDecisionFields(this.items, event, at);
   }
 
   /** An event ahead of everything held (the note that events were lost). */
@@ -55,46 +42,23 @@ export class Handoff {
   }
 }
 
-/** A hand-off's items back as events, in order (in the writer thread). */
-export function unpackHandoff(items: unknown[]): Recorded[] {
-  const out: Recorded[] = [];
+/** Where a hand-off is delivered (the writer's AuditLog). */
+export interface HandoffTarget {
+  record(event: AuditEvent, at: Date): void;
+  recordDecision(fields: readonly unknown[], offset: number): void;
+}
+
+/** Delivers a hand-off's items to `target` in order (in the writer thread). */
+export function deliverHandoff(items: readonly unknown[], target: HandoffTarget): void {
   for (let i = 0; i < items.length; ) {
     const item = items[i];
-    if (item !== DECISION) {
-      out.push(item as Recorded);
+    if (item === DECISION) {
+      target.recordDecision(items, i + 1);
+      i += 1 + DECISION_FIELDS;
+    } else {
+      const { event, at } = item as Recorded;
+      target.record(event, at);
       i += 1;
-      continue;
     }
-    const f = items.slice(i + 1, i + 13) as [
-      number,
-      string | undefined,
-      string | undefined,
-      string,
-      string,
-      string | undefined,
-      boolean,
-      string,
-      string | null,
-      number,
-      number,
-      string | undefined,
-    ];
-    const [at, actor, subject, action, type, id, allow, reason, rule, version, latency_us, detail] = f;
-    const data: DecisionData = {
-      action,
-      resource: id === undefined ? { type } : { type, id },
-      allow,
-      reason,
-      ...(detail === undefined ? {} : { detail }),
-      rule,
-      version,
-      latency_us,
-    };
-    out.push({
-      event: { type: 'decision', actor, subject, data: data as unknown as Record<string, unknown> },
-      at: new Date(at),
-    });
-    i += 13;
   }
-  return out;
 }

@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { DatabaseHandle } from '../db/index.ts';
 import { AuditLog, type AuditLogOptions } from './audit-log.ts';
-import { unpackHandoff } from './handoff.ts';
+import { deliverHandoff } from './handoff.ts';
 import type { FromWriter, ToWriter } from './thread-protocol.ts';
 
 /**
@@ -58,7 +58,7 @@ export function serveAuditWriter(
 
   port.on('message', (message: ToWriter) => {
     if (message.kind === 'events') {
-      for (const { event, at } of unpackHandoff(message.items)) log.record(event, at);
+      deliverHandoff(message.items, log);
     } else if (message.kind === 'flush') {
       void log.flush().then(() => {
         report();

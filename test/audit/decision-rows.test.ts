@@ -6,12 +6,12 @@ import {
   DECISION_ROW_SPAN_MS,
   DECISIONS_PER_ROW,
   type DecisionData,
-  type PackedRow,
-  packDecisions,
+  DecisionRow,
   type Recorded,
   unpackDecisions,
 } from '../../src/audit/decision-rows.ts';
 import { AuditLog, auditKeys, exportAudit, queryAudit, verifyAuditChain } from '../../src/audit/index.ts';
+import { type BufferedRow, RowBuffer } from '../../src/audit/row-buffer.ts';
 import type { DatabaseHandle } from '../../src/db/index.ts';
 import { emptyAuditTable } from '../helpers/audit-rows.ts';
 import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
@@ -39,8 +39,22 @@ function decision(subject: string | undefined, id: string, at: Date, actor = 'gw
   return { event: { type: 'decision', actor, subject, data: { ...data(id) } }, at };
 }
 
-const sizes = ({ rows }: { rows: (Recorded | PackedRow)[] }) =>
-  rows.map((r) => ('data' in r ? r.data.decisions.length : 1));
+/** Events through the writer's buffer, and the rows (at most `maxRows`) one transaction takes. */
+function packDecisions(recorded: Recorded[], maxRows = Number.POSITIVE_INFINITY) {
+  const buffer = new RowBuffer();
+  for (const r of recorded) buffer.add(r);
+  const { rows, events } = buffer.peek(maxRows);
+  return { rows, consumed: events };
+}
+
+const sizes = ({ rows }: { rows: BufferedRow[] }) =>
+  rows.map((r) => (r instanceof DecisionRow ? r.count : 1));
+
+/** A packed row's data as stored (its text, parsed). */
+const stored = (row: BufferedRow | undefined) => {
+  assert.ok(row instanceof DecisionRow && row.count > 1, 'a packed row');
+  return JSON.parse(row.text()) as Record<string, unknown>;
+};
 
 describe('packing decisions into rows', () => {
   const t0 = new Date('2026-01-01T00:00:00Z');
@@ -57,12 +71,13 @@ describe('packing decisions into rows', () => {
     assert.deepEqual(sizes({ rows: out }), [2, 1, 1]);
     assert.equal(consumed, 4);
     const [first, second, third] = out;
-    assert.ok(first && 'data' in first);
+    assert.ok(first instanceof DecisionRow);
     assert.equal(first.actor, 'gw', "the shared caller is the row's");
     assert.equal(first.subject, undefined, 'subjects differ: the row has none');
-    assert.equal(first.at.getTime(), at(1).getTime(), 'a row is dated by its newest decision');
+    assert.equal(first.last, at(1).getTime(), 'a row is dated by its newest decision');
     assert.equal(second, login);
-    assert.ok(third && !('data' in third), 'a lone decision stays an ordinary row');
+    assert.ok(third instanceof DecisionRow);
+    assert.deepEqual(third.single, decision('ann', 'c', at(3)), 'a lone decision stays an ordinary row');
   });
 
   it('gives back exactly what was recorded, each decision with its own time, caller and subject', () => {
@@ -87,11 +102,11 @@ describe('packing decisions into rows', () => {
       },
     ];
     const [row] = packDecisions(recorded).rows;
-    assert.ok(row && 'data' in row);
-    // Through JSON, as stored.
-    const stored = JSON.parse(JSON.stringify(row.data)) as Record<string, unknown>;
+    assert.ok(row instanceof DecisionRow);
+    const text = row.text();
+    assert.equal(JSON.stringify(JSON.parse(text)), text, 'the text is what JSON.stringify makes of it');
     assert.deepEqual(
-      unpackDecisions('decision', stored),
+      unpackDecisions('decision', stored(row)),
       recorded.map(({ event, at: when }) => ({
         at: when.toISOString(),
         actor: event.actor ?? null,
@@ -99,8 +114,28 @@ describe('packing decisions into rows', () => {
         data: event.data,
       })),
     );
-    assert.equal(unpackDecisions('login.failed', stored), undefined, 'only decision rows');
+    assert.equal(unpackDecisions('login.failed', stored(row)), undefined, 'only decision rows');
     assert.equal(unpackDecisions('decision', { ...data('a') }), undefined, 'an unpacked decision row');
+  });
+
+  it('makes NUL and lone surrogates storable in packed rows, as in rows of their own', () => {
+    const odd = (i: number) => ({
+      event: {
+        type: 'decision' as const,
+        actor: 'gw\u0000',
+        subject: `ann\ud800${i}`,
+        data: { ...data(`inv\u0000${i}`, { action: 'read\udfff', detail: '\u0000' }) },
+      },
+      at: at(i),
+    });
+    const [row] = packDecisions([odd(0), odd(1)]).rows;
+    assert.ok(row instanceof DecisionRow);
+    assert.doesNotMatch(row.text(), /\\u(0000|d[89a-f])/i, 'nothing PostgreSQL or the chain would refuse');
+    const back = unpackDecisions('decision', stored(row));
+    assert.deepEqual(
+      back?.map((d) => [d.subject, d.data.resource.id, d.data.action, d.data.detail]),
+      [0, 1].map((i) => [`ann\ufffd${i}`, `inv\ufffd${i}`, 'read\ufffd', '\ufffd']),
+    );
   });
 
   it(`holds at most ${DECISIONS_PER_ROW} decisions and ${DECISION_ROW_SPAN_MS} ms in one row`, () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Handoff, unpackHandoff } from '../../src/audit/handoff.ts';
+import { decisionEvent, type Recorded } from '../../src/audit/decision-rows.ts';
+import { deliverHandoff, Handoff } from '../../src/audit/handoff.ts';
 import type { AuditEvent } from '../../src/audit/index.ts';
 
 describe('the hand-off to the writer thread', () => {
@@ -36,7 +37,11 @@ describe('the hand-off to the writer thread', () => {
     const { items, count } = handoff.take();
     assert.equal(count, 6);
     assert.equal(handoff.count, 0);
-    const back = unpackHandoff(structuredClone(items));
+    const back: Recorded[] = [];
+    deliverHandoff(structuredClone(items), {
+      record: (event, at) => back.push({ event, at }),
+      recordDecision: (fields, offset) => back.push(decisionEvent(fields, offset)),
+    });
     assert.equal(back[0]?.event.type, 'audit.dropped');
     assert.deepEqual(
       back.slice(1).map(({ event, at }) => ({ event, at: at.getTime() })),

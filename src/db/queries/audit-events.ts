@@ -67,15 +67,11 @@ export function auditEventQueries(db: Kysely<Database>) {
           prevHash = hash;
           return value;
         });
-        // One JSON parameter for the whole batch instead of ten bind parameters per row: the
-        // batch is parsed by PostgreSQL's JSON reader rather than bound value by value, which
-        // is what keeps the decision log cheap at thousands of events a second.
-        await sql`
-          insert into audit_events (seq, occurred_at, type, actor, subject, client_id, ip, data, prev_hash, hash, key_id)
-          select seq, occurred_at, type, actor, subject, client_id, ip, data::json, prev_hash, hash, key_id
-          from json_to_recordset(${JSON.stringify(values)}::json) as batch(
-            seq bigint, occurred_at timestamptz, type text, actor text, subject text,
-            client_id text, ip text, data text, prev_hash text, hash text, key_id text)`.execute(trx);
+        // Bound values, the data as its text: a transaction holds a few dozen rows (decisions
+        // come packed, hundreds to a row), so binding row by row costs little, and the data is
+        // neither escaped into an outer JSON document nor parsed twice (a third of the embedded
+        // engine's insert time with one JSON parameter for the batch).
+        await trx.insertInto('audit_events').values(values).execute();
         return { after, head: { seq, hash: prevHash } };
       });
     },

@@ -1,0 +1,64 @@
+import { DecisionRow, packable, pushDecisionFields, type Recorded } from './decision-rows.ts';
+
+/** One row to be written: an event of its own, or decisions packed together. */
+export type BufferedRow = Recorded | DecisionRow;
+
+/**
+ * The writer's buffer, in rows: consecutive decisions join the open packed row while it has
+ * room (decision-rows.ts), any other event ends it and takes a row of its own, so order is kept.
+ * Counts are in events, as the buffer's capacity and the metrics are.
+ */
+export class RowBuffer {
+  #rows: BufferedRow[] = [];
+  #open: DecisionRow | undefined;
+  #events = 0;
+
+  /** Events held. */
+  get events(): number {
+    return this.#events;
+  }
+
+  /** An event recorded as an object: a decision of the decision log's shape joins a packed row. */
+  add(recorded: Recorded): void {
+    if (packable(recorded.event)) {
+      const fields: unknown[] = [];
+      pushDecisionFields(fields, recorded.event, recorded.at.getTime());
+      this.addDecision(fields, 0);
+      return;
+    }
+    this.#open = undefined;
+    this.#rows.push(recorded);
+    this.#events += 1;
+  }
+
+  /** A decision, as flat fields from `fields[offset]` (DECISION_FIELDS of them). */
+  addDecision(fields: readonly unknown[], offset: number): void {
+    const at = fields[offset] as number;
+    let row = this.#open;
+    if (!row?.fits(at)) {
+      row = new DecisionRow(at);
+      this.#open = row;
+      this.#rows.push(row);
+    }
+    row.add(fields, offset);
+    this.#events += 1;
+  }
+
+  /**
+   * The first `maxRows` rows, to be written in one transaction, and the events they hold. The
+   * open row is closed first: decisions arriving while these are written start a new one.
+   */
+  peek(maxRows: number): { rows: BufferedRow[]; events: number } {
+    this.#open = undefined;
+    const rows = this.#rows.slice(0, maxRows);
+    let events = 0;
+    for (const row of rows) events += row instanceof DecisionRow ? row.count : 1;
+    return { rows, events };
+  }
+
+  /** Drops what `peek` returned, once written. */
+  remove(taken: { rows: BufferedRow[]; events: number }): void {
+    this.#rows.splice(0, taken.rows.length);
+    this.#events -= taken.events;
+  }
+}
