@@ -89,7 +89,7 @@ const login: Command = {
         client_id: clientId,
         resource,
       });
-      say(summary(tokens));
+      say(summary(tokens, ctx.out.json));
       ctx.out.result(tokens, () => tokens.access_token);
     } finally {
       loopback.close();
@@ -97,12 +97,13 @@ const login: Command = {
   },
 };
 
-function summary(tokens: TokenResponse): string {
+function summary(tokens: TokenResponse, json: boolean): string {
   const parts = [
     tokens.expires_in === undefined ? undefined : `expires in ${tokens.expires_in} s`,
     tokens.scope ? `scope "${tokens.scope}"` : undefined,
   ].filter(Boolean);
-  return `Signed in: access token${parts.length ? ` (${parts.join(', ')})` : ''} on stdout.`;
+  const what = json ? 'token response' : 'access token';
+  return `Signed in: ${what}${parts.length ? ` (${parts.join(', ')})` : ''} on stdout.`;
 }
 
 /** An option holding a whole number within bounds, or `fallback` when absent. */
