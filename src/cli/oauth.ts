@@ -61,10 +61,15 @@ export async function discover(url: string): Promise<Discovery> {
 
 /** RFC 6749 §5.1; other members (id_token, refresh_token, …) are kept for `--json`. */
 const tokenResponse = z.looseObject({
-  access_token: z.string().min(1),
+  // RFC 6749 Appendix A.12 and A.4: printable ASCII only, so nothing reaching a terminal can
+  // carry control sequences.
+  access_token: z.string().regex(/^[\x20-\x7E]+$/, 'must be printable ASCII'),
   token_type: z.string(),
   expires_in: z.number().optional(),
-  scope: z.string().optional(),
+  scope: z
+    .string()
+    .regex(/^[\x20-\x7E]*$/, 'must be printable ASCII')
+    .optional(),
   refresh_token: z.string().optional(),
 });
 export type TokenResponse = z.infer<typeof tokenResponse>;

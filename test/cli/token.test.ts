@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { runTollgate } from '../helpers/cli.ts';
@@ -129,6 +131,35 @@ describe('tollgate token', () => {
       assert.match(run.stderr, /^tollgate: the token request was refused: /);
       assert.match(run.stderr, error);
       assert.ok(!run.stderr.includes(machine.client_secret), 'the secret is never echoed');
+    }
+  });
+
+  it('prints nothing a server could use to drive the terminal (control characters in a token)', async () => {
+    const impostor = createServer((request, reply) => {
+      const base = `http://127.0.0.1:${(impostor.address() as AddressInfo).port}`;
+      reply.setHeader('content-type', 'application/json');
+      reply.end(
+        JSON.stringify(
+          request.url === '/token'
+            ? { access_token: 'abc\u001b]0;owned\u0007', token_type: 'Bearer' }
+            : { issuer: base, authorization_endpoint: `${base}/auth`, token_endpoint: `${base}/token` },
+        ),
+      );
+    });
+    await new Promise<void>((done) => impostor.listen(0, '127.0.0.1', done));
+    try {
+      const url = `http://127.0.0.1:${(impostor.address() as AddressInfo).port}`;
+      const run = await runTollgate(
+        ['token', '--url', url, '--client-id', 'x', '--client-secret-stdin', '--scope', 'a'],
+        {},
+        'secret',
+      );
+      assert.equal(run.code, 1);
+      assert.equal(run.stdout, '');
+      assert.match(run.stderr, /unusable token response \(access_token: must be printable ASCII\)/);
+      assert.ok(!run.stderr.includes('\u001b'));
+    } finally {
+      impostor.close();
     }
   });
 

@@ -156,6 +156,7 @@ describe('loopback redirect URIs of native clients (RFC 8252)', () => {
   it('refuses a native client whose plain-http redirect is not on loopback, and an unknown type', async () => {
     for (const [body, field] of [
       [{ application_type: 'native', redirect_uris: ['http://app.example.test/callback'] }, 'redirect_uris'],
+      [{ application_type: 'native', redirect_uris: ['javascript:alert(1)//'] }, 'redirect_uris'],
       [{ application_type: 'Native', redirect_uris: ['http://127.0.0.1/callback'] }, 'application_type'],
       [{ application_type: ['native'], redirect_uris: ['http://127.0.0.1/callback'] }, 'application_type'],
     ] as const) {
