@@ -27,6 +27,7 @@ export interface ClientView {
   grant_types: string[];
   redirect_uris: string[];
   token_endpoint_auth_method: string;
+  application_type: 'web' | 'native';
   /** The OIDC scopes a browser client may ask for; API scopes are in `grants`. */
   scope: string;
   grants: GrantView[];
@@ -73,7 +74,10 @@ export function clientUseCases(
       const authMethod = input.public ? 'none' : (input.token_endpoint_auth_method ?? 'client_secret_basic');
       const secret = authMethod.startsWith('client_secret') ? generateSecret() : undefined;
       const clientId = newId('cl');
+      const applicationType = input.application_type ?? (isLoopbackApp(input) ? 'native' : 'web');
       const metadata: Record<string, unknown> = {
+        // oidc-provider lets a native client's loopback redirect URI vary only in its port.
+        ...(applicationType === 'native' ? { application_type: 'native' } : {}),
         grant_types: browser ? [...input.grant_types, 'refresh_token'] : input.grant_types,
         response_types: browser ? ['code'] : [],
         redirect_uris: input.redirect_uris,
@@ -170,11 +174,24 @@ function clientView(row: ClientRow, grants: GrantView[]): ClientView {
     grant_types: row.metadata.grant_types as string[],
     redirect_uris: row.metadata.redirect_uris as string[],
     token_endpoint_auth_method: row.metadata.token_endpoint_auth_method as string,
+    application_type: row.metadata.application_type === 'native' ? 'native' : 'web',
     scope: typeof row.metadata.scope === 'string' ? row.metadata.scope : '',
     grants,
     roles: row.roles,
     created_at: row.created_at.toISOString(),
   };
+}
+
+// RFC 8252 §7.3 and §8.3: loopback IP literals, not `localhost`, spelled as registered.
+const LOOPBACK_IP_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\])(:\d{1,5})?\//;
+
+/** A public client coming back only to loopback IP addresses: a native app (RFC 8252 §7.3). */
+function isLoopbackApp(input: CreateClientInput): boolean {
+  return (
+    input.public &&
+    input.redirect_uris.length > 0 &&
+    input.redirect_uris.every((uri) => LOOPBACK_IP_REDIRECT.test(uri))
+  );
 }
 
 function grantView(row: ClientGrantRow): GrantView {

@@ -33,6 +33,11 @@ export const createClientInput = z
     redirect_uris: z.array(absoluteUrl).default([]),
     post_logout_redirect_uris: z.array(absoluteUrl).default([]),
     public: z.boolean().default(false),
+    /**
+     * RFC 8252 §7.3: a native app's loopback IP redirect comes back on whatever port it could
+     * open. Unset: native for a public client whose redirect URIs are all loopback IP literals.
+     */
+    application_type: z.enum(['web', 'native']).optional(),
     scope: z
       .string()
       .default('')

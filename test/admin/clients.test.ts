@@ -71,6 +71,7 @@ describe('client use cases', () => {
         grant_types: ['client_credentials'],
         redirect_uris: [],
         token_endpoint_auth_method: 'client_secret_basic',
+        application_type: 'web',
         scope: '',
         grants: [{ api: BOOKS, scopes: ['read'], introspect: false }],
         roles: ['reader'],

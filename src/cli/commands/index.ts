@@ -4,8 +4,10 @@ import { auditCommands } from './audit.ts';
 import { clientCommands } from './client.ts';
 import { gatewayCommands } from './gateway.ts';
 import { keyCommands } from './keys.ts';
+import { loginCommands } from './login.ts';
 import { migrateCommands } from './migrate.ts';
 import { policyCommands } from './policy.ts';
+import { tokenCommands } from './token.ts';
 import { userCommands } from './user.ts';
 
 /** Every command, in the order `tollgate --help` lists them. */
@@ -18,4 +20,6 @@ export const COMMANDS: readonly Command[] = [
   ...policyCommands,
   ...gatewayCommands,
   ...auditCommands,
+  ...loginCommands,
+  ...tokenCommands,
 ];
