@@ -41,7 +41,7 @@ export function countingFetch() {
 export async function startStandIn(tg: TestInstance, mode: { decide: 'hang' | 503 }) {
   let issuer = '';
   const server: Server = createServer((req, res) => {
-    if (req.url === '/.well-known/openid-configuration') {
+    if (req.url?.endsWith('/.well-known/openid-configuration')) {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ issuer, token_endpoint: `${tg.url}/token` }));
       return;
