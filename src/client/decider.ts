@@ -89,7 +89,7 @@ export function createDecider(options: DeciderOptions): Decider {
           body: json,
         });
       } catch (error) {
-        if (attempt > 0 || !(error instanceof TollgateRequestError) || error.status !== 401) throw error;
+        if (attempt > 0 || !(error instanceof TollgateRequestError) || error.httpStatus !== 401) throw error;
         callerToken.discard(token);
       }
     }
@@ -116,7 +116,7 @@ export function createDecider(options: DeciderOptions): Decider {
       // asked again alone, so one caller's mistake fails only its own check.
       if (
         error instanceof TollgateRequestError &&
-        (error.status === 400 || error.status === 413) &&
+        (error.httpStatus === 400 || error.httpStatus === 413) &&
         checks.length > 1
       ) {
         for (const pending of checks) void send({ subject, context, checks: [pending] });
@@ -193,5 +193,9 @@ function unavailable(error: TollgateUnavailableError): UnavailableDecision {
 
 /** The error of check `index` of a checkMany, named as Tollgate names fields in a batch. */
 function within(error: TollgateRequestError, index: number): TollgateRequestError {
-  return new TollgateRequestError(error.status, error.error, `checks.${index}.${error.error_description}`);
+  return new TollgateRequestError(
+    error.httpStatus,
+    error.error,
+    `checks.${index}.${error.error_description}`,
+  );
 }

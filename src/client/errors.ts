@@ -6,12 +6,16 @@
 export class TollgateRequestError extends Error {
   readonly error: string;
   readonly error_description: string;
-  readonly status: number;
+  /**
+   * Tollgate's HTTP status. Not `status`: Koa and Express would send that to the service's own
+   * client, turning the service's misconfiguration (a wrong secret: 401) into the user's fault.
+   */
+  readonly httpStatus: number;
 
-  constructor(status: number, error: string, description: string) {
+  constructor(httpStatus: number, error: string, description: string) {
     super(`${error}: ${description}`);
     this.name = 'TollgateRequestError';
-    this.status = status;
+    this.httpStatus = httpStatus;
     this.error = error;
     this.error_description = description;
   }

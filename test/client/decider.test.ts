@@ -196,7 +196,7 @@ describe('createDecider against a real Tollgate', () => {
     assert.equal(bad.status, 'rejected');
     const error = (bad as PromiseRejectedResult).reason as TollgateRequestError;
     assert.ok(error instanceof TollgateRequestError);
-    assert.deepEqual([error.status, error.error], [400, 'invalid_request']);
+    assert.deepEqual([error.httpStatus, error.error], [400, 'invalid_request']);
     assert.match(error.error_description, /^resource\.type: /);
   });
 
@@ -236,7 +236,7 @@ describe('createDecider against a real Tollgate', () => {
     await assert.rejects(
       refused.check({ subject: accountant, action: 'read', resource: invoice('acme') }),
       (error: TollgateRequestError) =>
-        error instanceof TollgateRequestError && error.status === 400 && error.error === 'invalid_scope',
+        error instanceof TollgateRequestError && error.httpStatus === 400 && error.error === 'invalid_scope',
     );
   });
 
