@@ -12,6 +12,8 @@ interface Waiter<T> {
 /** One question waiting for its batch, and everyone who asked it. */
 export interface Pending<T> {
   check: CheckInput;
+  /** The question's stableKey, subject and context included. */
+  key: string;
   waiters: Waiter<T>[];
 }
 
@@ -48,7 +50,7 @@ export class CheckBatcher<T> {
       }
       let pending = group.byKey.get(key);
       if (pending === undefined) {
-        pending = { check, waiters: [] };
+        pending = { check, key, waiters: [] };
         group.byKey.set(key, pending);
         group.batch.checks.push(pending);
       }

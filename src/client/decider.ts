@@ -7,11 +7,13 @@ import { type DeciderOptions, parseDeciderOptions } from './options.ts';
 import { exchange, type FetchLike, type Transport } from './transport.ts';
 import type {
   BatchRequest,
+  CheckInput,
   CheckResult,
   Decision,
   DecisionRequest,
   PlanAnswer,
   PlanRequest,
+  SubjectInput,
   UnavailableDecision,
 } from './types.ts';
 
@@ -108,8 +110,7 @@ export function createDecider(options: DeciderOptions): Decider {
         if (decisions.length !== checks.length)
           throw new TollgateUnavailableError('server_error', 'the batch answer does not match the checks');
       }
-      for (const [index, pending] of checks.entries())
-        cache?.set(stableKey([subject, context ?? null, pending.check]), decisions[index]!);
+      for (const [index, pending] of checks.entries()) cache?.set(pending.key, decisions[index]!);
       settle(checks, (index) => decisions[index]!);
     } catch (error) {
       // Tollgate refuses a whole batch for one bad check (or one too large as a whole): each is
@@ -144,7 +145,14 @@ export function createDecider(options: DeciderOptions): Decider {
     const key = stableKey([subject, context ?? null, question]);
     const cached = cache?.get(key);
     if (cached) return Promise.resolve(cached);
-    return batcher.add(subject, context, question, key);
+    // What is sent is the question as it was asked: a caller that reuses and changes its objects
+    // before the batch leaves must not change the question (nor the answer it gets).
+    const [asked, askedContext, askedCheck] = JSON.parse(key) as [
+      SubjectInput,
+      Record<string, unknown> | null,
+      CheckInput,
+    ];
+    return batcher.add(asked, askedContext ?? undefined, askedCheck, key);
   }
 
   return {

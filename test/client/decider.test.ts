@@ -138,6 +138,15 @@ describe('createDecider against a real Tollgate', () => {
     assert.equal(body.checks.length, 3, 'the same question is asked once');
   });
 
+  it('sends each question as it was asked, even if the caller changes its objects before the batch leaves', async () => {
+    const { decider: d } = decider();
+    const resource = invoice('acme');
+    const first = d.check({ subject: accountant, action: 'read', resource });
+    resource.attrs.tenant = 'globex';
+    const second = d.check({ subject: accountant, action: 'read', resource });
+    assert.deepEqual([(await first).allow, (await second).allow], [true, false]);
+  });
+
   it('keeps subjects and contexts apart: one batch each', async () => {
     const { decider: d, count } = decider();
     const bob = { id: 'u2', roles: ['accountant'], attrs: { tenant: 'globex' } };
