@@ -104,6 +104,17 @@ describe('examples/service: an invoice API guarded through tollgate/client', () 
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 
+  it('is part of what npm packs, though git ignores the build', async () => {
+    const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: root,
+    });
+    const [pack] = JSON.parse(stdout) as [{ files: { path: string }[] }];
+    const packed = new Set(pack.files.map((file) => file.path));
+    for (const path of ['dist/client/index.js', 'dist/client/index.d.ts', 'package.json'])
+      assert.ok(packed.has(path), `${path} is packed`);
+    assert.ok(![...packed].some((path) => path.startsWith('test/') || path.startsWith('data/')));
+  });
+
   it("runs on the system's Node", async () => {
     const { stdout } = await promisify(execFile)(NODE, ['--version']);
     assert.equal(service.version, stdout.trim());
