@@ -30,7 +30,11 @@ const invoices = new Map([
 // An unknown id is decided without attributes (denied), so a 403 never tells whether it exists.
 const invoiceResource = (req) => {
   const invoice = invoices.get(req.params.id);
-  return { type: 'Invoice', id: req.params.id, attrs: invoice ? { tenant: invoice.tenant, status: invoice.status } : {} };
+  return {
+    type: 'Invoice',
+    id: req.params.id,
+    attrs: invoice ? { tenant: invoice.tenant, status: invoice.status } : {},
+  };
 };
 
 const routes = [
@@ -40,11 +44,18 @@ const routes = [
     // A list: one checkMany for every invoice, answered in order.
     async handle(req, res) {
       const token = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(req.headers.authorization ?? '')?.[1];
-      if (!token) return send(res, 401, { error: 'invalid_token', error_description: 'a Bearer access token is required' });
+      if (!token)
+        return send(res, 401, {
+          error: 'invalid_token',
+          error_description: 'a Bearer access token is required',
+        });
       const all = [...invoices.values()];
       const decisions = await decider.checkMany({
         subject: { token, audience },
-        checks: all.map((invoice) => ({ action: 'read', resource: invoiceResource({ params: { id: invoice.id } }) })),
+        checks: all.map((invoice) => ({
+          action: 'read',
+          resource: invoiceResource({ params: { id: invoice.id } }),
+        })),
       });
       send(res, 200, { invoices: all.filter((_, index) => decisions[index].allow) });
     },
@@ -90,6 +101,8 @@ const server = createServer((req, res) => {
 });
 
 server.listen(Number(process.env.PORT ?? 3001), '127.0.0.1', () => {
-  process.stdout.write(`invoice service listening on http://127.0.0.1:${server.address().port} (Node ${process.version})\n`);
+  process.stdout.write(
+    `invoice service listening on http://127.0.0.1:${server.address().port} (Node ${process.version})\n`,
+  );
 });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close(() => process.exit(0)));
