@@ -16,13 +16,5 @@ export class UnknownResourceTypeError extends TollgateError {
   }
 }
 
-/** Why a query plan cannot be turned into SQL (planToKysely). */
-export class PlanTranslationError extends Error {
-  readonly code: 'unknown_attribute' | 'unsupported_operator';
-
-  constructor(code: PlanTranslationError['code'], message: string) {
-    super(message);
-    this.name = 'PlanTranslationError';
-    this.code = code;
-  }
-}
+// Plans are turned into SQL by the service-side client; the class lives there, once.
+export { PlanTranslationError } from '../client/index.ts';

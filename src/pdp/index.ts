@@ -1,13 +1,15 @@
 /**
  * The policy decision point: policy model, validation, compiling to CASL and evaluation — pure,
- * no HTTP, no SQL (planToKysely only builds Kysely expressions) — and the policy store.
+ * no HTTP, no SQL — and the policy store. planToKysely is the service client's (src/client),
+ * re-exported here for the server's own uses.
  */
+
+export { type PlanColumns, type PlanFilter, planToKysely } from '../client/index.ts';
 export type { AbilityCacheStats } from './ability-cache.ts';
 export { type CompileResult, compilePolicySet } from './compile.ts';
 export { ALLOWED_OPERATORS } from './conditions.ts';
 export { PlanTranslationError, UnknownResourceTypeError } from './errors.ts';
 export { policyJsonSchemas } from './json-schema.ts';
-export { type PlanColumns, type PlanFilter, planToKysely } from './kysely-plan.ts';
 export type { CompiledPolicySet, PolicySetOptions } from './policy-set.ts';
 export {
   PolicySetRejected,

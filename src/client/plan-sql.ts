@@ -1,5 +1,4 @@
 import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
-import { isPlainObject } from './conditions.ts';
 import { PlanTranslationError } from './errors.ts';
 import type { PlanCondition, QueryPlan } from './types.ts';
 
@@ -24,10 +23,11 @@ type SqlNode =
 const COMPARE = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' } as const;
 
 /**
- * Turns a query plan into a Kysely `where` callback, so a service filters a list in SQL with
- * exactly the rows `decide` would allow: `db.selectFrom('invoices').selectAll().where(
- * planToKysely(plan, { tenant: 'tenant', 'owner.id': 'owner_id' }))`. Values are bound
- * parameters; no SQL text is assembled.
+ * Turns a query plan (`POST /decide/plan`, `Decider.plan`) into a Kysely `where` callback, so a
+ * service filters a list in SQL with exactly the rows `decide` would allow:
+ * `db.selectFrom('invoices').selectAll().where(planToKysely(plan, { tenant: 'tenant',
+ * 'owner.id': 'owner_id' }))`. Values are bound parameters; no SQL text is assembled. Kysely is
+ * only a type here: the caller's own Kysely builds the expression.
  *
  * Every comparison is two-valued (a NULL column is "absent", as in decide), so `$nor` and
  * `$nin` negate correctly: `$ne` is IS DISTINCT FROM, `$gt` on NULL is false, not NULL.
@@ -92,6 +92,13 @@ function field(col: Column, condition: unknown): SqlNode {
     );
   });
   return parts.length === 1 ? parts[0]! : { op: 'and', children: parts };
+}
+
+// The same test as the policy compiler's: only plain JSON objects hold operators.
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 const equal = (column: Column, value: unknown): SqlNode =>
