@@ -6,17 +6,101 @@ import { parseDocument } from 'yaml';
 import { fastPathRoutes } from '../../src/http/fast-path.ts';
 import { METRICS_SERVER_ROUTE } from '../../src/http/metrics-server.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
+import { policyFiles } from '../helpers/policies.ts';
+import { requestToken } from '../helpers/tokens.ts';
 
 const DOCUMENT_FILE = new URL('../../src/http/openapi.yaml', import.meta.url);
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
+type Schema = Record<string, unknown>;
+interface Response {
+  $ref?: string;
+  content?: Record<string, { schema?: Schema }>;
+}
 interface Operation {
   security?: Record<string, string[]>[];
-  responses: Record<string, unknown>;
+  responses: Record<string, Response>;
 }
 interface OpenApi {
   security: Record<string, string[]>[];
   paths: Record<string, Partial<Record<(typeof METHODS)[number], Operation>>>;
+}
+
+/** The document node a local `$ref` (`#/components/…`) points at. */
+function resolve<T>(document: unknown, node: T): T {
+  const ref = (node as { $ref?: unknown }).$ref;
+  if (typeof ref !== 'string') return node;
+  const target = ref
+    .slice(2)
+    .split('/')
+    .reduce<unknown>((at, key) => (at as Record<string, unknown>)[key], document);
+  assert.ok(target, `${ref} resolves to nothing`);
+  return resolve(document, target as T);
+}
+
+const typeOf = (value: unknown) =>
+  value === null
+    ? 'null'
+    : Array.isArray(value)
+      ? 'array'
+      : Number.isInteger(value)
+        ? 'integer'
+        : typeof value;
+
+/**
+ * Where `value` departs from `schema`: the JSON Schema keywords the document uses for answers
+ * (types, const, enum, required, properties, additionalProperties, items, oneOf, allOf). Formats
+ * and lengths are left to the lint and the code's own tests; this catches fields renamed, added
+ * or dropped on either side.
+ */
+function departures(document: unknown, schema: Schema, value: unknown, at = '$'): string[] {
+  const s = resolve(document, schema);
+  const problems: string[] = [];
+  if (Array.isArray(s.oneOf)) {
+    const branches = (s.oneOf as Schema[]).map((branch) => departures(document, branch, value, at));
+    if (!branches.some((found) => found.length === 0))
+      problems.push(`${at}: matches no oneOf branch (${branches.map((found) => found[0]).join('; ')})`);
+  }
+  if (Array.isArray(s.allOf)) {
+    // The document composes objects only: one object with every part's properties.
+    const parts = (s.allOf as Schema[]).map((part) => resolve(document, part));
+    const merged: Schema = {
+      type: 'object',
+      properties: Object.assign({}, ...parts.map((part) => part.properties)),
+      required: parts.flatMap((part) => (part.required as string[] | undefined) ?? []),
+    };
+    return [...problems, ...departures(document, merged, value, at)];
+  }
+  const actual = typeOf(value);
+  if (s.type !== undefined) {
+    const allowed = ([] as unknown[]).concat(s.type);
+    if (!allowed.includes(actual) && !(actual === 'integer' && allowed.includes('number')))
+      return [...problems, `${at}: is ${actual}, documented ${allowed.join(' or ')}`];
+  }
+  if ('const' in s && value !== s.const)
+    problems.push(`${at}: is ${JSON.stringify(value)}, documented ${s.const}`);
+  if (Array.isArray(s.enum) && !s.enum.includes(value))
+    problems.push(`${at}: ${JSON.stringify(value)} is not in its enum`);
+  if (actual === 'array' && s.items)
+    (value as unknown[]).forEach((item, i) => {
+      problems.push(...departures(document, s.items as Schema, item, `${at}[${i}]`));
+    });
+  if (actual === 'object') {
+    const object = value as Record<string, unknown>;
+    const properties = (s.properties ?? {}) as Record<string, Schema | undefined>;
+    for (const key of (s.required as string[] | undefined) ?? [])
+      if (!(key in object)) problems.push(`${at}.${key}: is required but missing`);
+    // An answer's object that lists its properties and says nothing of others is held closed:
+    // a field the code adds must be documented.
+    const others = (s.additionalProperties ?? !s.properties) as Schema | boolean;
+    for (const [key, item] of Object.entries(object)) {
+      const property = properties[key] ?? others;
+      if (property === false) problems.push(`${at}.${key}: is not documented`);
+      else if (typeof property === 'object')
+        problems.push(...departures(document, property, item, `${at}.${key}`));
+    }
+  }
+  return problems;
 }
 
 /** `METHOD /path/{param}`: Koa's and oidc-provider's `:param` in OpenAPI's spelling. */
@@ -206,6 +290,118 @@ describe('the OpenAPI document', () => {
       probed++;
     }
     assert.ok(probed >= 25, `only ${probed} operations require a credential`);
+  });
+
+  /**
+   * Holds a real answer to its operation: the status is `status` and documented, the media type
+   * documented, and a JSON body matches the documented schema. Returns the body.
+   */
+  async function expectDocumented(key: string, response: globalThis.Response, status: number) {
+    const operation = documented().get(key);
+    assert.ok(operation, `${key} is not documented`);
+    const text = await response.text();
+    assert.equal(response.status, status, `${key}: ${text}`);
+    const answer = operation.responses[String(status)];
+    assert.ok(answer, `${key} answered ${status}, which it does not document`);
+    const content = resolve(document, answer).content;
+    if (!content) return text;
+    const type = (response.headers.get('content-type') ?? '').split(';')[0] ?? '';
+    const media = content[type];
+    assert.ok(media, `${key} → ${status} answered ${type}, documented ${Object.keys(content)}`);
+    if (!/^application\/(.+\+)?json$/.test(type) || !media.schema) return text;
+    const body = JSON.parse(text) as unknown;
+    assert.deepEqual(departures(document, media.schema, body), [], `${key} → ${status}: ${text}`);
+    return body;
+  }
+
+  it('answers in the shapes it documents', async () => {
+    /** `key` is the documented operation; its `{…}` are filled from `values`. */
+    const admin = async (
+      key: string,
+      status: number,
+      request: { values?: Record<string, string>; body?: unknown; query?: string } = {},
+    ) => {
+      const [method = '', template = ''] = key.split(' ');
+      const path = template
+        .slice('/admin'.length)
+        .replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(request.values?.[name] ?? ''));
+      const response = await tg.admin$(method, `${path}${request.query ?? ''}`, request.body);
+      return expectDocumented(key, response, status);
+    };
+    for (const path of ['/healthz', '/readyz', '/.well-known/openid-configuration', '/jwks'])
+      await expectDocumented(`GET ${path}`, await fetch(`${tg.url}${path}`), 200);
+
+    const api = 'https://invoices.example.test';
+    await admin('POST /admin/apis', 201, { body: { audience: api, scopes: ['read', 'write'] } });
+    await admin('POST /admin/apis', 409, { body: { audience: api, scopes: ['read'] } });
+    const body = {
+      username: 'ada',
+      password: 'correct horse',
+      roles: ['accountant'],
+      attrs: { tenant: 'acme' },
+    };
+    const user = (await admin('POST /admin/users', 201, { body })) as { id: string };
+    await admin('POST /admin/users', 400, { body: { username: 'bob', password: 'short' } });
+    await admin('POST /admin/users/{id}/disable', 200, { values: user });
+    await admin('POST /admin/users/{id}/enable', 200, { values: user });
+    const client = (await admin('POST /admin/clients', 201, {
+      body: { name: 'svc', grant_types: ['client_credentials'], api, scope: 'read' },
+    })) as { client_id: string; client_secret: string };
+    const ofClient = { id: client.client_id };
+    await admin('PUT /admin/clients/{id}/grants', 200, {
+      values: ofClient,
+      body: { api, scopes: ['read', 'write'], introspect: true },
+    });
+    await admin('POST /admin/gateways', 201, { body: { name: 'edge', apis: [api] } });
+    await admin('PUT /admin/gateways/{name}/apis', 200, { values: { name: 'edge' }, body: { apis: [api] } });
+    await admin('POST /admin/policies', 201, { body: { files: policyFiles() } });
+    const broken = { files: [{ name: 'broken.yaml', content: 'resource: [' }] };
+    await admin('POST /admin/policies', 400, { body: broken });
+    for (const path of ['clients', 'users', 'apis', 'keys', 'gateways', 'policies', 'audit/verify'])
+      await admin(`GET /admin/${path}`, 200);
+    await admin('GET /admin/audit', 200, { query: '?limit=5' });
+
+    const issued = await requestToken(tg.url, client, { scope: 'read', resource: api });
+    const { access_token } = (await expectDocumented('POST /token', issued, 200)) as { access_token: string };
+    const basic = Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64');
+    const introspection = await fetch(`${tg.url}/token/introspection`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: access_token }),
+    });
+    await expectDocumented('POST /token/introspection', introspection, 200);
+
+    // The admin client holds `decide` too.
+    const decideToken = await requestToken(tg.url, tg.admin, { scope: 'decide' });
+    const { access_token: caller } = (await decideToken.json()) as { access_token: string };
+    const decide = async (path: string, status: number, request: unknown) => {
+      const response = await fetch(`${tg.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${caller}`, 'content-type': 'application/json' },
+        body: JSON.stringify(request),
+      });
+      return expectDocumented(`POST ${path}`, response, status);
+    };
+    const subject = { id: 'u1', roles: ['accountant'], attrs: { tenant: 'acme' } };
+    const forged = { token: 'not-a-token' };
+    const invoice = { type: 'Invoice', id: 'inv_1', attrs: { tenant: 'acme', status: 'open' } };
+    await decide('/decide', 200, { subject, action: 'read', resource: invoice });
+    await decide('/decide', 200, { subject: forged, action: 'read', resource: invoice });
+    const checks = [
+      { action: 'read', resource: invoice },
+      { action: 'delete', resource: invoice },
+    ];
+    await decide('/decide', 200, { subject, checks });
+    await decide('/decide', 400, { subject, action: 'read' });
+    await decide('/decide/plan', 200, { subject, action: 'read', resource: { type: 'Invoice' } });
+    await decide('/decide/plan', 200, { subject: forged, action: 'read', resource: { type: 'Invoice' } });
+
+    await admin('DELETE /admin/clients/{id}/grants', 204, { values: ofClient, query: `?api=${api}` });
+    await admin('DELETE /admin/gateways/{name}', 204, { values: { name: 'edge' } });
+    await admin('DELETE /admin/users/{id}', 204, { values: user });
+    await admin('DELETE /admin/users/{id}', 404, { values: user });
+    await admin('DELETE /admin/clients/{id}', 204, { values: ofClient });
+    await admin('POST /admin/keys/rotate', 201);
   });
 
   it('is served at GET /openapi.yaml exactly as shipped', async () => {
