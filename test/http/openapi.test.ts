@@ -30,7 +30,7 @@ describe('the OpenAPI document', () => {
   let document: OpenApi;
   /** Every route the server answers, `METHOD /path`; `* /path` for any method. */
   const mounted = new Set<string>();
-  /** oidc-provider's CORS preflight routes (answered, not API operations; see below). */
+  /** Paths of oidc-provider's CORS preflight routes (answered, not API operations; see below). */
   const preflights = new Set<string>();
   const sources: Record<'koa' | 'oidc' | 'fast' | 'metrics', Set<string>> = {
     koa: new Set(),
@@ -38,6 +38,8 @@ describe('the OpenAPI document', () => {
     fast: new Set(),
     metrics: new Set(),
   };
+
+  const pathOf = (key: string) => key.slice(key.indexOf(' ') + 1);
 
   before(async () => {
     const watch = await watchMountedRoutes();
@@ -63,7 +65,7 @@ describe('the OpenAPI document', () => {
       // once, in its description, which endpoints answer them, instead of an OPTIONS operation
       // per endpoint that a client generator would turn into methods.
       if (route.method === 'options' && route.name.startsWith('cors.'))
-        preflights.add(routeKey('GET', route.path).slice('GET '.length));
+        preflights.add(pathOf(routeKey(route.method, route.path)));
       else sources.oidc.add(routeKey(route.method, route.path));
     }
     for (const route of fastPathRoutes()) sources.fast.add(routeKey(route.method, route.path));
@@ -87,8 +89,6 @@ describe('the OpenAPI document', () => {
     }
     return operations;
   }
-
-  const pathOf = (key: string) => key.slice(key.indexOf(' ') + 1);
 
   it('saw the routes of every part of the server', () => {
     // Were one source silently empty (a router library changed how it mounts), the comparisons
