@@ -194,8 +194,12 @@ describe('the OpenAPI document', () => {
       const response = await tg.admin$(method, `${path}${request.query ?? ''}`, request.body);
       return expectDocumented(key, response, status);
     };
-    for (const path of ['/healthz', '/readyz', '/.well-known/openid-configuration', '/jwks'])
-      await expectDocumented(`GET ${path}`, await fetch(`${tg.url}${path}`), 200);
+    const anyone = async (path: string, status = 200) =>
+      expectDocumented(`GET ${path}`, await fetch(`${tg.url}${path}`), status);
+    for (const path of ['/healthz', '/readyz', '/.well-known/openid-configuration', '/jwks', '/openapi.yaml'])
+      await anyone(path);
+    for (const path of ['/assets/tollgate.css', '/session/end/success']) await anyone(path);
+    await expectDocumented('GET /interaction/{uid}', await fetch(`${tg.url}/interaction/unknown`), 400);
 
     const api = 'https://invoices.example.test';
     await admin('POST /admin/apis', 201, { body: { audience: api, scopes: ['read', 'write'] } });
@@ -226,6 +230,15 @@ describe('the OpenAPI document', () => {
     for (const path of ['clients', 'users', 'apis', 'keys', 'gateways', 'policies', 'audit/verify'])
       await admin(`GET /admin/${path}`, 200);
     await admin('GET /admin/audit', 200, { query: '?limit=5' });
+    await admin('GET /admin/audit/export', 200, { query: '?type=admin.change' });
+    const checkpoint = {
+      seq: 1,
+      hash: '0'.repeat(64),
+      at: new Date().toISOString(),
+      kid: 'k',
+      mac: '0'.repeat(64),
+    };
+    await admin('POST /admin/audit/checkpoints', 200, { body: { checkpoints: [checkpoint] } });
 
     const issued = await requestToken(tg.url, client, { scope: 'read', resource: api });
     const { access_token } = (await expectDocumented('POST /token', issued, 200)) as { access_token: string };
@@ -236,6 +249,12 @@ describe('the OpenAPI document', () => {
       body: new URLSearchParams({ token: access_token }),
     });
     await expectDocumented('POST /token/introspection', introspection, 200);
+    const scraper = await requestToken(tg.url, tg.admin, { scope: 'metrics' });
+    const { access_token: metricsToken } = (await scraper.json()) as { access_token: string };
+    const metrics = await fetch(`${tg.url}/metrics`, {
+      headers: { authorization: `Bearer ${metricsToken}` },
+    });
+    await expectDocumented('GET /metrics', metrics, 200);
 
     // The admin client holds `decide` too.
     const decideToken = await requestToken(tg.url, tg.admin, { scope: 'decide' });
