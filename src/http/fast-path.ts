@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { contractFor, FORWARD_PREFIX, type ForwardAuth } from '../gateway/index.ts';
+import { contractFor, FORWARD_PREFIX, type ForwardAuth, type GatewayKind } from '../gateway/index.ts';
 import { type DecideStep, runChain } from './decide-chain.ts';
 import {
   errorResponse,
@@ -12,6 +12,24 @@ import {
 
 /** The decision endpoints answered here, whatever query string they carry. */
 const DECIDE_PATHS = new Set(['/decide', '/decide/plan']);
+
+/** Each gateway contract's path, as openapi.yaml spells it: Envoy appends the original path. */
+const FORWARD_PATHS: Readonly<Record<GatewayKind, string>> = {
+  nginx: `${FORWARD_PREFIX}nginx`,
+  traefik: `${FORWARD_PREFIX}traefik`,
+  envoy: `${FORWARD_PREFIX}envoy/{originalPath}`,
+};
+
+/**
+ * What the fast path answers before Koa, method (`*`: any, as gateways pass the original one
+ * through) and path, so the contract test can hold them to openapi.yaml beside the routers'.
+ */
+export function fastPathRoutes(): { method: string; path: string }[] {
+  return [
+    ...[...DECIDE_PATHS].map((path) => ({ method: 'POST', path })),
+    ...Object.values(FORWARD_PATHS).map((path) => ({ method: '*', path })),
+  ];
+}
 
 export interface FastPathDeps {
   /** The /decide and /decide/plan steps, shared with the Koa routes. */

@@ -1,6 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 
+/** The one route of the metrics port. */
+export const METRICS_SERVER_ROUTE = { method: 'GET', path: '/metrics' } as const;
+
 /**
  * GET /metrics on a port of its own (METRICS_PORT), unauthenticated: for a network only
  * Prometheus reaches. Anything else is 404. `produce` renders the exposition text.
@@ -11,7 +14,7 @@ export async function startMetricsServer(
   produce: () => Promise<{ contentType: string; body: string }>,
 ): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || req.url !== '/metrics') {
+    if (req.method !== METRICS_SERVER_ROUTE.method || req.url !== METRICS_SERVER_ROUTE.path) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(
         JSON.stringify({
           error: 'not_found',
