@@ -9,6 +9,7 @@ import { TollgateError } from '../common/index.ts';
 const ENDPOINTS = [
   // oidc-provider (its default routes; docs/architecture.md 3.1 and 3.2)
   '/auth',
+  '/request',
   '/token',
   '/token/introspection',
   '/token/revocation',

@@ -3,11 +3,17 @@ import { addressInRanges } from '../common/index.ts';
 
 /**
  * The oidc-provider routes where a client authenticates with its credentials (RFC 6749 §2.3,
- * RFC 7009, RFC 7662): the allow-list and the client-authentication guard apply there. Keyed on
+ * RFC 7009, RFC 7662, and pushed authorization requests, RFC 9126 §2.1, which oidc-provider
+ * serves at /request): the allow-list and the client-authentication guard apply there. Keyed on
  * the route oidc-provider resolved, never on the path: its router ignores case and one trailing
  * slash, so `/Token/` is the token endpoint too (issue 9).
  */
-export const CREDENTIAL_ROUTES: ReadonlySet<string> = new Set(['token', 'introspection', 'revocation']);
+export const CREDENTIAL_ROUTES: ReadonlySet<string> = new Set([
+  'token',
+  'introspection',
+  'revocation',
+  'pushed_authorization_request',
+]);
 
 /** What the guards read of oidc-provider's per-request context. */
 export interface RoutedContext {

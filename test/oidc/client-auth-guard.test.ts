@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClient } from '../helpers/fixtures.ts';
+import { createClient, createWebClient, WEB_REDIRECT } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
 
@@ -34,6 +34,30 @@ describe('guessing client secrets', () => {
     assert.ok(Number(right.headers.get('retry-after')) > 0);
     assert.equal(((await right.json()) as { error: string }).error, 'too_many_requests');
     assert.ok(tg.logs.some((line) => line.includes('client authentication failures over the limit')));
+  });
+
+  it('counts wrong secrets at the pushed authorization request endpoint too, and then refuses even the right one there and at /token', async () => {
+    const web = await createWebClient(tg, { name: 'par', api: 'urn:tollgate', scope: 'decide' });
+    const push = (secret: string) =>
+      fetch(`${tg.url}/request`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${web.client_id}:${secret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({
+          response_type: 'code',
+          scope: 'openid',
+          redirect_uri: WEB_REDIRECT,
+          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+          code_challenge_method: 'S256',
+        }),
+      });
+    for (let i = 0; i < 3; i++) assert.equal((await push(`guess-${i}`)).status, 401);
+    const right = await push(web.client_secret ?? '');
+    assert.equal(right.status, 429);
+    assert.ok(Number(right.headers.get('retry-after')) > 0);
+    assert.equal((await requestToken(tg.url, web, { scope: 'decide' })).status, 429);
   });
 
   it('refuses an address that fails too often across client ids', async () => {

@@ -66,6 +66,8 @@ describe('one spelling per endpoint', () => {
       '/token': 'grant_type=client_credentials&scope=decide',
       '/token/introspection': `token=${decideToken}`,
       '/token/revocation': `token=${decideToken}`,
+      // Pushed authorization requests (RFC 9126) authenticate the client too.
+      '/request': 'response_type=code&scope=openid',
     };
     for (const [endpoint, body] of Object.entries(bodies)) {
       for (const [name, path] of spellingsOf(endpoint)) {
