@@ -207,6 +207,8 @@ function isLogoUrl(value: string): boolean {
     url.protocol === 'https:' &&
     url.username === '' &&
     url.password === '' &&
+    url.search === '' &&
+    url.hash === '' &&
     url.href === value &&
     /^[A-Za-z0-9.-]+(:\d+)?$/.test(url.host) &&
     path.test(url.pathname)

@@ -225,8 +225,18 @@ export function interactionRoutes(deps: InteractionDeps, formParser: Middleware)
     if (interaction.prompt.name !== 'consent' || !interaction.session?.uid) {
       throw new TollgateError('invalid_request', 'this request has no signed-in account to switch');
     }
-    const session = await provider.Session.findByUid(interaction.session.uid);
-    await session?.destroy();
+    // The session of this browser's cookie, and only when it is the one this consent belongs to
+    // (a lookup by uid alone could not delete it: the raw session id is not stored).
+    const session = await provider.Session.get(ctx);
+    if (session.uid !== interaction.session.uid) {
+      throw new TollgateError(
+        'invalid_request',
+        'this browser is not signed in as the account to switch from',
+      );
+    }
+    await session.destroy();
+    // This consent page is spent too: Allow on it must not grant anything for the old account.
+    await interaction.destroy();
     const again = new URL('/auth', provider.issuer);
     for (const [name, value] of Object.entries(interaction.params)) {
       if (typeof value === 'string') again.searchParams.set(name, value);
