@@ -47,6 +47,7 @@ export function interactionRoutes(deps: InteractionDeps, formParser: Middleware)
   const apis = apiQueries(deps.db.db);
   const { pages } = deps;
   const router = new Router({ prefix: '/interaction/:uid', sensitive: true });
+  router.use(showErrorsAsPage(pages));
   const csrfFor = (uid: string) =>
     createHmac('sha256', deps.csrfSecret).update(`csrf:${uid}`).digest('base64url');
 
@@ -256,4 +257,22 @@ export function interactionRoutes(deps: InteractionDeps, formParser: Middleware)
   });
 
   return router;
+}
+
+/**
+ * A person in a browser (one that asks for HTML) sees the error page, not JSON, when a sign-in
+ * request has expired or a form is stale; other callers keep OAuth's JSON error from http/.
+ */
+function showErrorsAsPage(pages: Pages): Middleware {
+  return async function renderInteractionErrors(ctx, next) {
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof TollgateError) || !error.expose || ctx.accepts('json', 'html') !== 'html')
+        throw error;
+      ctx.status = error.status;
+      ctx.type = 'html';
+      ctx.body = pages.error({ error: error.code, description: error.message });
+    }
+  };
 }

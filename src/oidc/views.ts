@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Server-rendered pages. No script at all, one same-origin stylesheet, every dynamic value
  * escaped: the Content-Security-Policy set in http/ forbids anything else.
@@ -74,6 +76,9 @@ export interface Pages {
 }
 
 export function createPages(branding: Branding = DEFAULT_BRANDING): Pages {
+  const css = stylesheet(branding.accentColor);
+  // The stylesheet is cached for an hour: a new accent colour gets a new URL.
+  const cssVersion = createHash('sha256').update(css).digest('base64url').slice(0, 10);
   const brand = branding.logoUrl
     ? `<img class="logo" src="${escapeHtml(branding.logoUrl)}" alt="${escapeHtml(branding.productName)}">`
     : `<p class="brand">${escapeHtml(branding.productName)}</p>`;
@@ -85,7 +90,7 @@ export function createPages(branding: Branding = DEFAULT_BRANDING): Pages {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · ${escapeHtml(branding.productName)}</title>
-<link rel="stylesheet" href="/assets/tollgate.css">
+<link rel="stylesheet" href="/assets/tollgate.css?v=${cssVersion}">
 </head>
 <body>
 <main class="card">
@@ -178,7 +183,7 @@ ${form(view.uid, view.csrf, 'abort', '<button type="submit" class="secondary">De
       return page('Signed out', '<p>You are signed out.</p>');
     },
 
-    stylesheet: stylesheet(branding.accentColor),
+    stylesheet: css,
     imageSources: branding.logoUrl?.startsWith('https:') ? [branding.logoUrl] : [],
   };
 }

@@ -266,6 +266,7 @@ describe('login, consent, logout and error pages in Chromium', { skip: skipUnles
     const page = await newPage();
     await page.goto(authorizationUrl(clientId, { state: 'switch-state' }));
     await signIn(page, 'alice', 'alice-password-1');
+    const aliceConsent = page.url();
     await page.getByRole('button', { name: 'Not you?' }).click();
     await page.waitForLoadState();
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Sign in');
@@ -275,6 +276,10 @@ describe('login, consent, logout and error pages in Chromium', { skip: skipUnles
     const back = await redirectedToClient(page, () => page.getByRole('button', { name: 'Allow' }).click());
     assert.ok(back.searchParams.get('code'));
     assert.equal(back.searchParams.get('state'), 'switch-state', 'the same authorization request');
+    // Alice's consent page is spent: the browser is shown the error page.
+    await page.goto(aliceConsent);
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Something went wrong');
+    await shot(page, 'spent-consent');
   });
 
   it('signs out through the logout page, after which a new request asks to sign in again', async () => {

@@ -49,7 +49,12 @@ describe('page boundaries (switch account, ways back, branding)', () => {
   }
 
   it('serves the stylesheet in the accent colour and keeps the default CSP without a logo', async () => {
-    const css = await fetch(`${tg.url}/assets/tollgate.css`);
+    const { browser, uid } = await atLogin();
+    const page = await (await browser.request(`${tg.url}/interaction/${uid}`)).text();
+    const href = /<link rel="stylesheet" href="([^"]+)">/.exec(page)?.[1] ?? '';
+    assert.match(href, /^\/assets\/tollgate\.css\?v=[\w-]{10}$/, 'versioned: a new colour is a new URL');
+    const css = await fetch(`${tg.url}${href}`);
+    assert.equal(css.status, 200);
     assert.match(await css.text(), /button\{[^}]*background:#0a0/);
     assert.match(css.headers.get('content-security-policy') ?? '', /img-src 'self';/);
   });
@@ -117,6 +122,26 @@ describe('page boundaries (switch account, ways back, branding)', () => {
     again.searchParams.delete('prompt');
     const next = await browser.follow(again.toString(), tg.issuer);
     assert.match(await next.response.text(), /name="password"/);
+  });
+
+  it('shows a browser the error page, not JSON, for a spent or unknown sign-in request', async () => {
+    const { browser, uid, csrf } = await atConsent();
+    await browser.request(`${tg.url}/interaction/${uid}/switch`, { form: { csrf } });
+    const html = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+    for (const path of [`/interaction/${uid}`, '/interaction/unknown-request']) {
+      const response = await fetch(`${tg.url}${path}`, { headers: html });
+      assert.equal(response.status, 400);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
+      const page = await response.text();
+      assert.match(page, /<h1>Something went wrong<\/h1>/);
+      assert.match(page, /this sign-in request has expired or is unknown/);
+    }
+    const api = await fetch(`${tg.url}/interaction/unknown-request`);
+    assert.equal(
+      ((await api.json()) as { error: string }).error,
+      'invalid_request',
+      'JSON for other callers',
+    );
   });
 
   it('refuses a switch where nobody is signed in yet (the login page)', async () => {
