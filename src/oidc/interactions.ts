@@ -238,12 +238,13 @@ export function interactionRoutes(deps: InteractionDeps, formParser: Middleware)
     await session.destroy();
     // This consent page is spent too: Allow on it must not grant anything for the old account.
     await interaction.destroy();
-    const again = new URL('/auth', provider.issuer);
+    // The issuer has no trailing slash (config schema) and may carry a path.
+    const again = new URL(`${provider.issuer}/auth`);
     for (const [name, value] of Object.entries(interaction.params)) {
       if (typeof value === 'string') again.searchParams.set(name, value);
     }
     again.searchParams.set('prompt', 'login');
-    ctx.redirect(again.pathname + again.search);
+    ctx.redirect(again.toString());
   });
 
   router.post('/abort', formParser, async (ctx) => {
