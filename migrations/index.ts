@@ -8,6 +8,7 @@ import * as m0006 from './0006_payload_digests.ts';
 import * as m0007 from './0007_gateway_audiences.ts';
 import * as m0008 from './0008_user_status.ts';
 import * as m0009 from './0009_audit_key_ids.ts';
+import * as m0010 from './0010_api_scope_descriptions.ts';
 
 /** Every migration, registered explicitly and in order; names never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0007_gateway_audiences': m0007,
   '0008_user_status': m0008,
   '0009_audit_key_ids': m0009,
+  '0010_api_scope_descriptions': m0010,
 };

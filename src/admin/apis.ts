@@ -16,6 +16,8 @@ export interface ApiView {
   audience: string;
   name: string;
   scopes: string[];
+  /** Scope name -> description, for the consent page; scopes without one are absent. */
+  scope_descriptions: Record<string, string>;
   alg: string;
   ttl: number;
   builtin: boolean;
@@ -37,6 +39,7 @@ export function apiUseCases(db: DatabaseHandle, onChange: (audience: string) => 
         audience: input.audience,
         name,
         scopes: input.scopes,
+        scope_descriptions: input.scope_descriptions,
         signing_alg: input.alg,
         access_token_ttl: input.ttl,
       });
@@ -45,6 +48,7 @@ export function apiUseCases(db: DatabaseHandle, onChange: (audience: string) => 
         audience: input.audience,
         name,
         scopes: input.scopes,
+        scope_descriptions: input.scope_descriptions,
         alg: input.alg,
         ttl: input.ttl,
         builtin: false,
@@ -76,6 +80,7 @@ function apiView(row: ApiRow): ApiView {
     audience: row.audience,
     name: row.name,
     scopes: row.scopes,
+    scope_descriptions: row.scope_descriptions,
     alg: row.signing_alg,
     ttl: row.access_token_ttl,
     builtin: row.builtin,

@@ -82,6 +82,8 @@ export function clientUseCases(
         response_types: browser ? ['code'] : [],
         redirect_uris: input.redirect_uris,
         post_logout_redirect_uris: input.post_logout_redirect_uris,
+        ...(input.client_uri ? { client_uri: input.client_uri } : {}),
+        ...(input.initiate_login_uri ? { initiate_login_uri: input.initiate_login_uri } : {}),
         token_endpoint_auth_method: authMethod,
         // oidc-provider checks `scope` against its own (OIDC) scopes; API scopes are granted per
         // API from client_grants (see oidc/resource-grants.ts).

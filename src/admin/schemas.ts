@@ -6,6 +6,19 @@ const absoluteUrl = z.string().refine((v) => {
   return url !== null && url.hash === '' && !v.includes('#');
 }, 'must be an absolute URL without a fragment');
 
+/** An absolute URL of one of `schemes` and nothing else (never javascript: or data:), for links on our pages. */
+const webUrl = (...schemes: ('http' | 'https')[]) =>
+  z
+    .string()
+    .max(2000)
+    .refine(
+      (v) => {
+        const url = URL.parse(v);
+        return url !== null && schemes.some((s) => url.protocol === `${s}:`) && !v.includes('#');
+      },
+      `must be an absolute ${schemes.join(' or ')} URL without a fragment`,
+    );
+
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token (RFC 6749 §3.3)');
 const role = z
   .string()
@@ -32,6 +45,10 @@ export const createClientInput = z
       .min(1, 'needs at least one grant'),
     redirect_uris: z.array(absoluteUrl).default([]),
     post_logout_redirect_uris: z.array(absoluteUrl).default([]),
+    /** The application's home page: the error page links back to it. */
+    client_uri: webUrl('http', 'https').optional(),
+    /** OIDC Core §4: where a sign-in starts afresh; the error page prefers it to client_uri. */
+    initiate_login_uri: webUrl('https').optional(),
     public: z.boolean().default(false),
     /**
      * RFC 8252 §7.3: a native app's loopback IP redirect comes back on whatever port it could
@@ -106,11 +123,24 @@ export const createUserInput = z
   .strict();
 export type CreateUserInput = z.infer<typeof createUserInput>;
 
+/**
+ * What a scope lets a client do, in words, for the consent page: one line of printable text
+ * (no control, format or line-separator characters, which could disguise what is asked).
+ */
+const scopeDescription = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u, 'must be one line of printable text');
+
 export const createApiInput = z
   .object({
     audience: absoluteUrl,
     name: z.string().trim().min(1).max(200).optional(),
     scopes: z.array(scopeToken).min(1, 'needs at least one scope'),
+    /** Scope name -> description; each name must be one of `scopes`. */
+    scope_descriptions: z.record(z.string(), scopeDescription).default({}),
     alg: z.enum(['RS256', 'ES256']).default('RS256'),
     ttl: z
       .number()
@@ -119,7 +149,18 @@ export const createApiInput = z
       .max(3600, 'must be at most 3600 seconds')
       .default(300),
   })
-  .strict();
+  .strict()
+  .superRefine((input, ctx) => {
+    for (const scope of Object.keys(input.scope_descriptions)) {
+      if (!input.scopes.includes(scope)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['scope_descriptions', scope],
+          message: 'describes a scope that is not in scopes',
+        });
+      }
+    }
+  });
 export type CreateApiInput = z.infer<typeof createApiInput>;
 
 /**

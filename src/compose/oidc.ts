@@ -9,6 +9,7 @@ import {
   type clientAuthGuard,
   type createTokenRateLimit,
   OidcService,
+  type Pages,
   type RevocationList,
   type UserDirectory,
 } from '../oidc/index.ts';
@@ -29,6 +30,7 @@ export interface OidcParts {
   audit: AuditSink;
   clientGuard: ReturnType<typeof clientAuthGuard>;
   tokenLimit: ReturnType<typeof createTokenRateLimit>;
+  pages: Pages;
 }
 
 /** The token service; the guards stay across provider rebuilds (key rotation). */
@@ -49,5 +51,6 @@ export function createOidc(parts: OidcParts, config: Pick<Config, 'issuer'>, log
     },
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
     audit: parts.audit,
+    pages: parts.pages,
   });
 }

@@ -6,7 +6,7 @@ import type { Config } from '../config/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { createMetrics, watchResources } from '../http/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
-import type { OidcService } from '../oidc/index.ts';
+import { createPages, type OidcService } from '../oidc/index.ts';
 import { startAudit } from './audit.ts';
 import { createDecisions } from './decisions.ts';
 import { Lifecycle } from './lifecycle.ts';
@@ -88,8 +88,9 @@ async function compose(config: Config, options: StartOptions, logger: Logger, li
   const { audit, auditKeys } = await startAudit(db, kek, config, logger, metrics, lifecycle);
   const guards = createGuards(limiters, config, logger, metrics, audit);
   const { cookieSecret, csrfSecret } = deriveSecrets(kek);
+  const pages = createPages(config.ui);
   const oidc = createOidc(
-    { db, ring, cookieSecret, revocations, userDirectory, grants, audit, ...guards },
+    { db, ring, cookieSecret, revocations, userDirectory, grants, audit, pages, ...guards },
     config,
     logger,
   );
@@ -130,6 +131,7 @@ async function compose(config: Config, options: StartOptions, logger: Logger, li
     metricsOnMainPort: config.metricsPort === undefined,
     cookieSecret,
     csrfSecret,
+    pages,
     trustedProxies: config.trustedProxies,
     issuer: config.issuer,
   };

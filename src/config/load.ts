@@ -45,6 +45,8 @@ export interface Config {
   metricsPort: number | undefined;
   shutdownDrainMs: number;
   decisionLog: { enabled: boolean; allowSample: number };
+  /** Branding of the login, consent, logout and error pages. */
+  ui: { productName: string; logoUrl: string | undefined; accentColor: string };
 }
 
 /**
@@ -134,5 +136,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     decisionLog: { enabled: e.DECISION_LOG === 'on', allowSample: e.DECISION_LOG_ALLOW_SAMPLE },
     workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
+    ui: { productName: e.UI_PRODUCT_NAME, logoUrl: e.UI_LOGO_URL, accentColor: e.UI_ACCENT_COLOR },
   };
 }

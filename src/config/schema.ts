@@ -159,6 +159,31 @@ export const envSchema = z.object({
     .min(0, 'must be a number from 0 to 1')
     .max(1, 'must be a number from 0 to 1')
     .default(1),
+  /** The product name on every page (title, heading, logo text). */
+  UI_PRODUCT_NAME: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(60, 'must be at most 60 characters')
+    .regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u, 'must be printable text without control characters')
+    .default('Tollgate'),
+  /**
+   * A logo shown above every page: an https URL or a path on this origin (e.g. /brand/logo.svg,
+   * served by the proxy in front). The pages' Content-Security-Policy admits exactly this URL.
+   * Unset: no logo.
+   */
+  UI_LOGO_URL: z
+    .string()
+    .refine(
+      isLogoUrl,
+      'must be an https URL or a path starting with /, of letters, digits and - . _ ~ / % only',
+    )
+    .optional(),
+  /** The colour of buttons and links on every page, as #rgb or #rrggbb. */
+  UI_ACCENT_COLOR: z
+    .string()
+    .regex(/^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, 'must be a colour as #rgb or #rrggbb')
+    .default('#2457c5'),
   /** Worker processes sharing the port (node:cluster); `auto` = one per CPU. PostgreSQL only. */
   WORKERS: z
     .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], {
@@ -168,6 +193,27 @@ export const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/**
+ * A logo URL that can stand in a CSP source expression and an HTML attribute as it is: no
+ * query, fragment, credentials, quotes, spaces, `;` or `,` (which would end the directive).
+ */
+function isLogoUrl(value: string): boolean {
+  const path = /^\/(?!\/)[A-Za-z0-9._~/%-]*$/;
+  if (value.startsWith('/')) return path.test(value);
+  const url = URL.parse(value);
+  return (
+    url !== null &&
+    url.protocol === 'https:' &&
+    url.username === '' &&
+    url.password === '' &&
+    url.search === '' &&
+    url.hash === '' &&
+    url.href === value &&
+    /^[A-Za-z0-9.-]+(:\d+)?$/.test(url.host) &&
+    path.test(url.pathname)
+  );
+}
 
 /** Decodes a 32-byte key from hex, base64 or base64url; undefined when it is not one. */
 export function decodeKey(value: string): Buffer | undefined {

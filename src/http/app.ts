@@ -6,13 +6,7 @@ import type { Logger } from 'pino';
 import { BUILTIN_API } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
 import { createForwardAuth, type ForwardDeps } from '../gateway/index.ts';
-import {
-  cookieKeys,
-  type InteractionDeps,
-  interactionRoutes,
-  type OidcService,
-  STYLESHEET,
-} from '../oidc/index.ts';
+import { cookieKeys, type InteractionDeps, interactionRoutes, type OidcService } from '../oidc/index.ts';
 import { requireScope } from './admin-auth.ts';
 import { type AdminRouteDeps, adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
@@ -69,7 +63,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     if (!deps.accepting()) ctx.set('Connection', 'close');
     await next();
   });
-  app.use(securityHeaders);
+  app.use(securityHeaders(deps.pages.imageSources));
   app.use(renderErrors);
   app.use(refuseOtherSpellings);
 
@@ -91,7 +85,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
   ops.get('/assets/tollgate.css', (ctx) => {
     ctx.type = 'text/css';
     ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = STYLESHEET;
+    ctx.body = deps.pages.stylesheet;
   });
 
   const interactions = interactionRoutes(deps, parseBody(['form'], '16kb'));

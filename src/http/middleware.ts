@@ -126,10 +126,18 @@ const REFUSED_VALUE = {
   },
 } as const;
 
+/**
+ * The Content-Security-Policy of every answer. `imageSources`: exact URLs of images the pages
+ * load from elsewhere (a configured logo), validated so they cannot end the directive.
+ */
+export function contentSecurityPolicy(imageSources: readonly string[] = []): string {
+  const img = ["'self'", ...imageSources].join(' ');
+  return `default-src 'none'; script-src 'self'; style-src 'self'; img-src ${img}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
 /** Headers every response carries, HTML or not. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Security-Policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'Content-Security-Policy': contentSecurityPolicy(),
   'X-Frame-Options': 'DENY',
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
@@ -144,11 +152,14 @@ export const STRICT_TRANSPORT_SECURITY = 'max-age=31536000; includeSubDomains';
  * and nothing else inline. Our own pages carry no script at all. HSTS goes on answers to
  * requests that `markSecureRequests` found secure.
  */
-export async function securityHeaders(ctx: Context, next: Next) {
-  ctx.set(SECURITY_HEADERS);
-  if (ctx.secure) ctx.set('Strict-Transport-Security', STRICT_TRANSPORT_SECURITY);
-  await next();
-  if (ctx.response.is('html')) ctx.set('Cache-Control', 'no-store');
+export function securityHeaders(imageSources: readonly string[] = []) {
+  const headers = { ...SECURITY_HEADERS, 'Content-Security-Policy': contentSecurityPolicy(imageSources) };
+  return async function setSecurityHeaders(ctx: Context, next: Next) {
+    ctx.set(headers);
+    if (ctx.secure) ctx.set('Strict-Transport-Security', STRICT_TRANSPORT_SECURITY);
+    await next();
+    if (ctx.response.is('html')) ctx.set('Cache-Control', 'no-store');
+  };
 }
 
 /**

@@ -19,4 +19,10 @@ export {
 } from './subjects.ts';
 export { createTokenRateLimit } from './token-rate-limit.ts';
 export { type TokenSubject, UserDirectory } from './user-directory.ts';
-export { escapeHtml, STYLESHEET } from './views.ts';
+export {
+  type Branding,
+  createPages,
+  DEFAULT_BRANDING,
+  escapeHtml,
+  type Pages,
+} from './views.ts';

@@ -5,9 +5,9 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import type { AuditSink } from '../audit/index.ts';
 import { constantTimeEqual, TollgateError, verifyPassword } from '../common/index.ts';
-import { type DatabaseHandle, userQueries } from '../db/index.ts';
+import { apiQueries, type DatabaseHandle, userQueries } from '../db/index.ts';
 import type { LoginGuard } from './login-guard.ts';
-import { renderConsentPage, renderLoginPage } from './views.ts';
+import type { Pages, ScopeView } from './views.ts';
 
 export interface InteractionDeps {
   /** The current provider: it is rebuilt when the signing keys change, so read it per request. */
@@ -16,7 +16,15 @@ export interface InteractionDeps {
   csrfSecret: Buffer;
   loginGuard: LoginGuard;
   audit: AuditSink;
+  pages: Pages;
 }
+
+/** The OIDC scopes a login may ask for (resource-grants.ts), as the consent page words them. */
+const OIDC_SCOPE_DESCRIPTIONS: Record<string, string> = {
+  openid: 'Know who you are (your user id)',
+  profile: 'See your username and roles',
+  offline_access: 'Keep access while you are not using it',
+};
 
 type Form = Record<string, string | undefined>;
 
@@ -36,7 +44,10 @@ const loginForm = z.object({
 /** `formParser` parses urlencoded form bodies (size-limited) before the POST handlers. */
 export function interactionRoutes(deps: InteractionDeps, formParser: Middleware): Router {
   const users = userQueries(deps.db.db);
+  const apis = apiQueries(deps.db.db);
+  const { pages } = deps;
   const router = new Router({ prefix: '/interaction/:uid', sensitive: true });
+  router.use(showErrorsAsPage(pages));
   const csrfFor = (uid: string) =>
     createHmac('sha256', deps.csrfSecret).update(`csrf:${uid}`).digest('base64url');
 
@@ -67,6 +78,17 @@ export function interactionRoutes(deps: InteractionDeps, formParser: Middleware)
     return client?.clientName ?? String(clientId);
   }
 
+  /** The API's name and its scopes' descriptions as registered (`api create --scope name=text`). */
+  async function describeApi(audience: string, scopes: string[]) {
+    const api = await apis.findByAudience(audience);
+    const described = api?.scope_descriptions ?? {};
+    return {
+      name: api?.name ?? audience,
+      audience,
+      scopes: scopes.map((name): ScopeView => ({ name, description: described[name] })),
+    };
+  }
+
   router.get('/', async (ctx) => {
     const interaction = await details(ctx);
     const base = {
@@ -75,17 +97,27 @@ export function interactionRoutes(deps: InteractionDeps, formParser: Middleware)
       clientName: await clientName(interaction.params.client_id),
     };
     if (interaction.prompt.name === 'login') {
-      ctx.body = renderLoginPage(base);
+      ctx.body = pages.login(base);
       return;
     }
     const d = interaction.prompt.details as {
       missingOIDCScope?: string[];
       missingResourceScopes?: Record<string, string[]>;
     };
-    ctx.body = renderConsentPage({
+    const accountId = interaction.session?.accountId;
+    const account = accountId ? await users.find(accountId) : undefined;
+    ctx.body = pages.consent({
       ...base,
-      scopes: d.missingOIDCScope ?? [],
-      apis: Object.entries(d.missingResourceScopes ?? {}).map(([audience, scopes]) => ({ audience, scopes })),
+      account: account?.username ?? String(accountId),
+      scopes: (d.missingOIDCScope ?? []).map((name) => ({
+        name,
+        description: OIDC_SCOPE_DESCRIPTIONS[name],
+      })),
+      apis: await Promise.all(
+        Object.entries(d.missingResourceScopes ?? {}).map(([audience, scopes]) =>
+          describeApi(audience, scopes),
+        ),
+      ),
     });
   });
 
@@ -103,7 +135,7 @@ export function interactionRoutes(deps: InteractionDeps, formParser: Middleware)
     const password = form.data.password;
     const page = async (status: number, error: string) => {
       ctx.status = status;
-      ctx.body = renderLoginPage({
+      ctx.body = pages.login({
         uid: interaction.uid,
         csrf: csrfFor(interaction.uid),
         clientName: await clientName(interaction.params.client_id),
@@ -183,6 +215,38 @@ export function interactionRoutes(deps: InteractionDeps, formParser: Middleware)
     ctx.respond = false;
   });
 
+  /**
+   * "Not you?" on the consent page: ends the signed-in session and starts the same authorization
+   * request again, so its login page comes next (prompt=login, whatever a cookie still says).
+   */
+  router.post('/switch', formParser, async (ctx) => {
+    const provider = deps.oidc.provider;
+    const interaction = await details(ctx);
+    checkCsrf(ctx, interaction.uid);
+    if (interaction.prompt.name !== 'consent' || !interaction.session?.uid) {
+      throw new TollgateError('invalid_request', 'this request has no signed-in account to switch');
+    }
+    // The session of this browser's cookie, and only when it is the one this consent belongs to
+    // (a lookup by uid alone could not delete it: the raw session id is not stored).
+    const session = await provider.Session.get(ctx);
+    if (session.uid !== interaction.session.uid) {
+      throw new TollgateError(
+        'invalid_request',
+        'this browser is not signed in as the account to switch from',
+      );
+    }
+    await session.destroy();
+    // This consent page is spent too: Allow on it must not grant anything for the old account.
+    await interaction.destroy();
+    // The issuer has no trailing slash (config schema) and may carry a path.
+    const again = new URL(`${provider.issuer}/auth`);
+    for (const [name, value] of Object.entries(interaction.params)) {
+      if (typeof value === 'string') again.searchParams.set(name, value);
+    }
+    again.searchParams.set('prompt', 'login');
+    ctx.redirect(again.toString());
+  });
+
   router.post('/abort', formParser, async (ctx) => {
     const interaction = await details(ctx);
     checkCsrf(ctx, interaction.uid);
@@ -194,4 +258,22 @@ export function interactionRoutes(deps: InteractionDeps, formParser: Middleware)
   });
 
   return router;
+}
+
+/**
+ * A person in a browser (one that asks for HTML) sees the error page, not JSON, when a sign-in
+ * request has expired or a form is stale; other callers keep OAuth's JSON error from http/.
+ */
+function showErrorsAsPage(pages: Pages): Middleware {
+  return async function renderInteractionErrors(ctx, next) {
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof TollgateError) || !error.expose || ctx.accepts('json', 'html') !== 'html')
+        throw error;
+      ctx.status = error.status;
+      ctx.type = 'html';
+      ctx.body = pages.error({ error: error.code, description: error.message });
+    }
+  };
 }

@@ -16,7 +16,7 @@ import { OIDC_SCOPES, resourceGrants } from './resource-grants.ts';
 import { audiencesOf, handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
 import { answerOutagesWith503 } from './unavailable.ts';
 import type { UserDirectory } from './user-directory.ts';
-import { renderErrorPage, renderLogoutPage, renderLogoutSuccessPage } from './views.ts';
+import { isWebUrl, type Pages } from './views.ts';
 
 export interface ProviderDeps {
   issuer: string;
@@ -35,6 +35,7 @@ export interface ProviderDeps {
   /** Called with the client id whenever a request uses a client (token rate limit). */
   onClientUse?: (clientId: string) => Promise<void>;
   audit: AuditSink;
+  pages: Pages;
 }
 
 /** Access token TTL when an API does not say (the README's "How tokens work": 300 s). */
@@ -109,10 +110,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
-          ctx.body = renderLogoutPage(form);
+          ctx.body = deps.pages.logout(form);
         },
         postLogoutSuccessSource: async (ctx) => {
-          ctx.body = renderLogoutSuccessPage();
+          ctx.body = deps.pages.logoutSuccess();
         },
       },
       resourceIndicators: {
@@ -148,7 +149,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     renderError: async (ctx, out) => {
       ctx.type = 'html';
-      ctx.body = renderErrorPage(out.error, out.error_description);
+      ctx.body = deps.pages.error({
+        error: out.error,
+        description: out.error_description,
+        back: wayBack(ctx.oidc?.client),
+      });
     },
   };
 
@@ -165,11 +170,26 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
 
   answerOutagesWith503(provider);
-  answerRefusedValuesWith400(provider);
+  answerRefusedValuesWith400(provider, deps.pages);
   for (const guard of deps.guards) provider.use(guard);
   provider.use(handleStructuredTokens(deps.verifier, deps.audit, deps.users, deps.grants));
   auditProviderEvents(provider, deps.audit);
   return provider;
+}
+
+/**
+ * Where the error page sends the user back to, when the request named a known client: its
+ * `initiate_login_uri` (OIDC Core §4, to start a sign-in afresh), else its `client_uri`.
+ */
+function wayBack(
+  client: { clientName?: string; clientId: string; metadata(): Record<string, unknown> } | undefined,
+): { href: string; label: string } | undefined {
+  if (!client) return undefined;
+  const { initiate_login_uri: initiate, client_uri: home } = client.metadata();
+  const name = client.clientName ?? client.clientId;
+  if (isWebUrl(initiate)) return { href: initiate, label: `Sign in again at ${name}` };
+  if (isWebUrl(home)) return { href: home, label: `Back to ${name}` };
+  return undefined;
 }
 
 /**

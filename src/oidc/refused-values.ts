@@ -1,7 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { isRefusedValue } from '../db/index.ts';
-import { renderErrorPage } from './views.ts';
+import type { Pages } from './views.ts';
 
 const DESCRIPTION = 'a value in the request cannot be stored or looked up (e.g. it contains NUL)';
 
@@ -13,7 +13,7 @@ const DESCRIPTION = 'a value in the request cannot be stored or looked up (e.g. 
  * it cannot know. Same mechanism as answerOutagesWith503 (the `server_error` event comes
  * before the answer reaches this outermost middleware).
  */
-export function answerRefusedValuesWith400(provider: Provider): void {
+export function answerRefusedValuesWith400(provider: Provider, pages: Pages): void {
   const refused = new WeakSet<object>();
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: unknown) => {
     if (isRefusedValue(error)) refused.add(ctx);
@@ -24,7 +24,7 @@ export function answerRefusedValuesWith400(provider: Provider): void {
     ctx.status = 400;
     ctx.body =
       typeof ctx.body === 'string'
-        ? renderErrorPage('invalid_request', DESCRIPTION)
+        ? pages.error({ error: 'invalid_request', description: DESCRIPTION })
         : { error: 'invalid_request', error_description: DESCRIPTION };
   });
 }

@@ -16,6 +16,7 @@ import {
 import { buildProvider } from './provider.ts';
 import type { RevocationList } from './revocation-list.ts';
 import type { UserDirectory } from './user-directory.ts';
+import type { Pages } from './views.ts';
 
 export interface OidcServiceDeps {
   issuer: string;
@@ -32,6 +33,8 @@ export interface OidcServiceDeps {
   onClientUse?: (clientId: string) => Promise<void>;
   onProviderEvent?: (event: string, detail: Record<string, unknown>) => void;
   audit: AuditSink;
+  /** The branded pages: logout and error pages come from the provider. */
+  pages: Pages;
 }
 
 /**

@@ -24,6 +24,7 @@ describe('API use cases', () => {
       audience: 'https://books.example.test',
       name: 'https://books.example.test',
       scopes: ['read', 'write'],
+      scope_descriptions: {},
       alg: 'RS256',
       ttl: 300,
       builtin: false,
@@ -48,6 +49,20 @@ describe('API use cases', () => {
     assert.deepEqual([listed?.name, listed?.alg, listed?.ttl], ['Ledger', 'ES256', 3600]);
   });
 
+  it('stores what each scope lets a client do, as given, for the consent page', async () => {
+    const descriptions = { 'statements:read': 'Read your statements <b>& "totals"</b> — all of them' };
+    const created = await apis.create(
+      parsed(createApiInput, {
+        audience: 'https://statements.example.test',
+        scopes: ['statements:read', 'statements:export'],
+        scope_descriptions: { 'statements:read': `  ${descriptions['statements:read']} ` },
+      }),
+    );
+    assert.deepEqual(created.scope_descriptions, descriptions, 'trimmed, otherwise as given');
+    const listed = (await apis.list()).find((a) => a.audience === 'https://statements.example.test');
+    assert.deepEqual(listed?.scope_descriptions, descriptions);
+  });
+
   it('refuses a second API with the same audience, naming the field, and stores nothing', async () => {
     const before = await apis.list();
     await rejectsWith(
@@ -69,6 +84,7 @@ describe('API use cases', () => {
         audience: 'urn:tollgate',
         name: 'Tollgate',
         scopes: ['admin', 'decide', 'metrics'],
+        scope_descriptions: {},
         alg: 'ES256',
         ttl: 300,
         builtin: true,
@@ -100,6 +116,36 @@ describe('API use cases', () => {
         'fractional lifetime',
         { audience: 'https://a.example.test', scopes: ['r'], ttl: 1.5 },
         /^ttl: must be whole seconds$/,
+      ],
+      [
+        'a description of a scope the API does not have',
+        { audience: 'https://a.example.test', scopes: ['r'], scope_descriptions: { w: 'Write' } },
+        /^scope_descriptions\.w: describes a scope that is not in scopes$/,
+      ],
+      [
+        'a description with a line break',
+        { audience: 'https://a.example.test', scopes: ['r'], scope_descriptions: { r: 'Read\nAllow all' } },
+        /^scope_descriptions\.r: must be one line of printable text$/,
+      ],
+      [
+        'a description with a bidirectional override',
+        { audience: 'https://a.example.test', scopes: ['r'], scope_descriptions: { r: 'Read \u202Eetirw' } },
+        /^scope_descriptions\.r: must be one line of printable text$/,
+      ],
+      [
+        'an empty description',
+        { audience: 'https://a.example.test', scopes: ['r'], scope_descriptions: { r: '  ' } },
+        /^scope_descriptions\.r: must not be empty/,
+      ],
+      [
+        'a description too long',
+        { audience: 'https://a.example.test', scopes: ['r'], scope_descriptions: { r: 'x'.repeat(201) } },
+        /^scope_descriptions\.r: must be at most 200 characters$/,
+      ],
+      [
+        'a description that is not text',
+        { audience: 'https://a.example.test', scopes: ['r'], scope_descriptions: { r: ['Read'] } },
+        /^scope_descriptions\.r: /,
       ],
       [
         'unknown field',

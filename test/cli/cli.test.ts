@@ -55,6 +55,7 @@ describe('tollgate CLI against a running instance', () => {
       audience: 'https://ledger.example',
       name: 'Ledger',
       scopes: ['ledger:read'],
+      scope_descriptions: {},
       alg: 'RS256',
       ttl: 600,
       builtin: false,
@@ -62,6 +63,41 @@ describe('tollgate CLI against a running instance', () => {
     const table = await cli(['api', 'list']);
     assert.match(table.stdout, /^AUDIENCE\s+NAME\s+SCOPES/m);
     assert.match(table.stdout, /https:\/\/ledger\.example\s+Ledger\s+ledger:read\s+RS256\s+600/);
+  });
+
+  it('stores scope descriptions given as --scope name=description, beside plain scope names', async () => {
+    const created = await json([
+      'api',
+      'create',
+      '--audience',
+      'https://statements.example',
+      '--scope',
+      'statements:read=Read your statements',
+      '--scope',
+      'statements:export statements:close',
+      '--scope',
+      'statements:share=Share them = with anyone',
+    ]);
+    assert.deepEqual(created.scopes, [
+      'statements:read',
+      'statements:export',
+      'statements:close',
+      'statements:share',
+    ]);
+    assert.deepEqual(created.scope_descriptions, {
+      'statements:read': 'Read your statements',
+      'statements:share': 'Share them = with anyone',
+    });
+    const refused = await cli([
+      'api',
+      'create',
+      '--audience',
+      'https://statements2.example',
+      '--scope',
+      'statements:read=Read\u0007',
+    ]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /scope_descriptions\.statements:read: must be one line of printable text/);
   });
 
   it('prints a confidential client secret that obtains a client-credentials token for its API', async () => {

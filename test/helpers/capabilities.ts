@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { CHROMIUM } from './chromium.ts';
 import { CLUSTER_TOOLS } from './cluster.ts';
 import { ENGINE } from './database.ts';
 import { nginxBinary } from './nginx.ts';
@@ -8,13 +10,14 @@ import { nginxBinary } from './nginx.ts';
  * that would be skipped only for want of required ones fails instead, so CI cannot lose
  * coverage to a skip nobody reads.
  */
-export type Capability = 'postgres' | 'redis' | 'nginx' | 'cluster';
+export type Capability = 'postgres' | 'redis' | 'nginx' | 'cluster' | 'chromium';
 
 const HOW: Record<Capability, string> = {
   postgres: 'set TOLLGATE_TEST_DATABASE_URL to a PostgreSQL server',
   redis: 'set TOLLGATE_TEST_REDIS_URL',
   nginx: 'install nginx',
   cluster: "install PostgreSQL's cluster tools (pg_createcluster)",
+  chromium: `install chromium (${CHROMIUM})`,
 };
 
 let nginx: boolean | undefined;
@@ -24,6 +27,7 @@ const present: Record<Capability, () => boolean> = {
   // Looked for only by tests that need it: it starts a process.
   nginx: () => (nginx ??= nginxBinary() !== undefined),
   cluster: () => CLUSTER_TOOLS,
+  chromium: () => existsSync(CHROMIUM),
 };
 
 function requiredCapabilities(): Set<Capability> {

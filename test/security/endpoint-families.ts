@@ -129,7 +129,7 @@ export function endpointFamilies(fx: Fixtures): Record<string, fc.Arbitrary<Fuzz
         'interaction',
         ['POST'],
         fc
-          .tuple(segment(fx.interaction.uid), fc.constantFrom('login', 'confirm', 'abort'))
+          .tuple(segment(fx.interaction.uid), fc.constantFrom('login', 'confirm', 'abort', 'switch'))
           .map(([s, a]) => `/interaction/${s}/${a}`),
         noQuery,
         fc.constant(0).chain(() => mutatedHeaders([['cookie', fx.interaction.cookie]])),

@@ -1,30 +1,61 @@
 import type { ApiView } from '../../admin/index.ts';
-import { optionalString, requiredString } from '../args.ts';
+import { optionalString, requiredString, stringList } from '../args.ts';
 import type { Command } from '../command.ts';
 import { usageError } from '../errors.ts';
 import { listCell, table } from '../output.ts';
+
+/**
+ * `--scope` values: `"read write"` names scopes; `"invoices:read=Read your invoices"` is one
+ * scope with its description (everything after the first `=`, spaces included), shown on the
+ * consent page. Repeat `--scope` for several described scopes.
+ */
+export function parseScopes(values: string[]): { scopes: string[]; descriptions: Record<string, string> } {
+  const scopes: string[] = [];
+  const descriptions: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq === -1) {
+      scopes.push(...value.split(/\s+/).filter(Boolean));
+      continue;
+    }
+    const name = value.slice(0, eq).trim();
+    scopes.push(name);
+    descriptions[name] = value.slice(eq + 1).trim();
+  }
+  return { scopes, descriptions };
+}
 
 const createApi: Command = {
   path: ['api', 'create'],
   options: {
     audience: { type: 'string' },
-    scope: { type: 'string' },
+    scope: { type: 'string', multiple: true },
     alg: { type: 'string' },
     ttl: { type: 'string' },
     name: { type: 'string' },
   },
-  synopsis: '--audience URI --scope "a b" [--alg RS256|ES256] [--ttl SECONDS] [--name N]',
+  synopsis:
+    '--audience URI --scope "a b" [--scope "c=Description"]… [--alg RS256|ES256] [--ttl SECONDS] [--name N]',
   summary: 'register an API (resource server): the audience of its tokens and the scopes it knows',
-  details: ['--ttl              access token lifetime in seconds (server default 300, at most 3600)'],
+  details: [
+    '--scope            scope names ("read write"), or one scope with what it lets a client do,',
+    '                   shown on the consent page ("invoices:read=Read your invoices"); repeatable',
+    '--ttl              access token lifetime in seconds (server default 300, at most 3600)',
+  ],
   async run({ values }, ctx) {
     const command = 'api create';
     const ttl = optionalString(values, 'ttl');
     // Only the shape is checked here; the range is the server's to judge (and to name).
     if (ttl !== undefined && !/^\d+$/.test(ttl))
       throw usageError('--ttl must be a whole number of seconds', command);
+    const audience = requiredString(values, 'audience', command);
+    const given = stringList(values, 'scope');
+    if (given.length === 0) throw usageError('--scope is required', command);
+    const { scopes, descriptions } = parseScopes(given);
     const body = {
-      audience: requiredString(values, 'audience', command),
-      scopes: requiredString(values, 'scope', command).split(/\s+/).filter(Boolean),
+      audience,
+      scopes,
+      ...(Object.keys(descriptions).length > 0 ? { scope_descriptions: descriptions } : {}),
       alg: optionalString(values, 'alg'),
       ttl: ttl === undefined ? undefined : Number(ttl),
       name: optionalString(values, 'name'),

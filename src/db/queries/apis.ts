@@ -3,7 +3,10 @@ import { json } from '../json.ts';
 import type { ApisTable, Database } from '../schema/index.ts';
 
 export type ApiRow = Selectable<ApisTable>;
-export type NewApi = Omit<ApiRow, 'created_at' | 'builtin'> & { builtin?: boolean };
+export type NewApi = Omit<ApiRow, 'created_at' | 'builtin' | 'scope_descriptions'> & {
+  builtin?: boolean;
+  scope_descriptions?: Record<string, string>;
+};
 
 export function apiQueries(db: Kysely<Database>) {
   return {
@@ -17,13 +20,23 @@ export function apiQueries(db: Kysely<Database>) {
     async insert(api: NewApi): Promise<void> {
       await db
         .insertInto('apis')
-        .values({ ...api, scopes: json(api.scopes), builtin: api.builtin ?? false })
+        .values({
+          ...api,
+          scopes: json(api.scopes),
+          scope_descriptions: json(api.scope_descriptions ?? {}),
+          builtin: api.builtin ?? false,
+        })
         .execute();
     },
     async upsertBuiltin(api: NewApi): Promise<void> {
       await db
         .insertInto('apis')
-        .values({ ...api, scopes: json(api.scopes), builtin: true })
+        .values({
+          ...api,
+          scopes: json(api.scopes),
+          scope_descriptions: json(api.scope_descriptions ?? {}),
+          builtin: true,
+        })
         .onConflict((oc) => oc.column('audience').doUpdateSet({ scopes: json(api.scopes) }))
         .execute();
     },

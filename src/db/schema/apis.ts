@@ -6,6 +6,8 @@ export interface ApisTable {
   audience: string;
   name: string;
   scopes: ColumnType<string[], string, string>;
+  /** Scope name -> what it lets a client do, shown on the consent page (issue 12). */
+  scope_descriptions: ColumnType<Record<string, string>, string | undefined, string>;
   signing_alg: 'RS256' | 'ES256';
   access_token_ttl: number;
   builtin: Generated<boolean>;
