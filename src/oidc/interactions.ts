@@ -244,6 +244,8 @@ export function interactionRoutes(deps: InteractionDeps, formParser: Middleware)
       if (typeof value === 'string') again.searchParams.set(name, value);
     }
     again.searchParams.set('prompt', 'login');
+    // See Other: the browser follows a form's POST with a GET, as after every other step.
+    ctx.status = 303;
     ctx.redirect(again.toString());
   });
 

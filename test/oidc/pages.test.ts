@@ -107,7 +107,7 @@ describe('page boundaries (switch account, ways back, branding)', () => {
   it('switching ends the session and restarts the same request with prompt=login', async () => {
     const { browser, uid, csrf } = await atConsent();
     const response = await browser.request(`${tg.url}/interaction/${uid}/switch`, { form: { csrf } });
-    assert.equal(response.status, 302);
+    assert.equal(response.status, 303);
     const again = new URL(response.headers.get('location') ?? '', tg.issuer);
     assert.equal(again.origin, new URL(tg.issuer).origin, 'never off to another origin');
     assert.equal(again.pathname, '/auth');
