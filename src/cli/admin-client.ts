@@ -1,7 +1,7 @@
-import { BUILTIN_API } from '../admin/index.ts';
-import { formatProblem, type PolicyProblem } from '../pdp/index.ts';
+import type { PolicyProblem } from '../pdp/index.ts';
 import { failure } from './errors.ts';
 import type { AdminTarget } from './target.ts';
+import { TOLLGATE_AUDIENCE } from './wire.ts';
 
 const TIMEOUT_MS = 30_000;
 
@@ -38,7 +38,7 @@ export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
     body: new URLSearchParams({
       grant_type: 'client_credentials',
       scope: 'admin',
-      resource: BUILTIN_API.audience,
+      resource: TOLLGATE_AUDIENCE,
     }),
   });
   const token = (await readJson(tokenResponse)) as { access_token?: unknown };
@@ -62,10 +62,11 @@ export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
       if (response.status === 204) return undefined;
       const parsed = await readJson(response);
       if (!response.ok) {
+        const details = await detailLines(parsed);
         throw failure(
-          [`${method} /admin${path} failed: ${describeError(response, parsed)}`, ...detailLines(parsed)].join(
-            '\n',
-          ),
+          [`${method} /admin${path} failed: ${describeError(response, parsed)}`, ...details].join('\n'),
+          // A rejected policy push is a verdict (its problems, its failing cases): JSON for --json.
+          details.length > 0 ? parsed : undefined,
         );
       }
       return parsed;
@@ -118,11 +119,13 @@ function describeError(response: Response, body: unknown): string {
 }
 
 /** Lines for the problems and failing tests a rejected policy push carries. */
-function detailLines(body: unknown): string[] {
+async function detailLines(body: unknown): Promise<string[]> {
   const { problems, failures } = (body ?? {}) as { problems?: unknown; failures?: unknown };
   const lines: string[] = [];
-  for (const p of Array.isArray(problems) ? problems : []) {
-    lines.push(`  ${formatProblem(p as PolicyProblem)}`);
+  if (Array.isArray(problems) && problems.length > 0) {
+    // Loaded only here: the policy compiler is heavy, and only a rejected push needs it.
+    const { formatProblem } = await import('../pdp/index.ts');
+    for (const p of problems) lines.push(`  ${formatProblem(p as PolicyProblem)}`);
   }
   for (const f of Array.isArray(failures) ? failures : []) {
     const { file, name, expected, actual } = f as {

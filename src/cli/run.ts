@@ -23,9 +23,11 @@ export interface CliIo {
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   // Which command's usage to show when a later step (e.g. checking --url) finds a usage error.
   let command: readonly string[] = [];
+  let json = false;
   try {
     const invocation = parseCommandLine(argv, COMMANDS);
     command = invocation.words;
+    json = invocation.json;
     if (invocation.help || !invocation.spec) {
       io.stdout.write(usage(COMMANDS, invocation.words));
       return 0;
@@ -49,6 +51,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       );
       return 1;
     }
+    if (json && error.result !== undefined) createOutput(true, io.stdout).result(error.result, () => '');
     io.stderr.write(`tollgate: ${printable(error.message)}\n`);
     if (error.kind === 'usage') io.stderr.write(shortUsage(COMMANDS, error.command?.split(' ') ?? command));
     return error.exitCode;
