@@ -81,14 +81,11 @@ describe('tollgate policy', () => {
     assert.ok(result.passed > 0);
     assert.equal(result.failures.length, 1);
     assert.match(result.failures[0]?.file ?? '', /invoice\.test\.yaml$/);
-    assert.deepEqual(
-      [result.failures[0]?.expected.allow, result.failures[0]?.actual.allow],
-      [false, true],
-    );
+    assert.deepEqual([result.failures[0]?.expected.allow, result.failures[0]?.actual.allow], [false, true]);
     assert.match(run.stderr, /^tollgate: .*\n(.*\n)*\d+ passed, 1 failed\n$/);
   });
 
-  it('prints an invalid set\'s problems as JSON with --json, exit 1', async () => {
+  it("prints an invalid set's problems as JSON with --json, exit 1", async () => {
     const dir = variant('invalid-json', (d) =>
       writeFileSync(
         join(d, 'invoice.yaml'),
@@ -98,7 +95,10 @@ describe('tollgate policy', () => {
     for (const command of ['validate', 'test']) {
       const run = await runTollgate(['policy', command, '--dir', dir, '--json'], {});
       assert.equal(run.code, 1, command);
-      const result = JSON.parse(run.stdout) as { valid: boolean; problems: { file: string; field?: string }[] };
+      const result = JSON.parse(run.stdout) as {
+        valid: boolean;
+        problems: { file: string; field?: string }[];
+      };
       assert.equal(result.valid, false);
       assert.ok(result.problems.some((p) => p.file === 'invoice.yaml' && p.field === 'rules.0.roles'));
       assert.match(run.stderr, /^tollgate: 1 problem\(s\) in /);
