@@ -1,5 +1,6 @@
 import type { PolicyProblem } from '../pdp/index.ts';
 import { failure } from './errors.ts';
+import { type HttpAnswer, type HttpRequest, httpRequest } from './http.ts';
 import type { AdminTarget } from './target.ts';
 import { TOLLGATE_AUDIENCE } from './wire.ts';
 
@@ -39,7 +40,7 @@ export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
       grant_type: 'client_credentials',
       scope: 'admin',
       resource: TOLLGATE_AUDIENCE,
-    }),
+    }).toString(),
   });
   const token = (await readJson(tokenResponse)) as { access_token?: unknown };
   if (!tokenResponse.ok || typeof token.access_token !== 'string') {
@@ -78,7 +79,7 @@ export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
         { method: 'GET', headers: { authorization: `Bearer ${accessToken}` } },
         false,
       );
-      if (!response.ok || !response.body) {
+      if (!response.ok) {
         const parsed = await readJson(response);
         throw failure(`GET /admin${path} failed: ${describeError(response, parsed)}`);
       }
@@ -90,9 +91,9 @@ export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
   };
 }
 
-async function send(url: string, init: RequestInit, timeout = true): Promise<Response> {
+async function send(url: string, init: HttpRequest, timeout = true): Promise<HttpAnswer> {
   try {
-    return await fetch(url, timeout ? { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) } : init);
+    return await httpRequest(url, timeout ? { ...init, timeoutMs: TIMEOUT_MS } : init);
   } catch (error) {
     throw failure(
       `cannot reach ${displayUrl(url)}: ${networkReason(error)}; is Tollgate running there? (choose another with --url)`,
@@ -100,7 +101,7 @@ async function send(url: string, init: RequestInit, timeout = true): Promise<Res
   }
 }
 
-async function readJson(response: Response): Promise<unknown> {
+async function readJson(response: HttpAnswer): Promise<unknown> {
   const text = await response.text();
   try {
     return JSON.parse(text) as unknown;
@@ -111,7 +112,7 @@ async function readJson(response: Response): Promise<unknown> {
 }
 
 /** `error: error_description (HTTP 400)` from an RFC 6749 §5.2 body, or the bare status. */
-function describeError(response: Response, body: unknown): string {
+function describeError(response: HttpAnswer, body: unknown): string {
   const { error, error_description: description } = (body ?? {}) as Record<string, unknown>;
   const status = `HTTP ${response.status}`;
   if (typeof error !== 'string') return `${status} ${response.statusText}`.trim();
@@ -142,10 +143,11 @@ async function detailLines(body: unknown): Promise<string[]> {
 }
 
 function networkReason(error: unknown): string {
-  if (error instanceof Error && error.name === 'TimeoutError')
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
     return `no answer within ${TIMEOUT_MS / 1000} s`;
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+  const { code } = error as { code?: unknown };
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The URL without query or userinfo, so nothing sensitive reaches the terminal. */
