@@ -88,7 +88,10 @@ const query: Command = {
       // SEQ.INDEX is a decision in a packed row. Pages hold whole rows, so its whole row is shown
       // again rather than the decisions beside it being skipped.
       const row = Number(match[1]);
-      params.set(name, String(match[2] === undefined ? row : name === 'after' ? Math.max(0, row - 1) : row + 1));
+      params.set(
+        name,
+        String(match[2] === undefined ? row : name === 'after' ? Math.max(0, row - 1) : row + 1),
+      );
     }
     params.set('order', params.has('after') ? 'asc' : 'desc');
     const result = (await (await ctx.admin()).request('GET', `/audit?${params}`)) as AuditPage;
