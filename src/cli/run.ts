@@ -12,7 +12,7 @@ export interface CliIo {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
   /** A function, so that commands that never read stdin never open it. */
-  stdin(): NodeJS.ReadableStream & { isTTY?: boolean };
+  stdin(): NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
   env: NodeJS.ProcessEnv;
 }
 
@@ -41,6 +41,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return admin;
       },
       stdin: io.stdin,
+      stderr: io.stderr,
     };
     await invocation.spec.run(invocation, ctx);
     return 0;
