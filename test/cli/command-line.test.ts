@@ -105,6 +105,36 @@ describe('bin/tollgate.js on a Node without TypeScript', () => {
     assert.match(wrong.stderr, /^tollgate: unknown command "frobnicate"/);
   });
 
+  it('passes a signal on to the re-run CLI and dies of it too', async () => {
+    // user create --password-stdin waits for stdin to end: it is still running when the signal comes.
+    const child = spawn(
+      process.execPath,
+      [
+        '--no-experimental-strip-types',
+        'bin/tollgate.js',
+        'user',
+        'create',
+        '--username',
+        'x',
+        '--password-stdin',
+      ],
+      { cwd: root, env: { PATH: '/usr/bin:/bin' } },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const closed = new Promise<NodeJS.Signals | null>((done) =>
+      child.on('close', (_code, signal) => done(signal)),
+    );
+    await new Promise((done) => setTimeout(done, 2000));
+    child.kill('SIGTERM');
+    const timeout = new Promise<string>((done) => setTimeout(() => done('still running'), 10_000).unref());
+    const outcome = await Promise.race([closed, timeout]);
+    child.stdin.end();
+    assert.equal(outcome, 'SIGTERM');
+    // Left behind, the re-run CLI would go on to find stdin closed and say so; signalled, it says nothing.
+    assert.equal(stderr, '');
+  });
+
   const systemNode = '/usr/bin/node';
   it("runs with the system's Node 20", {
     skip: existsSync(systemNode) ? false : `needs a system Node at ${systemNode}`,
