@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { ConfigError, restrictNewFileModes } from './common/index.ts';
-import { startTollgate } from './compose/index.ts';
+import { createLogger, startTollgate } from './compose/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { DataDirLockedError, SchemaBehindError } from './db/index.ts';
 import { clusterMetrics, startMetricsServer, superviseWorkers } from './http/index.ts';
@@ -25,13 +25,22 @@ async function serve(): Promise<void> {
       await startMetricsServer(config.metricsPort, undefined, clusterMetrics());
     return;
   }
-  const tollgate = await startTollgate(config);
+  const logger = createLogger(config);
+  const tollgate = await startTollgate(config, { logger });
   // Tells a supervising primary that this worker started (see superviseWorkers).
   process.send?.('ready');
-  const shutdown = () => {
+  const shutdown = (signal: NodeJS.Signals) => {
+    const started = performance.now();
+    logger.info({ signal }, 'shutting down: draining connections, then flushing the audit log');
     tollgate.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => {
+        logger.info({ signal, ms: Math.round(performance.now() - started) }, 'stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ signal, err: error }, 'stopped with errors');
+        process.exit(1);
+      },
     );
   };
   process.once('SIGTERM', shutdown);

@@ -21,7 +21,14 @@ export {
   signCheckpoint,
 } from './checkpoints.ts';
 export { startAuditEvidence } from './evidence.ts';
-export { type AuditRecord, exportAudit, queryAudit, toRecords, verifyAuditChain } from './reader.ts';
+export {
+  type AuditPage,
+  type AuditRecord,
+  exportAudit,
+  queryAudit,
+  toRecords,
+  verifyAuditChain,
+} from './reader.ts';
 export { type AuditWriter, startAuditLog } from './start.ts';
 export { ThreadedAuditLog } from './threaded-audit-log.ts';
 export type { AuditEvent, AuditEventType, AuditSink } from './types.ts';

@@ -20,7 +20,7 @@ export interface AuditRecord {
   index?: number;
 }
 
-type Filter = Omit<AuditFilter, 'limit' | 'after' | 'subjectInData'>;
+type Filter = Omit<AuditFilter, 'limit' | 'after' | 'before' | 'order' | 'subjectInData'>;
 
 const PAGE = 1000;
 
@@ -116,27 +116,41 @@ export async function verifyAuditChain(
   return problem ? { ...verdict, ok: false, first_bad: { seq: expectHead.seq, problem } } : verdict;
 }
 
+/** One page of `queryAudit`, and the seq to pass on to continue in the same direction. */
+export interface AuditPage {
+  events: AuditRecord[];
+  /** In chain order: pass as `after` for the next page; null at the end (or newest first). */
+  nextAfter: number | null;
+  /** Newest first: pass as `before` for the next (older) page; null at the end (or in chain order). */
+  nextBefore: number | null;
+}
+
 /**
- * One page of events after `filter.after` (a seq), at most `filter.limit` of them, and the seq to
- * continue after (null at the end). A page holds whole rows: it stops before a packed row whose
- * decisions would not fit, unless that row comes first, when it is returned whole.
+ * One page of events between `filter.after` and `filter.before` (seqs, both exclusive), at most
+ * `filter.limit` of them, in chain order or newest first. A page holds whole rows: it stops
+ * before a packed row whose decisions would not fit, unless that row comes first, when it is
+ * returned whole. Newest first, a packed row's decisions come last first too.
  */
-export async function queryAudit(
-  db: DatabaseHandle,
-  filter: AuditFilter,
-): Promise<{ events: AuditRecord[]; nextAfter: number | null }> {
-  const rows = await auditEventQueries(db.db).query({ ...rowFilter(filter), limit: filter.limit });
+export async function queryAudit(db: DatabaseHandle, filter: AuditFilter): Promise<AuditPage> {
+  const newestFirst = filter.order === 'desc';
+  const rows = await auditEventQueries(db.db).query({ ...rowFilter(filter), ...paging(filter) });
   const events: AuditRecord[] = [];
   let lastSeq: number | undefined;
+  let more = rows.length === filter.limit;
   for (const row of rows) {
     const records = toRecords(row, filter);
-    if (events.length > 0 && events.length + records.length > filter.limit)
-      return { events, nextAfter: lastSeq ?? null };
-    events.push(...records);
+    if (events.length > 0 && events.length + records.length > filter.limit) {
+      more = true;
+      break;
+    }
+    events.push(...(newestFirst ? records.reverse() : records));
     lastSeq = row.seq;
   }
-  return { events, nextAfter: rows.length === filter.limit ? (lastSeq ?? null) : null };
+  const cursor = more ? (lastSeq ?? null) : null;
+  return { events, nextAfter: newestFirst ? null : cursor, nextBefore: newestFirst ? cursor : null };
 }
+
+const paging = ({ after, before, order, limit }: AuditFilter) => ({ after, before, order, limit });
 
 /** Every matching event in chain order, a page at a time (for JSON-lines exports). */
 export async function* exportAudit(db: DatabaseHandle, filter: Filter): AsyncGenerator<AuditRecord> {

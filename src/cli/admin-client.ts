@@ -1,7 +1,8 @@
-import { BUILTIN_API } from '../admin/index.ts';
-import { formatProblem, type PolicyProblem } from '../pdp/index.ts';
+import type { PolicyProblem } from '../pdp/index.ts';
 import { failure } from './errors.ts';
+import { type HttpAnswer, type HttpRequest, httpRequest } from './http.ts';
 import type { AdminTarget } from './target.ts';
+import { TOLLGATE_AUDIENCE } from './wire.ts';
 
 const TIMEOUT_MS = 30_000;
 
@@ -38,8 +39,8 @@ export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
     body: new URLSearchParams({
       grant_type: 'client_credentials',
       scope: 'admin',
-      resource: BUILTIN_API.audience,
-    }),
+      resource: TOLLGATE_AUDIENCE,
+    }).toString(),
   });
   const token = (await readJson(tokenResponse)) as { access_token?: unknown };
   if (!tokenResponse.ok || typeof token.access_token !== 'string') {
@@ -62,10 +63,11 @@ export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
       if (response.status === 204) return undefined;
       const parsed = await readJson(response);
       if (!response.ok) {
+        const details = await detailLines(parsed);
         throw failure(
-          [`${method} /admin${path} failed: ${describeError(response, parsed)}`, ...detailLines(parsed)].join(
-            '\n',
-          ),
+          [`${method} /admin${path} failed: ${describeError(response, parsed)}`, ...details].join('\n'),
+          // A rejected policy push is a verdict (its problems, its failing cases): JSON for --json.
+          details.length > 0 ? parsed : undefined,
         );
       }
       return parsed;
@@ -77,7 +79,7 @@ export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
         { method: 'GET', headers: { authorization: `Bearer ${accessToken}` } },
         false,
       );
-      if (!response.ok || !response.body) {
+      if (!response.ok) {
         const parsed = await readJson(response);
         throw failure(`GET /admin${path} failed: ${describeError(response, parsed)}`);
       }
@@ -89,9 +91,9 @@ export async function connectAdmin(target: AdminTarget): Promise<AdminApi> {
   };
 }
 
-async function send(url: string, init: RequestInit, timeout = true): Promise<Response> {
+async function send(url: string, init: HttpRequest, timeout = true): Promise<HttpAnswer> {
   try {
-    return await fetch(url, timeout ? { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) } : init);
+    return await httpRequest(url, timeout ? { ...init, timeoutMs: TIMEOUT_MS } : init);
   } catch (error) {
     throw failure(
       `cannot reach ${displayUrl(url)}: ${networkReason(error)}; is Tollgate running there? (choose another with --url)`,
@@ -99,7 +101,7 @@ async function send(url: string, init: RequestInit, timeout = true): Promise<Res
   }
 }
 
-async function readJson(response: Response): Promise<unknown> {
+async function readJson(response: HttpAnswer): Promise<unknown> {
   const text = await response.text();
   try {
     return JSON.parse(text) as unknown;
@@ -110,7 +112,7 @@ async function readJson(response: Response): Promise<unknown> {
 }
 
 /** `error: error_description (HTTP 400)` from an RFC 6749 §5.2 body, or the bare status. */
-function describeError(response: Response, body: unknown): string {
+function describeError(response: HttpAnswer, body: unknown): string {
   const { error, error_description: description } = (body ?? {}) as Record<string, unknown>;
   const status = `HTTP ${response.status}`;
   if (typeof error !== 'string') return `${status} ${response.statusText}`.trim();
@@ -118,11 +120,13 @@ function describeError(response: Response, body: unknown): string {
 }
 
 /** Lines for the problems and failing tests a rejected policy push carries. */
-function detailLines(body: unknown): string[] {
+async function detailLines(body: unknown): Promise<string[]> {
   const { problems, failures } = (body ?? {}) as { problems?: unknown; failures?: unknown };
   const lines: string[] = [];
-  for (const p of Array.isArray(problems) ? problems : []) {
-    lines.push(`  ${formatProblem(p as PolicyProblem)}`);
+  if (Array.isArray(problems) && problems.length > 0) {
+    // Loaded only here: the policy compiler is heavy, and only a rejected push needs it.
+    const { formatProblem } = await import('../pdp/index.ts');
+    for (const p of problems) lines.push(`  ${formatProblem(p as PolicyProblem)}`);
   }
   for (const f of Array.isArray(failures) ? failures : []) {
     const { file, name, expected, actual } = f as {
@@ -139,10 +143,11 @@ function detailLines(body: unknown): string[] {
 }
 
 function networkReason(error: unknown): string {
-  if (error instanceof Error && error.name === 'TimeoutError')
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
     return `no answer within ${TIMEOUT_MS / 1000} s`;
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+  const { code } = error as { code?: unknown };
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The URL without query or userinfo, so nothing sensitive reaches the terminal. */

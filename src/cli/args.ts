@@ -1,5 +1,6 @@
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { usageError } from './errors.ts';
+import { closest } from './suggest.ts';
 
 /** Options every command accepts, before or after the command words. */
 export const GLOBAL_OPTIONS = {
@@ -52,8 +53,9 @@ export function parseCommandLine<S extends CommandSpec>(argv: string[], specs: r
     const token = argv[i++] ?? '';
     if (token.startsWith('-')) {
       if (!/^(--url(=.*)?|--json|--help|-h)$/.test(token)) {
+        const option = token.split('=')[0] ?? token;
         throw usageError(
-          `unknown option ${token.split('=')[0]}${words.length ? ` for "${words.join(' ')}"` : ''}`,
+          `unknown option ${option}${words.length ? ` for "${words.join(' ')}"` : ''}${didYouMean(option, optionNames(GLOBAL_OPTIONS))}`,
         );
       }
       before.push(token);
@@ -63,7 +65,14 @@ export function parseCommandLine<S extends CommandSpec>(argv: string[], specs: r
     words.push(token);
     spec = specs.find((s) => s.path.length === words.length && startsWith(s.path, words));
     if (!spec && !specs.some((s) => startsWith(s.path, words))) {
-      throw usageError(`unknown command "${words.join(' ')}"`);
+      const known = new Set(
+        specs
+          .filter((s) => startsWith(s.path, words.slice(0, -1)))
+          .map((s) => s.path[words.length - 1] ?? ''),
+      );
+      const guess = closest(token, known);
+      const hint = guess === undefined ? '' : `; did you mean "${[...words.slice(0, -1), guess].join(' ')}"?`;
+      throw usageError(`unknown command "${words.join(' ')}"${hint}`);
     }
   }
   const options = { ...GLOBAL_OPTIONS, ...spec?.options };
@@ -76,7 +85,7 @@ export function parseCommandLine<S extends CommandSpec>(argv: string[], specs: r
       allowPositionals: true,
     });
   } catch (error) {
-    throw usageError(describeParseError(error), spec && name(spec));
+    throw usageError(describeParseError(error, optionNames(options)), spec && name(spec));
   }
   const { values, positionals } = parsed;
   const invocation: Invocation<S> = {
@@ -98,17 +107,51 @@ export function parseCommandLine<S extends CommandSpec>(argv: string[], specs: r
   if (positionals.length > expected.length) {
     throw usageError(`unexpected argument "${positionals[expected.length]}"`, name(spec));
   }
-  const missing = expected[positionals.length];
-  if (missing) throw usageError(`missing ${missing}`, name(spec));
+  // Everything missing in one message, so that one more try is enough.
+  const missing = [
+    ...expected.slice(positionals.length),
+    ...requiredOptions(spec.synopsis)
+      .filter((option) => values[option] === undefined)
+      .map((option) => `--${option}`),
+  ];
+  if (missing.length > 0) {
+    throw usageError(`${listed(missing)} ${missing.length === 1 ? 'is' : 'are'} required`, name(spec));
+  }
   return invocation;
 }
 
+/**
+ * The options a synopsis shows outside brackets: `--name N [--public]` requires `--name`. The
+ * synopsis is what `--help` prints, so what it says is required is what is checked.
+ */
+export function requiredOptions(synopsis: string): string[] {
+  let depth = 0;
+  let outside = '';
+  for (const char of synopsis) {
+    if (char === '[') depth += 1;
+    else if (char === ']') depth = Math.max(0, depth - 1);
+    else if (depth === 0) outside += char;
+  }
+  return [...outside.matchAll(/(?:^|\s)--([a-z][a-z0-9-]*)/g)].map((match) => match[1] as string);
+}
+
+const listed = (items: string[]) =>
+  items.length === 1 ? (items[0] as string) : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+
+const optionNames = (options: ParseArgsOptionsConfig) => Object.keys(options).map((option) => `--${option}`);
+
+function didYouMean(typed: string, known: string[]): string {
+  const guess = closest(typed, known);
+  return guess === undefined ? '' : `; did you mean ${guess}?`;
+}
+
 // node:util's messages explain `--` escaping at length; a single short line reads better here.
-function describeParseError(error: unknown): string {
+function describeParseError(error: unknown, known: string[]): string {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code;
   const option = /'(-[^' ]+)/.exec(message)?.[1];
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return `unknown option ${option}`;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option)
+    return `unknown option ${option}${didYouMean(option, known)}`;
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
     return message.includes('argument missing') ? `${option} needs a value` : `${option} takes no value`;
   }

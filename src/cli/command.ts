@@ -8,7 +8,9 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
   /** Connects on first use, so usage errors and `migrate` need no server. */
   admin(): Promise<AdminApi>;
-  stdin(): NodeJS.ReadableStream & { isTTY?: boolean };
+  stdin(): NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
+  /** For prompts and progress: stdout holds only the result. */
+  stderr: { write(text: string): unknown };
 }
 
 /** One `tollgate …` command: its command line and what it does. */

@@ -12,7 +12,7 @@ export interface CliIo {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
   /** A function, so that commands that never read stdin never open it. */
-  stdin(): NodeJS.ReadableStream & { isTTY?: boolean };
+  stdin(): NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
   env: NodeJS.ProcessEnv;
 }
 
@@ -23,9 +23,11 @@ export interface CliIo {
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   // Which command's usage to show when a later step (e.g. checking --url) finds a usage error.
   let command: readonly string[] = [];
+  let json = false;
   try {
     const invocation = parseCommandLine(argv, COMMANDS);
     command = invocation.words;
+    json = invocation.json;
     if (invocation.help || !invocation.spec) {
       io.stdout.write(usage(COMMANDS, invocation.words));
       return 0;
@@ -39,6 +41,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return admin;
       },
       stdin: io.stdin,
+      stderr: io.stderr,
     };
     await invocation.spec.run(invocation, ctx);
     return 0;
@@ -49,6 +52,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       );
       return 1;
     }
+    if (json && error.result !== undefined) createOutput(true, io.stdout).result(error.result, () => '');
     io.stderr.write(`tollgate: ${printable(error.message)}\n`);
     if (error.kind === 'usage') io.stderr.write(shortUsage(COMMANDS, error.command?.split(' ') ?? command));
     return error.exitCode;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ADMIN_CREDENTIALS_FILE } from '../admin/index.ts';
 import { failure, usageError } from './errors.ts';
+import { ADMIN_CREDENTIALS_FILE } from './wire.ts';
 
 export const DEFAULT_URL = 'http://localhost:3000';
 

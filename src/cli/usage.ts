@@ -3,7 +3,7 @@ import { DEFAULT_URL } from './target.ts';
 
 const GLOBAL_HELP = [
   'Global options:',
-  `  --url URL    Tollgate's base URL (default: "url" in $DATA_DIR/admin.json, else $TOLLGATE_URL, else ${DEFAULT_URL})`,
+  `  --url URL    Tollgate's base URL (default: $TOLLGATE_URL, else "url" in $DATA_DIR/admin.json, else ${DEFAULT_URL})`,
   '  --json       print exactly the JSON result on stdout',
   '  -h, --help   show help (also after a command: tollgate client create --help)',
   '',

@@ -39,6 +39,12 @@ export async function startAudit(
     },
     { logger, metrics: auditMetrics(metrics), onTampering: () => metrics.auditTampering.inc() },
   );
-  lifecycle.started(evidence, 'audit evidence', () => evidence.close());
+  lifecycle.started(evidence, 'audit evidence', async () => {
+    const before = evidence.writer.lastWritten?.seq ?? 0;
+    await evidence.close();
+    const head = evidence.writer.lastWritten?.seq ?? 0;
+    // Rows this instance appended while closing (others' may interleave on a shared database).
+    logger.info({ rows: head - before, head_seq: head || null }, 'audit log flushed');
+  });
   return { audit: meteredAudit(evidence.writer, metrics), auditKeys };
 }

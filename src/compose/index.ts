@@ -1,4 +1,4 @@
 export { Lifecycle } from './lifecycle.ts';
-export { REDACT_PATHS } from './logger.ts';
+export { createLogger, REDACT_PATHS } from './logger.ts';
 export { type StartOptions, startTollgate, type Tollgate } from './start.ts';
 export { createUseCases, type UseCases } from './use-cases.ts';

@@ -60,7 +60,13 @@ export async function serveHttp(
   });
   return lifecycle.started(http, 'http server', async () => {
     accepting = false;
+    const open = http.connections();
     await http.drain();
+    const left = http.connections();
     await http.close();
+    deps.logger.info(
+      { connections: open, drained: open - left, closed_after_drain: left },
+      'http server stopped: connections drained',
+    );
   });
 }

@@ -39,10 +39,13 @@ export async function openStorage(
     );
   const kek = resolveKeyEncryptionKey(config.keyEncryptionKey, config.dataDir);
   if (kek.developmentKeyPath) {
-    logger.warn(
-      { path: kek.developmentKeyPath },
-      '!!! KEY_ENCRYPTION_KEY is not set: signing keys are encrypted with a DEVELOPMENT key stored next to the data. Set KEY_ENCRYPTION_KEY (openssl rand -base64 32) before any real use. !!!',
-    );
+    const warning =
+      'KEY_ENCRYPTION_KEY is not set: signing keys are encrypted with a DEVELOPMENT key stored next to the data. Set KEY_ENCRYPTION_KEY (openssl rand -base64 32) before any real use.';
+    logger.warn({ path: kek.developmentKeyPath }, `!!! ${warning} !!!`);
+    // A person at a terminal reads this, not a log line among others (whose JSON may be going
+    // to a file or a collector): the warning, on lines of its own, where they look.
+    if (process.stderr.isTTY)
+      process.stderr.write(`\n  WARNING: ${warning}\n  (${kek.developmentKeyPath})\n\n`);
   }
 
   const db = given ?? (await openOwnDatabase(config, lifecycle));

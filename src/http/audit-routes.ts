@@ -55,13 +55,23 @@ const checkpointsBody = z.strictObject({
     .max(CHECKPOINT_BATCH),
 });
 
+/** A row's seq as a cursor: decimal digits only, so `0x10`, `1e3` or ` 5` are not other spellings of one. */
+const seq = z
+  .string()
+  .regex(/^\d{1,15}$/, 'must be a seq: a whole number, e.g. 4711')
+  .transform(Number);
+
 const pageQuery = filterQuery.extend({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  after: z.coerce.number().int().min(0).optional(),
+  after: seq.optional(),
+  before: seq.optional(),
+  order: z
+    .enum(['asc', 'desc'], { error: 'must be asc (chain order) or desc (newest first)' })
+    .default('asc'),
 });
 
 /**
- * `/admin/audit` (query, paged by seq), `/admin/audit/verify` (walk the keyed chain, optionally
+ * `/admin/audit` (query, paged by seq either way: `after` in chain order, `before` newest first), `/admin/audit/verify` (walk the keyed chain, optionally
  * against a head recorded elsewhere), `/admin/audit/checkpoints` (check logged checkpoints
  * against the table) and `/admin/audit/export` (JSON lines, for shipping to ELK or Loki).
  * Mounted inside the admin router (scope admin). Only the service holds the audit keys, so
@@ -70,8 +80,8 @@ const pageQuery = filterQuery.extend({
 export function addAuditRoutes(router: Router, db: DatabaseHandle, keys: AuditKeys): void {
   router.get('/audit', async (ctx) => {
     const query = parseInput(pageQuery, ctx.query);
-    const { events, nextAfter } = await queryAudit(db, query);
-    ctx.body = { events, next_after: nextAfter };
+    const { events, nextAfter, nextBefore } = await queryAudit(db, query);
+    ctx.body = { events, next_after: nextAfter, next_before: nextBefore };
   });
   router.get('/audit/verify', async (ctx) => {
     const { expect_head } = parseInput(verifyQuery, ctx.query);

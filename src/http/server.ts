@@ -58,6 +58,8 @@ export interface Listening {
    * the listener closes; closing it at once would reset sockets a client is just reusing.
    */
   drain(): Promise<void>;
+  /** Connections open now (for the shutdown log). */
+  connections(): number;
   /** Stops accepting and lets in-flight requests finish; stragglers are cut off after a grace period. */
   close(): Promise<void>;
 }
@@ -81,6 +83,7 @@ export async function listen(
   return {
     server,
     url: `http://${options.host ?? 'localhost'}:${port}`,
+    connections: () => connections.size,
     async drain() {
       const until = Date.now() + options.drainMs;
       while (connections.size > 0 && Date.now() < until) await new Promise((done) => setTimeout(done, 25));

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditSink } from '../audit/index.ts';
 import { type DatabaseHandle, oidcPayloadQueries, revokedTokenQueries, userQueries } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
@@ -79,8 +80,10 @@ export class OidcService {
     });
     const emit = this.#deps.onProviderEvent;
     if (emit) {
-      provider.on('server_error', (_ctx, error) => emit('server_error', { err: error }));
-      provider.on('grant.error', (_ctx, error) => emit('grant.error', { err: error.message }));
+      provider.on('server_error', (ctx, error) => emit('server_error', { ...whoAsked(ctx), err: error }));
+      provider.on('grant.error', (ctx, error) =>
+        emit('grant.error', { ...whoAsked(ctx), err: error.message }),
+      );
     }
     this.#provider = provider;
     this.#mounted = mount(provider) as Middleware;
@@ -101,4 +104,18 @@ export async function purgeExpired(
   // The user change log only bridges missed notifications; an hour is far beyond any poll.
   await userQueries(db.db).purgeChanges(new Date((now ?? new Date()).getTime() - 3600_000));
   return { payloads, revoked };
+}
+
+/**
+ * The request and client an oidc-provider event belongs to, so its log line can be matched with
+ * the request's own line (reqId) and with the client's complaint (client_id, authenticated or
+ * as the request named it).
+ */
+function whoAsked(ctx: KoaContextWithOIDC): { reqId?: unknown; client_id?: unknown } {
+  const reqId = (ctx.state as { requestId?: unknown } | undefined)?.requestId;
+  const clientId = ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id;
+  return {
+    ...(reqId === undefined ? {} : { reqId }),
+    ...(clientId === undefined ? {} : { client_id: clientId }),
+  };
 }

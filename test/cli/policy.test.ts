@@ -65,6 +65,57 @@ describe('tollgate policy', () => {
     assert.match(run.stderr, /\d+ passed, 1 failed/);
   });
 
+  it('prints failing cases as JSON on stdout with --json, the message on stderr, exit 1', async () => {
+    const dir = variant('failing-json', (d) => {
+      const path = join(d, 'invoice.test.yaml');
+      writeFileSync(path, readFileSync(path, 'utf8').replace('expect: allow', 'expect: deny'));
+    });
+    const run = await runTollgate(['policy', 'test', '--dir', dir, '--json'], {});
+    assert.equal(run.code, 1);
+    const result = JSON.parse(run.stdout) as {
+      passed: number;
+      failed: number;
+      failures: { file: string; name: string; expected: { allow: boolean }; actual: { allow: boolean } }[];
+    };
+    assert.equal(result.failed, 1);
+    assert.ok(result.passed > 0);
+    assert.equal(result.failures.length, 1);
+    assert.match(result.failures[0]?.file ?? '', /invoice\.test\.yaml$/);
+    assert.deepEqual([result.failures[0]?.expected.allow, result.failures[0]?.actual.allow], [false, true]);
+    assert.match(run.stderr, /^tollgate: .*\n(.*\n)*\d+ passed, 1 failed\n$/);
+  });
+
+  it("prints an invalid set's problems as JSON with --json, exit 1", async () => {
+    const dir = variant('invalid-json', (d) =>
+      writeFileSync(
+        join(d, 'invoice.yaml'),
+        'resource: Invoice\nrules:\n  - id: broken\n    roles: []\n    actions: [read]\n    effect: allow\n',
+      ),
+    );
+    for (const command of ['validate', 'test']) {
+      const run = await runTollgate(['policy', command, '--dir', dir, '--json'], {});
+      assert.equal(run.code, 1, command);
+      const result = JSON.parse(run.stdout) as {
+        valid: boolean;
+        problems: { file: string; field?: string }[];
+      };
+      assert.equal(result.valid, false);
+      assert.ok(result.problems.some((p) => p.file === 'invoice.yaml' && p.field === 'rules.0.roles'));
+      assert.match(run.stderr, /^tollgate: 1 problem\(s\) in /);
+    }
+  });
+
+  it('keeps errors that leave no result plain text on stderr with --json', async () => {
+    const missing = await runTollgate(['policy', 'test', '--dir', join(work, 'absent'), '--json'], {});
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stdout, '');
+    assert.match(missing.stderr, /^tollgate: /);
+    const usage = await runTollgate(['policy', 'test', '--dri', SHIPPED, '--json'], {});
+    assert.equal(usage.code, 2);
+    assert.equal(usage.stdout, '');
+    assert.match(usage.stderr, /^tollgate: unknown option --dri; did you mean --dir\?/);
+  });
+
   it('pushes a valid set as a new version, lists it as current, and refuses a failing one', async () => {
     const env = { DATA_DIR: tg.dataDir };
     const pushed = await runTollgate(['policy', 'push', '--dir', SHIPPED, '--json'], env);
@@ -81,6 +132,9 @@ describe('tollgate policy', () => {
     });
     const refused = await runTollgate(['policy', 'push', '--dir', failing], env);
     assert.equal(refused.code, 1);
+    const refusedJson = await runTollgate(['policy', 'push', '--dir', failing, '--json'], env);
+    assert.equal(refusedJson.code, 1);
+    assert.equal(JSON.parse(refusedJson.stdout).failed, 1);
     const after = JSON.parse((await runTollgate(['policy', 'list', '--json'], env)).stdout) as {
       versions: { version: number }[];
     };

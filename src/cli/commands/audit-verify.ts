@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { AuditCheckpoint, ChainVerdict, CheckpointResult } from '../../audit/index.ts';
-import { CHECKPOINT_FIELD } from '../../audit/index.ts';
 import type { AdminApi } from '../admin-client.ts';
 import { optionalString } from '../args.ts';
 import type { Command } from '../command.ts';
 import { failure, usageError } from '../errors.ts';
+import { CHECKPOINT_FIELD } from '../wire.ts';
 
 /** What the server checks per request (its CHECKPOINT_BATCH). */
 const BATCH = 200;
@@ -145,8 +145,6 @@ export const verifyCommand: Command = {
       ctx.out.result(result, () => lines);
       return;
     }
-    // Machine-readable with --json as well; either way the exit code is 1.
-    if (ctx.out.json) ctx.out.result(result, () => '');
     const problems: string[] = [];
     if (verdict.first_bad)
       problems.push(
@@ -161,6 +159,7 @@ export const verifyCommand: Command = {
       if (checkpoints.failed > checkpoints.problems.length)
         problems.push(`  … and ${checkpoints.failed - checkpoints.problems.length} more`);
     }
-    throw failure([...lines, ...problems].join('\n'));
+    // The verdict is printed with --json as on success; either way the exit code is 1.
+    throw failure([...lines, ...problems].join('\n'), result);
   },
 };

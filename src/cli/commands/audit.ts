@@ -46,25 +46,65 @@ function instant(value: string, option: string, command: string): string {
   return value;
 }
 
+interface AuditPage {
+  events: AuditRecord[];
+  next_after: number | null;
+  next_before: number | null;
+}
+
+/**
+ * Newest first by default, paging back in time with `--before`; `--after` pages forward in
+ * chain order from a seq (`--after 0`: from the start). A decision sharing its row with others
+ * shows as SEQ.INDEX (README "Audit log"), and a page holds whole rows, so the cursors are rows.
+ */
 const query: Command = {
   path: ['audit', 'query'],
-  options: { ...FILTER_OPTIONS, limit: { type: 'string' } },
-  synopsis: '[--since T] [--until T] [--subject S] [--type T] [--limit N]',
-  summary: 'audit events matching a filter, oldest first (at most --limit, default 100)',
-  details: FILTER_DETAILS,
+  options: {
+    ...FILTER_OPTIONS,
+    limit: { type: 'string' },
+    after: { type: 'string' },
+    before: { type: 'string' },
+  },
+  synopsis: '[--since T] [--until T] [--subject S] [--type T] [--limit N] [--before SEQ | --after SEQ]',
+  summary: 'audit events matching a filter, newest first (at most --limit, default 100)',
+  details: [
+    ...FILTER_DETAILS,
+    '--before SEQ       older events: those before row SEQ, newest first (the next page, as the "(more: …)" line says)',
+    '--after SEQ        newer events: those after row SEQ, oldest first (--after 0: from the start)',
+    '                   both together: the events between the two rows, oldest first;',
+    '                   SEQ.INDEX (a decision in a shared row) includes that whole row',
+  ],
   async run({ values }, ctx) {
-    const params = filterParams(values, 'audit query');
+    const command = 'audit query';
+    const params = filterParams(values, command);
     const limit = optionalString(values, 'limit');
     if (limit !== undefined) params.set('limit', limit);
-    const result = (await (await ctx.admin()).request('GET', `/audit?${params}`)) as {
-      events: AuditRecord[];
-      next_after: number | null;
-    };
+    for (const name of ['after', 'before'] as const) {
+      const value = optionalString(values, name);
+      if (value === undefined) continue;
+      const match = /^(\d{1,15})(\.\d{1,4})?$/.exec(value);
+      if (!match)
+        throw usageError(`--${name} ${value}: expected a seq as the SEQ column shows it, e.g. 4711`, command);
+      // SEQ.INDEX is a decision in a packed row. Pages hold whole rows, so its whole row is shown
+      // again rather than the decisions beside it being skipped.
+      const row = Number(match[1]);
+      params.set(
+        name,
+        String(match[2] === undefined ? row : name === 'after' ? Math.max(0, row - 1) : row + 1),
+      );
+    }
+    params.set('order', params.has('after') ? 'asc' : 'desc');
+    const result = (await (await ctx.admin()).request('GET', `/audit?${params}`)) as AuditPage;
+    const more =
+      result.next_before !== null
+        ? `(more: --before ${result.next_before})`
+        : result.next_after !== null
+          ? `(more: --after ${result.next_after})`
+          : undefined;
     ctx.out.result(result, () => [
       ...table(
         ['SEQ', 'TIME', 'TYPE', 'ACTOR', 'SUBJECT', 'IP', 'DATA'],
         result.events.map((e) => [
-          // A decision in a row shared with others (README "Audit log"): row seq and place.
           e.index === undefined ? String(e.seq) : `${e.seq}.${e.index}`,
           e.occurred_at,
           e.type,
@@ -75,7 +115,7 @@ const query: Command = {
         ]),
         'No audit events match.',
       ),
-      ...(result.next_after === null ? [] : [`(more: the API continues after seq ${result.next_after})`]),
+      ...(more ? [more] : []),
     ]);
   },
 };

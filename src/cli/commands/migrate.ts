@@ -1,16 +1,6 @@
 import { basename } from 'node:path';
-import { ConfigError, protectDataDir, restrictNewFileModes } from '../../common/index.ts';
-import { type Config, loadConfig } from '../../config/index.ts';
-import {
-  DataDirLockedError,
-  grantServiceRole,
-  migrateToLatest,
-  openDatabase,
-  SchemaBehindError,
-  ServiceRoleRefusedError,
-  type ServiceRoleReport,
-  userOf,
-} from '../../db/index.ts';
+import type { Config } from '../../config/index.ts';
+import type { ServiceRoleReport } from '../../db/index.ts';
 import type { Command } from '../command.ts';
 import { failure, usageError } from '../errors.ts';
 
@@ -32,6 +22,21 @@ const migrate: Command = {
     'The embedded database admits one process: while the server runs, migrate refuses (exit 2).',
   ],
   async run(_invocation, ctx) {
+    // Loaded when migrate runs, not on every `tollgate` call: the database drivers are heavy.
+    const [{ ConfigError, protectDataDir, restrictNewFileModes }, { loadConfig }, db] = await Promise.all([
+      import('../../common/index.ts'),
+      import('../../config/index.ts'),
+      import('../../db/index.ts'),
+    ]);
+    const {
+      DataDirLockedError,
+      grantServiceRole,
+      migrateToLatest,
+      openDatabase,
+      SchemaBehindError,
+      ServiceRoleRefusedError,
+      userOf,
+    } = db;
     let config: Config;
     try {
       config = loadConfig(Object.fromEntries(MIGRATE_VARIABLES.map((name) => [name, ctx.env[name]])));
@@ -61,12 +66,12 @@ const migrate: Command = {
     let applied: string[];
     let grants: ServiceRoleReport | undefined;
     try {
-      const db = await openDatabase(ownerUrl ? { kind: 'postgres', url: ownerUrl } : config.database);
+      const handle = await openDatabase(ownerUrl ? { kind: 'postgres', url: ownerUrl } : config.database);
       try {
-        applied = await migrateToLatest(db.db, { connection });
-        if (serviceRole) grants = await grantServiceRole(db.db, serviceRole);
+        applied = await migrateToLatest(handle.db, { connection });
+        if (serviceRole) grants = await grantServiceRole(handle.db, serviceRole);
       } finally {
-        await db.close();
+        await handle.close();
       }
     } catch (error) {
       if (error instanceof DataDirLockedError) throw usageError(`cannot migrate: ${error.message}`);

@@ -1,7 +1,9 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { flag, requiredString, stringList } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
-import { usageError } from '../errors.ts';
+import { failure, usageError } from '../errors.ts';
 import { listCell, table } from '../output.ts';
+import { readHidden } from '../prompt.ts';
 
 interface UserView {
   id: string;
@@ -19,29 +21,46 @@ const createUser: Command = {
     role: { type: 'string', multiple: true },
     attr: { type: 'string', multiple: true },
   },
-  synopsis: '--username U --password-stdin [--role R]... [--attr KEY=VALUE]...',
-  summary: 'create a user who can log in; the password is read from standard input',
+  synopsis: '--username U [--password-stdin] [--role R]... [--attr KEY=VALUE]...',
+  summary: 'create a user who can log in; asks for the password at a terminal, or reads it from stdin',
   details: [
-    '--password-stdin   read the password from stdin (one trailing newline is dropped), e.g.',
+    'At a terminal, the password is asked for twice and not shown as it is typed.',
+    '--password-stdin   read the password from stdin instead (one trailing newline is dropped), e.g.',
     '                   printf %s "$PASSWORD" | tollgate user create --username alice --password-stdin',
   ],
   async run({ values }, ctx) {
     const command = 'user create';
     const username = requiredString(values, 'username', command);
-    // A password on the command line would land in shell history and `ps`; stdin does not.
-    if (!flag(values, 'password-stdin')) {
-      throw usageError(
-        '--password-stdin is required: the password is read from stdin, never from arguments',
-        command,
-      );
-    }
     const attrs = Object.fromEntries(stringList(values, 'attr').map((pair) => splitAttr(pair, command)));
-    const password = await readPassword(ctx, command);
+    // Never from arguments: a password there would land in shell history and `ps`.
+    const password = flag(values, 'password-stdin')
+      ? await readPassword(ctx, command)
+      : await askPassword(ctx, command);
     const body = { username, password, roles: stringList(values, 'role'), attrs };
     const created = (await (await ctx.admin()).request('POST', '/users', body)) as { id: string };
     ctx.out.result(created, () => `Created user ${username} (id ${created.id}).`);
   },
 };
+
+// Compared as digests in constant time, as every secret is.
+const samePassword = (a: string, b: string) =>
+  timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+
+/** At a terminal: asked twice without echo, so a typo is not what the user is stuck with. */
+async function askPassword(ctx: CommandContext, command: string): Promise<string> {
+  const stdin = ctx.stdin();
+  if (!stdin.isTTY) {
+    throw usageError(
+      'no terminal to ask for the password: pipe it in with --password-stdin (never as an argument)',
+      command,
+    );
+  }
+  const password = await readHidden('Password: ', stdin, ctx.stderr);
+  if (password === '') throw usageError('the password must not be empty', command);
+  if (!samePassword(await readHidden('Repeat password: ', stdin, ctx.stderr), password))
+    throw failure('the passwords do not match; nothing was created');
+  return password;
+}
 
 function splitAttr(pair: string, command: string): [string, string] {
   const eq = pair.indexOf('=');

@@ -29,6 +29,10 @@ export interface AuditFilter {
   type?: string | undefined;
   /** Only rows after this seq (paging). */
   after?: number | undefined;
+  /** Only rows before this seq (paging backwards). */
+  before?: number | undefined;
+  /** Chain order (`asc`, the default) or newest first; `limit` takes the first rows in it. */
+  order?: 'asc' | 'desc' | undefined;
   limit: number;
 }
 
@@ -113,7 +117,7 @@ export function auditEventQueries(db: Kysely<Database>) {
         .execute();
     },
 
-    // uses audit_events_subject_idx, audit_events_type_idx or audit_events_pkey
+    // uses audit_events_subject_idx, audit_events_type_idx or audit_events_pkey (either direction)
     query(filter: AuditFilter): Promise<AuditRow[]> {
       let query = db.selectFrom('audit_events').selectAll().select(sql<string>`data::text`.as('data_text'));
       if (filter.since) query = query.where('occurred_at', '>=', filter.since);
@@ -133,7 +137,11 @@ export function auditEventQueries(db: Kysely<Database>) {
       } else if (subject !== undefined) query = query.where('subject', '=', subject);
       if (filter.type !== undefined) query = query.where('type', '=', filter.type);
       if (filter.after !== undefined) query = query.where('seq', '>', filter.after);
-      return query.orderBy('seq').limit(filter.limit).execute();
+      if (filter.before !== undefined) query = query.where('seq', '<', filter.before);
+      return query
+        .orderBy('seq', filter.order ?? 'asc')
+        .limit(filter.limit)
+        .execute();
     },
   };
 }
