@@ -1,4 +1,5 @@
-import { failure } from './errors.ts';
+import type { CommandContext } from './command.ts';
+import { failure, usageError } from './errors.ts';
 
 /** A terminal to read from: what a TTY stream offers (process.stdin on a terminal). */
 export interface TerminalInput extends NodeJS.ReadableStream {
@@ -43,4 +44,26 @@ export function readHidden(
     };
     input.on('data', onData);
   });
+}
+
+/**
+ * A secret piped in on stdin for `--FLAG` (`--password-stdin`, `--client-secret-stdin`): never
+ * from arguments, which other users see in the process list. One trailing newline is dropped.
+ * A terminal is refused, as reading it would echo the secret and wait for Ctrl-D.
+ */
+export async function readPipedSecret(
+  ctx: CommandContext,
+  command: string,
+  flag: string,
+  what = 'secret',
+): Promise<string> {
+  const stdin = ctx.stdin();
+  if (stdin.isTTY) throw usageError(`--${flag} needs the ${what} piped in, not typed at a terminal`, command);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  const secret = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  if (secret === '') throw usageError(`--${flag}: standard input was empty`, command);
+  return secret;
 }

@@ -2,6 +2,7 @@ import { flag, optionalString, requiredString } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { usageError } from '../errors.ts';
 import { discover, requestTokens, resolveServerUrl } from '../oauth.ts';
+import { readPipedSecret } from '../prompt.ts';
 
 /**
  * `tollgate token`: a client-credentials access token (RFC 6749 §4.4) for a machine client.
@@ -57,17 +58,7 @@ async function clientSecret(
       command,
     );
   }
-  const stdin = ctx.stdin();
-  // Reading a terminal would echo the secret and wait for Ctrl-D: ask for a pipe instead.
-  if (stdin.isTTY)
-    throw usageError('--client-secret-stdin needs the secret piped in, not typed at a terminal', command);
-  const chunks: Buffer[] = [];
-  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  const secret = Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
-  if (secret === '') throw usageError('--client-secret-stdin: standard input was empty', command);
-  return secret;
+  return readPipedSecret(ctx, command, 'client-secret-stdin');
 }
 
 export const tokenCommands: readonly Command[] = [token];

@@ -3,7 +3,7 @@ import { flag, requiredString, stringList } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { failure, usageError } from '../errors.ts';
 import { listCell, table } from '../output.ts';
-import { readHidden } from '../prompt.ts';
+import { readHidden, readPipedSecret } from '../prompt.ts';
 
 interface UserView {
   id: string;
@@ -34,7 +34,7 @@ const createUser: Command = {
     const attrs = Object.fromEntries(stringList(values, 'attr').map((pair) => splitAttr(pair, command)));
     // Never from arguments: a password there would land in shell history and `ps`.
     const password = flag(values, 'password-stdin')
-      ? await readPassword(ctx, command)
+      ? await readPipedSecret(ctx, command, 'password-stdin', 'password')
       : await askPassword(ctx, command);
     const body = { username, password, roles: stringList(values, 'role'), attrs };
     const created = (await (await ctx.admin()).request('POST', '/users', body)) as { id: string };
@@ -66,20 +66,6 @@ function splitAttr(pair: string, command: string): [string, string] {
   const eq = pair.indexOf('=');
   if (eq <= 0) throw usageError(`--attr ${pair}: expected KEY=VALUE`, command);
   return [pair.slice(0, eq), pair.slice(eq + 1)];
-}
-
-async function readPassword(ctx: CommandContext, command: string): Promise<string> {
-  const stdin = ctx.stdin();
-  // Reading a terminal would echo the password and wait for Ctrl-D: ask for a pipe instead.
-  if (stdin.isTTY)
-    throw usageError('--password-stdin needs the password piped in, not typed at a terminal', command);
-  const chunks: Buffer[] = [];
-  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  const password = Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
-  if (password === '') throw usageError('--password-stdin: standard input was empty', command);
-  return password;
 }
 
 const listUsers: Command = {
