@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { verifyPassword } from '../../src/common/index.ts';
-import { userQueries } from '../../src/db/index.ts';
+import { clientQueries, userQueries } from '../../src/db/index.ts';
 import { runTollgate } from '../helpers/cli.ts';
 import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
@@ -132,6 +132,25 @@ describe('tollgate CLI against a running instance', () => {
     assert.match(run.stdout, /client_id: +cl_\S+/);
     assert.match(run.stdout, /client_secret: +\S{20,}/);
     assert.match(run.stdout, /shown only this once/);
+  });
+
+  it('registers the ways back the error page offers, refusing a link that is not a web address', async () => {
+    const base = ['client', 'create', '--name', 'portal', '--grant', 'authorization_code'];
+    const web = ['--redirect-uri', 'https://portal.example/cb'];
+    const created = await json([
+      ...base,
+      ...web,
+      '--client-uri',
+      'https://portal.example/',
+      '--initiate-login-uri',
+      'https://portal.example/login',
+    ]);
+    const row = await clientQueries(tg.tollgate.db.db).find(String(created.client_id));
+    assert.equal(row?.metadata.client_uri, 'https://portal.example/');
+    assert.equal(row?.metadata.initiate_login_uri, 'https://portal.example/login');
+    const refused = await cli([...base, ...web, '--client-uri', 'javascript:alert(1)']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /client_uri/);
   });
 
   it('creates a public client without a secret', async () => {

@@ -59,9 +59,11 @@ const createClient: Command = {
     'allow-ip': { type: 'string', multiple: true },
     'auth-method': { type: 'string' },
     jwks: { type: 'string' },
+    'client-uri': { type: 'string' },
+    'initiate-login-uri': { type: 'string' },
   },
   synopsis:
-    '--name N --grant client_credentials|authorization_code... [--redirect-uri URI]... [--public] [--api AUDIENCE --scope "a b"]... [--role R]... [--allow-ip CIDR]... [--auth-method M] [--jwks FILE]',
+    '--name N --grant client_credentials|authorization_code... [--redirect-uri URI]... [--public] [--api AUDIENCE --scope "a b"]... [--role R]... [--allow-ip CIDR]... [--auth-method M] [--jwks FILE] [--client-uri URL] [--initiate-login-uri URL]',
   summary: 'register an OAuth client; prints its id and, for a confidential client, its secret (once)',
   details: [
     '--grant            repeat for several grants',
@@ -70,6 +72,9 @@ const createClient: Command = {
     '--auth-method      client_secret_basic (default), client_secret_post or private_key_jwt',
     '--jwks FILE        the public keys (JWKS or one JWK, as JSON) for private_key_jwt',
     '--allow-ip CIDR    only these addresses may use the credentials (repeatable)',
+    '--client-uri URL   its home page (http or https): the sign-in error page links back to it',
+    '--initiate-login-uri URL   where a sign-in at the client starts afresh (https); preferred',
+    '                   by the error page over --client-uri',
   ],
   async run({ values }, ctx) {
     const command = 'client create';
@@ -87,6 +92,8 @@ const createClient: Command = {
       allowed_ips: stringList(values, 'allow-ip'),
       token_endpoint_auth_method: optionalString(values, 'auth-method'),
       jwks: jwksFile === undefined ? undefined : await readJwks(jwksFile),
+      client_uri: optionalString(values, 'client-uri'),
+      initiate_login_uri: optionalString(values, 'initiate-login-uri'),
     };
     const created = (await (await ctx.admin()).request('POST', '/clients', body)) as {
       client_id: string;
