@@ -26,7 +26,8 @@ export class TollgateRequestError extends Error {
  * with `onUnavailable: 'throw'`; by default such checks are denied instead.
  */
 export class TollgateUnavailableError extends Error {
-  readonly code: 'timeout' | 'unreachable' | 'server_error';
+  /** rate_limited: Tollgate answered 429, this service (the caller) asks too often. */
+  readonly code: 'timeout' | 'unreachable' | 'server_error' | 'rate_limited';
 
   constructor(code: TollgateUnavailableError['code'], message: string, options?: { cause?: unknown }) {
     super(message, options);

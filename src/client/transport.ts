@@ -16,8 +16,9 @@ export interface Transport {
 
 /**
  * One HTTP exchange with Tollgate: a JSON answer for 2xx, TollgateRequestError (OAuth shape) for
- * 4xx, TollgateUnavailableError for a timeout, a network failure, a 5xx or an answer that is not
- * JSON. The timeout covers the whole exchange, body included.
+ * 4xx, TollgateUnavailableError for a timeout, a network failure, a 5xx, a 429 (this caller is
+ * over its rate limit: no answer now, like an outage, and fail-closed the same way) or an answer
+ * that is not JSON. The timeout covers the whole exchange, body included.
  */
 export async function exchange(
   transport: Transport,
@@ -43,6 +44,8 @@ export async function exchange(
     throw new TollgateUnavailableError('unreachable', `${url} is unreachable`, { cause });
   }
   if (status >= 500) throw new TollgateUnavailableError('server_error', `${url} answered ${status}`);
+  if (status === 429)
+    throw new TollgateUnavailableError('rate_limited', `${url} answered 429: this caller asks too often`);
   if (status >= 400) {
     const error = body as { error?: unknown; error_description?: unknown } | undefined;
     throw new TollgateRequestError(

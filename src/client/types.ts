@@ -3,6 +3,7 @@
  * src/http/openapi.yaml). Declared here, not imported from the server, so the compiled client
  * and its declarations stand alone.
  */
+import type { TollgateUnavailableError } from './errors.ts';
 
 /** The subject as the caller knows it: an access token it received, or an explicit identity. */
 export type SubjectInput =
@@ -59,7 +60,7 @@ export interface Decision {
 export interface UnavailableDecision {
   allow: false;
   reason: 'tollgate_unavailable';
-  detail: 'timeout' | 'unreachable' | 'server_error';
+  detail: TollgateUnavailableError['code'];
   rule: null;
   policy: null;
 }

@@ -85,6 +85,24 @@ describe('the decider when Tollgate is slow, down or failing, its cache and its 
     }
   });
 
+  it('denies while this caller is over its rate limit at Tollgate (429), as when Tollgate is down', async () => {
+    const strict = await startTestInstance({ DECIDE_RATE_LIMIT: '2' });
+    try {
+      assert.equal((await strict.admin$('POST', '/policies', { files: policyFiles() })).status, 201);
+      const d = createDecider({ issuer: strict.issuer, ...(await createDecideClient(strict)) });
+      const answers = [];
+      for (const tenant of ['acme', 'acme', 'acme', 'acme']) answers.push(await d.check(read(tenant)));
+      assert.equal(answers[0]?.allow, true);
+      const last = answers.at(-1);
+      assert.deepEqual(
+        [last?.allow, last?.reason, last?.detail],
+        [false, 'tollgate_unavailable', 'rate_limited'],
+      );
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('refuses a discovery document that names another issuer', async () => {
     const standIn = await startStandIn(tg, { decide: 503 });
     try {
