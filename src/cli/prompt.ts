@@ -21,8 +21,9 @@ export function readHidden(
   if (!input.isTTY || !input.setRawMode)
     return Promise.reject(failure('no terminal to ask for the password'));
   const setRawMode = input.setRawMode.bind(input);
-  output.write(question);
+  // Echo off before the question shows: whatever is typed once it is on screen stays unseen.
   setRawMode(true);
+  output.write(question);
   input.resume();
   return new Promise((resolve, reject) => {
     let line = '';
