@@ -1,10 +1,10 @@
 import { auditEventQueries, type DatabaseHandle, type NewAuditRow } from '../db/index.ts';
 import type { AuditKey } from './audit-keys.ts';
 import { type ChainHead, GENESIS_HASH, linkHash } from './chain.ts';
-import { DecisionRow } from './decision-rows.ts';
+import { DecisionRow, pushCall } from './decision-rows.ts';
 import { type BufferedRow, RowBuffer } from './row-buffer.ts';
 import { dataText, storableOrNull } from './stored-text.ts';
-import type { AuditEvent, AuditSink } from './types.ts';
+import type { AuditEvent, AuditSink, DecisionCall } from './types.ts';
 
 export interface AuditLogOptions {
   /** Events held while the database is slow or away; beyond it new events are counted, not kept. */
@@ -83,25 +83,31 @@ export class AuditLog implements AuditSink {
     this.#metrics.depth(this.#buffer.events);
   }
 
+  recordDecisions(call: DecisionCall): void {
+    const items: unknown[] = [];
+    pushCall(items, call, Date.now());
+    this.recordCall(items, 0);
+  }
+
   /**
-   * A decision as flat fields from `fields[offset]` (decision-rows.ts: DECISION_FIELDS): how
+   * A call's decisions as the flat call at `items[offset]` (decision-rows.ts: CALL_HEAD): how
    * the writer thread takes the decisions handed to it, without an object per decision.
    */
-  recordDecision(fields: readonly unknown[], offset: number): void {
-    if (this.#full(fields[offset] as number)) return;
-    this.#buffer.addDecision(fields, offset);
+  recordCall(items: readonly unknown[], offset: number): void {
+    if (this.#full(items[offset] as number, items[offset + 4] as number)) return;
+    this.#buffer.addCall(items, offset);
     this.#metrics.depth(this.#buffer.events);
   }
 
-  /** Whether the buffer is full; the event made at `at` is then counted as dropped. */
-  #full(at: Date | number): boolean {
+  /** Whether the buffer is full; the `count` events made at `at` are then counted as dropped. */
+  #full(at: Date | number, count = 1): boolean {
     if (this.#buffer.events < this.#options.capacity) return false;
     const when = new Date(at);
     if (this.#dropped) {
-      this.#dropped.count += 1;
+      this.#dropped.count += count;
       this.#dropped.last = when;
-    } else this.#dropped = { count: 1, first: when, last: when };
-    this.#metrics.dropped(1);
+    } else this.#dropped = { count, first: when, last: when };
+    this.#metrics.dropped(count);
     return true;
   }
 

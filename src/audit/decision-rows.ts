@@ -1,5 +1,5 @@
 import { storable } from './stored-text.ts';
-import type { AuditEvent } from './types.ts';
+import type { AuditEvent, AuditSink, DecisionCall } from './types.ts';
 
 /**
  * Decisions are the one event recorded at request rate: thousands a second behind a busy
@@ -7,21 +7,25 @@ import type { AuditEvent } from './types.ts';
  * insert (about 20 µs a row on the embedded engine, index entries and all) the largest cost of a
  * logged /decide answer, and the database's cost per row grows with its bytes. So the writer
  * packs the decisions it writes together into one `decision` row, like Cerbos's decision log
- * keeps one entry per call, in a compact form: each decision a tuple, each repeated string
- * (caller, subject, action, type, reason, rule) once in a table. The row is MAC'd and chained
- * like any other; the readers (query, export) expand it back into one event per decision with
- * exactly the data it was recorded with (docs/architecture.md 3.6).
+ * keeps one entry per call, in a compact form: each call (one /decide request, one
+ * forward-auth check) a tuple holding what its decisions share (time, caller, subject, policy
+ * version) once, each decision a short tuple inside it, each repeated string (caller, subject,
+ * action, type, reason, rule) once in a table. The row is MAC'd and chained like any other; the
+ * readers (query, export) expand it back into one event per decision with exactly the data it
+ * was recorded with (docs/architecture.md 3.6).
  */
 
-/** The most decisions one row holds, so a page of rows stays a readable size. */
+/** The most decisions one row holds (whole calls: a call of more starts a row of its own). */
 export const DECISIONS_PER_ROW = 256;
 /**
- * The longest time one row spans, first decision to last: time filters select rows by their
- * newest decision (`occurred_at`) and widen `until` by this much (see reader.ts).
+ * The longest time one row spans, first call to last: time filters select rows by their newest
+ * decision (`occurred_at`) and widen `until` by this much (see reader.ts).
  */
 export const DECISION_ROW_SPAN_MS = 1000;
-/** Marks a packed row's data; a later layout gets another name, and readers keep this one. */
-const FORMAT = 'decisions/1';
+/** Marks a packed row's data; a later layout gets another name, and readers keep the older ones. */
+export const FORMAT = 'decisions/2';
+/** Decisions one to a tuple, each with its own time, caller and subject (written until 2026-11). */
+export const FORMAT_1 = 'decisions/1';
 
 /** What the decision log records for one decision (decide/decision-log.ts). */
 export interface DecisionData {
@@ -41,62 +45,100 @@ export interface Recorded {
 }
 
 /**
- * A decision's fields, flat and in this order: [at (ms), actor, subject, action, type, id,
- * allow, reason, rule, version, latency_us, detail]. The hand-off to the writer thread carries
- * them so (handoff.ts), and packed rows are built from them without an object per decision.
+ * A call, flat: CALL_HEAD fields [at (ms), caller, subject, version, n], then n decisions of
+ * DECISION_FIELDS each [action, type, id, allow, reason, rule, latency_us, detail]. The hand-off
+ * to the writer thread carries calls so (handoff.ts): primitives in one array clone for a third
+ * of what a nest of objects costs, and packed rows are built from them without an object per
+ * decision.
  */
-export const DECISION_FIELDS = 12;
+export const CALL_HEAD = 5;
+export const DECISION_FIELDS = 8;
 
-/** Appends a packable event's fields (see packable) to `out`. */
-export function pushDecisionFields(out: unknown[], event: AuditEvent, at: number): void {
-  const d = event.data as unknown as DecisionData;
-  out.push(
-    at,
-    event.actor,
-    event.subject,
-    d.action,
-    d.resource.type,
-    d.resource.id,
-    d.allow,
-    d.reason,
-    d.rule,
-    d.version,
-    d.latency_us,
-    d.detail,
-  );
+/** How many items the call starting at `items[offset]` takes. */
+export const callItems = (items: readonly unknown[], offset: number): number =>
+  CALL_HEAD + DECISION_FIELDS * (items[offset + 4] as number);
+
+/** Appends a call's fields to `out`. */
+export function pushCall(out: unknown[], call: DecisionCall, at: number): void {
+  const { checks, answers, latencies } = call;
+  out.push(at, call.caller, call.subject, call.version, checks.length);
+  for (let i = 0; i < checks.length; i++) {
+    const check = checks[i] as DecisionCall['checks'][number];
+    const answer = answers[i] as DecisionCall['answers'][number];
+    out.push(
+      check.action,
+      check.resource.type,
+      check.resource.id,
+      answer.allow,
+      answer.reason,
+      answer.rule,
+      latencies[i],
+      // An empty detail is none, as decisionEvents has it.
+      answer.detail || undefined,
+    );
+  }
 }
 
-/** The event whose fields start at `fields[offset]`, exactly as it was recorded. */
-export function decisionEvent(fields: readonly unknown[], offset: number): Recorded {
-  const f = fields.slice(offset, offset + DECISION_FIELDS) as [
-    number,
-    string | undefined,
-    string | undefined,
-    string,
-    string,
-    string | undefined,
-    boolean,
-    string,
-    string | null,
-    number,
-    number,
-    string | undefined,
-  ];
-  const [at, actor, subject, action, type, id, allow, reason, rule, version, latency_us, detail] = f;
-  const data: DecisionData = {
-    action,
-    resource: id === undefined ? { type } : { type, id },
-    allow,
-    reason,
-    ...(detail === undefined ? {} : { detail }),
-    rule,
-    version,
-    latency_us,
-  };
-  return {
-    event: { type: 'decision', actor, subject, data: data as unknown as Record<string, unknown> },
-    at: new Date(at),
-  };
+/** Appends a packable event (see packable) as a call of one decision. */
+export function pushDecisionEvent(out: unknown[], event: AuditEvent, at: number): void {
+  const d = event.data as unknown as DecisionData;
+  out.push(at, event.actor, event.subject, d.version, 1);
+  out.push(d.action, d.resource.type, d.resource.id, d.allow, d.reason, d.rule, d.latency_us, d.detail);
+}
+
+/** Rounds seconds to the tenth of a microsecond the log keeps. */
+export const latencyMicros = (seconds: number): number => Math.round(seconds * 1e7) / 10;
+
+/** A call's decisions as events of their own (a sink without recordDecisions takes them so). */
+export function decisionEvents(call: DecisionCall): AuditEvent[] {
+  return call.checks.map((check, i) => {
+    const answer = call.answers[i] as DecisionCall['answers'][number];
+    return {
+      type: 'decision',
+      actor: call.caller,
+      subject: call.subject,
+      data: {
+        action: check.action,
+        resource: { type: check.resource.type, id: check.resource.id },
+        allow: answer.allow,
+        reason: answer.reason,
+        ...(answer.detail ? { detail: answer.detail } : {}),
+        rule: answer.rule,
+        version: call.version,
+        latency_us: call.latencies[i] as number,
+      },
+    };
+  });
+}
+
+/** The events of the flat call at `items[offset]`, exactly as recorded one by one. */
+export function callEvents(items: readonly unknown[], offset: number): Recorded[] {
+  const at = new Date(items[offset] as number);
+  const actor = items[offset + 1] as string | undefined;
+  const subject = items[offset + 2] as string | undefined;
+  const version = items[offset + 3] as number;
+  const out: Recorded[] = [];
+  const n = items[offset + 4] as number;
+  for (let i = 0, o = offset + CALL_HEAD; i < n; i++, o += DECISION_FIELDS) {
+    const id = items[o + 2] as string | undefined;
+    const detail = items[o + 7] as string | undefined;
+    const type = items[o + 1] as string;
+    const data: DecisionData = {
+      action: items[o] as string,
+      resource: id === undefined ? { type } : { type, id },
+      allow: items[o + 3] as boolean,
+      reason: items[o + 4] as string,
+      ...(detail === undefined ? {} : { detail }),
+      rule: items[o + 5] as string | null,
+      version,
+      latency_us: items[o + 6] as number,
+    };
+    out.push({
+      event: { type: 'decision', actor, subject, data: data as unknown as Record<string, unknown> },
+      at,
+    });
+  }
+  return out;
 }
 
 const DATA_KEYS = new Set([
@@ -133,29 +175,38 @@ export function packable(event: AuditEvent): boolean {
 /** JSON's text for a number (null for NaN and the infinities). */
 const num = (n: number) => (Number.isFinite(n) ? String(n) : 'null');
 
+/** String-table slots, one per kind of string a call holds. */
+const ACTOR = 0;
+const SUBJECT = 1;
+const ACTION = 2;
+const TYPE = 3;
+const REASON = 4;
+const RULE = 5;
+const DETAIL = 6;
+
 /**
- * One packed row in the making: decisions are added as flat fields and go straight into the
- * row's JSON text, each a tuple, each repeated string (caller, subject, action, type, reason,
- * rule, detail) once in the string table. The text is exactly what JSON.stringify would make
- * of the row's data, built without an object or array per decision: that, not the database,
- * was most of the writer's cost per decision (docs/architecture.md 3.6).
+ * One packed row in the making: calls are added as flat fields and go straight into the row's
+ * JSON text, each repeated string once in the string table. The text is exactly what
+ * JSON.stringify would make of the row's data, built without an object or array per decision:
+ * that, not the database, was most of the writer's cost per decision (docs/architecture.md 3.6).
  */
 export class DecisionRow {
-  /** The first decision's time (ms); tuples hold their time after it. */
+  /** The first call's time (ms); calls hold their time after it. */
   readonly first: number;
-  /** The newest decision's time (ms): the row's occurred_at. */
+  /** The newest call's time (ms): the row's occurred_at. */
   last: number;
+  /** Decisions held. */
   count = 0;
   readonly #strings: string[] = [];
   readonly #index = new Map<string, number>();
-  readonly #tuples: string[] = [];
-  /** The first decision's fields: a row of one is written as that decision's own row. */
-  #firstFields: unknown[] = [];
+  readonly #calls: string[] = [];
+  /** The first call's fields: a row of one decision is written as that decision's own row. */
+  #firstCall: unknown[] = [];
   #actor: string | undefined;
   #subject: string | undefined;
   #mixedActor = false;
   #mixedSubject = false;
-  // One per field, remembering its last string: neighbouring decisions mostly repeat it, and
+  // One per slot, remembering its last string: neighbouring decisions mostly repeat it, and
   // comparing is cheaper than hashing a string that arrived from another thread.
   readonly #last: (string | null | undefined)[] = [null, null, null, null, null, null, null];
   readonly #lastIndex: number[] = [-1, -1, -1, -1, -1, -1, -1];
@@ -165,34 +216,45 @@ export class DecisionRow {
     this.last = first;
   }
 
-  /** Whether a decision made at `at` may join: DECISIONS_PER_ROW at most, DECISION_ROW_SPAN_MS wide. */
-  fits(at: number): boolean {
-    return this.count < DECISIONS_PER_ROW && at - this.first <= DECISION_ROW_SPAN_MS;
+  /**
+   * Whether a call of `n` decisions made at `at` may join: DECISIONS_PER_ROW at most,
+   * DECISION_ROW_SPAN_MS wide. An empty row takes any call.
+   */
+  fits(at: number, n: number): boolean {
+    return (
+      this.count === 0 || (this.count + n <= DECISIONS_PER_ROW && at - this.first <= DECISION_ROW_SPAN_MS)
+    );
   }
 
-  add(fields: readonly unknown[], offset: number): void {
-    const f = (i: number) => fields[offset + i];
-    const at = f(0) as number;
-    const actor = f(1) as string | undefined;
-    const subject = f(2) as string | undefined;
+  /** Adds the flat call at `items[offset]` (CALL_HEAD, then its decisions). */
+  addCall(items: readonly unknown[], offset: number): void {
+    const at = items[offset] as number;
+    const actor = items[offset + 1] as string | undefined;
+    const subject = items[offset + 2] as string | undefined;
+    const n = items[offset + 4] as number;
     if (this.count === 0) {
-      this.#firstFields = fields.slice(offset, offset + DECISION_FIELDS);
+      this.#firstCall = items.slice(offset, offset + callItems(items, offset));
       this.#actor = actor;
       this.#subject = subject;
     } else {
       if (actor !== this.#actor) this.#mixedActor = true;
       if (subject !== this.#subject) this.#mixedSubject = true;
     }
-    this.count += 1;
+    this.count += n;
     if (at > this.last) this.last = at;
-    const id = f(5) as string | undefined;
-    const detail = f(11) as string | undefined;
-    this.#tuples.push(
-      `[${at - this.first},${this.#ref(0, actor)},${this.#ref(1, subject)},${this.#ref(2, f(3) as string)},` +
-        `${this.#ref(3, f(4) as string)},${id === undefined ? 'null' : JSON.stringify(storable(id))},` +
-        `${f(6) ? 1 : 0},${this.#ref(4, f(7) as string)},${this.#ref(5, f(8) as string | null)},` +
-        `${num(f(9) as number)},${num(f(10) as number)}${detail === undefined ? '' : `,${this.#ref(6, detail)}`}]`,
-    );
+    let text =
+      `[${at - this.first},${this.#ref(ACTOR, actor)},${this.#ref(SUBJECT, subject)},` +
+      `${num(items[offset + 3] as number)},[`;
+    for (let i = 0, o = offset + CALL_HEAD; i < n; i++, o += DECISION_FIELDS) {
+      const id = items[o + 2] as string | undefined;
+      const detail = items[o + 7] as string | undefined;
+      text +=
+        `${i === 0 ? '' : ','}[${this.#ref(ACTION, items[o] as string)},${this.#ref(TYPE, items[o + 1] as string)},` +
+        `${id === undefined ? 'null' : JSON.stringify(storable(id))},${items[o + 3] ? 1 : 0},` +
+        `${this.#ref(REASON, items[o + 4] as string)},${this.#ref(RULE, items[o + 5] as string | null)},` +
+        `${num(items[o + 6] as number)}${detail === undefined ? '' : `,${this.#ref(DETAIL, detail)}`}]`;
+    }
+    this.#calls.push(`${text}]]`);
   }
 
   /** The caller (and the subject) every decision shares, else undefined. */
@@ -206,20 +268,20 @@ export class DecisionRow {
 
   /** A row of one decision: that decision, to be written as an ordinary row. */
   get single(): Recorded | undefined {
-    return this.count === 1 ? decisionEvent(this.#firstFields, 0) : undefined;
+    return this.count === 1 ? callEvents(this.#firstCall, 0)[0] : undefined;
   }
 
   /** The row's data as JSON text (FORMAT), strings made storable (see storable). */
   text(): string {
     return (
       `{"format":"${FORMAT}","at":"${new Date(this.first).toISOString()}",` +
-      `"strings":${JSON.stringify(this.#strings)},"decisions":[${this.#tuples.join(',')}]}`
+      `"strings":${JSON.stringify(this.#strings)},"calls":[${this.#calls.join(',')}]}`
     );
   }
 
-  #ref(field: number, value: string | null | undefined): number {
-    if (value === this.#last[field]) return this.#lastIndex[field] as number;
-    this.#last[field] = value;
+  #ref(slot: number, value: string | null | undefined): number {
+    if (value === this.#last[slot]) return this.#lastIndex[slot] as number;
+    this.#last[slot] = value;
     let i = -1;
     if (value !== null && value !== undefined) {
       const text = storable(value);
@@ -229,54 +291,13 @@ export class DecisionRow {
         this.#index.set(text, i);
       }
     }
-    this.#lastIndex[field] = i;
+    this.#lastIndex[slot] = i;
     return i;
   }
 }
 
-/**
- * A packed row's data as stored. Each decision is a tuple [ms after `at`, actor, subject,
- * action, type, id, allow (1/0), reason, rule, version, latency_us, detail?], the strings
- * except id as indexes into `strings` (-1: none).
- */
-interface PackedData {
-  format: typeof FORMAT;
-  at: string;
-  strings: string[];
-  decisions: (number | string | null)[][];
-}
-
-/** One decision of a packed row, as it was recorded. */
-export interface UnpackedDecision {
-  at: string;
-  actor: string | null;
-  subject: string | null;
-  data: DecisionData;
-}
-
-/** A stored row's decisions, when it is a packed decision row; undefined otherwise. */
-export function unpackDecisions(type: string, data: Record<string, unknown>): UnpackedDecision[] | undefined {
-  if (type !== 'decision' || data.format !== FORMAT) return undefined;
-  const { at, strings, decisions } = data as unknown as PackedData;
-  const base = Date.parse(at);
-  const text = (i: unknown) => (typeof i === 'number' && i >= 0 ? (strings[i] ?? null) : null);
-  return decisions.map((t) => {
-    const id = t[5];
-    const detail = t.length > 11 ? text(t[11]) : null;
-    return {
-      at: new Date(base + Number(t[0])).toISOString(),
-      actor: text(t[1]),
-      subject: text(t[2]),
-      data: {
-        action: text(t[3]) ?? '',
-        resource: typeof id === 'string' ? { type: text(t[4]) ?? '', id } : { type: text(t[4]) ?? '' },
-        allow: t[6] === 1,
-        reason: text(t[7]) ?? '',
-        ...(detail === null ? {} : { detail }),
-        rule: text(t[8]),
-        version: Number(t[9]),
-        latency_us: Number(t[10]),
-      },
-    };
-  });
+/** Gives a call's decisions to `sink`: at once where it takes calls, else event by event. */
+export function recordDecisionCall(sink: AuditSink, call: DecisionCall): void {
+  if (sink.recordDecisions) sink.recordDecisions(call);
+  else for (const event of decisionEvents(call)) sink.record(event);
 }

@@ -20,6 +20,7 @@ export {
   checkCheckpoints,
   signCheckpoint,
 } from './checkpoints.ts';
+export { latencyMicros, recordDecisionCall } from './decision-rows.ts';
 export { startAuditEvidence } from './evidence.ts';
 export {
   type AuditPage,
@@ -31,4 +32,4 @@ export {
 } from './reader.ts';
 export { type AuditWriter, startAuditLog } from './start.ts';
 export { ThreadedAuditLog } from './threaded-audit-log.ts';
-export type { AuditEvent, AuditEventType, AuditSink } from './types.ts';
+export type { AuditEvent, AuditEventType, AuditSink, DecisionCall } from './types.ts';

@@ -1,7 +1,8 @@
 import { type AuditFilter, type AuditRow, auditEventQueries, type DatabaseHandle } from '../db/index.ts';
 import type { AuditKeys } from './audit-keys.ts';
 import { type ChainHead, type ChainVerdict, ChainWalk, sameHash } from './chain.ts';
-import { DECISION_ROW_SPAN_MS, unpackDecisions } from './decision-rows.ts';
+import { DECISION_ROW_SPAN_MS } from './decision-rows.ts';
+import { unpackDecisions } from './packed-rows.ts';
 
 /** An audit event as the admin API, the CLI and exports show it. */
 export interface AuditRecord {

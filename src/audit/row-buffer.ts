@@ -1,4 +1,4 @@
-import { DecisionRow, packable, pushDecisionFields, type Recorded } from './decision-rows.ts';
+import { DecisionRow, packable, pushDecisionEvent, type Recorded } from './decision-rows.ts';
 
 /** One row to be written: an event of its own, or decisions packed together. */
 export type BufferedRow = Recorded | DecisionRow;
@@ -22,8 +22,8 @@ export class RowBuffer {
   add(recorded: Recorded): void {
     if (packable(recorded.event)) {
       const fields: unknown[] = [];
-      pushDecisionFields(fields, recorded.event, recorded.at.getTime());
-      this.addDecision(fields, 0);
+      pushDecisionEvent(fields, recorded.event, recorded.at.getTime());
+      this.addCall(fields, 0);
       return;
     }
     this.#open = undefined;
@@ -31,17 +31,18 @@ export class RowBuffer {
     this.#events += 1;
   }
 
-  /** A decision, as flat fields from `fields[offset]` (DECISION_FIELDS of them). */
-  addDecision(fields: readonly unknown[], offset: number): void {
-    const at = fields[offset] as number;
+  /** A call's decisions, as the flat call at `items[offset]` (decision-rows.ts: CALL_HEAD). */
+  addCall(items: readonly unknown[], offset: number): void {
+    const at = items[offset] as number;
+    const n = items[offset + 4] as number;
     let row = this.#open;
-    if (!row?.fits(at)) {
+    if (!row?.fits(at, n)) {
       row = new DecisionRow(at);
       this.#open = row;
       this.#rows.push(row);
     }
-    row.add(fields, offset);
-    this.#events += 1;
+    row.addCall(items, offset);
+    this.#events += n;
   }
 
   /**

@@ -8,7 +8,7 @@ import {
 import type { ChainHead } from './chain.ts';
 import { Handoff } from './handoff.ts';
 import type { FromWriter, ToWriter, WriterInit } from './thread-protocol.ts';
-import type { AuditEvent, AuditSink } from './types.ts';
+import type { AuditEvent, AuditSink, DecisionCall } from './types.ts';
 
 /** How often recorded events are handed to the writer thread. */
 const HANDOFF_MS = 20;
@@ -157,13 +157,26 @@ export class ThreadedAuditLog implements AuditSink {
   }
 
   record(event: AuditEvent): void {
-    // Only while no thread is running can this grow; it stays within the writer's capacity.
-    if (this.#pending.count >= this.#options.capacity) {
-      this.#droppedWithoutThread += 1;
-      this.#metrics.dropped(1);
-      return;
-    }
+    if (this.#full(1)) return;
     this.#pending.push(event, Date.now());
+    this.#schedule();
+  }
+
+  recordDecisions(call: DecisionCall): void {
+    if (this.#full(call.checks.length)) return;
+    this.#pending.pushCall(call, Date.now());
+    this.#schedule();
+  }
+
+  /** Only while no thread is running can pending grow; it stays within the writer's capacity. */
+  #full(count: number): boolean {
+    if (this.#pending.count < this.#options.capacity) return false;
+    this.#droppedWithoutThread += count;
+    this.#metrics.dropped(count);
+    return true;
+  }
+
+  #schedule(): void {
     if (this.#pending.items.length >= HANDOFF_ITEMS) this.#handOver();
     else this.#handoff ??= setTimeout(() => this.#handOver(), HANDOFF_MS);
   }

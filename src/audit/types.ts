@@ -27,9 +27,31 @@ export interface AuditEvent {
   data?: Record<string, unknown>;
 }
 
+/**
+ * The decisions of one call to the decision point (one /decide request, one forward-auth
+ * check), as the decision log records them: what they share once, then check by check. Each
+ * decision is logged as a `decision` event (decision-rows.ts: decisionEvents).
+ */
+export interface DecisionCall {
+  caller: string | undefined;
+  subject: string | undefined;
+  /** The policy version that decided them all. */
+  version: number;
+  checks: readonly { action: string; resource: { type: string; id?: string | undefined } }[];
+  answers: readonly { allow: boolean; reason: string; rule: string | null; detail?: string | undefined }[];
+  /** Each check's evaluation time, µs to a tenth. */
+  latencies: readonly number[];
+}
+
 /** Where components send audit events; writing is the sink's business (batched, off the hot path). */
 export interface AuditSink {
   record(event: AuditEvent): void;
+  /**
+   * A call's decisions at once: what a decision log at request rate uses, so that the request
+   * thread hands them over in one go (flat, handoff.ts) instead of as an event object each. A
+   * sink without it gets each decision through `record` (recordDecisionCall).
+   */
+  recordDecisions?(call: DecisionCall): void;
   /**
    * Undefined while the writer keeps up; otherwise a promise that settles once its backlog has
    * come down (or after a short wait). Callers that produce events at request rate (decisions)

@@ -1,5 +1,4 @@
-import type { AuditSink } from '../audit/index.ts';
-import type { Check, Decision } from '../pdp/index.ts';
+import { type AuditSink, type DecisionCall, recordDecisionCall } from '../audit/index.ts';
 
 export interface DecisionLogSettings {
   /** Off entirely, or allows kept with probability `allowSample` (denials always). */
@@ -7,36 +6,24 @@ export interface DecisionLogSettings {
   allowSample: number;
 }
 
-export type LogDecision = (
-  caller: string,
-  subject: string | undefined,
-  check: Check,
-  decision: Decision & { detail?: string },
-  seconds: number,
-) => void;
+export type LogDecisions = (call: DecisionCall) => void;
 
 /**
- * The decision log: one `decision` audit event per decision made, whichever transport asked.
- * Recording is a push onto the audit writer's buffer; nothing here waits for storage.
+ * The decision log: one `decision` audit event per decision made, whichever transport asked,
+ * handed to the audit log a call at a time (AuditSink.recordDecisions). Recording is a push
+ * onto the audit writer's buffer; nothing here waits for storage.
  */
-export function decisionLog(audit: AuditSink, settings: DecisionLogSettings): LogDecision {
-  return (caller, subject, check, decision, seconds) => {
+export function decisionLog(audit: AuditSink, settings: DecisionLogSettings): LogDecisions {
+  return (call) => {
     if (!settings.enabled) return;
-    if (decision.allow && settings.allowSample < 1 && Math.random() >= settings.allowSample) return;
-    audit.record({
-      type: 'decision',
-      actor: caller,
-      subject,
-      data: {
-        action: check.action,
-        resource: { type: check.resource.type, id: check.resource.id },
-        allow: decision.allow,
-        reason: decision.reason,
-        ...(decision.detail ? { detail: decision.detail } : {}),
-        rule: decision.rule,
-        version: decision.policy.version,
-        latency_us: Math.round(seconds * 1e7) / 10,
-      },
-    });
+    const kept = settings.allowSample < 1 ? sampled(call, settings.allowSample) : call;
+    if (kept.checks.length > 0) recordDecisionCall(audit, kept);
   };
+}
+
+/** The call with each allow kept with probability `share`; denials always stay. */
+function sampled(call: DecisionCall, share: number): DecisionCall {
+  const keep = call.answers.map((answer) => !answer.allow || Math.random() < share);
+  const pick = <T>(list: readonly T[]) => list.filter((_, i) => keep[i]);
+  return { ...call, checks: pick(call.checks), answers: pick(call.answers), latencies: pick(call.latencies) };
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { AuditEvent, AuditLogMetrics, AuditSink } from '../audit/index.ts';
+import { type AuditEvent, type AuditLogMetrics, type AuditSink, recordDecisionCall } from '../audit/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import type { DecisionMetrics } from '../decide/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
@@ -185,6 +185,8 @@ export function meteredAudit(audit: AuditSink, metrics: Metrics): AuditSink {
       }
       audit.record(event);
     },
+    // Decisions are counted where they are made (decisionMetrics), not here.
+    recordDecisions: (call) => recordDecisionCall(audit, call),
     backpressure: () => audit.backpressure?.(),
   };
 }

@@ -7,10 +7,19 @@ import {
   DECISIONS_PER_ROW,
   type DecisionData,
   DecisionRow,
+  decisionEvents,
+  pushCall,
   type Recorded,
-  unpackDecisions,
 } from '../../src/audit/decision-rows.ts';
-import { AuditLog, auditKeys, exportAudit, queryAudit, verifyAuditChain } from '../../src/audit/index.ts';
+import {
+  AuditLog,
+  auditKeys,
+  type DecisionCall,
+  exportAudit,
+  queryAudit,
+  verifyAuditChain,
+} from '../../src/audit/index.ts';
+import { unpackDecisions } from '../../src/audit/packed-rows.ts';
 import { type BufferedRow, RowBuffer } from '../../src/audit/row-buffer.ts';
 import type { DatabaseHandle } from '../../src/db/index.ts';
 import { emptyAuditTable } from '../helpers/audit-rows.ts';
@@ -49,6 +58,23 @@ function packDecisions(recorded: Recorded[], maxRows = Number.POSITIVE_INFINITY)
 
 const sizes = ({ rows }: { rows: BufferedRow[] }) =>
   rows.map((r) => (r instanceof DecisionRow ? r.count : 1));
+
+/** A call of ten checks (five allowed, one with a detail), as the decision engine makes one. */
+const tenChecks: DecisionCall = {
+  caller: 'gw',
+  subject: 'ann',
+  version: 5,
+  checks: Array.from({ length: 10 }, (_, i) => ({
+    action: i % 2 ? 'read' : 'approve',
+    resource: i === 9 ? { type: 'Invoice' } : { type: 'Invoice', id: `inv-${i}` },
+  })),
+  answers: Array.from({ length: 10 }, (_, i) =>
+    i % 2
+      ? { allow: true, reason: 'allowed', rule: 'invoice-read' }
+      : { allow: false, reason: 'no_matching_rule', rule: null, ...(i === 4 ? { detail: 'locked' } : {}) },
+  ),
+  latencies: Array.from({ length: 10 }, (_, i) => i + 0.5),
+};
 
 /** A packed row's data as stored (its text, parsed). */
 const stored = (row: BufferedRow | undefined) => {
@@ -133,7 +159,12 @@ describe('packing decisions into rows', () => {
     assert.doesNotMatch(row.text(), /\\u(0000|d[89a-f])/i, 'nothing PostgreSQL or the chain would refuse');
     const back = unpackDecisions('decision', stored(row));
     assert.deepEqual(
-      back?.map((d) => [d.subject, d.data.resource.id, d.data.action, d.data.detail]),
+      back?.map((d: { subject: string | null; data: DecisionData }) => [
+        d.subject,
+        d.data.resource.id,
+        d.data.action,
+        d.data.detail,
+      ]),
       [0, 1].map((i) => [`ann\ufffd${i}`, `inv\ufffd${i}`, 'read\ufffd', '\ufffd']),
     );
   });
@@ -170,6 +201,43 @@ describe('packing decisions into rows', () => {
         [[2, 1, 1], 4],
       ],
     );
+  });
+
+  it('packs a call whole: its decisions share one row, whatever room the open row has left', () => {
+    const buffer = new RowBuffer();
+    for (let i = 0; i < DECISIONS_PER_ROW - 5; i++) buffer.add(decision('ann', `${i}`, at(0)));
+    for (const when of [at(1), at(2)]) {
+      const items: unknown[] = [];
+      pushCall(items, tenChecks, when.getTime());
+      buffer.addCall(items, 0);
+    }
+    const { rows, events } = buffer.peek(10);
+    assert.deepEqual(sizes({ rows }), [DECISIONS_PER_ROW - 5, 20]);
+    assert.equal(events, DECISIONS_PER_ROW + 15);
+  });
+
+  it('reads rows written in the earlier layout (decisions/1), decision by decision', () => {
+    const old = {
+      format: 'decisions/1',
+      at: '2026-01-01T00:00:00.000Z',
+      strings: ['gw', 'ann', 'read', 'Invoice', 'allowed', 'invoice-read', 'denied', 'dpop'],
+      decisions: [
+        [0, 0, 1, 2, 3, 'a', 1, 4, 5, 3, 4.2],
+        [7, 0, -1, 2, 3, null, 0, 6, -1, 4, 1.5, 7],
+      ],
+    };
+    assert.deepEqual(unpackDecisions('decision', old), [
+      { at: '2026-01-01T00:00:00.000Z', actor: 'gw', subject: 'ann', data: data('a') },
+      {
+        at: '2026-01-01T00:00:00.007Z',
+        actor: 'gw',
+        subject: null,
+        data: {
+          ...data(undefined, { allow: false, reason: 'denied', rule: null, version: 4, latency_us: 1.5 }),
+          detail: 'dpop',
+        },
+      },
+    ]);
   });
 
   it('never packs what it could not give back exactly', () => {
@@ -227,6 +295,30 @@ describe(`packed decision rows on ${ENGINE}: query, export and verify read them 
     const verdict = await verifyAuditChain(db, KEYS);
     assert.equal(verdict.ok, true);
     assert.equal(verdict.rows, 3);
+  });
+
+  it("a call's decisions come back as the events they would have been alone, sharing its time", async () => {
+    const log = new AuditLog(db, OPTIONS, { onError });
+    log.recordDecisions(tenChecks);
+    log.recordDecisions({ ...tenChecks, caller: 'svc', subject: undefined, version: 6 });
+    await log.flush();
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from audit_events`.execute(db.db);
+    assert.deepEqual(rows, [{ n: 1 }], 'both calls in one row');
+    const { events } = await queryAudit(db, { limit: 100 });
+    const expected = [tenChecks, { ...tenChecks, caller: 'svc', subject: undefined, version: 6 }].flatMap(
+      (call) =>
+        decisionEvents(call).map((event) => ({
+          actor: event.actor ?? null,
+          subject: event.subject ?? null,
+          data: JSON.parse(JSON.stringify(event.data)),
+        })),
+    );
+    assert.deepEqual(
+      events.map((e) => ({ actor: e.actor, subject: e.subject, data: e.data })),
+      expected,
+    );
+    assert.equal(new Set(events.slice(0, 10).map((e) => e.occurred_at)).size, 1, 'one time per call');
+    assert.equal((await verifyAuditChain(db, KEYS)).ok, true);
   });
 
   it('query expands each decision with its own subject, time, data and index', async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decisionEvent, type Recorded } from '../../src/audit/decision-rows.ts';
+import { callEvents, decisionEvents, type Recorded } from '../../src/audit/decision-rows.ts';
 import { deliverHandoff, Handoff } from '../../src/audit/handoff.ts';
-import type { AuditEvent } from '../../src/audit/index.ts';
+import type { AuditEvent, DecisionCall } from '../../src/audit/index.ts';
 
 describe('the hand-off to the writer thread', () => {
   it('gives back every event in order, decisions (flat) and others (whole) alike', () => {
@@ -40,12 +40,58 @@ describe('the hand-off to the writer thread', () => {
     const back: Recorded[] = [];
     deliverHandoff(structuredClone(items), {
       record: (event, at) => back.push({ event, at }),
-      recordDecision: (fields, offset) => back.push(decisionEvent(fields, offset)),
+      recordCall: (items, offset) => back.push(...callEvents(items, offset)),
     });
     assert.equal(back[0]?.event.type, 'audit.dropped');
     assert.deepEqual(
       back.slice(1).map(({ event, at }) => ({ event, at: at.getTime() })),
       events.map((event, i) => ({ event, at: t0 + i })),
+    );
+  });
+
+  it("carries a call's decisions once, giving back each as the event it would have been alone", () => {
+    const call: DecisionCall = {
+      caller: 'gw',
+      subject: 'ann',
+      version: 7,
+      checks: [
+        { action: 'read', resource: { type: 'Invoice', id: 'a' } },
+        { action: 'delete', resource: { type: 'Invoice' } },
+        { action: 'read', resource: { type: 'Report', id: 'r' } },
+      ],
+      answers: [
+        { allow: true, reason: 'allowed', rule: 'invoice-read' },
+        { allow: false, reason: 'no_matching_rule', rule: null },
+        { allow: false, reason: 'subject_token_invalid', rule: null, detail: 'expired' },
+      ],
+      latencies: [3.5, 1.2, 0],
+    };
+    const handoff = new Handoff();
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    handoff.push({ type: 'login.failed', subject: 'eve' }, t0);
+    handoff.pushCall(call, t0 + 5);
+    handoff.pushCall({ ...call, caller: 'svc', subject: undefined }, t0 + 6);
+    assert.equal(handoff.count, 7, 'a call counts its decisions');
+    const { items } = handoff.take();
+    const back: Recorded[] = [];
+    deliverHandoff(structuredClone(items), {
+      record: (event, at) => back.push({ event, at }),
+      recordCall: (list, offset) => back.push(...callEvents(list, offset)),
+    });
+    const alone = (c: DecisionCall, at: number) =>
+      decisionEvents(c).map((event) => {
+        const data = event.data as { resource: { type: string; id?: string } };
+        // A missing id is no key at all once stored, as in a row of its own.
+        if (data.resource.id === undefined) data.resource = { type: data.resource.type };
+        return { event, at };
+      });
+    assert.deepEqual(
+      back.map(({ event, at }) => ({ event, at: at.getTime() })),
+      [
+        { event: { type: 'login.failed', subject: 'eve' }, at: t0 },
+        ...alone(call, t0 + 5),
+        ...alone({ ...call, caller: 'svc', subject: undefined }, t0 + 6),
+      ],
     );
   });
 });
