@@ -39,11 +39,7 @@ export async function listenForRedirect(port: number): Promise<LoopbackRedirect>
     answer(url, reply);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        failure(`cannot listen on 127.0.0.1:${port} for the login callback: ${error.code ?? error.message}`),
-      ),
-    );
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenFailure(port, error)));
     server.listen(port, '127.0.0.1', () => resolve());
   });
   const { port: bound } = server.address() as AddressInfo;
@@ -92,6 +88,24 @@ export async function listenForRedirect(port: number): Promise<LoopbackRedirect>
       server.closeAllConnections();
     },
   };
+}
+
+/** Why the callback listener could not start; a port chosen with `--port` is named as such. */
+function listenFailure(port: number, error: NodeJS.ErrnoException): Error {
+  const where = `127.0.0.1:${port}`;
+  if (port === 0)
+    return failure(`cannot listen on 127.0.0.1 for the login callback: ${error.code ?? error.message}`);
+  if (error.code === 'EADDRINUSE') {
+    return failure(
+      `--port ${port}: ${where} is already in use by another program; stop it, or register another port in the client's redirect URI and pass that`,
+    );
+  }
+  if (error.code === 'EACCES') {
+    return failure(`--port ${port}: not allowed to listen on ${where} (ports below 1024 need privileges)`);
+  }
+  return failure(
+    `--port ${port}: cannot listen on ${where} for the login callback: ${error.code ?? error.message}`,
+  );
 }
 
 // Plain text: nothing from the request is echoed, so nothing can be injected into the page.

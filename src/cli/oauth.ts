@@ -47,7 +47,7 @@ const discoveryDocument = z.object({
 export type Discovery = z.infer<typeof discoveryDocument>;
 
 /** The endpoints from OpenID Connect Discovery §4, checked before any of them is used. */
-export async function discover(url: string): Promise<Discovery> {
+async function discover(url: string): Promise<Discovery> {
   const response = await send(`${url}/.well-known/openid-configuration`, { method: 'GET' });
   if (!response.ok) {
     throw failure(
@@ -75,27 +75,75 @@ const tokenResponse = z.looseObject({
 export type TokenResponse = z.infer<typeof tokenResponse>;
 
 /**
- * POSTs a token request (RFC 6749 §4.1.3, §4.4.2). With `client`, authenticates with
- * client_secret_basic: id and secret form-encoded before they are joined (§2.3.1).
+ * The client a command acts as. With `secret` it is confidential and authenticates with
+ * client_secret_basic; without, it is public and names itself with `client_id` in the body.
  */
-export async function requestTokens(
-  tokenEndpoint: string,
-  params: Record<string, string | undefined>,
-  client?: { id: string; secret: string },
-): Promise<TokenResponse> {
-  const body = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) if (value !== undefined) body.set(name, value);
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (client) {
-    const basic = `${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`;
-    headers.authorization = `Basic ${Buffer.from(basic).toString('base64')}`;
-  }
-  const response = await send(tokenEndpoint, { method: 'POST', headers, body });
-  const json = await readJson(response);
-  if (!response.ok) throw failure(`the token request was refused: ${describeError(response, json)}`);
-  const parsed = tokenResponse.safeParse(json);
-  if (!parsed.success) throw failure(`unusable token response (${firstIssue(parsed.error)})`);
-  return parsed.data;
+export interface OAuthClient {
+  id: string;
+  /** The option naming the client, for error messages (e.g. `--client`). */
+  idFrom: string;
+  secret?: ClientSecret;
+}
+
+/** A client secret and where it came from (an option or variable), for error messages. */
+export interface ClientSecret {
+  value: string;
+  from: string;
+}
+
+/** A Tollgate found by discovery, and token requests to it as one client. */
+export interface TokenServer {
+  discovery: Discovery;
+  requestTokens(params: Record<string, string | undefined>): Promise<TokenResponse>;
+}
+
+/**
+ * What `login` and `token` share: the Tollgate named by `--url` (see resolveServerUrl), its
+ * discovery, then token requests (RFC 6749 §4.1.3, §4.4.2) authenticated as `client`. A refusal
+ * of the client's credentials (`invalid_client`) names the options that gave them, which is
+ * where the mistake is.
+ */
+export async function tokenServer(
+  urlOption: string | undefined,
+  env: NodeJS.ProcessEnv,
+  client: OAuthClient,
+): Promise<TokenServer> {
+  const discovery = await discover(resolveServerUrl(urlOption, env));
+  return {
+    discovery,
+    async requestTokens(params) {
+      const body = new URLSearchParams();
+      for (const [name, value] of Object.entries(params)) if (value !== undefined) body.set(name, value);
+      const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+      if (client.secret) {
+        // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined.
+        const basic = `${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret.value)}`;
+        headers.authorization = `Basic ${Buffer.from(basic).toString('base64')}`;
+      } else {
+        body.set('client_id', client.id);
+      }
+      const response = await send(discovery.token_endpoint, { method: 'POST', headers, body });
+      const json = await readJson(response);
+      if (!response.ok) {
+        throw failure(`the token request was refused: ${describeError(response, json)}${hint(client, json)}`);
+      }
+      const parsed = tokenResponse.safeParse(json);
+      if (!parsed.success) throw failure(`unusable token response (${firstIssue(parsed.error)})`);
+      return parsed.data;
+    },
+  };
+}
+
+/**
+ * The server's `invalid_client` says only that authentication failed (RFC 6749 §5.2); which of
+ * the user's inputs to check is known here alone. A public client is refused the same way when
+ * it is in fact confidential and no secret was given.
+ */
+function hint(client: OAuthClient, body: unknown): string {
+  if ((body as { error?: unknown } | null)?.error !== 'invalid_client') return '';
+  return client.secret
+    ? `; check the client ID given with ${client.idFrom} and the secret given with ${client.secret.from}`
+    : `; check ${client.idFrom}, and for a confidential client pipe its secret to --client-secret-stdin`;
 }
 
 /** `error: error_description (HTTP 400)` from an RFC 6749 §5.2 body, or the bare status. */

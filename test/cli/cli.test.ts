@@ -88,6 +88,19 @@ describe('tollgate CLI against a running instance', () => {
       'statements:read': 'Read your statements',
       'statements:share': 'Share them = with anyone',
     });
+    // The table shows each description under its API's row, scopes without one left out.
+    const table = await cli(['api', 'list']);
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.split('\n');
+    const row = lines.findIndex((line) => line.startsWith('https://statements.example '));
+    assert.ok(row > 0, table.stdout);
+    assert.deepEqual(lines.slice(row + 1, row + 3), [
+      '    statements:read   Read your statements',
+      '    statements:share  Share them = with anyone',
+    ]);
+    assert.ok(!/^\s+statements:(export|close)\b/m.test(table.stdout), 'no line for undescribed scopes');
+    const invoices = lines.findIndex((line) => line.startsWith('https://invoices.example '));
+    assert.match(lines[invoices + 1] ?? '', /^https:\/\//, 'an API without descriptions has its row alone');
     const refused = await cli([
       'api',
       'create',

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ADMIN_CREDENTIALS_FILE, BUILTIN_API } from '../../src/admin/index.ts';
 import { CHECKPOINT_FIELD } from '../../src/audit/index.ts';
 import * as wire from '../../src/cli/wire.ts';
+import { SYSTEM_NODE, skipUnless } from '../helpers/capabilities.ts';
 import { type CliRun, runTollgate } from '../helpers/cli.ts';
 import { freePort } from '../helpers/instance.ts';
 
@@ -135,11 +136,8 @@ describe('bin/tollgate.js on a Node without TypeScript', () => {
     assert.equal(stderr, '');
   });
 
-  const systemNode = '/usr/bin/node';
-  it("runs with the system's Node 20", {
-    skip: existsSync(systemNode) ? false : `needs a system Node at ${systemNode}`,
-  }, async () => {
-    const run = await runWith(systemNode, [], ['--help']);
+  it("runs with the system's Node 20", { skip: skipUnless('system-node') }, async () => {
+    const run = await runWith(SYSTEM_NODE, [], ['--help']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Usage: tollgate /);
     assert.equal(run.stderr, '');

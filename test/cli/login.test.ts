@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
@@ -22,12 +23,12 @@ interface LoginRun {
  * Runs `tollgate login` as a real child process and hands over the URL it prints, as a person
  * would copy it into a browser. No desktop: the CLI must not try to open one.
  */
-function startLogin(args: string[]): LoginRun {
+function startLogin(args: string[], stdin = ''): LoginRun {
   const env = { ...process.env };
   for (const name of ['DISPLAY', 'WAYLAND_DISPLAY', 'TOLLGATE_URL', 'TOLLGATE_CLIENT_ID', 'DATA_DIR'])
     delete env[name];
   const child = spawn(process.execPath, ['bin/tollgate.js', 'login', ...args], { cwd: root, env });
-  child.stdin.end();
+  child.stdin.end(stdin);
   let stdout = '';
   let stderr = '';
   let found: ((url: URL) => void) | undefined;
@@ -53,6 +54,9 @@ describe('tollgate login', () => {
   let cli: string;
   let introspector: { client_id: string; client_secret?: string };
   let aliceId: string;
+  // A confidential client's redirect URI is matched exactly: login must listen on its port.
+  let confidential: { client_id: string; client_secret?: string };
+  let confidentialPort: string;
 
   before(async () => {
     tg = await startTestInstance();
@@ -66,6 +70,14 @@ describe('tollgate login', () => {
       scope: 'invoices:read',
       api: API,
     }));
+    confidentialPort = String(await freePort());
+    confidential = await createClient(tg, {
+      name: 'local web app',
+      grant_types: ['authorization_code'],
+      redirect_uris: [`http://127.0.0.1:${confidentialPort}/callback`],
+      scope: 'invoices:read',
+      api: API,
+    });
     introspector = await createClient(tg, {
       name: 'invoices-api',
       grant_types: ['client_credentials'],
@@ -208,6 +220,97 @@ describe('tollgate login', () => {
     assert.equal((await run.done).code, 1);
   });
 
+  /** `tollgate login` as the confidential client, its secret (or `secret`) piped in. */
+  const loginConfidential = (secret = confidential.client_secret ?? '', ...args: string[]) =>
+    startLogin(
+      [
+        '--url',
+        tg.url,
+        '--client',
+        confidential.client_id,
+        '--client-secret-stdin',
+        '--port',
+        confidentialPort,
+        '--no-browser',
+        '--timeout',
+        '30',
+        '--scope',
+        'openid invoices:read',
+        ...args,
+      ],
+      secret,
+    );
+
+  /** Signs alice in at the URL the CLI printed and hands the redirect to its listener. */
+  async function signInAt(run: LoginRun): Promise<void> {
+    const { redirect } = await loginThroughForms(new Browser(), (await run.url).toString(), tg.issuer, ALICE);
+    await (await fetch(redirect)).body?.cancel();
+  }
+
+  it('logs a confidential client in with its secret from stdin, on the exact --port registered', async () => {
+    const run = loginConfidential();
+    const url = await run.url;
+    assert.equal(url.searchParams.get('redirect_uri'), `http://127.0.0.1:${confidentialPort}/callback`);
+    await signInAt(run);
+    const { code, stdout, stderr } = await run.done;
+    assert.equal(code, 0, stderr);
+    assert.ok(!stderr.includes(confidential.client_secret ?? '-'), 'the secret is never shown');
+    const claims = await introspect(stdout.trim());
+    assert.equal(claims.active, true);
+    assert.equal(claims.sub, aliceId);
+    assert.equal(claims.client_id, confidential.client_id);
+    assert.equal(claims.aud, API);
+  });
+
+  it("fails on a confidential client's wrong secret, naming the option that gave it", async () => {
+    const wrong = 'not-the-secret-of-this-client';
+    const run = loginConfidential(wrong);
+    await signInAt(run);
+    const { code, stdout, stderr } = await run.done;
+    assert.equal(code, 1);
+    assert.equal(stdout, '');
+    assert.match(
+      stderr,
+      /^tollgate: the token request was refused: invalid_client: .*\(HTTP 401\); check the client ID given with --client and the secret given with --client-secret-stdin\n$/m,
+    );
+    assert.ok(!stderr.includes(wrong), 'not even a wrong secret is shown');
+  });
+
+  it('tells a confidential client without --client-secret-stdin to give its secret', async () => {
+    const run = startLogin([
+      '--url',
+      tg.url,
+      '--client',
+      confidential.client_id,
+      '--port',
+      confidentialPort,
+      '--no-browser',
+      '--timeout',
+      '30',
+    ]);
+    await signInAt(run);
+    const { code, stderr } = await run.done;
+    assert.equal(code, 1);
+    assert.match(stderr, /invalid_client: .*pipe its secret to --client-secret-stdin/);
+  });
+
+  it('says which --port is in use when another program holds it', async () => {
+    const holder = createServer();
+    await new Promise<void>((listening) => holder.listen(0, '127.0.0.1', listening));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const { code, stdout, stderr } = await login('--port', String(port)).done;
+      assert.equal(code, 1);
+      assert.equal(stdout, '');
+      assert.match(
+        stderr,
+        new RegExp(`^tollgate: --port ${port}: 127\\.0\\.0\\.1:${port} is already in use`),
+      );
+    } finally {
+      holder.close();
+    }
+  });
+
   it('rejects a bad command line with exit 2 before listening or calling the server', async () => {
     for (const args of [
       ['--url', tg.url],
@@ -215,11 +318,22 @@ describe('tollgate login', () => {
       ['--url', tg.url, '--client', cli, '--port=-1'],
       ['--url', tg.url, '--client', cli, '--timeout', '0'],
       ['--url', 'file:///etc/passwd', '--client', cli],
+      // A confidential client's redirect URI has a fixed port: without --port none could match.
+      ['--url', tg.url, '--client', cli, '--client-secret-stdin'],
     ]) {
-      const { code, stdout, stderr } = await startLogin(args).done;
+      const { code, stdout, stderr } = await startLogin(args, 'some-secret').done;
       assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
       assert.equal(stdout, '');
     }
+  });
+
+  it('refuses an empty --client-secret-stdin with exit 2', async () => {
+    const { code, stderr } = await startLogin(
+      ['--url', tg.url, '--client', cli, '--client-secret-stdin', '--port', confidentialPort],
+      '',
+    ).done;
+    assert.equal(code, 2);
+    assert.match(stderr, /^tollgate: --client-secret-stdin: standard input was empty/);
   });
 
   it('says so when no Tollgate answers at the URL', async () => {

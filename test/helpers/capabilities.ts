@@ -10,7 +10,13 @@ import { nginxBinary } from './nginx.ts';
  * that would be skipped only for want of required ones fails instead, so CI cannot lose
  * coverage to a skip nobody reads.
  */
-export type Capability = 'postgres' | 'redis' | 'nginx' | 'cluster' | 'chromium';
+export type Capability = 'postgres' | 'redis' | 'nginx' | 'cluster' | 'chromium' | 'system-node';
+
+/**
+ * The system's Node (Debian's 20), older than the project's own: what the CLI entry and the
+ * compiled client export must still run on.
+ */
+export const SYSTEM_NODE = '/usr/bin/node';
 
 const HOW: Record<Capability, string> = {
   postgres: 'set TOLLGATE_TEST_DATABASE_URL to a PostgreSQL server',
@@ -18,6 +24,7 @@ const HOW: Record<Capability, string> = {
   nginx: 'install nginx',
   cluster: "install PostgreSQL's cluster tools (pg_createcluster)",
   chromium: `install chromium (${CHROMIUM})`,
+  'system-node': `install Debian's nodejs package (${SYSTEM_NODE})`,
 };
 
 let nginx: boolean | undefined;
@@ -28,6 +35,7 @@ const present: Record<Capability, () => boolean> = {
   nginx: () => (nginx ??= nginxBinary() !== undefined),
   cluster: () => CLUSTER_TOOLS,
   chromium: () => existsSync(CHROMIUM),
+  'system-node': () => existsSync(SYSTEM_NODE),
 };
 
 function requiredCapabilities(): Set<Capability> {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { Browser, loginThroughForms } from '../helpers/browser.ts';
-import { createApi, createClient, createUser, discover } from '../helpers/fixtures.ts';
+import { createApi, createClient, createUser } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
+import { authorizationRequest, signInThroughBrowser } from '../helpers/users.ts';
 
 const API = 'https://invoices.example.test';
-const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+const ALICE = { username: 'alice', password: 'correct horse battery' };
 
 /**
  * RFC 8252 §7.3: a native app listens on whatever loopback port it could open, so for loopback
@@ -20,7 +20,7 @@ describe('loopback redirect URIs of native clients (RFC 8252)', () => {
   before(async () => {
     tg = await startTestInstance();
     await createApi(tg, { audience: API, scopes: ['read'] });
-    await createUser(tg, { username: 'alice', password: 'correct horse battery' });
+    await createUser(tg, ALICE);
     ({ client_id: native } = await createClient(tg, {
       name: 'cli',
       grant_types: ['authorization_code'],
@@ -34,16 +34,7 @@ describe('loopback redirect URIs of native clients (RFC 8252)', () => {
 
   /** The provider's answer to an authorization request, not followed. */
   async function authorize(clientId: string, redirectUri: string): Promise<Response> {
-    const url = new URL(`${tg.url}/auth`);
-    url.search = new URLSearchParams({
-      client_id: clientId,
-      response_type: 'code',
-      redirect_uri: redirectUri,
-      scope: 'openid read',
-      state: 's',
-      code_challenge: CHALLENGE,
-      code_challenge_method: 'S256',
-    }).toString();
+    const { url } = await authorizationRequest(tg, { clientId, auth: client.None(), redirectUri });
     return fetch(url, { redirect: 'manual' });
   }
 
@@ -174,21 +165,8 @@ describe('loopback redirect URIs of native clients (RFC 8252)', () => {
   });
 
   it('redeems a code only with the exact redirect URI, port included, it was issued for', async () => {
-    const config = await discover(tg, native, client.None());
-    const login = async (redirectUri: string) => {
-      const verifier = client.randomPKCECodeVerifier();
-      const url = client.buildAuthorizationUrl(config, {
-        redirect_uri: redirectUri,
-        scope: 'openid read',
-        code_challenge: await client.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-      });
-      const { redirect } = await loginThroughForms(new Browser(), url.toString(), tg.issuer, {
-        username: 'alice',
-        password: 'correct horse battery',
-      });
-      return { redirect, verifier };
-    };
+    const login = (redirectUri: string) =>
+      signInThroughBrowser(tg, { clientId: native, auth: client.None(), redirectUri }, ALICE);
 
     const first = await login('http://127.0.0.1:49152/callback');
     assert.equal(first.redirect.origin, 'http://127.0.0.1:49152');
@@ -211,7 +189,7 @@ describe('loopback redirect URIs of native clients (RFC 8252)', () => {
 
     // The same flow on another port succeeds end to end with a library relying party.
     const second = await login('http://127.0.0.1:50000/callback');
-    const tokens = await client.authorizationCodeGrant(config, second.redirect, {
+    const tokens = await client.authorizationCodeGrant(second.config, second.redirect, {
       pkceCodeVerifier: second.verifier,
     });
     assert.ok(tokens.access_token);

@@ -72,11 +72,11 @@ const createApi: Command = {
 const listApis: Command = {
   path: ['api', 'list'],
   synopsis: '',
-  summary: 'list the APIs',
+  summary: 'list the APIs, with the description of each scope that has one',
   async run(_invocation, ctx) {
     const result = (await (await ctx.admin()).request('GET', '/apis')) as { apis: ApiView[] };
-    ctx.out.result(result, () =>
-      table(
+    ctx.out.result(result, () => {
+      const [header = '', ...rows] = table(
         ['AUDIENCE', 'NAME', 'SCOPES', 'ALG', 'TTL', 'BUILTIN'],
         result.apis.map((a) => [
           a.audience,
@@ -87,9 +87,23 @@ const listApis: Command = {
           a.builtin ? 'yes' : 'no',
         ]),
         'No APIs.',
-      ),
-    );
+      );
+      if (result.apis.length === 0) return [header];
+      // Descriptions hold spaces and can be long: as a column they would break the table's
+      // alignment, so each goes on its own indented line under its API's row.
+      return [header, ...result.apis.flatMap((api, i) => [rows[i] ?? '', ...describedScopes(api)])];
+    });
   },
 };
+
+/** An indented `scope  description` line for each of the API's scopes that has a description, in scope order. */
+function describedScopes(api: ApiView): string[] {
+  const described = api.scopes.flatMap((scope) => {
+    const description = api.scope_descriptions[scope];
+    return description ? [[scope, description] as const] : [];
+  });
+  const width = Math.max(0, ...described.map(([scope]) => scope.length));
+  return described.map(([scope, description]) => `    ${scope.padEnd(width)}  ${description}`);
+}
 
 export const apiCommands: readonly Command[] = [createApi, listApis];

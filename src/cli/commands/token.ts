@@ -1,7 +1,7 @@
 import { flag, optionalString, requiredString } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { usageError } from '../errors.ts';
-import { discover, requestTokens, resolveServerUrl } from '../oauth.ts';
+import { type ClientSecret, tokenServer } from '../oauth.ts';
 import { readPipedSecret } from '../prompt.ts';
 
 /**
@@ -30,12 +30,12 @@ const token: Command = {
     const clientId = requiredString(values, 'client-id', command);
     const scope = requiredString(values, 'scope', command);
     const secret = await clientSecret(clientId, flag(values, 'client-secret-stdin'), ctx, command);
-    const server = await discover(resolveServerUrl(urlOption, ctx.env));
-    const tokens = await requestTokens(
-      server.token_endpoint,
-      { grant_type: 'client_credentials', scope, resource: optionalString(values, 'api') },
-      { id: clientId, secret },
-    );
+    const server = await tokenServer(urlOption, ctx.env, { id: clientId, idFrom: '--client-id', secret });
+    const tokens = await server.requestTokens({
+      grant_type: 'client_credentials',
+      scope,
+      resource: optionalString(values, 'api'),
+    });
     ctx.out.result(tokens, () => tokens.access_token);
   },
 };
@@ -49,16 +49,19 @@ async function clientSecret(
   fromStdin: boolean,
   ctx: CommandContext,
   command: string,
-): Promise<string> {
+): Promise<ClientSecret> {
   if (!fromStdin) {
     const { TOLLGATE_CLIENT_ID: envId, TOLLGATE_CLIENT_SECRET: envSecret } = ctx.env;
-    if (envId === clientId && envSecret) return envSecret;
+    if (envId === clientId && envSecret) return { value: envSecret, from: 'TOLLGATE_CLIENT_SECRET' };
     throw usageError(
       '--client-secret-stdin is required (the secret is read from stdin, never from arguments) unless TOLLGATE_CLIENT_ID is this client and TOLLGATE_CLIENT_SECRET is set',
       command,
     );
   }
-  return readPipedSecret(ctx, command, 'client-secret-stdin');
+  return {
+    value: await readPipedSecret(ctx, command, 'client-secret-stdin'),
+    from: '--client-secret-stdin',
+  };
 }
 
 export const tokenCommands: readonly Command[] = [token];
