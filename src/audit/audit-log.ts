@@ -1,8 +1,9 @@
 import { auditEventQueries, type DatabaseHandle, type NewAuditRow } from '../db/index.ts';
 import type { AuditKey } from './audit-keys.ts';
 import { type ChainHead, GENESIS_HASH, linkHash } from './chain.ts';
-import { DecisionRow, pushCall } from './decision-rows.ts';
+import { callLine, DecisionRow } from './decision-rows.ts';
 import { type BufferedRow, RowBuffer } from './row-buffer.ts';
+import { SegmentWriter, segmentData } from './segments.ts';
 import { dataText, storableOrNull } from './stored-text.ts';
 import type { AuditEvent, AuditSink, DecisionCall } from './types.ts';
 
@@ -15,6 +16,11 @@ export interface AuditLogOptions {
   flushMs: number;
   /** The audit key that MACs every row written. */
   key: AuditKey;
+  /**
+   * Where packed decision rows keep their lines (segments.ts): the embedded database with a
+   * data directory. Unset, the rows hold them.
+   */
+  segmentDir?: string | undefined;
 }
 
 export interface AuditLogMetrics {
@@ -57,6 +63,7 @@ export class AuditLog implements AuditSink {
   readonly #onError: (error: unknown) => void;
   readonly #onTampering: (detail: TamperingDetail) => void;
   readonly #buffer = new RowBuffer();
+  readonly #segments: SegmentWriter | undefined;
   #dropped: { count: number; first: Date; last: Date } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
@@ -69,6 +76,7 @@ export class AuditLog implements AuditSink {
     this.#metrics = hooks.metrics ?? NO_AUDIT_METRICS;
     this.#onError = hooks.onError;
     this.#onTampering = hooks.onTampering ?? (() => {});
+    this.#segments = options.segmentDir === undefined ? undefined : new SegmentWriter(options.segmentDir);
   }
 
   start(): void {
@@ -84,18 +92,23 @@ export class AuditLog implements AuditSink {
   }
 
   recordDecisions(call: DecisionCall): void {
-    const items: unknown[] = [];
-    pushCall(items, call, Date.now());
-    this.recordCall(items, 0);
+    const at = Date.now();
+    this.recordCall(at, call.checks.length, call.caller, call.subject, callLine(call, at));
   }
 
   /**
-   * A call's decisions as the flat call at `items[offset]` (decision-rows.ts: CALL_HEAD): how
-   * the writer thread takes the decisions handed to it, without an object per decision.
+   * A call of `n` decisions as its line (decision-rows.ts: callLine): how the writer thread
+   * takes the decisions handed to it.
    */
-  recordCall(items: readonly unknown[], offset: number): void {
-    if (this.#full(items[offset] as number, items[offset + 4] as number)) return;
-    this.#buffer.addCall(items, offset);
+  recordCall(
+    at: number,
+    n: number,
+    caller: string | undefined,
+    subject: string | undefined,
+    line: string,
+  ): void {
+    if (this.#full(at, n)) return;
+    this.#buffer.addCall(at, n, caller, subject, line);
     this.#metrics.depth(this.#buffer.events);
   }
 
@@ -137,6 +150,25 @@ export class AuditLog implements AuditSink {
       await this.flush();
       if (this.#failing) await new Promise((done) => setTimeout(done, 100));
     }
+    await this.#segments?.close().catch(this.#onError);
+  }
+
+  /**
+   * The rows to insert. A packed row's lines go to the segment file first, when there is one,
+   * made durable before the row pointing at them can commit; a retried batch reuses them.
+   */
+  async #rowsOf(items: BufferedRow[]): Promise<NewAuditRow[]> {
+    const segments = this.#segments;
+    if (!segments) return items.map((item) => toRow(item));
+    const rows: NewAuditRow[] = [];
+    for (const item of items) {
+      if (item instanceof DecisionRow && item.count > 1) {
+        item.stored ??= segmentData(await segments.append(item.chunk()), item.count);
+        rows.push(toRow(item, item.stored));
+      } else rows.push(toRow(item));
+    }
+    await segments.sync();
+    return rows;
   }
 
   async #drain(): Promise<void> {
@@ -150,10 +182,10 @@ export class AuditLog implements AuditSink {
       const batch = this.#buffer.peek(this.#options.batchSize);
       // A copy: drops counted while this batch is written belong to the next one.
       const dropped = this.#dropped && { ...this.#dropped };
-      const rows = batch.rows.map(toRow);
-      if (dropped) rows.unshift(droppedRow(dropped));
       const started = performance.now();
       try {
+        const rows = await this.#rowsOf(batch.rows);
+        if (dropped) rows.unshift(droppedRow(dropped));
         const key = this.#options.key;
         const { after, head } = await auditEventQueries(this.#db.db).append(rows, {
           keyId: key.id,
@@ -189,7 +221,8 @@ export class AuditLog implements AuditSink {
 /** An AuditSink that keeps nothing (tests and tools that need no evidence). */
 export const NOP_AUDIT: AuditSink = { record() {} };
 
-function toRow(item: BufferedRow): NewAuditRow {
+/** `data`: a packed row's data when its lines are elsewhere (segments.ts). */
+function toRow(item: BufferedRow, data?: string): NewAuditRow {
   if (item instanceof DecisionRow) {
     const single = item.single;
     if (!single) {
@@ -200,7 +233,7 @@ function toRow(item: BufferedRow): NewAuditRow {
         subject: storableOrNull(item.subject),
         client_id: null,
         ip: null,
-        data: item.text(),
+        data: data ?? item.text(),
       };
     }
     item = single;

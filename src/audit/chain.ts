@@ -78,12 +78,15 @@ export class ChainWalk {
     this.#keys = keys;
   }
 
-  /** False once a row failed: nothing after it is checked. */
-  add(row: AuditRow): boolean {
+  /**
+   * False once a row failed: nothing after it is checked. `problem`: what is wrong with the row
+   * beyond its link and MAC, found by the caller (a segment row's lines, reader.ts).
+   */
+  add(row: AuditRow, problem: string | undefined = undefined): boolean {
     if (this.#bad) return false;
-    const problem = this.#check(row);
-    if (problem) {
-      this.#bad = { seq: problem.seq ?? row.seq, problem: problem.text };
+    const linkProblem = this.#check(row) ?? (problem === undefined ? undefined : { text: problem });
+    if (linkProblem) {
+      this.#bad = { seq: linkProblem.seq ?? row.seq, problem: linkProblem.text };
       return false;
     }
     this.#prev = { seq: row.seq, hash: row.hash };

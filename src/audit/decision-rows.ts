@@ -1,31 +1,28 @@
-import { storable } from './stored-text.ts';
+import { dataText } from './stored-text.ts';
 import type { AuditEvent, AuditSink, DecisionCall } from './types.ts';
 
 /**
  * Decisions are the one event recorded at request rate: thousands a second behind a busy
  * gateway, where every other kind comes at human rate. One row per decision made the database
- * insert (about 20 µs a row on the embedded engine, index entries and all) the largest cost of a
- * logged /decide answer, and the database's cost per row grows with its bytes. So the writer
- * packs the decisions it writes together into one `decision` row, like Cerbos's decision log
- * keeps one entry per call, in a compact form: each call (one /decide request, one
- * forward-auth check) a tuple holding what its decisions share (time, caller, subject, policy
- * version) once, each decision a short tuple inside it, each repeated string (caller, subject,
- * action, type, reason, rule) once in a table. The row is MAC'd and chained like any other; the
- * readers (query, export) expand it back into one event per decision with exactly the data it
- * was recorded with (docs/architecture.md 3.6).
+ * insert the largest cost of a logged /decide answer, and the embedded database's cost per
+ * stored byte (its wire protocol in JavaScript, WAL, compression) came next. So each call (one
+ * /decide request, one forward-auth check) becomes one line of JSON on the request thread, where
+ * JSON.stringify makes it for about what handing its fields over cost, and the writer only joins
+ * lines: up to DECISIONS_PER_ROW decisions, whole calls, share one `decision` row, like Cerbos's
+ * decision log keeps one entry per call. On the embedded database with a data directory the
+ * lines go to an append-only segment file and the row holds their digest (segments.ts);
+ * otherwise the row holds the lines (`decisions/3`). Either way the row is MAC'd and chained
+ * like any other, and the readers expand it back into one event per decision with exactly the
+ * data it was recorded with (packed-rows.ts, docs/architecture.md 3.6).
  */
 
-/** The most decisions one row holds (whole calls: a call of more starts a row of its own). */
+/** The most decisions one row holds (whole calls: a call of more has a row of its own). */
 export const DECISIONS_PER_ROW = 256;
 /**
  * The longest time one row spans, first call to last: time filters select rows by their newest
  * decision (`occurred_at`) and widen `until` by this much (see reader.ts).
  */
 export const DECISION_ROW_SPAN_MS = 1000;
-/** Marks a packed row's data; a later layout gets another name, and readers keep the older ones. */
-export const FORMAT = 'decisions/2';
-/** Decisions one to a tuple, each with its own time, caller and subject (written until 2026-11). */
-export const FORMAT_1 = 'decisions/1';
 
 /** What the decision log records for one decision (decide/decision-log.ts). */
 export interface DecisionData {
@@ -45,45 +42,50 @@ export interface Recorded {
 }
 
 /**
- * A call, flat: CALL_HEAD fields [at (ms), caller, subject, version, n], then n decisions of
- * DECISION_FIELDS each [action, type, id, allow, reason, rule, latency_us, detail]. The hand-off
- * to the writer thread carries calls so (handoff.ts): primitives in one array clone for a third
- * of what a nest of objects costs, and packed rows are built from them without an object per
- * decision.
+ * A call as one line of JSON: [at (ms since the epoch), caller, subject, version, decisions],
+ * each decision [action, type, id, allow (1/0), reason, rule, latency_us, detail?], absent
+ * strings null. Strings are made storable (stored-text.ts) as in any other row.
  */
-export const CALL_HEAD = 5;
-export const DECISION_FIELDS = 8;
+export type CallLine = [number, string | null, string | null, number, DecisionTuple[]];
+type DecisionTuple = [string, string, string | null, 0 | 1, string, string | null, number, string?];
 
-/** How many items the call starting at `items[offset]` takes. */
-export const callItems = (items: readonly unknown[], offset: number): number =>
-  CALL_HEAD + DECISION_FIELDS * (items[offset + 4] as number);
-
-/** Appends a call's fields to `out`. */
-export function pushCall(out: unknown[], call: DecisionCall, at: number): void {
+/** A call's line (see CallLine). */
+export function callLine(call: DecisionCall, at: number): string {
   const { checks, answers, latencies } = call;
-  out.push(at, call.caller, call.subject, call.version, checks.length);
+  const decisions = new Array<DecisionTuple>(checks.length);
   for (let i = 0; i < checks.length; i++) {
     const check = checks[i] as DecisionCall['checks'][number];
     const answer = answers[i] as DecisionCall['answers'][number];
-    out.push(
+    const tuple: DecisionTuple = [
       check.action,
       check.resource.type,
-      check.resource.id,
-      answer.allow,
+      check.resource.id ?? null,
+      answer.allow ? 1 : 0,
       answer.reason,
       answer.rule,
-      latencies[i],
-      // An empty detail is none, as decisionEvents has it.
-      answer.detail || undefined,
-    );
+      latencies[i] as number,
+    ];
+    // An empty detail is none, as decisionEvents has it.
+    if (answer.detail) tuple.push(answer.detail);
+    decisions[i] = tuple;
   }
+  return dataText([at, call.caller ?? null, call.subject ?? null, call.version, decisions]);
 }
 
-/** Appends a packable event (see packable) as a call of one decision. */
-export function pushDecisionEvent(out: unknown[], event: AuditEvent, at: number): void {
+/** A packable event (see packable) as the line of a call of one decision. */
+export function eventLine(event: AuditEvent, at: number): string {
   const d = event.data as unknown as DecisionData;
-  out.push(at, event.actor, event.subject, d.version, 1);
-  out.push(d.action, d.resource.type, d.resource.id, d.allow, d.reason, d.rule, d.latency_us, d.detail);
+  const tuple: DecisionTuple = [
+    d.action,
+    d.resource.type,
+    d.resource.id ?? null,
+    d.allow ? 1 : 0,
+    d.reason,
+    d.rule,
+    d.latency_us,
+  ];
+  if (d.detail !== undefined) tuple.push(d.detail);
+  return dataText([at, event.actor ?? null, event.subject ?? null, d.version, [tuple]]);
 }
 
 /** Rounds seconds to the tenth of a microsecond the log keeps. */
@@ -111,34 +113,38 @@ export function decisionEvents(call: DecisionCall): AuditEvent[] {
   });
 }
 
-/** The events of the flat call at `items[offset]`, exactly as recorded one by one. */
-export function callEvents(items: readonly unknown[], offset: number): Recorded[] {
-  const at = new Date(items[offset] as number);
-  const actor = items[offset + 1] as string | undefined;
-  const subject = items[offset + 2] as string | undefined;
-  const version = items[offset + 3] as number;
-  const out: Recorded[] = [];
-  const n = items[offset + 4] as number;
-  for (let i = 0, o = offset + CALL_HEAD; i < n; i++, o += DECISION_FIELDS) {
-    const id = items[o + 2] as string | undefined;
-    const detail = items[o + 7] as string | undefined;
-    const type = items[o + 1] as string;
-    const data: DecisionData = {
-      action: items[o] as string,
-      resource: id === undefined ? { type } : { type, id },
-      allow: items[o + 3] as boolean,
-      reason: items[o + 4] as string,
+/** Gives a call's decisions to `sink`: at once where it takes calls, else event by event. */
+export function recordDecisionCall(sink: AuditSink, call: DecisionCall): void {
+  if (sink.recordDecisions) sink.recordDecisions(call);
+  else for (const event of decisionEvents(call)) sink.record(event);
+}
+
+/** One decision of a call line, as it was recorded. */
+export interface UnpackedDecision {
+  at: string;
+  actor: string | null;
+  subject: string | null;
+  data: DecisionData;
+}
+
+/** The decisions of a parsed call line (see CallLine). */
+export function lineDecisions([at, actor, subject, version, decisions]: CallLine): UnpackedDecision[] {
+  const when = new Date(at).toISOString();
+  return decisions.map(([action, type, id, allow, reason, rule, latency, detail]) => ({
+    at: when,
+    actor,
+    subject,
+    data: {
+      action,
+      resource: typeof id === 'string' ? { type, id } : { type },
+      allow: allow === 1,
+      reason,
       ...(detail === undefined ? {} : { detail }),
-      rule: items[o + 5] as string | null,
+      rule,
       version,
-      latency_us: items[o + 6] as number,
-    };
-    out.push({
-      event: { type: 'decision', actor, subject, data: data as unknown as Record<string, unknown> },
-      at,
-    });
-  }
-  return out;
+      latency_us: latency,
+    },
+  }));
 }
 
 const DATA_KEYS = new Set([
@@ -163,6 +169,7 @@ export function packable(event: AuditEvent): boolean {
   if (!d || typeof d.action !== 'string' || typeof d.allow !== 'boolean' || typeof d.reason !== 'string')
     return false;
   if (typeof d.version !== 'number' || typeof d.latency_us !== 'number') return false;
+  if (!Number.isFinite(d.version) || !Number.isFinite(d.latency_us)) return false;
   if (d.rule !== null && typeof d.rule !== 'string') return false;
   if (d.detail !== undefined && typeof d.detail !== 'string') return false;
   const r = d.resource;
@@ -172,44 +179,27 @@ export function packable(event: AuditEvent): boolean {
   return true;
 }
 
-/** JSON's text for a number (null for NaN and the infinities). */
-const num = (n: number) => (Number.isFinite(n) ? String(n) : 'null');
-
-/** String-table slots, one per kind of string a call holds. */
-const ACTOR = 0;
-const SUBJECT = 1;
-const ACTION = 2;
-const TYPE = 3;
-const REASON = 4;
-const RULE = 5;
-const DETAIL = 6;
+/** The format of a row holding its calls' lines. */
+export const INLINE_FORMAT = 'decisions/3';
 
 /**
- * One packed row in the making: calls are added as flat fields and go straight into the row's
- * JSON text, each repeated string once in the string table. The text is exactly what
- * JSON.stringify would make of the row's data, built without an object or array per decision:
- * that, not the database, was most of the writer's cost per decision (docs/architecture.md 3.6).
+ * One packed row in the making: whole calls, as their lines, and what the row's columns say
+ * (the caller and subject every decision shares, the newest time).
  */
 export class DecisionRow {
-  /** The first call's time (ms); calls hold their time after it. */
+  /** The first call's time (ms). */
   readonly first: number;
   /** The newest call's time (ms): the row's occurred_at. */
   last: number;
   /** Decisions held. */
   count = 0;
-  readonly #strings: string[] = [];
-  readonly #index = new Map<string, number>();
-  readonly #calls: string[] = [];
-  /** The first call's fields: a row of one decision is written as that decision's own row. */
-  #firstCall: unknown[] = [];
+  readonly lines: string[] = [];
   #actor: string | undefined;
   #subject: string | undefined;
   #mixedActor = false;
   #mixedSubject = false;
-  // One per slot, remembering its last string: neighbouring decisions mostly repeat it, and
-  // comparing is cheaper than hashing a string that arrived from another thread.
-  readonly #last: (string | null | undefined)[] = [null, null, null, null, null, null, null];
-  readonly #lastIndex: number[] = [-1, -1, -1, -1, -1, -1, -1];
+  /** Where the lines were stored, once they were (segments.ts): a retried write reuses it. */
+  stored: string | undefined;
 
   constructor(first: number) {
     this.first = first;
@@ -226,14 +216,8 @@ export class DecisionRow {
     );
   }
 
-  /** Adds the flat call at `items[offset]` (CALL_HEAD, then its decisions). */
-  addCall(items: readonly unknown[], offset: number): void {
-    const at = items[offset] as number;
-    const actor = items[offset + 1] as string | undefined;
-    const subject = items[offset + 2] as string | undefined;
-    const n = items[offset + 4] as number;
+  add(at: number, n: number, actor: string | undefined, subject: string | undefined, line: string): void {
     if (this.count === 0) {
-      this.#firstCall = items.slice(offset, offset + callItems(items, offset));
       this.#actor = actor;
       this.#subject = subject;
     } else {
@@ -242,19 +226,7 @@ export class DecisionRow {
     }
     this.count += n;
     if (at > this.last) this.last = at;
-    let text =
-      `[${at - this.first},${this.#ref(ACTOR, actor)},${this.#ref(SUBJECT, subject)},` +
-      `${num(items[offset + 3] as number)},[`;
-    for (let i = 0, o = offset + CALL_HEAD; i < n; i++, o += DECISION_FIELDS) {
-      const id = items[o + 2] as string | undefined;
-      const detail = items[o + 7] as string | undefined;
-      text +=
-        `${i === 0 ? '' : ','}[${this.#ref(ACTION, items[o] as string)},${this.#ref(TYPE, items[o + 1] as string)},` +
-        `${id === undefined ? 'null' : JSON.stringify(storable(id))},${items[o + 3] ? 1 : 0},` +
-        `${this.#ref(REASON, items[o + 4] as string)},${this.#ref(RULE, items[o + 5] as string | null)},` +
-        `${num(items[o + 6] as number)}${detail === undefined ? '' : `,${this.#ref(DETAIL, detail)}`}]`;
-    }
-    this.#calls.push(`${text}]]`);
+    this.lines.push(line);
   }
 
   /** The caller (and the subject) every decision shares, else undefined. */
@@ -268,36 +240,28 @@ export class DecisionRow {
 
   /** A row of one decision: that decision, to be written as an ordinary row. */
   get single(): Recorded | undefined {
-    return this.count === 1 ? callEvents(this.#firstCall, 0)[0] : undefined;
+    if (this.count !== 1) return undefined;
+    const [decision] = lineDecisions(JSON.parse(this.lines[0] as string) as CallLine);
+    if (!decision) return undefined;
+    const { at, actor, subject, data } = decision;
+    return {
+      event: {
+        type: 'decision',
+        actor: actor ?? undefined,
+        subject: subject ?? undefined,
+        data: data as unknown as Record<string, unknown>,
+      },
+      at: new Date(at),
+    };
   }
 
-  /** The row's data as JSON text (FORMAT), strings made storable (see storable). */
+  /** The row's lines as a segment holds them: JSON lines. */
+  chunk(): string {
+    return `${this.lines.join('\n')}\n`;
+  }
+
+  /** The row's data holding its lines (INLINE_FORMAT): exactly what JSON.stringify makes of it. */
   text(): string {
-    return (
-      `{"format":"${FORMAT}","at":"${new Date(this.first).toISOString()}",` +
-      `"strings":${JSON.stringify(this.#strings)},"calls":[${this.#calls.join(',')}]}`
-    );
+    return `{"format":"${INLINE_FORMAT}","calls":[${this.lines.join(',')}]}`;
   }
-
-  #ref(slot: number, value: string | null | undefined): number {
-    if (value === this.#last[slot]) return this.#lastIndex[slot] as number;
-    this.#last[slot] = value;
-    let i = -1;
-    if (value !== null && value !== undefined) {
-      const text = storable(value);
-      i = this.#index.get(text) ?? -1;
-      if (i === -1) {
-        i = this.#strings.push(text) - 1;
-        this.#index.set(text, i);
-      }
-    }
-    this.#lastIndex[slot] = i;
-    return i;
-  }
-}
-
-/** Gives a call's decisions to `sink`: at once where it takes calls, else event by event. */
-export function recordDecisionCall(sink: AuditSink, call: DecisionCall): void {
-  if (sink.recordDecisions) sink.recordDecisions(call);
-  else for (const event of decisionEvents(call)) sink.record(event);
 }

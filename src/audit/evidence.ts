@@ -11,6 +11,8 @@ export interface EvidenceSettings {
   bufferSize: number;
   flushMs: number;
   checkpointSeconds: number;
+  /** Where packed decision rows keep their lines (segments.ts); undefined: in the rows. */
+  segmentDir: string | undefined;
 }
 
 export interface EvidenceHooks {
@@ -46,6 +48,7 @@ export async function startAuditEvidence(
       batchSize: 32,
       flushMs: settings.flushMs,
       key: settings.keys.current,
+      segmentDir: settings.segmentDir,
     },
     {
       metrics: hooks.metrics,

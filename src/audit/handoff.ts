@@ -1,16 +1,18 @@
-import { callItems, packable, pushCall, pushDecisionEvent, type Recorded } from './decision-rows.ts';
+import { callLine, eventLine, packable, type Recorded } from './decision-rows.ts';
 import type { AuditEvent, DecisionCall } from './types.ts';
 
-/** Starts a call's fields in a hand-off (any other event is one object). */
+/** Starts a call in a hand-off (any other event is one object). */
 const CALL = 0;
+/** A call's items after CALL: [at (ms), decisions, caller, subject, line]. */
+const CALL_ITEMS = 5;
 
 /**
  * Events on their way from the request thread to the writer thread (ThreadedAuditLog), in one
  * flat array that a single postMessage clones. Decisions, recorded at request rate, travel a
- * call at a time as CALL and the call's fields (decision-rows.ts: CALL_HEAD, DECISION_FIELDS)
- * rather than as a nest of objects: cloning primitives costs the request thread about a third
- * of what cloning the objects did, what a call's decisions share travels once, and the writer
- * packs them into rows as they are. Every other event travels as `{ event, at }`.
+ * call at a time (AuditSink.recordDecisions) as CALL, the few fields the row's columns need and
+ * the call's line of JSON (decision-rows.ts: callLine): a string clones as one copy, where the
+ * call's fields cost the clone, and then the writer, a step each. Every other event travels as
+ * `{ event, at }`.
  */
 export class Handoff {
   items: unknown[] = [];
@@ -23,14 +25,13 @@ export class Handoff {
       this.items.push({ event, at: new Date(at) });
       return;
     }
-    this.items.push(CALL);
-    pushDecisionEvent(this.items, event, at);
+    this.items.push(CALL, at, 1, event.actor, event.subject, eventLine(event, at));
   }
 
   pushCall(call: DecisionCall, at: number): void {
-    this.count += call.checks.length;
-    this.items.push(CALL);
-    pushCall(this.items, call, at);
+    const n = call.checks.length;
+    this.count += n;
+    this.items.push(CALL, at, n, call.caller, call.subject, callLine(call, at));
   }
 
   /** An event ahead of everything held (the note that events were lost). */
@@ -51,8 +52,14 @@ export class Handoff {
 /** Where a hand-off is delivered (the writer's AuditLog). */
 export interface HandoffTarget {
   record(event: AuditEvent, at: Date): void;
-  /** The flat call at `items[offset]`. */
-  recordCall(items: readonly unknown[], offset: number): void;
+  /** A call of `n` decisions as its line (decision-rows.ts: callLine). */
+  recordCall(
+    at: number,
+    n: number,
+    caller: string | undefined,
+    subject: string | undefined,
+    line: string,
+  ): void;
 }
 
 /** Delivers a hand-off's items to `target` in order (in the writer thread). */
@@ -60,8 +67,14 @@ export function deliverHandoff(items: readonly unknown[], target: HandoffTarget)
   for (let i = 0; i < items.length; ) {
     const item = items[i];
     if (item === CALL) {
-      target.recordCall(items, i + 1);
-      i += 1 + callItems(items, i + 1);
+      target.recordCall(
+        items[i + 1] as number,
+        items[i + 2] as number,
+        items[i + 3] as string | undefined,
+        items[i + 4] as string | undefined,
+        items[i + 5] as string,
+      );
+      i += 1 + CALL_ITEMS;
     } else {
       const { event, at } = item as Recorded;
       target.record(event, at);

@@ -1,6 +1,14 @@
-import { type DecisionData, FORMAT, FORMAT_1 } from './decision-rows.ts';
+import { type CallLine, INLINE_FORMAT, lineDecisions, type UnpackedDecision } from './decision-rows.ts';
 
-/** Reading packed decision rows (decision-rows.ts) back into one decision each. */
+/**
+ * Reading packed decision rows (decision-rows.ts) back into one decision each: the rows that
+ * hold their calls' lines (decisions/3), and the layouts written before it, a table of strings
+ * and tuples of indexes (decisions/2: a tuple per call; decisions/1: a tuple per decision).
+ * Rows whose lines are in a segment are read by reader.ts (segments.ts).
+ */
+
+const FORMAT = 'decisions/2';
+const FORMAT_1 = 'decisions/1';
 
 /**
  * A packed row's data as stored, strings except ids as indexes into `strings` (-1: none).
@@ -17,17 +25,11 @@ interface PackedData {
   decisions?: (number | string | null)[][];
 }
 
-/** One decision of a packed row, as it was recorded. */
-export interface UnpackedDecision {
-  at: string;
-  actor: string | null;
-  subject: string | null;
-  data: DecisionData;
-}
-
 /** A stored row's decisions, when it is a packed decision row; undefined otherwise. */
 export function unpackDecisions(type: string, data: Record<string, unknown>): UnpackedDecision[] | undefined {
-  if (type !== 'decision' || (data.format !== FORMAT && data.format !== FORMAT_1)) return undefined;
+  if (type !== 'decision') return undefined;
+  if (data.format === INLINE_FORMAT) return callsDecisions(data.calls);
+  if (data.format !== FORMAT && data.format !== FORMAT_1) return undefined;
   const { at, strings, calls, decisions } = data as unknown as PackedData;
   const base = Date.parse(at);
   const text = (i: unknown) => (typeof i === 'number' && i >= 0 ? (strings[i] ?? null) : null);
@@ -73,4 +75,16 @@ export function unpackDecisions(type: string, data: Record<string, unknown>): Un
     const when = new Date(base + Number(dt)).toISOString();
     return made.map((t) => decision(when, actor, subject, version, t));
   });
+}
+
+/** The decisions of parsed call lines (decisions/3 rows, segment chunks). */
+export function callsDecisions(calls: unknown): UnpackedDecision[] {
+  return Array.isArray(calls) ? (calls as CallLine[]).flatMap(lineDecisions) : [];
+}
+
+/** The decisions of a segment chunk: its lines of JSON, one call each. */
+export function chunkDecisions(text: string): UnpackedDecision[] {
+  const calls: unknown[] = [];
+  for (const line of text.split('\n')) if (line !== '') calls.push(JSON.parse(line));
+  return callsDecisions(calls);
 }

@@ -1,8 +1,9 @@
 import { type AuditFilter, type AuditRow, auditEventQueries, type DatabaseHandle } from '../db/index.ts';
 import type { AuditKeys } from './audit-keys.ts';
 import { type ChainHead, type ChainVerdict, ChainWalk, sameHash } from './chain.ts';
-import { DECISION_ROW_SPAN_MS } from './decision-rows.ts';
-import { unpackDecisions } from './packed-rows.ts';
+import { DECISION_ROW_SPAN_MS, type UnpackedDecision } from './decision-rows.ts';
+import { chunkDecisions, unpackDecisions } from './packed-rows.ts';
+import { readSegment, SEGMENT_FORMAT } from './segments.ts';
 
 /** An audit event as the admin API, the CLI and exports show it. */
 export interface AuditRecord {
@@ -25,12 +26,21 @@ type Filter = Omit<AuditFilter, 'limit' | 'after' | 'before' | 'order' | 'subjec
 
 const PAGE = 1000;
 
-/** The events a row holds: itself, or each decision of a packed row (decision-rows.ts). */
-export function toRecords(row: AuditRow, filter: Filter = {}): AuditRecord[] {
-  const decisions = unpackDecisions(row.type, row.data);
-  if (!decisions) {
-    // Still filtered: the row query is wider than the filter (see rowFilter).
+/**
+ * The events a row holds: itself, or each decision of a packed row (decision-rows.ts), whose
+ * lines may be in a segment file under `segments` (segments.ts). A segment row whose lines cannot
+ * be read (or do not match their digest) is shown as itself, with the `problem`.
+ */
+export async function toRecords(
+  row: AuditRow,
+  filter: Filter = {},
+  segments?: string,
+): Promise<AuditRecord[]> {
+  const decisions = await decisionsOf(row, segments);
+  if (!Array.isArray(decisions)) {
     const record = toRecord(row);
+    if (decisions !== undefined) record.data = { ...record.data, problem: decisions };
+    // Still filtered: the row query is wider than the filter (see rowFilter).
     return matches(record, filter) ? [record] : [];
   }
   const records: AuditRecord[] = [];
@@ -48,6 +58,25 @@ export function toRecords(row: AuditRow, filter: Filter = {}): AuditRecord[] {
   return records;
 }
 
+/** A row's decisions, packed in its data or in a segment; a problem reading them; undefined for other rows. */
+async function decisionsOf(
+  row: AuditRow,
+  segments: string | undefined,
+): Promise<UnpackedDecision[] | string | undefined> {
+  if (row.type === 'decision' && row.data.format === SEGMENT_FORMAT) {
+    const chunk = await readSegment(segments, row.data);
+    return 'problem' in chunk ? chunk.problem : chunkDecisions(chunk.text);
+  }
+  return unpackDecisions(row.type, row.data);
+}
+
+/** Why a segment row does not hold (its lines missing, cut short or edited); undefined if it does or is no segment row. */
+async function segmentProblem(row: AuditRow, segments: string | undefined): Promise<string | undefined> {
+  if (row.type !== 'decision' || row.data.format !== SEGMENT_FORMAT) return undefined;
+  const chunk = await readSegment(segments, row.data);
+  return 'problem' in chunk ? chunk.problem : undefined;
+}
+
 /** The filter applied to one decision of a packed row (the query selected the row as a whole). */
 function matches(record: AuditRecord, { since, until, subject }: Filter): boolean {
   const at = Date.parse(record.occurred_at);
@@ -62,8 +91,14 @@ function rowFilter(filter: Filter): Filter & Pick<AuditFilter, 'subjectInData'> 
     ...filter,
     ...(filter.until ? { until: new Date(filter.until.getTime() + DECISION_ROW_SPAN_MS) } : {}),
     ...(filter.subject !== undefined
-      ? // A packed row holds each subject once, as a JSON string in its table of strings.
-        { subjectInData: { type: 'decision', needle: JSON.stringify(filter.subject) } }
+      ? // A packed row holds its subjects as JSON strings; a segment row holds none, its lines
+        // do, so every segment row of mixed subjects is read (its format is in its text).
+        {
+          subjectInData: {
+            type: 'decision',
+            needles: [JSON.stringify(filter.subject), `"format":"${SEGMENT_FORMAT}"`],
+          },
+        }
       : {}),
   };
 }
@@ -92,7 +127,7 @@ export function toRecord(row: AuditRow): AuditRecord {
 export async function verifyAuditChain(
   db: DatabaseHandle,
   keys: AuditKeys,
-  options: { expectHead?: ChainHead } = {},
+  options: { expectHead?: ChainHead; segments?: string | undefined } = {},
 ): Promise<ChainVerdict> {
   const queries = auditEventQueries(db.db);
   const walk = new ChainWalk(keys);
@@ -102,7 +137,8 @@ export async function verifyAuditChain(
     const page = await queries.page(walk.lastSeq, PAGE);
     for (const row of page) {
       if (row.seq === expectHead?.seq) expected = row.hash;
-      if (!walk.add(row)) return walk.verdict();
+      // A segment row's MAC covers its digest; the lines themselves must match it too.
+      if (!walk.add(row, await segmentProblem(row, options.segments))) return walk.verdict();
     }
     if (page.length < PAGE) break;
   }
@@ -132,14 +168,18 @@ export interface AuditPage {
  * before a packed row whose decisions would not fit, unless that row comes first, when it is
  * returned whole. Newest first, a packed row's decisions come last first too.
  */
-export async function queryAudit(db: DatabaseHandle, filter: AuditFilter): Promise<AuditPage> {
+export async function queryAudit(
+  db: DatabaseHandle,
+  filter: AuditFilter,
+  segments?: string,
+): Promise<AuditPage> {
   const newestFirst = filter.order === 'desc';
   const rows = await auditEventQueries(db.db).query({ ...rowFilter(filter), ...paging(filter) });
   const events: AuditRecord[] = [];
   let lastSeq: number | undefined;
   let more = rows.length === filter.limit;
   for (const row of rows) {
-    const records = toRecords(row, filter);
+    const records = await toRecords(row, filter, segments);
     if (events.length > 0 && events.length + records.length > filter.limit) {
       more = true;
       break;
@@ -154,11 +194,15 @@ export async function queryAudit(db: DatabaseHandle, filter: AuditFilter): Promi
 const paging = ({ after, before, order, limit }: AuditFilter) => ({ after, before, order, limit });
 
 /** Every matching event in chain order, a page at a time (for JSON-lines exports). */
-export async function* exportAudit(db: DatabaseHandle, filter: Filter): AsyncGenerator<AuditRecord> {
+export async function* exportAudit(
+  db: DatabaseHandle,
+  filter: Filter,
+  segments?: string,
+): AsyncGenerator<AuditRecord> {
   let after = 0;
   for (;;) {
     const page = await auditEventQueries(db.db).query({ ...rowFilter(filter), after, limit: PAGE });
-    for (const row of page) yield* toRecords(row, filter);
+    for (const row of page) yield* await toRecords(row, filter, segments);
     if (page.length < PAGE) return;
     after = page[page.length - 1]?.seq ?? after;
   }

@@ -1,11 +1,11 @@
-import { DecisionRow, packable, pushDecisionEvent, type Recorded } from './decision-rows.ts';
+import { DecisionRow, eventLine, packable, type Recorded } from './decision-rows.ts';
 
 /** One row to be written: an event of its own, or decisions packed together. */
 export type BufferedRow = Recorded | DecisionRow;
 
 /**
- * The writer's buffer, in rows: consecutive decisions join the open packed row while it has
- * room (decision-rows.ts), any other event ends it and takes a row of its own, so order is kept.
+ * The writer's buffer, in rows: consecutive calls join the open packed row while it has room
+ * (decision-rows.ts), any other event ends it and takes a row of its own, so order is kept.
  * Counts are in events, as the buffer's capacity and the metrics are.
  */
 export class RowBuffer {
@@ -20,10 +20,10 @@ export class RowBuffer {
 
   /** An event recorded as an object: a decision of the decision log's shape joins a packed row. */
   add(recorded: Recorded): void {
-    if (packable(recorded.event)) {
-      const fields: unknown[] = [];
-      pushDecisionEvent(fields, recorded.event, recorded.at.getTime());
-      this.addCall(fields, 0);
+    const { event, at } = recorded;
+    if (packable(event)) {
+      const ms = at.getTime();
+      this.addCall(ms, 1, event.actor, event.subject, eventLine(event, ms));
       return;
     }
     this.#open = undefined;
@@ -31,17 +31,15 @@ export class RowBuffer {
     this.#events += 1;
   }
 
-  /** A call's decisions, as the flat call at `items[offset]` (decision-rows.ts: CALL_HEAD). */
-  addCall(items: readonly unknown[], offset: number): void {
-    const at = items[offset] as number;
-    const n = items[offset + 4] as number;
+  /** A call of `n` decisions as its line (decision-rows.ts: callLine). */
+  addCall(at: number, n: number, actor: string | undefined, subject: string | undefined, line: string): void {
     let row = this.#open;
     if (!row?.fits(at, n)) {
       row = new DecisionRow(at);
       this.#open = row;
       this.#rows.push(row);
     }
-    row.addCall(items, offset);
+    row.add(at, n, actor, subject, line);
     this.#events += n;
   }
 

@@ -19,7 +19,7 @@ export function storableOrNull(value: string | undefined): string | null {
 }
 
 /** The data as JSON text, strings made storable; this exact text is stored and hashed. */
-export function dataText(data: Record<string, unknown>): string {
+export function dataText(data: object): string {
   let text: string;
   try {
     text = JSON.stringify(data);

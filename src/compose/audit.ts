@@ -22,7 +22,10 @@ export async function startAudit(
   logger: Logger,
   metrics: Metrics,
   lifecycle: Lifecycle,
-): Promise<{ audit: AuditSink; auditKeys: AuditKeys }> {
+): Promise<{ audit: AuditSink; auditKeys: AuditKeys; auditSegments: string | undefined }> {
+  // Decision segments are files of this instance: only the embedded database (one process)
+  // keeps them; instances sharing PostgreSQL keep decisions in the rows every one can read.
+  const auditSegments = db.kind === 'pglite' ? config.audit.segmentDir : undefined;
   // The chain's MAC key: AUDIT_KEY, else derived from the key-encryption key (issue 10).
   const auditKeys = buildAuditKeys({
     configured: config.audit.key,
@@ -36,6 +39,7 @@ export async function startAudit(
       bufferSize: config.audit.bufferSize,
       flushMs: config.audit.flushMs,
       checkpointSeconds: config.audit.checkpointSeconds,
+      segmentDir: auditSegments,
     },
     { logger, metrics: auditMetrics(metrics), onTampering: () => metrics.auditTampering.inc() },
   );
@@ -46,5 +50,5 @@ export async function startAudit(
     // Rows this instance appended while closing (others' may interleave on a shared database).
     logger.info({ rows: head - before, head_seq: head || null }, 'audit log flushed');
   });
-  return { audit: meteredAudit(evidence.writer, metrics), auditKeys };
+  return { audit: meteredAudit(evidence.writer, metrics), auditKeys, auditSegments };
 }

@@ -85,7 +85,7 @@ async function compose(config: Config, options: StartOptions, logger: Logger, li
   const limiters = createLimiters(config, logger, lifecycle);
   const metrics = createMetrics();
   watchResources(metrics, db, ring);
-  const { audit, auditKeys } = await startAudit(db, kek, config, logger, metrics, lifecycle);
+  const { audit, auditKeys, auditSegments } = await startAudit(db, kek, config, logger, metrics, lifecycle);
   const guards = createGuards(limiters, config, logger, metrics, audit);
   const { cookieSecret, csrfSecret } = deriveSecrets(kek);
   const pages = createPages(config.ui);
@@ -123,6 +123,7 @@ async function compose(config: Config, options: StartOptions, logger: Logger, li
     policies,
     audit,
     auditKeys,
+    auditSegments,
     ...useCases,
     ...decisions,
     limitCaller: guards.limitCaller,

@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { ADMIN_CREDENTIALS_FILE } from '../admin/index.ts';
 import { protectDataDir } from '../common/index.ts';
-import type { Config } from '../config/index.ts';
+import { AUDIT_SEGMENT_DIR, type Config } from '../config/index.ts';
 import {
   auditExposure,
   type DatabaseHandle,
@@ -31,6 +31,7 @@ export async function openStorage(
       : []),
     ADMIN_CREDENTIALS_FILE,
     DEV_KEY_FILE,
+    AUDIT_SEGMENT_DIR,
   ]);
   if (tightened > 0)
     logger.warn(

@@ -1,1 +1,1 @@
-export { type Config, loadConfig } from './load.ts';
+export { AUDIT_SEGMENT_DIR, type Config, loadConfig } from './load.ts';

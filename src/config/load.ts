@@ -3,6 +3,9 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../common/index.ts';
 import { decodeKey, envSchema } from './schema.ts';
 
+/** DATA_DIR's directory of decision segments (embedded database only; audit/segments.ts). */
+export const AUDIT_SEGMENT_DIR = 'audit-segments';
+
 export interface Config {
   port: number;
   issuer: string;
@@ -40,6 +43,8 @@ export interface Config {
     key: Buffer | undefined;
     previousKeys: Buffer[];
     checkpointSeconds: number;
+    /** Where the embedded database's decision segments go (audit/segments.ts); unused on PostgreSQL. */
+    segmentDir: string;
   };
   /** Undefined: /metrics on the main port, for tokens with scope `metrics`. */
   metricsPort: number | undefined;
@@ -131,6 +136,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       key: e.AUDIT_KEY ? decodeKey(e.AUDIT_KEY) : undefined,
       previousKeys: (e.AUDIT_PREVIOUS_KEYS ?? []).map((v) => decodeKey(v) as Buffer),
       checkpointSeconds: e.AUDIT_CHECKPOINT_SECONDS,
+      segmentDir: resolve(dataDir, AUDIT_SEGMENT_DIR),
     },
     metricsPort: e.METRICS_PORT,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,

@@ -38,6 +38,8 @@ export interface AdminRouteDeps {
   /** The audit chain is read from here and verified under these keys (only the service holds them). */
   db: DatabaseHandle;
   auditKeys: AuditKeys;
+  /** Where decision segments are read from (audit/segments.ts); undefined on PostgreSQL. */
+  auditSegments: string | undefined;
 }
 
 /** `/admin/*`: the API behind the `tollgate` CLI; every route needs a token with scope `admin`. */
@@ -174,7 +176,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     ctx.status = 204;
   });
   addPolicyRoutes(router, deps.policies, deps.audit);
-  addAuditRoutes(router, deps.db, deps.auditKeys);
+  addAuditRoutes(router, deps.db, deps.auditKeys, deps.auditSegments);
   return router;
 }
 

@@ -77,15 +77,20 @@ const pageQuery = filterQuery.extend({
  * Mounted inside the admin router (scope admin). Only the service holds the audit keys, so
  * verification happens here, not in the CLI.
  */
-export function addAuditRoutes(router: Router, db: DatabaseHandle, keys: AuditKeys): void {
+export function addAuditRoutes(
+  router: Router,
+  db: DatabaseHandle,
+  keys: AuditKeys,
+  segments: string | undefined,
+): void {
   router.get('/audit', async (ctx) => {
     const query = parseInput(pageQuery, ctx.query);
-    const { events, nextAfter, nextBefore } = await queryAudit(db, query);
+    const { events, nextAfter, nextBefore } = await queryAudit(db, query, segments);
     ctx.body = { events, next_after: nextAfter, next_before: nextBefore };
   });
   router.get('/audit/verify', async (ctx) => {
     const { expect_head } = parseInput(verifyQuery, ctx.query);
-    ctx.body = await verifyAuditChain(db, keys, { expectHead: expect_head });
+    ctx.body = await verifyAuditChain(db, keys, { expectHead: expect_head, segments });
   });
   router.post('/audit/checkpoints', async (ctx) => {
     const { checkpoints } = parseInput(checkpointsBody, ctx.request.body);
@@ -96,7 +101,7 @@ export function addAuditRoutes(router: Router, db: DatabaseHandle, keys: AuditKe
     ctx.type = 'application/x-ndjson';
     ctx.body = Readable.from(
       (async function* lines() {
-        for await (const record of exportAudit(db, filter)) yield `${JSON.stringify(record)}\n`;
+        for await (const record of exportAudit(db, filter, segments)) yield `${JSON.stringify(record)}\n`;
       })(),
     );
   });

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
+import { sql } from 'kysely';
 import type { AuditRecord } from '../../src/audit/index.ts';
 import { attemptLogin } from '../helpers/browser.ts';
 import { runTollgate } from '../helpers/cli.ts';
+import { ENGINE } from '../helpers/database.ts';
 import { createClient, createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { policyFiles } from '../helpers/policies.ts';
@@ -183,6 +188,23 @@ describe('what the audit log records', () => {
       events.map((e) => [e.data.resource, e.index, e.seq === events[0]?.seq]),
       ['b-1', 'b-2', 'b-3'].map((id, i) => [{ type: 'Invoice', id }, i, true]),
     );
+    // Where the lines live: beside the embedded database (one process), in the row itself on
+    // PostgreSQL, whose instances share the table but not their files.
+    const { rows } = await sql<{ format: string }>`
+      select data->>'format' as format from audit_events where seq = ${events[0]?.seq}`.execute(
+      tg.database.handle.db,
+    );
+    const segments = join(tg.dataDir, 'audit-segments');
+    if (ENGINE === 'pglite') {
+      assert.equal(rows[0]?.format, 'segment/1');
+      assert.equal((await stat(segments)).mode & 0o777, 0o700);
+      const files = await readdir(segments);
+      assert.ok(files.length >= 1);
+      for (const file of files) assert.equal((await stat(join(segments, file))).mode & 0o777, 0o600);
+    } else {
+      assert.equal(rows[0]?.format, 'decisions/3');
+      assert.equal(existsSync(segments), false);
+    }
   });
 
   it('tollgate audit verify, query and export read the same chain; no secret in it or in the logs', async () => {

@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import {
+  callLine,
   DECISION_ROW_SPAN_MS,
   DECISIONS_PER_ROW,
   type DecisionData,
   DecisionRow,
   decisionEvents,
-  pushCall,
   type Recorded,
 } from '../../src/audit/decision-rows.ts';
 import {
@@ -206,11 +206,8 @@ describe('packing decisions into rows', () => {
   it('packs a call whole: its decisions share one row, whatever room the open row has left', () => {
     const buffer = new RowBuffer();
     for (let i = 0; i < DECISIONS_PER_ROW - 5; i++) buffer.add(decision('ann', `${i}`, at(0)));
-    for (const when of [at(1), at(2)]) {
-      const items: unknown[] = [];
-      pushCall(items, tenChecks, when.getTime());
-      buffer.addCall(items, 0);
-    }
+    for (const when of [at(1), at(2)].map((d) => d.getTime()))
+      buffer.addCall(when, 10, 'gw', 'ann', callLine(tenChecks, when));
     const { rows, events } = buffer.peek(10);
     assert.deepEqual(sizes({ rows }), [DECISIONS_PER_ROW - 5, 20]);
     assert.equal(events, DECISIONS_PER_ROW + 15);

@@ -1,8 +1,31 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { callEvents, decisionEvents, type Recorded } from '../../src/audit/decision-rows.ts';
+import {
+  type CallLine,
+  decisionEvents,
+  lineDecisions,
+  type Recorded,
+} from '../../src/audit/decision-rows.ts';
 import { deliverHandoff, Handoff } from '../../src/audit/handoff.ts';
 import type { AuditEvent, DecisionCall } from '../../src/audit/index.ts';
+
+/** What the writer makes of a call handed over: its decisions, each as the event it was. */
+function callEvents(at: number, n: number, line: string): Recorded[] {
+  const decisions = lineDecisions(JSON.parse(line) as CallLine);
+  assert.equal(decisions.length, n, 'the count travels with the line');
+  return decisions.map(({ actor, subject, data, at: when }) => {
+    assert.equal(Date.parse(when), at);
+    return {
+      event: {
+        type: 'decision',
+        actor: actor ?? undefined,
+        subject: subject ?? undefined,
+        data: data as unknown as Record<string, unknown>,
+      },
+      at: new Date(at),
+    };
+  });
+}
 
 describe('the hand-off to the writer thread', () => {
   it('gives back every event in order, decisions (flat) and others (whole) alike', () => {
@@ -40,7 +63,7 @@ describe('the hand-off to the writer thread', () => {
     const back: Recorded[] = [];
     deliverHandoff(structuredClone(items), {
       record: (event, at) => back.push({ event, at }),
-      recordCall: (items, offset) => back.push(...callEvents(items, offset)),
+      recordCall: (at, n, _caller, _subject, line) => back.push(...callEvents(at, n, line)),
     });
     assert.equal(back[0]?.event.type, 'audit.dropped');
     assert.deepEqual(
@@ -76,7 +99,7 @@ describe('the hand-off to the writer thread', () => {
     const back: Recorded[] = [];
     deliverHandoff(structuredClone(items), {
       record: (event, at) => back.push({ event, at }),
-      recordCall: (list, offset) => back.push(...callEvents(list, offset)),
+      recordCall: (at, n, _caller, _subject, line) => back.push(...callEvents(at, n, line)),
     });
     const alone = (c: DecisionCall, at: number) =>
       decisionEvents(c).map((event) => {

@@ -23,9 +23,9 @@ export interface AuditFilter {
   subject?: string | undefined;
   /**
    * With `subject`: rows of `type` without a subject of their own (they hold several) match too
-   * when their data's text contains `needle`; the caller picks out the parts that matched.
+   * when their data's text contains any of `needles`; the caller picks out the parts that matched.
    */
-  subjectInData?: { type: string; needle: string } | undefined;
+  subjectInData?: { type: string; needles: string[] } | undefined;
   type?: string | undefined;
   /** Only rows after this seq (paging). */
   after?: number | undefined;
@@ -130,7 +130,9 @@ export function auditEventQueries(db: Kysely<Database>) {
             eb.and([
               eb('type', '=', subjectInData.type),
               eb('subject', 'is', null),
-              sql<boolean>`position(${subjectInData.needle} in data::text) > 0`,
+              eb.or(
+                subjectInData.needles.map((needle) => sql<boolean>`position(${needle} in data::text) > 0`),
+              ),
             ]),
           ]),
         );
