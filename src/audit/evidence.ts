@@ -41,7 +41,7 @@ export async function startAuditEvidence(
     db,
     {
       capacity: settings.bufferSize,
-      // Rows per transaction; a packed decision row holds up to 256 decisions. Transactions of
+      // Rows per transaction; a packed decision row holds up to 1,000 decisions. Transactions of
       // ~60 such rows left the embedded database's memory under load larger than ones of 32,
       // for no throughput (bench/peer.ts, two runs each: RSS under load 664-668 MB, now
       // 544-618 MB; the figure varies from run to run).
