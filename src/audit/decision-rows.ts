@@ -80,17 +80,17 @@ export function callLine(call: DecisionCall, at: number): string {
 /** A packable event (see packable) as the line of a call of one decision. */
 export function eventLine(event: AuditEvent, at: number): string {
   const d = event.data as unknown as DecisionData;
-  const tuple: DecisionTuple = [
-    d.action,
-    d.resource.type,
-    d.resource.id ?? null,
-    d.allow ? 1 : 0,
-    d.reason,
-    d.rule,
-    d.latency_us,
-  ];
-  if (d.detail !== undefined) tuple.push(d.detail);
-  return dataText([at, event.actor ?? null, event.subject ?? null, d.version, [tuple]]);
+  return callLine(
+    {
+      caller: event.actor,
+      subject: event.subject,
+      version: d.version,
+      checks: [{ action: d.action, resource: d.resource }],
+      answers: [{ allow: d.allow, reason: d.reason, rule: d.rule, detail: d.detail }],
+      latencies: [d.latency_us],
+    },
+    at,
+  );
 }
 
 /** Rounds seconds to the tenth of a microsecond the log keeps. */
@@ -152,6 +152,19 @@ export function lineDecisions([at, actor, subject, version, decisions]: CallLine
   }));
 }
 
+/** A decision read back from its line, as the event it was recorded as. */
+export function decisionRecord({ at, actor, subject, data }: UnpackedDecision): Recorded {
+  return {
+    event: {
+      type: 'decision',
+      actor: actor ?? undefined,
+      subject: subject ?? undefined,
+      data: data as unknown as Record<string, unknown>,
+    },
+    at: new Date(at),
+  };
+}
+
 const DATA_KEYS = new Set([
   'action',
   'resource',
@@ -176,7 +189,8 @@ export function packable(event: AuditEvent): boolean {
   if (typeof d.version !== 'number' || typeof d.latency_us !== 'number') return false;
   if (!Number.isFinite(d.version) || !Number.isFinite(d.latency_us)) return false;
   if (d.rule !== null && typeof d.rule !== 'string') return false;
-  if (d.detail !== undefined && typeof d.detail !== 'string') return false;
+  // An empty detail would come back as none (callLine).
+  if (d.detail !== undefined && (typeof d.detail !== 'string' || d.detail === '')) return false;
   const r = d.resource;
   if (!r || typeof r.type !== 'string' || (r.id !== undefined && typeof r.id !== 'string')) return false;
   for (const key in r) if (key !== 'type' && key !== 'id') return false;
@@ -247,17 +261,7 @@ export class DecisionRow {
   get single(): Recorded | undefined {
     if (this.count !== 1) return undefined;
     const [decision] = lineDecisions(JSON.parse(this.lines[0] as string) as CallLine);
-    if (!decision) return undefined;
-    const { at, actor, subject, data } = decision;
-    return {
-      event: {
-        type: 'decision',
-        actor: actor ?? undefined,
-        subject: subject ?? undefined,
-        data: data as unknown as Record<string, unknown>,
-      },
-      at: new Date(at),
-    };
+    return decision && decisionRecord(decision);
   }
 
   /** The row's lines as a segment holds them: JSON lines. */

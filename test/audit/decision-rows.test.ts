@@ -11,19 +11,13 @@ import {
   decisionEvents,
   type Recorded,
 } from '../../src/audit/decision-rows.ts';
-import {
-  AuditLog,
-  auditKeys,
-  type DecisionCall,
-  exportAudit,
-  queryAudit,
-  verifyAuditChain,
-} from '../../src/audit/index.ts';
+import { AuditLog, auditKeys, exportAudit, queryAudit, verifyAuditChain } from '../../src/audit/index.ts';
 import { unpackDecisions } from '../../src/audit/packed-rows.ts';
 import { type BufferedRow, RowBuffer } from '../../src/audit/row-buffer.ts';
 import type { DatabaseHandle } from '../../src/db/index.ts';
 import { emptyAuditTable } from '../helpers/audit-rows.ts';
 import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { decisionCall } from '../helpers/decision-calls.ts';
 
 const KEYS = auditKeys({ configured: undefined, previous: [], keyEncryptionKey: randomBytes(32) });
 const OPTIONS = { capacity: 10_000, batchSize: 1000, flushMs: 60_000, key: KEYS.current };
@@ -59,22 +53,8 @@ function packDecisions(recorded: Recorded[], maxRows = Number.POSITIVE_INFINITY)
 const sizes = ({ rows }: { rows: BufferedRow[] }) =>
   rows.map((r) => (r instanceof DecisionRow ? r.count : 1));
 
-/** A call of ten checks (five allowed, one with a detail), as the decision engine makes one. */
-const tenChecks: DecisionCall = {
-  caller: 'gw',
-  subject: 'ann',
-  version: 5,
-  checks: Array.from({ length: 10 }, (_, i) => ({
-    action: i % 2 ? 'read' : 'approve',
-    resource: i === 9 ? { type: 'Invoice' } : { type: 'Invoice', id: `inv-${i}` },
-  })),
-  answers: Array.from({ length: 10 }, (_, i) =>
-    i % 2
-      ? { allow: true, reason: 'allowed', rule: 'invoice-read' }
-      : { allow: false, reason: 'no_matching_rule', rule: null, ...(i === 4 ? { detail: 'locked' } : {}) },
-  ),
-  latencies: Array.from({ length: 10 }, (_, i) => i + 0.5),
-};
+/** A call of ten checks, as the decision engine makes one. */
+const tenChecks = decisionCall('ann', 10);
 
 /** A packed row's data as stored (its text, parsed). */
 const stored = (row: BufferedRow | undefined) => {
@@ -242,6 +222,7 @@ describe('packing decisions into rows', () => {
       { event: { type: 'decision', subject: 'ann', ip: '10.0.0.1', data: { ...data('a') } }, at: at(1) },
       { event: { type: 'decision', subject: 'ann', clientId: 'c', data: { ...data('a') } }, at: at(1) },
       { event: { type: 'decision', subject: 'ann', data: { ...data('a'), extra: 1 } }, at: at(1) },
+      { event: { type: 'decision', subject: 'ann', data: { ...data('a'), detail: '' } }, at: at(1) },
       { event: { type: 'decision', subject: 'ann', data: { i: 1 } }, at: at(1) },
       {
         event: {

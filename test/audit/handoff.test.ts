@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   type CallLine,
   decisionEvents,
+  decisionRecord,
   lineDecisions,
   type Recorded,
 } from '../../src/audit/decision-rows.ts';
@@ -13,18 +14,8 @@ import type { AuditEvent, DecisionCall } from '../../src/audit/index.ts';
 function callEvents(at: number, n: number, line: string): Recorded[] {
   const decisions = lineDecisions(JSON.parse(line) as CallLine);
   assert.equal(decisions.length, n, 'the count travels with the line');
-  return decisions.map(({ actor, subject, data, at: when }) => {
-    assert.equal(Date.parse(when), at);
-    return {
-      event: {
-        type: 'decision',
-        actor: actor ?? undefined,
-        subject: subject ?? undefined,
-        data: data as unknown as Record<string, unknown>,
-      },
-      at: new Date(at),
-    };
-  });
+  assert.ok(decisions.every((d) => Date.parse(d.at) === at));
+  return decisions.map(decisionRecord);
 }
 
 describe('the hand-off to the writer thread', () => {

@@ -17,30 +17,14 @@ import { readSegment } from '../../src/audit/segments.ts';
 import type { DatabaseHandle } from '../../src/db/index.ts';
 import { emptyAuditTable } from '../helpers/audit-rows.ts';
 import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { decisionCall } from '../helpers/decision-calls.ts';
 
 const KEYS = auditKeys({ configured: undefined, previous: [], keyEncryptionKey: randomBytes(32) });
 const onError = (error: unknown) => {
   throw error;
 };
 
-/** A /decide batch of `n` checks for `subject`, every other one allowed. */
-function call(subject: string, n: number, caller = 'gw'): DecisionCall {
-  return {
-    caller,
-    subject,
-    version: 4,
-    checks: Array.from({ length: n }, (_, i) => ({
-      action: i % 2 ? 'read' : 'approve',
-      resource: { type: 'Invoice', id: `${subject}-inv-${i}` },
-    })),
-    answers: Array.from({ length: n }, (_, i) =>
-      i % 2
-        ? { allow: true, reason: 'allowed', rule: 'invoice-read' }
-        : { allow: false, reason: 'no_matching_rule', rule: null, ...(i === 2 ? { detail: 'x' } : {}) },
-    ),
-    latencies: Array.from({ length: n }, (_, i) => i / 10),
-  };
-}
+const call = decisionCall;
 
 /** What query shows of each decision of these calls, in order. */
 const expected = (...calls: DecisionCall[]) =>
