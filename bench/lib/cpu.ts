@@ -26,6 +26,19 @@ async function processCpuSeconds(pid: number): Promise<number> {
   return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * The machine's CPU time so far, all CPUs, in clock ticks: in total and stolen (the `steal`
+ * column of /proc/stat: time a virtual machine's CPUs were runnable but the hypervisor ran
+ * someone else). Undefined where /proc is not available.
+ */
+export async function machineTicks(): Promise<{ total: number; steal: number } | undefined> {
+  const line = (await readFile('/proc/stat', 'utf8').catch(() => '')).split('\n')[0] ?? '';
+  if (!line.startsWith('cpu ')) return undefined;
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: ticks.reduce((a, b) => a + b, 0), steal: ticks[7] ?? 0 };
+}
+
 /** USER_HZ: 100 on every Linux architecture Node supports. */
 const CLOCK_TICKS_PER_SECOND = 100;
 

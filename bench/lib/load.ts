@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { processTreeCpuSeconds } from './cpu.ts';
+import { machineTicks, processTreeCpuSeconds } from './cpu.ts';
 
 /** What the benchmark keeps from one autocannon run. */
 export interface LoadResult {
@@ -22,6 +22,11 @@ export interface LoadResult {
   window: { startMicros: number; endMicros: number };
   /** CPU of the load generator (this process) during the measured run, in % of one core. */
   loadGeneratorCpuPercent: number;
+  /**
+   * Share of the machine's CPU time the hypervisor took for others during the measured run (%):
+   * above a few percent, the run's figures say more about the neighbours than the servers.
+   */
+  stealPercent?: number;
   /** CPU of the server process tree during the measured run, when its pid was given. */
   server?: { cpuPercent: number; cpuMicrosPerRequest: number };
 }
@@ -93,11 +98,13 @@ export async function measure(
   await options.beforeRun?.();
   const latencies = new Latencies();
   const serverCpuBefore = options.serverPid ? await processTreeCpuSeconds(options.serverPid) : undefined;
+  const ticksBefore = await machineTicks();
   const ownCpuBefore = process.cpuUsage();
   const startMicros = monotonicMicros();
   const result = await run({ ...autocannonOptions, duration: settings.seconds }, (ms) => latencies.add(ms));
   const endMicros = monotonicMicros();
   const ownCpu = process.cpuUsage(ownCpuBefore);
+  const ticksAfter = await machineTicks();
   const serverCpuAfter = options.serverPid ? await processTreeCpuSeconds(options.serverPid) : undefined;
   await options.afterRun?.();
 
@@ -122,6 +129,12 @@ export async function measure(
     durationSeconds: result.duration,
     window: { startMicros, endMicros },
     loadGeneratorCpuPercent: (100 * (ownCpu.user + ownCpu.system)) / elapsedMicros,
+    ...(ticksBefore && ticksAfter && ticksAfter.total > ticksBefore.total
+      ? {
+          stealPercent:
+            (100 * (ticksAfter.steal - ticksBefore.steal)) / (ticksAfter.total - ticksBefore.total),
+        }
+      : {}),
     ...(serverCpuMicros !== undefined
       ? {
           server: {

@@ -233,7 +233,7 @@ const ENGINE_NAMES = { embedded: 'embedded database (PGlite)', postgres: 'Postgr
 /** The human-readable report: one table per engine, then its targets. */
 export function formatPeerReport(report: PeerReport): string {
   const { settings: s } = report;
-  const widths = [46, 8, 7, 7, 8, 8, 8];
+  const widths = [46, 8, 7, 7, 8, 8, 8, 6];
   const row = (cells: string[]) =>
     cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[0]!) : cell.padStart(widths[i] ?? 8))).join(' ');
   const load = (name: string, r: LoadResult, checks: number) =>
@@ -245,6 +245,7 @@ export function formatPeerReport(report: PeerReport): string {
       r.server ? r.server.cpuPercent.toFixed(0) : '–',
       r.server ? r.server.cpuMicrosPerRequest.toFixed(0) : '–',
       String(r.non2xx + r.errors),
+      r.stealPercent === undefined ? '–' : r.stealPercent.toFixed(0),
     ]) + (checks > 1 ? `   ${(r.rps * checks).toFixed(0)} decisions/s` : '');
   const cerbosName = 'version' in report.cerbos ? `Cerbos ${report.cerbos.version}` : 'Cerbos';
   const lines = [
@@ -270,8 +271,8 @@ export function formatPeerReport(report: PeerReport): string {
     lines.push(
       '',
       `== ${ENGINE_NAMES[engine.engine]} ==`,
-      row(['target', 'req/s', 'p50 ms', 'p99 ms', 'srv CPU', 'µs CPU', 'non-2xx']),
-      row(['', '', '', '', '% core', 'per req', '+errors']),
+      row(['target', 'req/s', 'p50 ms', 'p99 ms', 'srv CPU', 'µs CPU', 'non-2xx', 'steal']),
+      row(['', '', '', '', '% core', 'per req', '+errors', '%']),
       load('bare node:http (fixed JSON)', engine.bare, 1),
     );
     if (engine.cerbos) {
@@ -306,6 +307,8 @@ export function formatPeerReport(report: PeerReport): string {
   lines.push(
     '',
     'µs CPU per req: CPU time of the server process tree during the run (/proc) ÷ requests answered.',
+    'steal %: share of the machine’s CPU time its hypervisor gave to others during the run (/proc/stat);',
+    'a run with much of it measured the neighbours as much as the servers.',
     'Figures vary between runs with whatever else the machine does; compare rows of one run.',
   );
   return lines.join('\n');
