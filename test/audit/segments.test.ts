@@ -200,6 +200,37 @@ describe(`decision segments beside the ${ENGINE} database`, () => {
     assert.equal((await verifyAuditChain(db, KEYS, { segments: dir })).ok, true);
   });
 
+  it('writes a batch retried after a failed insert once, not once per attempt', async () => {
+    // The owner makes inserts fail for a while, as an outage would.
+    await sql`create function audit_refuse() returns trigger language plpgsql as $$
+      begin raise exception 'refused for the test'; end $$`.execute(db.db);
+    await sql`create trigger audit_refuse before insert on audit_events
+      for each row execute function audit_refuse()`.execute(db.db);
+    const errors: unknown[] = [];
+    const log = new AuditLog(db, options(), { onError: (error) => errors.push(error) });
+    try {
+      log.recordDecisions(call('ann', 5));
+      log.recordDecisions(call('bob', 5));
+      await log.flush();
+      await log.flush();
+      assert.equal(errors.length, 1, 'one report per outage');
+      assert.equal(log.depth, 10, 'the decisions stay buffered');
+    } finally {
+      await sql`drop trigger audit_refuse on audit_events`.execute(db.db);
+      await sql`drop function audit_refuse()`.execute(db.db);
+    }
+    await log.close();
+    assert.equal(log.depth, 0);
+    const lines = (await readFile(await segmentFile(), 'utf8')).trimEnd().split('\n');
+    assert.equal(lines.length, 2, 'each call appended once');
+    const { events } = await queryAudit(db, { limit: 100 }, dir);
+    assert.deepEqual(
+      events.map((e) => e.subject),
+      [...Array(5).fill('ann'), ...Array(5).fill('bob')],
+    );
+    assert.equal((await verifyAuditChain(db, KEYS, { segments: dir })).ok, true);
+  });
+
   it('keeps a lone decision an ordinary row, not a segment reference', async () => {
     const log = new AuditLog(db, options(), { onError });
     log.recordDecisions(call('ann', 1));
