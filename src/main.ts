@@ -8,6 +8,9 @@ import { enableInstallCompileCache } from './common/cache-dir.ts';
 
 if (import.meta.main) {
   enableInstallCompileCache();
+  // The embedded database opens in its thread while the rest of the service loads.
+  const { openDatabaseEarly } = await import('./compose/early-database.ts');
+  const opening = openDatabaseEarly();
   const { run } = await import('./serve.ts');
-  run();
+  run(opening);
 }

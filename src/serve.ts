@@ -2,11 +2,11 @@ import cluster from 'node:cluster';
 import { ConfigError, restrictNewFileModes } from './common/index.ts';
 import { createLogger, startTollgate } from './compose/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
-import { DataDirLockedError, SchemaBehindError } from './db/index.ts';
+import { type DatabaseHandle, DataDirLockedError, SchemaBehindError } from './db/index.ts';
 import { clusterMetrics, startMetricsServer, superviseWorkers } from './http/index.ts';
 
 /** The service as `npm start` runs it (entered through src/main.ts): configuration, then the root. */
-async function serve(): Promise<void> {
+async function serve(opening: Promise<DatabaseHandle> | undefined): Promise<void> {
   // Files created from here on (PGlite's WAL and tables, keys) are owner-only (issue 9).
   restrictNewFileModes();
   let config: Config;
@@ -26,7 +26,7 @@ async function serve(): Promise<void> {
     return;
   }
   const logger = createLogger(config);
-  const tollgate = await startTollgate(config, { logger });
+  const tollgate = await startTollgate(config, { logger, ...(opening ? { opening } : {}) });
   // Tells a supervising primary that this worker started (see superviseWorkers).
   process.send?.('ready');
   const shutdown = (signal: NodeJS.Signals) => {
@@ -48,8 +48,8 @@ async function serve(): Promise<void> {
 }
 
 /** Runs the service; a failed start exits the process with a message, never a stack trace. */
-export function run(): void {
-  serve().catch((error: unknown) => {
+export function run(opening?: Promise<DatabaseHandle>): void {
+  serve(opening).catch((error: unknown) => {
     process.stderr.write(
       `tollgate: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
     );

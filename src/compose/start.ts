@@ -43,6 +43,11 @@ export interface StartOptions {
   logger?: Logger;
   /** An already open database (tests hand in a prepared one); the caller closes it. */
   db?: DatabaseHandle;
+  /**
+   * The configured database, already being opened (src/main.ts: early-database.ts); this
+   * instance closes it, as one it opened itself.
+   */
+  opening?: Promise<DatabaseHandle>;
   /** Listen address; 127.0.0.1 in tests. */
   host?: string;
   /** This instance's clock (default `Date.now`); tests skew it against the database's. */
@@ -72,7 +77,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
 }
 
 async function compose(config: Config, options: StartOptions, logger: Logger, lifecycle: Lifecycle) {
-  const { kek, db } = await openStorage(config, options.db, logger, lifecycle);
+  const { kek, db } = await openStorage(config, options, logger, lifecycle);
   const ring = await startKeyRing(db, kek, config, logger, lifecycle);
   const pollMs = pollInterval(db, options.pollMs);
   const { revocations, userDirectory } = await startTokenState(

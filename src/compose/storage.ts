@@ -19,7 +19,7 @@ import type { Lifecycle } from './lifecycle.ts';
  */
 export async function openStorage(
   config: Config,
-  given: DatabaseHandle | undefined,
+  given: { db?: DatabaseHandle | undefined; opening?: Promise<DatabaseHandle> | undefined },
   logger: Logger,
   lifecycle: Lifecycle,
 ): Promise<{ kek: Buffer; db: DatabaseHandle }> {
@@ -49,7 +49,7 @@ export async function openStorage(
       process.stderr.write(`\n  WARNING: ${warning}\n  (${kek.developmentKeyPath})\n\n`);
   }
 
-  const db = given ?? (await openOwnDatabase(config, lifecycle));
+  const db = given.db ?? (await openOwnDatabase(config, lifecycle, given.opening));
   const applied = await migrateToLatest(db.db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   const unknown = await unknownMigrations(db.db);
@@ -67,11 +67,16 @@ export async function openStorage(
   return { kek: kek.key, db };
 }
 
-async function openOwnDatabase(config: Config, lifecycle: Lifecycle): Promise<DatabaseHandle> {
-  const db = await openDatabase(
-    config.database.kind === 'postgres'
-      ? config.database
-      : { kind: 'pglite', dataDir: config.database.dataDir, template: config.database.template },
-  );
+async function openOwnDatabase(
+  config: Config,
+  lifecycle: Lifecycle,
+  opening: Promise<DatabaseHandle> | undefined,
+): Promise<DatabaseHandle> {
+  const db = await (opening ??
+    openDatabase(
+      config.database.kind === 'postgres'
+        ? config.database
+        : { kind: 'pglite', dataDir: config.database.dataDir, template: config.database.template },
+    ));
   return lifecycle.started(db, 'database', () => db.close());
 }
