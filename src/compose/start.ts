@@ -87,7 +87,7 @@ async function compose(config: Config, options: StartOptions, logger: Logger, li
     lifecycle,
   );
   const grants = createGrants(db, pollMs);
-  const limiters = createLimiters(config, logger, lifecycle);
+  const limiters = await createLimiters(config, logger, lifecycle);
   const metrics = createMetrics();
   watchResources(metrics, db, ring);
   const { audit, auditKeys, auditSegments } = await startAudit(db, kek, config, logger, metrics, lifecycle);
