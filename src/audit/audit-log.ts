@@ -2,6 +2,7 @@ import { auditEventQueries, type DatabaseHandle, type NewAuditRow } from '../db/
 import type { AuditKey } from './audit-keys.ts';
 import { type ChainHead, GENESIS_HASH, linkHash } from './chain.ts';
 import { callLine, DecisionRow } from './decision-rows.ts';
+import type { HandedCall } from './handoff.ts';
 import { type BufferedRow, RowBuffer } from './row-buffer.ts';
 import { SegmentWriter, segmentData } from './segments.ts';
 import { dataText, storableOrNull } from './stored-text.ts';
@@ -100,15 +101,10 @@ export class AuditLog implements AuditSink {
    * A call of `n` decisions as its line (decision-rows.ts: callLine): how the writer thread
    * takes the decisions handed to it.
    */
-  recordCall(
-    at: number,
-    n: number,
-    caller: string | undefined,
-    subject: string | undefined,
-    line: string,
-  ): void {
+  recordCall(...call: HandedCall): void {
+    const [at, n] = call;
     if (this.#full(at, n)) return;
-    this.#buffer.addCall(at, n, caller, subject, line);
+    this.#buffer.addCall(...call);
     this.#metrics.depth(this.#buffer.events);
   }
 

@@ -49,17 +49,20 @@ export class Handoff {
   }
 }
 
+/** A call as the writer takes it: when, how many decisions, the row columns' caller and subject, its line. */
+export type HandedCall = [
+  at: number,
+  n: number,
+  caller: string | undefined,
+  subject: string | undefined,
+  line: string,
+];
+
 /** Where a hand-off is delivered (the writer's AuditLog). */
 export interface HandoffTarget {
   record(event: AuditEvent, at: Date): void;
   /** A call of `n` decisions as its line (decision-rows.ts: callLine). */
-  recordCall(
-    at: number,
-    n: number,
-    caller: string | undefined,
-    subject: string | undefined,
-    line: string,
-  ): void;
+  recordCall(...call: HandedCall): void;
 }
 
 /** Delivers a hand-off's items to `target` in order (in the writer thread). */

@@ -1,4 +1,5 @@
 import { DecisionRow, eventLine, packable, type Recorded } from './decision-rows.ts';
+import type { HandedCall } from './handoff.ts';
 
 /** One row to be written: an event of its own, or decisions packed together. */
 export type BufferedRow = Recorded | DecisionRow;
@@ -32,7 +33,7 @@ export class RowBuffer {
   }
 
   /** A call of `n` decisions as its line (decision-rows.ts: callLine). */
-  addCall(at: number, n: number, actor: string | undefined, subject: string | undefined, line: string): void {
+  addCall(...[at, n, actor, subject, line]: HandedCall): void {
     let row = this.#open;
     if (!row?.fits(at, n)) {
       row = new DecisionRow(at);
