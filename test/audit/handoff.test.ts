@@ -63,7 +63,7 @@ describe('the hand-off to the writer thread', () => {
     );
   });
 
-  it("carries a call's decisions once, giving back each as the event it would have been alone", () => {
+  it("gives back a call's decisions, each as the event it would have been alone", () => {
     const call: DecisionCall = {
       caller: 'gw',
       subject: 'ann',

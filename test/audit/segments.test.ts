@@ -131,6 +131,11 @@ describe(`decision segments beside the ${ENGINE} database`, () => {
     const exported = [];
     for await (const record of exportAudit(db, { subject: 'ann' }, dir)) exported.push(record);
     assert.equal(exported.length, 20);
+    assert.deepEqual(
+      exported,
+      events.filter((e) => e.subject === 'ann'),
+      'export gives the same records as query',
+    );
     const verdict = await verifyAuditChain(db, KEYS, { segments: dir });
     assert.equal(verdict.ok, true);
     assert.equal(verdict.rows, 2);
