@@ -4,7 +4,7 @@ import type { ResolveOptions, SubjectResolution } from '../oidc/index.ts';
 import type { Check, CompiledPolicySet, Decision, Subject } from '../pdp/index.ts';
 import { type DecisionLogSettings, decisionLog } from './decision-log.ts';
 import { type RouteMatch, RouteTable } from './route-table.ts';
-import { batchDecideBody, planBody, type SubjectInput, singleDecideBody } from './schema.ts';
+import { bodiesFor, type SubjectInput } from './schema.ts';
 
 /** What the engine reports per decision; the HTTP layer turns it into Prometheus series. */
 export interface DecisionMetrics {
@@ -102,7 +102,8 @@ export function createDecisionEngine(deps: EngineDeps) {
       const set = deps.policies();
       assertSafeJson(raw);
       const batch = raw !== null && typeof raw === 'object' && 'checks' in raw;
-      const body = batch ? parseInput(batchDecideBody, raw) : parseInput(singleDecideBody, raw);
+      const schemas = bodiesFor(raw);
+      const body = batch ? parseInput(schemas.batch, raw) : parseInput(schemas.single, raw);
       const checks: Check[] = 'checks' in body ? body.checks : [body];
       // All or nothing: a batch refused for one check leaves no decision of the others logged.
       for (const [i, check] of checks.entries())
@@ -127,7 +128,7 @@ export function createDecisionEngine(deps: EngineDeps) {
     async plan(raw: unknown): Promise<unknown> {
       const set = deps.policies();
       assertSafeJson(raw);
-      const body = parseInput(planBody, raw);
+      const body = parseInput(bodiesFor(raw).plan, raw);
       requirePolicy(set, body.resource.type, '');
       const policy = { resource: body.resource.type, version: set.version };
       const subject = await resolve(body.subject);

@@ -15,7 +15,7 @@ import { type DecideChainDeps, decideChains } from './decide-chain.ts';
 import { decideRoutes } from './decide-routes.ts';
 import { fastPath } from './fast-path.ts';
 import { refuseUnstorableQuery } from './json-shape.ts';
-import { instrument, type Metrics } from './metrics.ts';
+import { httpObserver, instrument, type Metrics } from './metrics.ts';
 import {
   clientAddress,
   markSecureRequests,
@@ -118,18 +118,20 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
   app.use(() => {
     throw new TollgateError('not_found', 'no such endpoint; see /.well-known/openid-configuration');
   });
+  const observe = httpObserver(deps.metrics);
   const fast = fastPath({
     chains,
+    observe,
     forward: createForwardAuth(deps),
     logger: deps.logger,
     accepting: deps.accepting,
     secure: transport.secure,
   });
-  const koaListener = app.callback();
+  const koaListener = instrument(observe, app.callback());
   return {
     koa: app,
-    listener: instrument(deps.metrics, (req, res) => {
-      if (!fast(req, res)) void koaListener(req, res);
-    }),
+    listener: (req, res) => {
+      if (!fast(req, res)) koaListener(req, res);
+    },
   };
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { contractFor, FORWARD_PREFIX, type ForwardAuth, type GatewayKind } from '../gateway/index.ts';
 import { type DecideStep, runChain } from './decide-chain.ts';
+import type { HttpObserver } from './metrics.ts';
 import {
   errorResponse,
   logFailure,
@@ -35,6 +36,8 @@ export interface FastPathDeps {
   /** The /decide and /decide/plan steps, shared with the Koa routes. */
   chains: { check: DecideStep[]; plan: DecideStep[] };
   forward: ForwardAuth;
+  /** Counts and times each answer, as `instrument` does for Koa's. */
+  observe: HttpObserver;
   logger: Logger;
   accepting: () => boolean;
   /** Whether the request came over HTTPS (see transportSecurity): then the answer carries HSTS. */
@@ -102,8 +105,10 @@ export function fastPath(deps: FastPathDeps) {
         },
       )
       .finally(() => {
+        const elapsed = performance.now() - started;
+        deps.observe(path, req.method, res.statusCode, elapsed / 1000);
         if (deps.logger.isLevelEnabled('info')) {
-          const ms = Math.round((performance.now() - started) * 10) / 10;
+          const ms = Math.round(elapsed * 10) / 10;
           deps.logger.info(
             { reqId: id, method: req.method, path, status: res.statusCode, ms, ...logged },
             'request',

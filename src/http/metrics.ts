@@ -222,14 +222,31 @@ export function endpointOf(url: string | undefined): string {
   return 'other';
 }
 
-/** Wraps the listener: every answer is counted and timed by endpoint, fast path and Koa alike. */
-export function instrument(metrics: Metrics, listener: RequestListener): RequestListener {
+/** Counts and times one answer by endpoint (tollgate_http_requests_total and _duration_seconds). */
+export type HttpObserver = (
+  endpoint: string,
+  method: string | undefined,
+  status: number,
+  seconds: number,
+) => void;
+
+export function httpObserver(metrics: Metrics): HttpObserver {
+  return (endpoint, method, status, seconds) => {
+    metrics.httpRequests.inc({ endpoint, method: method ?? 'OTHER', status: String(status) });
+    metrics.httpSeconds.observe({ endpoint }, seconds);
+  };
+}
+
+/**
+ * Wraps the Koa listener: every answer is counted and timed by endpoint once it is finished.
+ * The node:http fast path reports its own answers to the same observer when it sends them, as
+ * it knows the endpoint and the status then (no listener per request on its hot path).
+ */
+export function instrument(observe: HttpObserver, listener: RequestListener): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     res.once('finish', () => {
-      const endpoint = endpointOf(req.url);
-      metrics.httpRequests.inc({ endpoint, method: req.method ?? 'OTHER', status: String(res.statusCode) });
-      metrics.httpSeconds.observe({ endpoint }, (performance.now() - started) / 1000);
+      observe(endpointOf(req.url), req.method, res.statusCode, (performance.now() - started) / 1000);
     });
     listener(req, res);
   };
