@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import { TollgateError } from '../common/index.ts';
-import type { AccessTokenVerifier } from '../oidc/index.ts';
+import type { AccessTokenVerifier, VerificationResult } from '../oidc/index.ts';
 
 export interface Caller {
   clientId: string;
@@ -26,15 +26,20 @@ export interface CallerRequirement {
  * grant is checked on every request, so an ungrant or a deleted client is refused at once
  * although its tokens have not expired (issue 9).
  */
-export async function authenticateBearer(
+export function authenticateBearer(
   verifier: AccessTokenVerifier,
   header: string | undefined,
   required: CallerRequirement,
-): Promise<Caller> {
-  const { audience, scope } = required;
+): Caller | Promise<Caller> {
   const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header ?? '');
   if (!match?.[1]) throw new TollgateError('invalid_token', 'a Bearer access token is required');
-  const result = await verifier.verifyCached(match[1], { audience });
+  const result = verifier.verifyCached(match[1], { audience: required.audience });
+  // A token seen before is answered at once (verifyCached): no promise on the hot path.
+  return result instanceof Promise ? result.then((r) => callerFor(r, required)) : callerFor(result, required);
+}
+
+function callerFor(result: VerificationResult, required: CallerRequirement): Caller {
+  const { audience, scope } = required;
   if (!result.valid)
     throw new TollgateError('invalid_token', `the access token is invalid (${result.detail})`);
   const { payload } = result;

@@ -24,8 +24,11 @@ export interface DecideExchange {
   result?: unknown;
 }
 
-/** A named step; steps run in order, and the first that throws ends the request with its error. */
-export type DecideStep = (exchange: DecideExchange) => Promise<void>;
+/**
+ * A named step; steps run in order, and the first that throws ends the request with its error.
+ * A step that needs nothing it must wait for returns nothing, and the next runs at once.
+ */
+export type DecideStep = (exchange: DecideExchange) => undefined | Promise<void>;
 
 export interface DecideChainDeps {
   verifier: AccessTokenVerifier;
@@ -42,15 +45,18 @@ export interface DecideChainDeps {
  */
 export function decideChains(deps: DecideChainDeps): { check: DecideStep[]; plan: DecideStep[] } {
   const requirement = decideCaller(deps.grants);
-  async function authenticateCaller(exchange: DecideExchange) {
-    exchange.caller = await authenticateBearer(
-      deps.verifier,
-      exchange.req.headers.authorization,
-      requirement,
-    );
+  function authenticateCaller(exchange: DecideExchange) {
+    const caller = authenticateBearer(deps.verifier, exchange.req.headers.authorization, requirement);
+    if (!(caller instanceof Promise)) {
+      exchange.caller = caller;
+      return;
+    }
+    return caller.then((known) => {
+      exchange.caller = known;
+    });
   }
-  async function limitCaller(exchange: DecideExchange) {
-    await deps.limitCaller(callerOf(exchange).clientId);
+  function limitCaller(exchange: DecideExchange) {
+    return deps.limitCaller(callerOf(exchange).clientId);
   }
   async function check(exchange: DecideExchange) {
     exchange.result = await deps.engine.check(exchange.raw, callerOf(exchange).clientId);
@@ -63,10 +69,20 @@ export function decideChains(deps: DecideChainDeps): { check: DecideStep[]; plan
 }
 
 /** Runs a chain to its end; resolves with what the last step produced. */
-export async function runChain(steps: DecideStep[], req: IncomingMessage): Promise<unknown> {
-  const exchange: DecideExchange = { req };
-  for (const step of steps) await step(exchange);
-  return exchange.result;
+export function runChain(steps: DecideStep[], req: IncomingMessage): Promise<unknown> {
+  return runFrom(steps, 0, { req });
+}
+
+function runFrom(steps: DecideStep[], first: number, exchange: DecideExchange): Promise<unknown> {
+  try {
+    for (let i = first; i < steps.length; i++) {
+      const waiting = (steps[i] as DecideStep)(exchange);
+      if (waiting) return waiting.then(() => runFrom(steps, i + 1, exchange));
+    }
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return Promise.resolve(exchange.result);
 }
 
 function callerOf(exchange: DecideExchange): Caller {
@@ -74,24 +90,46 @@ function callerOf(exchange: DecideExchange): Caller {
   return exchange.caller;
 }
 
-async function requireJson(exchange: DecideExchange) {
+function requireJson(exchange: DecideExchange): undefined {
   const type = exchange.req.headers['content-type'] ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type))
     throw new TollgateError('unsupported_media_type', 'the request body must be application/json');
 }
 
-async function readJsonBody(exchange: DecideExchange) {
+const tooLarge = () =>
+  new TollgateError('request_too_large', `request body exceeds ${DECIDE_BODY_LIMIT_KB}kb`);
+
+function readJsonBody(exchange: DecideExchange): undefined | Promise<void> {
   const { req } = exchange;
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  const tooLarge = () =>
-    new TollgateError('request_too_large', `request body exceeds ${DECIDE_BODY_LIMIT_KB}kb`);
   if (declared > BODY_LIMIT_BYTES) throw tooLarge();
-  const body = await readBody(req, BODY_LIMIT_BYTES, tooLarge);
+  const body = arrivedBody(req) ?? readBody(req, BODY_LIMIT_BYTES, tooLarge);
+  if (!(body instanceof Promise)) {
+    exchange.raw = parseJson(body);
+    return;
+  }
+  return body.then((read) => {
+    exchange.raw = parseJson(read);
+  });
+}
+
+function parseJson(body: Buffer): unknown {
   try {
-    exchange.raw = JSON.parse(body.toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new TollgateError('invalid_request', 'request body is not valid JSON or form data');
   }
+}
+
+/**
+ * The body, when all of it came with the headers and waits in the stream's buffer: a small
+ * request usually arrives in one read, and the parser has finished the message before the
+ * chain's first wait ends. Taken at once, without a listener per event. Otherwise undefined.
+ */
+function arrivedBody(req: IncomingMessage): Buffer | undefined {
+  if (!req.complete || req.readableFlowing || req.readableLength > BODY_LIMIT_BYTES) return undefined;
+  const buffered = req.read() as Buffer | null;
+  return buffered ?? Buffer.alloc(0);
 }
 
 /**

@@ -67,7 +67,7 @@ export function fastPath(deps: FastPathDeps) {
     const path = query === -1 ? url : url.slice(0, query);
     if (req.method === 'POST' && DECIDE_PATHS.has(path)) {
       const chain = path === '/decide' ? deps.chains.check : deps.chains.plan;
-      respond(req, res, path, async () => ({ status: 200, body: await runChain(chain, req) }));
+      respond(req, res, path, () => runChain(chain, req).then(ok));
       return true;
     }
     const contract = contractFor(url);
@@ -86,50 +86,51 @@ export function fastPath(deps: FastPathDeps) {
     const headers: Record<string, string> = { ...SECURITY_HEADERS, 'X-Request-Id': id };
     if (deps.secure(req)) headers['Strict-Transport-Security'] = STRICT_TRANSPORT_SECURITY;
     if (!deps.accepting()) headers.Connection = 'close';
-    let logged: Record<string, unknown> | undefined;
-    produce()
-      .then(
-        (answer) => {
-          logged = answer.log;
-          send(res, answer.status, { ...headers, ...answer.headers }, answer.body);
-        },
-        (error: unknown) => {
-          const rendered = errorResponse(error);
-          if (rendered.status >= 500 || rendered.refused)
-            logFailure(deps.logger.child({ reqId: id }), rendered, error);
-          if (rendered.challenge) headers['WWW-Authenticate'] = rendered.challenge;
-          if (rendered.retryAfter) headers['Retry-After'] = rendered.retryAfter;
-          // An unread body would be parsed as the next request on this connection.
-          if (!req.complete) headers.Connection = 'close';
-          send(res, rendered.status, headers, rendered.body);
-        },
-      )
-      .finally(() => {
-        const elapsed = performance.now() - started;
-        deps.observe(path, req.method, res.statusCode, elapsed / 1000);
-        if (deps.logger.isLevelEnabled('info')) {
-          const ms = Math.round(elapsed * 10) / 10;
-          deps.logger.info(
-            { reqId: id, method: req.method, path, status: res.statusCode, ms, ...logged },
-            'request',
-          );
-        }
-      });
+    const done = (logged: Record<string, unknown> | undefined) => {
+      const elapsed = performance.now() - started;
+      deps.observe(path, req.method, res.statusCode, elapsed / 1000);
+      if (deps.logger.isLevelEnabled('info')) {
+        const ms = Math.round(elapsed * 10) / 10;
+        deps.logger.info(
+          { reqId: id, method: req.method, path, status: res.statusCode, ms, ...logged },
+          'request',
+        );
+      }
+    };
+    produce().then(
+      (answer) => {
+        send(res, answer.status, answer.headers ? { ...headers, ...answer.headers } : headers, answer.body);
+        done(answer.log);
+      },
+      (error: unknown) => {
+        const rendered = errorResponse(error);
+        if (rendered.status >= 500 || rendered.refused)
+          logFailure(deps.logger.child({ reqId: id }), rendered, error);
+        if (rendered.challenge) headers['WWW-Authenticate'] = rendered.challenge;
+        if (rendered.retryAfter) headers['Retry-After'] = rendered.retryAfter;
+        // An unread body would be parsed as the next request on this connection.
+        if (!req.complete) headers.Connection = 'close';
+        send(res, rendered.status, headers, rendered.body);
+        done(undefined);
+      },
+    );
   }
 }
 
+const ok = (body: unknown): Answer => ({ status: 200, body });
+
+/** Sends the answer; `headers` is this request's own object, completed in place. */
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
   if (body === undefined) {
-    res.writeHead(status, { ...headers, 'Content-Length': '0' });
+    headers['Content-Length'] = '0';
+    res.writeHead(status, headers);
     res.end();
     return;
   }
   const json = JSON.stringify(body);
-  res.writeHead(status, {
-    ...headers,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': String(Buffer.byteLength(json)),
-  });
+  headers['Content-Type'] = 'application/json; charset=utf-8';
+  headers['Content-Length'] = String(Buffer.byteLength(json));
+  res.writeHead(status, headers);
   res.end(json);
 }
 
