@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { decideChains } from '../../src/http/decide-chain.ts';
 import { createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
@@ -108,5 +111,77 @@ describe('one /decide pipeline for every spelling', () => {
       assert.equal(response.status, 404, method);
       assert.equal(((await response.json()) as { error: string }).error, 'not_found');
     }
+  });
+  /** POST /decide with node:http, the body written in `pieces` with a pause between them. */
+  function postInPieces(pieces: string[], headers: Record<string, string>) {
+    return new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const url = new URL('/decide', tg.url);
+      const req = request(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+      });
+      req.on('error', reject);
+      req.on('response', (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
+      });
+      void (async () => {
+        for (const [i, piece] of pieces.entries()) {
+          if (i > 0) await sleep(50);
+          req.write(piece);
+        }
+        req.end();
+      })();
+    });
+  }
+
+  it('reads a body that comes after the headers, in pieces or chunked, as one sent at once', async () => {
+    const body = JSON.stringify(CHECK);
+    const half = Math.floor(body.length / 2);
+    const whole = await post('/decide', { token });
+    const withLength = await postInPieces([body.slice(0, half), body.slice(half)], {
+      'content-length': String(Buffer.byteLength(body)),
+    });
+    assert.equal(withLength.status, 200);
+    assert.deepEqual(withLength.body, whole.body);
+    // No Content-Length: node:http sends it chunked.
+    const chunked = await postInPieces([body.slice(0, half), body.slice(half)], {});
+    assert.equal(chunked.status, 200);
+    assert.deepEqual(chunked.body, whole.body);
+    // A chunked body past the limit is refused however it arrives.
+    const huge = `{"pad":"${'x'.repeat(130 * 1024)}"}`;
+    const refused = await postInPieces([huge.slice(0, 1000), huge.slice(1000)], {});
+    assert.equal(refused.status, 413);
+    assert.equal(refused.body.error, 'request_too_large');
+  });
+
+  it('answers two requests sent in one write on one connection, each with its own body', async () => {
+    const ask = (action: string) => {
+      const body = JSON.stringify({ ...CHECK, action });
+      return (
+        'POST /decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        `Authorization: Bearer ${token}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      );
+    };
+    const { port } = new URL(tg.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    socket.write(ask('update') + ask('read'));
+    const deadline = Date.now() + 10_000;
+    while ((text.match(/"allow":/g) ?? []).length < 2 && Date.now() < deadline) await sleep(10);
+    socket.destroy();
+    assert.equal((text.match(/HTTP\/1\.1 200 OK/g) ?? []).length, 2, text);
+    // Each answer is its own request's, in order: neither body was lost, shared or swapped.
+    const answers = [...text.matchAll(/"allow":(true|false)/g)].map((m) => m[1]);
+    assert.deepEqual(answers, ['false', 'true'], text);
+    assert.match(text, /paid invoices are immutable/);
   });
 });
