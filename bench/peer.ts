@@ -7,7 +7,11 @@
  * same autocannon settings for every target (BENCH_CONNECTIONS connections, a warm-up whose
  * figures are dropped, then the measured window), for each engine of BENCH_ENGINES:
  *
- *   bare      a bare node:http server answering a fixed JSON: the ceiling of this machine;
+ *   bare      a bare node:http server answering a fixed JSON: the ceiling of this machine; and
+ *             once more spinning 25 µs per request before answering, a reference for reading
+ *             single ÷ bare: on a loopback benchmark a fixed amount of handler work costs far
+ *             more throughput than its share of CPU (a slower server leaves the load generator
+ *             idle, and each answer must then wake it);
  *   Cerbos    the Cerbos server (npm @cerbos/cerbos-linux-x64, pinned version) with GOMAXPROCS=1,
  *             a disk policy store holding bench/cerbos/ (the demo policies of ./policies written
  *             as Cerbos derived roles and resource policies), audit and decision logging off
@@ -108,18 +112,29 @@ for (const name of engines)
 const CERBOS_ENGINE_LATENCY = 'cerbos_dev_engine_check_latency_milliseconds';
 
 const lifecycle = benchLifecycle();
+/** The busy work of the bare reference row: about what a handler doing real work spends. */
+const BARE_WORK_US = 25;
 /** How long the bare PGlite idles before its RSS is read, as bench/startup.ts does. */
 const FLOOR_IDLE_SECONDS = 5;
 // Read before this process pins itself to one CPU, which would make it 1.
 const cpuCount = availableParallelism();
 
-/** The bare server, loaded with exactly Tollgate's single-check request (it answers a fixed JSON). */
-async function benchBare(callerToken: string, cpus: ProcessCpus | undefined): Promise<LoadResult> {
+/**
+ * The bare server, loaded with exactly Tollgate's single-check request (it answers a fixed JSON);
+ * with `workUs`, spinning that long per request first: what a fixed amount of handler work costs
+ * in throughput on this machine (bench/lib/bare-server.ts), to read single ÷ bare against.
+ */
+async function benchBare(
+  callerToken: string,
+  cpus: ProcessCpus | undefined,
+  workUs = 0,
+): Promise<LoadResult> {
   const child = startNode(new URL('./lib/bare-server.ts', import.meta.url).pathname, {
     ...(cpus ? { cpus } : {}),
+    ...(workUs > 0 ? { env: { ...process.env, BARE_WORK_US: String(workUs) } } : {}),
   });
   const { port } = await firstMessage<{ port: number }>(child, 'bare node:http server');
-  progress(`bare node:http server on port ${port}; loading for ${load.seconds} s`);
+  progress(`bare node:http server (${workUs} µs busy work) on port ${port}; loading for ${load.seconds} s`);
   const result = await measure(
     {
       url: `http://127.0.0.1:${port}/decide`,
@@ -227,6 +242,8 @@ async function benchEngine(
   lifecycle.checkInterrupted();
   const bare = await benchBare(await logged.fixtures.callerToken(), cpus);
   lifecycle.checkInterrupted();
+  const bareWork = await benchBare(await logged.fixtures.callerToken(), cpus, BARE_WORK_US);
+  lifecycle.checkInterrupted();
   const cerbosRuns = cerbos ? await benchCerbos(cerbos) : undefined;
 
   // Each run gets a fresh caller token: they live 300 s, a run with long BENCH_SECONDS more.
@@ -252,6 +269,7 @@ async function benchEngine(
   const measured = {
     engine,
     bare,
+    bareWork: { ...bareWork, workUs: BARE_WORK_US },
     ...(cerbosRuns ? { cerbos: cerbosRuns } : {}),
     tollgate: { single, batch, singleOff, batchOff },
     audit,
