@@ -16,10 +16,11 @@
  *             a disk policy store holding bench/cerbos/ (the demo policies of ./policies written
  *             as Cerbos derived roles and resource policies), audit and decision logging off
  *             (its defaults): POST /api/check/resources;
- *   Tollgate  a child with WORKERS=1 on a fresh database of the engine (embedded: PGlite in a new
- *             DATA_DIR; postgres: a new database, bench/lib/database.ts), once with its decision
- *             log on (the default: every decision in the audit chain) and once with
- *             DECISION_LOG=off: POST /decide.
+ *   Tollgate  two children with WORKERS=1, each on a fresh database of the engine (embedded:
+ *             PGlite in a new DATA_DIR; postgres: a new database, bench/lib/database.ts), one with
+ *             its decision log on (the default: every decision in the audit chain), one with
+ *             DECISION_LOG=off: POST /decide. They take turns, BENCH_ROUNDS runs each per form,
+ *             and the run of median req/s is reported (every run's req/s is listed).
  *
  * Two forms, the same subject (an accountant of acme), resources and answers on both engines:
  * single (one action on one resource) and batch (20 decisions: Tollgate 20 checks in one /decide
@@ -51,7 +52,7 @@
  * an error.
  *
  * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (10),
- * BENCH_ENGINES (embedded,postgres), BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres).
+ * BENCH_ROUNDS (3), BENCH_ENGINES (embedded,postgres), BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres).
  * Exits 1 when the run failed: a non-2xx answer, a wrong decision, Cerbos and Tollgate
  * disagreeing. When the Cerbos binary cannot run here, its rows and targets are skipped with a
  * message and the run exits 0.
@@ -63,6 +64,7 @@ import { type CerbosServer, findCerbos, startCerbos } from './lib/cerbos.ts';
 import { firstMessage, startNode, stopChild } from './lib/children.ts';
 import { benchCommandLine, benchLifecycle, progress } from './lib/cli.ts';
 import { type ProcessCpus, pinLoadGenerator } from './lib/cpu.ts';
+import type { ScenarioReport } from './lib/decide-report.ts';
 import {
   auditOutcome,
   decideHeaders,
@@ -112,6 +114,25 @@ for (const name of engines)
 const CERBOS_ENGINE_LATENCY = 'cerbos_dev_engine_check_latency_milliseconds';
 
 const lifecycle = benchLifecycle();
+/** Runs of each Tollgate target, taking turns logged/unlogged; the median run is reported. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 9)
+  usageError(`BENCH_ROUNDS must be a whole number from 1 to 9, got "${process.env.BENCH_ROUNDS}"`);
+
+/**
+ * The run of median req/s, with every run's req/s beside it and every run's failures: a wrong
+ * answer in any round fails the benchmark.
+ */
+function medianRun(runs: ScenarioReport[]): ScenarioReport {
+  const sorted = [...runs].sort((a, b) => a.result.rps - b.result.rps);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)] as ScenarioReport;
+  return {
+    ...median,
+    roundsRps: runs.map((run) => run.result.rps),
+    failures: runs.flatMap((run) => run.failures),
+  };
+}
+
 /** The busy work of the bare reference row: about what a handler doing real work spends. */
 const BARE_WORK_US = 25;
 /** How long the bare PGlite idles before its RSS is read, as bench/startup.ts does. */
@@ -246,6 +267,10 @@ async function benchEngine(
   lifecycle.checkInterrupted();
   const cerbosRuns = cerbos ? await benchCerbos(cerbos) : undefined;
 
+  // Both instances run side by side and take turns, ROUNDS runs each per form: consecutive
+  // runs of one instance differ by up to ±15 % on a shared machine, so the decision log's cost
+  // is read from medians of interleaved runs, not from one run of each at different times.
+  const quiet = await start({ DECISION_LOG: 'off' });
   // Each run gets a fresh caller token: they live 300 s, a run with long BENCH_SECONDS more.
   const runOn = async (instance: typeof logged, sc: Scenario) => {
     lifecycle.checkInterrupted();
@@ -254,16 +279,20 @@ async function benchEngine(
   const pid = logged.tollgate.child.pid as number;
   const idleMb = memoryOf(pid).rssMb;
   const sampler = sampleRss(pid);
-  const single = await runOn(logged, scenario('single', 'single, decision log on', SINGLE));
-  const batch = await runOn(logged, scenario('batch', 'batch of 20, decision log on', BATCH));
+  const rounds = async (form: typeof SINGLE, key: string, name: string) => {
+    const on: ScenarioReport[] = [];
+    const off: ScenarioReport[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      on.push(await runOn(logged, scenario(key, `${name}, decision log on`, form)));
+      off.push(await runOn(quiet, scenario(`${key}-off`, `${name}, DECISION_LOG=off`, form)));
+    }
+    return { on: medianRun(on), off: medianRun(off) };
+  };
+  const single = await rounds(SINGLE, 'single', 'single');
+  const batch = await rounds(BATCH, 'batch', 'batch of 20');
   const memory = { idleMb, loadMb: sampler.stop(), ...(floorMb === undefined ? {} : { floorMb }) };
   const audit = await auditOutcome(logged.tollgate);
   await logged.close();
-
-  lifecycle.checkInterrupted();
-  const quiet = await start({ DECISION_LOG: 'off' });
-  const singleOff = await runOn(quiet, scenario('single-off', 'single, DECISION_LOG=off', SINGLE));
-  const batchOff = await runOn(quiet, scenario('batch-off', 'batch of 20, DECISION_LOG=off', BATCH));
   await quiet.close();
 
   const measured = {
@@ -271,7 +300,7 @@ async function benchEngine(
     bare,
     bareWork: { ...bareWork, workUs: BARE_WORK_US },
     ...(cerbosRuns ? { cerbos: cerbosRuns } : {}),
-    tollgate: { single, batch, singleOff, batchOff },
+    tollgate: { single: single.on, batch: batch.on, singleOff: single.off, batchOff: batch.off },
     audit,
     memory,
     verified,

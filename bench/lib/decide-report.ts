@@ -30,6 +30,8 @@ export interface ScenarioReport {
   /** What the server counted (tollgate_decisions_total) against what the answers must be. */
   verification: string;
   failures: string[];
+  /** Where the figures are the median of several runs (bench/peer.ts): each run's req/s, in order. */
+  roundsRps?: number[];
 }
 
 /** A reference measurement (not a target): what the stack under Tollgate costs. */

@@ -293,6 +293,14 @@ export function formatPeerReport(report: PeerReport): string {
       '',
       `checked before loading: ${engine.verified}`,
       ...Object.values(t).map((sc) => `${sc.name}: ${sc.verification}`),
+      ...(t.single.roundsRps
+        ? [
+            `Tollgate rows: the median of ${t.single.roundsRps.length} runs each, logged and unlogged taking turns; req/s of each run:`,
+            ...Object.values(t).map(
+              (sc) => `  ${sc.name}: ${(sc.roundsRps ?? []).map((rps) => rps.toFixed(0)).join(', ')}`,
+            ),
+          ]
+        : []),
       `decision time per request, mean µs (server metrics): Tollgate single ${engineTime(t.single, 1)}, batch ${engineTime(t.batch, 20)}` +
         (engine.cerbos
           ? `; Cerbos engine single ${engine.cerbos.engineMicros.single.toFixed(0)}, batch ${engine.cerbos.engineMicros.batch.toFixed(0)}` +
