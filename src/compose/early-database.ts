@@ -1,6 +1,7 @@
-import { restrictNewFileModes } from '../common/index.ts';
+import { restrictNewFileModes } from '../common/private-files.ts';
 import { loadConfig } from '../config/index.ts';
-import { type DatabaseHandle, openDatabase } from '../db/index.ts';
+import { startEmbedded } from '../db/embedded.ts';
+import type { DatabaseHandle } from '../db/index.ts';
 
 /**
  * The embedded database, opened as early as the configuration allows: src/main.ts calls this
@@ -22,8 +23,17 @@ export function openDatabaseEarly(): Promise<DatabaseHandle> | undefined {
   }
   const { database } = config;
   if (database.kind !== 'pglite' || config.workers > 1) return undefined;
-  const opening = openDatabase({ kind: 'pglite', dataDir: database.dataDir, template: database.template });
-  // Awaited later (openStorage); until then a rejection must not count as unhandled.
+  const { dataDir, template } = database;
+  // The thread starts now, before the database layer (Kysely, pg, the migrations) is loaded.
+  const started = startEmbedded(dataDir, {
+    seed: async (dir) => (await import('../db/connect.ts')).seedDataDir(dir, template),
+  });
+  const opening = import('../db/connect.ts').then(({ openDatabase }) =>
+    openDatabase({ kind: 'pglite', dataDir, template, started }),
+  );
+  // Both are awaited later (openDatabase, openStorage); a rejection before then (DATA_DIR held
+  // by another process) must not count as unhandled.
+  started.catch(() => {});
   opening.catch(() => {});
   return opening;
 }

@@ -24,11 +24,11 @@ export async function openStorage(
   lifecycle: Lifecycle,
 ): Promise<{ kek: Buffer; db: DatabaseHandle }> {
   // DATA_DIR holds the database, the development key and admin.json: owner-only (issue 9), also
-  // when an earlier version left it readable to every local user.
+  // when an earlier version left it readable to every local user. The embedded database's own
+  // directory is tightened by openDatabase once PGlite has opened it (it chmods new files 0666),
+  // so it is not walked twice.
   const tightened = protectDataDir(config.dataDir, [
-    ...(config.database.kind === 'pglite'
-      ? [basename(config.database.dataDir), `${basename(config.database.dataDir)}.lock`]
-      : []),
+    ...(config.database.kind === 'pglite' ? [`${basename(config.database.dataDir)}.lock`] : []),
     ADMIN_CREDENTIALS_FILE,
     DEV_KEY_FILE,
     AUDIT_SEGMENT_DIR,

@@ -1,20 +1,13 @@
-import { mkdirSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { PRIVATE_DIR_MODE, protectDataDir } from '../common/index.ts';
-import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
-import { DatabaseThread, type ThreadFailureHandler } from './database-thread.ts';
+import type { DataDirLock } from './data-dir-lock.ts';
+import type { ThreadFailureHandler } from './database-thread.ts';
+import { type EmbeddedDatabase, startEmbedded } from './embedded.ts';
 import { migrateToLatest } from './migrator.ts';
 import { pingDatabase } from './queries/health.ts';
 import type { Database } from './schema/index.ts';
-import {
-  buildTemplate,
-  copyTemplate,
-  DEFAULT_TEMPLATE_CACHE,
-  findTemplate,
-  isFreshDataDir,
-} from './template.ts';
+import { buildTemplate, copyTemplate, DEFAULT_TEMPLATE_CACHE, findTemplate } from './template.ts';
 import { ThreadDialect } from './thread-dialect.ts';
 
 export type DatabaseTarget =
@@ -34,6 +27,8 @@ export type DatabaseTarget =
       template?: string | false;
       /** The database thread stopped unasked; by default its error is thrown (uncaught). */
       onThreadFailure?: ThreadFailureHandler;
+      /** The thread, already being started (startEmbedded): then the options above are its. */
+      started?: Promise<EmbeddedDatabase>;
     };
 
 export interface DatabaseHandle {
@@ -98,24 +93,14 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
-    // The lock and the file modes are this process's business, taken here; PGlite itself runs
-    // in a thread of its own, so that its queries never block the event loop.
-    const dataDir = target.dataDir;
-    if (dataDir) {
-      mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
-      lock = await lockDataDir(dataDir);
-    }
-    let thread: DatabaseThread;
-    try {
-      if (dataDir && target.template !== false && isFreshDataDir(dataDir))
-        await seedFromTemplate(dataDir, target.template ?? DEFAULT_TEMPLATE_CACHE);
-      thread = await DatabaseThread.start({ dataDir }, target.onThreadFailure);
-    } catch (error) {
-      lock?.release();
-      throw error;
-    }
-    // PGlite chmods the files of a new database 0666 whatever the umask (issue 9).
-    if (dataDir) protectDataDir(dataDir);
+    const { template } = target;
+    const embedded = await (target.started ??
+      startEmbedded(target.dataDir, {
+        ...(template === false ? {} : { seed: (dir) => seedDataDir(dir, template) }),
+        ...(target.onThreadFailure ? { onThreadFailure: target.onThreadFailure } : {}),
+      }));
+    const { thread } = embedded;
+    lock = embedded.lock;
     db = new Kysely<Database>({ dialect: new ThreadDialect(thread) });
     listen = (channel, onMessage) => thread.listen(channel, onMessage);
     runInDatabaseThread = (module, data) => thread.attach(module, data);
@@ -158,7 +143,8 @@ export function prepareTemplate(cacheDir = DEFAULT_TEMPLATE_CACHE): Promise<stri
  * none. When that fails (a read-only install, a template replaced mid-copy) `dataDir` is left
  * empty, and PGlite runs initdb in it as it would without a template.
  */
-async function seedFromTemplate(dataDir: string, cacheDir: string): Promise<void> {
+export async function seedDataDir(dataDir: string, template: string | undefined): Promise<void> {
+  const cacheDir = template ?? DEFAULT_TEMPLATE_CACHE;
   try {
     copyTemplate(findTemplate(cacheDir) ?? (await prepareTemplate(cacheDir)), dataDir);
   } catch {

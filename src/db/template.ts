@@ -162,16 +162,6 @@ function shareReadOnly(dir: string): void {
   }
 }
 
-/** True when `dataDir` holds no database yet (missing, or an empty directory). */
-export function isFreshDataDir(dataDir: string): boolean {
-  try {
-    return readdirSync(dataDir).length === 0;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
-    throw error;
-  }
-}
-
 /**
  * Fills the fresh `dataDir` with a copy of `template`. The copy is made beside it, made
  * owner-only, and renamed into place, so a crash mid-copy leaves `dataDir` empty (the next start
