@@ -49,7 +49,7 @@ export class DatabaseThread {
 
   /** Starts the thread and waits until PGlite is open (rejects with PGlite's error if it fails). */
   static async start(init: DatabaseThreadInit, onFailure = throwUncaught): Promise<DatabaseThread> {
-    const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), { workerData: init });
+    const worker = new Worker(new URL('./pglite-thread-entry.ts', import.meta.url), { workerData: init });
     await new Promise<void>((resolve, reject) => {
       const exited = (code: number) =>
         reject(new Error(`the embedded database thread stopped while starting (exit code ${code})`));
