@@ -42,7 +42,7 @@ export class AccessTokenVerifier {
     this.#revoked = deps.revocations;
   }
 
-  // Verified tokens by SHA-256 of token and audience option: a repeated token skips the
+  // Verified tokens by SHA-256 of [token, audience option]: a repeated token skips the
   // signature, never the expiry or the denylist.
   readonly #verified = new LRUCache<string, VerifiedAccessToken>({ max: 50_000 });
 
@@ -55,8 +55,10 @@ export class AccessTokenVerifier {
     token: string,
     options: { audience?: string | string[] } = {},
   ): VerificationResult | Promise<VerificationResult> {
-    // One-shot hash: a Hash object per request cost more than the digest itself.
-    const key = hash('sha256', `${token}\0${String(options.audience ?? '')}`, 'base64url');
+    // One-shot hash (a Hash object per request cost more than the digest itself) of an
+    // unambiguous encoding: joined as text, the list [a, b] and the one audience "a,b" made the
+    // same key, so a token accepted for the list was accepted for "a,b" from the cache.
+    const key = hash('sha256', JSON.stringify([token, options.audience ?? null]), 'base64url');
     const hit = this.#verified.get(key);
     if (hit) {
       if (hit.exp * 1000 + CLOCK_TOLERANCE_SECONDS * 1000 <= Date.now()) {
