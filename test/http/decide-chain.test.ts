@@ -139,7 +139,7 @@ describe('one /decide pipeline for every spelling', () => {
     });
   }
 
-  it('reads a body that comes after the headers, in pieces or chunked, as one sent at once', async () => {
+  it('reads a body that comes after the headers, in pieces or chunked, as one sent at once, and refuses a chunked one past the limit', async () => {
     const body = JSON.stringify(CHECK);
     const half = Math.floor(body.length / 2);
     const whole = await post('/decide', { token });
