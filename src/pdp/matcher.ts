@@ -22,9 +22,10 @@ import { ResourceView } from './resource-view.ts';
  * once into closures rather than interpreted node by node on every request (the hot path).
  */
 
-type Tri = boolean | undefined;
+/** true, false, or undefined: indeterminate (see the header). */
+export type Tri = boolean | undefined;
 type Test = (view: ResourceView) => Tri;
-type Leaf = (actual: unknown, expected: unknown) => Tri;
+export type Leaf = (actual: unknown, expected: unknown) => Tri;
 
 interface AstNode {
   operator: string;
@@ -57,7 +58,11 @@ function within(actual: unknown, list: unknown): Tri {
   return isScalar(actual) ? items.includes(actual) : undefined;
 }
 
-const LEAVES: Readonly<Record<string, Leaf>> = {
+/**
+ * Each field operator (ucast's name, without `$`), as strict as the header says. Exported for
+ * explain.ts, which must judge conditions exactly as decisions do.
+ */
+export const LEAVES: Readonly<Record<string, Leaf>> = {
   eq: equals,
   ne: (actual, expected) => negate(equals(actual, expected)),
   gt: ordered((order) => order > 0),

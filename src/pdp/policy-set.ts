@@ -1,11 +1,12 @@
 import { type EngineRule, sourceOf } from './abilities.ts';
 import { AbilityCache, type AbilityCacheOptions, type AbilityCacheStats } from './ability-cache.ts';
 import { UnknownResourceTypeError } from './errors.ts';
+import { explainDecision } from './explain.ts';
 import type { CompiledResource } from './model.ts';
 import { planFor } from './plan.ts';
 import { ResourceRules } from './resource-rules.ts';
 import { ResourceView } from './resource-view.ts';
-import type { Decision, DecisionRequest, PolicyRoute, QueryPlan, Subject } from './types.ts';
+import type { Decision, DecisionRequest, Explanation, PolicyRoute, QueryPlan, Subject } from './types.ts';
 
 export type PolicySetOptions = AbilityCacheOptions;
 
@@ -69,6 +70,16 @@ export class CompiledPolicySet {
       rule: rule.id,
       policy: rules.policy,
     };
+  }
+
+  /**
+   * How `decide(request)` reaches its answer, rule by rule (explain.ts). Slower than `decide`
+   * and never used by it; callers ask for both.
+   *
+   * @throws UnknownResourceTypeError as `decide` does.
+   */
+  explain(request: DecisionRequest): Explanation {
+    return explainDecision(this.#rulesOf(request.resource.type, 'resource.type'), request);
   }
 
   /**

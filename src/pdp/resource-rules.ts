@@ -9,12 +9,15 @@ export class ResourceRules {
   readonly type: string;
   /** The `policy` member of every decision on this type (shared, hence frozen). */
   readonly policy: Readonly<{ resource: string; version: number }>;
+  /** Every rule of the type, in declared order (explain.ts lists those no role selects). */
+  readonly all: readonly CompiledRule[];
   readonly #byRole = new Map<string, CompiledRule[]>();
   readonly #anyRole: CompiledRule[] = [];
 
   constructor(resource: CompiledResource, version: number) {
     this.type = resource.type;
     this.policy = Object.freeze({ resource: resource.type, version });
+    this.all = resource.rules;
     for (const rule of resource.rules) {
       if (rule.roles.includes(ANY)) {
         this.#anyRole.push(rule);

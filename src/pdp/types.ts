@@ -88,3 +88,48 @@ export interface PolicyTestResult {
   passed: boolean;
   actual: Decision;
 }
+
+/**
+ * How one check was decided, rule by rule (`POST /decide` with `explain`, `tollgate decide
+ * explain`). Computed beside the decision, never instead of it.
+ */
+export interface Explanation {
+  /** A matching deny wins; else the first matching allow; else no_matching_rule. */
+  strategy: 'deny-overrides';
+  /** The subject's roles that some rule of the resource type names (no other role can matter). */
+  roles: string[];
+  /** The rules the evaluation considered, in its order: denies first, then allows, each as declared. */
+  rules: RuleTrace[];
+  /** Rules of the resource type for roles the subject does not hold: never considered. */
+  not_considered: { rule: string; roles: string[] }[];
+  /** Set when nothing was evaluated (a refused subject token). */
+  because?: string;
+}
+
+export interface RuleTrace {
+  rule: string;
+  effect: 'allow' | 'deny';
+  /** not_applicable: the action or field rules the rule out before any condition is looked at. */
+  outcome: 'matched' | 'not_matched' | 'not_applicable';
+  /** On the one rule that decided. */
+  decisive?: true;
+  /** In words, when the outcome is not simply its conditions' result. */
+  because?: string;
+  conditions?: ConditionTrace;
+}
+
+/** A rule's `when`, as evaluated: `holds` is true, false or null (indeterminate). */
+export type ConditionTrace =
+  | { operator: '$and' | '$or' | '$nor'; holds: boolean | null; of: ConditionTrace[] }
+  | {
+      attribute: string;
+      operator: string;
+      /** The operand, placeholders resolved (null where the placeholder had no value). */
+      expected: unknown;
+      /** The placeholder the operand came from, e.g. `${subject.attrs.tenant}`. */
+      placeholder?: string;
+      /** The resource's value; absent: the resource has no such attribute. */
+      actual?: unknown;
+      absent?: true;
+      holds: boolean | null;
+    };
