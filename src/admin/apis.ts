@@ -7,7 +7,7 @@ import type { CreateApiInput } from './schemas.ts';
 export const BUILTIN_API = {
   audience: 'urn:tollgate',
   name: 'Tollgate',
-  scopes: ['admin', 'decide', 'metrics'],
+  scopes: ['admin', 'decide', 'decide:explain', 'metrics'],
   alg: 'ES256',
   ttl: 300,
 } as const;

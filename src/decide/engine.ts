@@ -1,7 +1,7 @@
 import { type AuditSink, latencyMicros } from '../audit/index.ts';
 import { assertSafeJson, parseInput, TollgateError } from '../common/index.ts';
 import type { ResolveOptions, SubjectResolution } from '../oidc/index.ts';
-import type { Check, CompiledPolicySet, Decision, Subject } from '../pdp/index.ts';
+import type { Check, CompiledPolicySet, Decision, Explanation, Subject } from '../pdp/index.ts';
 import { type DecisionLogSettings, decisionLog } from './decision-log.ts';
 import { type RouteMatch, RouteTable } from './route-table.ts';
 import { bodiesFor, type SubjectInput } from './schema.ts';
@@ -20,7 +20,17 @@ export interface EngineDeps {
   metrics: DecisionMetrics;
 }
 
-type Answer = Decision & { detail?: string };
+type Answer = Decision & { detail?: string; explanation?: Explanation };
+
+/** The scopes that let a caller ask /decide for explanations (besides `decide` itself). */
+export const EXPLAIN_SCOPES = ['decide:explain', 'admin'] as const;
+
+/**
+ * An explanation walks every rule the subject's roles bring in, for every check, and lists the
+ * rest: bounded per request so that one call cannot make an answer of the whole policy set
+ * times MAX_CHECKS.
+ */
+export const MAX_EXPLAINED_CHECKS = 10;
 
 /** A gateway's request mapped onto the policies' routes, decided; `route` undefined: no route matched. */
 export type RouteOutcome = { route: RouteMatch; decision: Decision } | { route: undefined };
@@ -97,20 +107,36 @@ export function createDecisionEngine(deps: EngineDeps) {
   return {
     relief,
 
-    /** `POST /decide`: a single check or a batch; `caller` (client id) is who asked. */
-    async check(raw: unknown, caller: string): Promise<Answer | { results: Answer[] }> {
+    /**
+     * `POST /decide`: a single check or a batch; `caller` (client id) is who asked.
+     * `mayExplain`: whether the caller holds one of EXPLAIN_SCOPES; a body asking for
+     * explanations without it is refused (403) before anything is decided.
+     */
+    async check(raw: unknown, caller: string, mayExplain = false): Promise<Answer | { results: Answer[] }> {
       const set = deps.policies();
       assertSafeJson(raw);
       const batch = raw !== null && typeof raw === 'object' && 'checks' in raw;
       const schemas = bodiesFor(raw);
       const body = batch ? parseInput(schemas.batch, raw) : parseInput(schemas.single, raw);
       const checks: Check[] = 'checks' in body ? body.checks : [body];
+      if (body.explain === true && !mayExplain)
+        throw new TollgateError(
+          'insufficient_scope',
+          `explain: needs a caller token with the ${EXPLAIN_SCOPES.join(' or ')} scope`,
+        );
+      if (body.explain === true && checks.length > MAX_EXPLAINED_CHECKS)
+        throw new TollgateError(
+          'invalid_request',
+          `explain: at most ${MAX_EXPLAINED_CHECKS} checks a request when explaining`,
+        );
       // All or nothing: a batch refused for one check leaves no decision of the others logged.
       for (const [i, check] of checks.entries())
         requirePolicy(set, check.resource.type, batch ? `checks.${i}.` : '');
       const subject = await resolve(body.subject);
       const latencies: number[] = [];
       const answers = checks.map((check) => checkOne(set, subject, check, body.context, caller, latencies));
+      // After the decisions, never in their place (pdp/explain.ts); the log keeps decisions only.
+      if (body.explain === true) explainAll(set, subject, checks, body.context, answers);
       log({
         caller,
         subject: subject.ok ? subject.subject.id : undefined,
@@ -174,6 +200,27 @@ export function createDecisionEngine(deps: EngineDeps) {
 }
 
 export type DecisionEngine = ReturnType<typeof createDecisionEngine>;
+
+function explainAll(
+  set: CompiledPolicySet,
+  subject: SubjectResolution,
+  checks: readonly Check[],
+  context: Record<string, unknown> | undefined,
+  answers: Answer[],
+): void {
+  for (const [i, check] of checks.entries()) {
+    const answer = answers[i] as Answer;
+    answer.explanation = subject.ok
+      ? set.explain({ ...check, subject: subject.subject, context })
+      : {
+          strategy: 'deny-overrides',
+          roles: [],
+          rules: [],
+          not_considered: [],
+          because: `the subject token was refused (${subject.detail}): no rule was evaluated`,
+        };
+  }
+}
 
 /** A check names a resource type the policies cover; otherwise the request is wrong (400). */
 function requirePolicy(set: CompiledPolicySet, type: string, path: string): void {

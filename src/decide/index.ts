@@ -8,6 +8,8 @@ export {
   type DecisionEngine,
   type DecisionMetrics,
   type EngineDeps,
+  EXPLAIN_SCOPES,
   type RouteOutcome,
 } from './engine.ts';
 export { type RouteMatch, RouteTable } from './route-table.ts';
+export { bodiesFor } from './schema.ts';

@@ -43,6 +43,9 @@ const check = z.object({ action: name(128), resource, field: name(128).optional(
 
 export const MAX_CHECKS = 100;
 
+// Asks for each check's explanation (pdp/explain.ts); the caller needs decide:explain or admin.
+const explain = z.boolean({ error: 'must be true or false' }).optional();
+
 function bodies<S extends z.ZodType<z.infer<typeof anySubject>>>(subject: S) {
   return {
     single: z
@@ -52,6 +55,7 @@ function bodies<S extends z.ZodType<z.infer<typeof anySubject>>>(subject: S) {
         resource,
         field: name(128).optional(),
         context: attrs.optional(),
+        explain,
       })
       .strict(),
     batch: z
@@ -62,6 +66,7 @@ function bodies<S extends z.ZodType<z.infer<typeof anySubject>>>(subject: S) {
           .min(1, 'needs at least one check')
           .max(MAX_CHECKS, `at most ${MAX_CHECKS} checks a request`),
         context: attrs.optional(),
+        explain,
       })
       .strict(),
     plan: z

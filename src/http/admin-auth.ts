@@ -5,6 +5,8 @@ import type { AccessTokenVerifier, VerificationResult } from '../oidc/index.ts';
 export interface Caller {
   clientId: string;
   sub: string | undefined;
+  /** The token's scopes; a scope counts only while the client still holds it (CurrentGrants). */
+  scopes: readonly string[];
 }
 
 /** The grants every instance holds in memory (oidc/client-grants.ts), as callers are checked. */
@@ -56,7 +58,7 @@ function callerFor(result: VerificationResult, required: CallerRequirement): Cal
       'insufficient_scope',
       `the client no longer holds a grant for the ${scope} scope`,
     );
-  return { clientId: payload.client_id, sub: payload.sub };
+  return { clientId: payload.client_id, sub: payload.sub, scopes };
 }
 
 /** Koa middleware form of authenticateBearer; the caller lands in `ctx.state.caller`. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BUILTIN_API } from '../admin/index.ts';
 import { TollgateError } from '../common/index.ts';
-import type { DecisionEngine } from '../decide/index.ts';
+import { type DecisionEngine, EXPLAIN_SCOPES } from '../decide/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import { authenticateBearer, type Caller, type CallerRequirement, type CurrentGrants } from './admin-auth.ts';
 
@@ -59,7 +59,16 @@ export function decideChains(deps: DecideChainDeps): { check: DecideStep[]; plan
     return deps.limitCaller(callerOf(exchange).clientId);
   }
   async function check(exchange: DecideExchange) {
-    exchange.result = await deps.engine.check(exchange.raw, callerOf(exchange).clientId);
+    const caller = callerOf(exchange);
+    const asks = (exchange.raw as { explain?: unknown } | null)?.explain === true;
+    exchange.result = await deps.engine.check(exchange.raw, caller.clientId, asks && mayExplain(caller));
+  }
+  /** Token scope and current grant both, as for `decide` itself (authenticateBearer). */
+  function mayExplain(caller: Caller): boolean {
+    return EXPLAIN_SCOPES.some(
+      (scope) =>
+        caller.scopes.includes(scope) && deps.grants.allows(caller.clientId, BUILTIN_API.audience, scope),
+    );
   }
   async function plan(exchange: DecideExchange) {
     exchange.result = await deps.engine.plan(exchange.raw);

@@ -83,7 +83,7 @@ describe('API use cases', () => {
       {
         audience: 'urn:tollgate',
         name: 'Tollgate',
-        scopes: ['admin', 'decide', 'metrics'],
+        scopes: ['admin', 'decide', 'decide:explain', 'metrics'],
         scope_descriptions: {},
         alg: 'ES256',
         ttl: 300,

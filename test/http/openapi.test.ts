@@ -256,8 +256,8 @@ describe('the OpenAPI document', () => {
     });
     await expectDocumented('GET /metrics', metrics, 200);
 
-    // The admin client holds `decide` too.
-    const decideToken = await requestToken(tg.url, tg.admin, { scope: 'decide' });
+    // The admin client holds `decide` and `decide:explain` too.
+    const decideToken = await requestToken(tg.url, tg.admin, { scope: 'decide decide:explain' });
     const { access_token: caller } = (await decideToken.json()) as { access_token: string };
     const decide = async (path: string, status: number, request: unknown) => {
       const response = await fetch(`${tg.url}${path}`, {
@@ -277,6 +277,16 @@ describe('the OpenAPI document', () => {
       { action: 'delete', resource: invoice },
     ];
     await decide('/decide', 200, { subject, checks });
+    await decide('/decide', 200, { subject, action: 'read', resource: invoice, explain: true });
+    await decide('/decide', 200, {
+      subject,
+      action: 'read',
+      field: 'amount',
+      resource: invoice,
+      explain: true,
+    });
+    await decide('/decide', 200, { subject: forged, action: 'read', resource: invoice, explain: true });
+    await decide('/decide', 200, { subject, checks, explain: true });
     await decide('/decide', 400, { subject, action: 'read' });
     await decide('/decide/plan', 200, { subject, action: 'read', resource: { type: 'Invoice' } });
     await decide('/decide/plan', 200, { subject: forged, action: 'read', resource: { type: 'Invoice' } });
