@@ -2,6 +2,7 @@ import type { Command } from '../command.ts';
 import { apiCommands } from './api.ts';
 import { auditCommands } from './audit.ts';
 import { clientCommands } from './client.ts';
+import { decideCommands } from './decide.ts';
 import { gatewayCommands } from './gateway.ts';
 import { keyCommands } from './keys.ts';
 import { loginCommands } from './login.ts';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   ...userCommands,
   ...keyCommands,
   ...policyCommands,
+  ...decideCommands,
   ...gatewayCommands,
   ...auditCommands,
   ...loginCommands,
