@@ -1,10 +1,16 @@
 import type { Logger } from 'pino';
 import { BUILTIN_API } from '../admin/index.ts';
 import type { AuditSink } from '../audit/index.ts';
+import type { LimiterFactory } from '../common/index.ts';
 import type { Config } from '../config/index.ts';
 import { createDecisionEngine, type DecisionEngine } from '../decide/index.ts';
 import { decisionMetrics, type Metrics } from '../http/index.ts';
-import { type AccessTokenVerifier, createSubjectResolver, type UserDirectory } from '../oidc/index.ts';
+import {
+  type AccessTokenVerifier,
+  createDpopVerifier,
+  createSubjectResolver,
+  type UserDirectory,
+} from '../oidc/index.ts';
 import type { PolicyStore } from '../pdp/index.ts';
 
 /** The decision point behind /decide, /decide/plan and forward-auth, and how it reads subjects. */
@@ -12,6 +18,8 @@ export function createDecisions(
   parts: {
     verifier: AccessTokenVerifier;
     userDirectory: UserDirectory;
+    /** One-time DPoP proofs are remembered here (shared through Redis when configured). */
+    limiters: LimiterFactory;
     policies: Pick<PolicyStore, 'current'>;
     audit: AuditSink;
     metrics: Metrics;
@@ -29,6 +37,7 @@ export function createDecisions(
     users: parts.userDirectory,
     audiences: config.subjectTokenAudiences,
     ownAudience: BUILTIN_API.audience,
+    verifyDpop: createDpopVerifier(parts.limiters),
   });
   const { policies } = parts;
   const engine = createDecisionEngine({

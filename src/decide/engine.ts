@@ -53,6 +53,7 @@ export function createDecisionEngine(deps: EngineDeps) {
       const { audience } = input;
       return deps.resolveSubject(input.token, {
         audiences: audience === undefined ? undefined : typeof audience === 'string' ? [audience] : audience,
+        dpop: input.dpop,
       });
     }
     // No defensive copy: reserved keys never pass assertSafeJson, and the engine reads own

@@ -18,7 +18,21 @@ const explicitSubject = z
 const audience = z.union([name(2048), z.array(name(2048)).min(1, 'must not be empty').max(20)], {
   error: 'must be an audience or a list of at most 20 audiences',
 });
-const tokenSubject = z.object({ token: name(16_384), audience: audience.optional() }).strict();
+// The DPoP proof that came with a bound token (RFC 9449), and the request it was made for: the
+// caller relays what its own client sent it (the DPoP header, its method and absolute URL).
+const dpop = z
+  .object({
+    proof: name(8192),
+    method: z.string().regex(/^[A-Z]{1,16}$/, 'must be an HTTP method in capitals, e.g. GET'),
+    url: z
+      .string()
+      .max(8192, 'must be at most 8192 characters')
+      .refine((url) => /^https?:\/\//i.test(url) && URL.canParse(url), 'must be an absolute http(s) URL'),
+  })
+  .strict();
+const tokenSubject = z
+  .object({ token: name(16_384), audience: audience.optional(), dpop: dpop.optional() })
+  .strict();
 // A subject naming a token is a token subject whatever else is wrong with it, so errors name
 // its fields (subject.audience: …) instead of the union. The bodies below are made once per
 // kind of subject (bodiesFor); this one serves a subject that is neither kind, for its error.

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { redactTarget } from '../common/index.ts';
 import type { DecisionEngine } from '../decide/index.ts';
+import type { DpopRequest } from '../oidc/index.ts';
 import type { Subject } from '../pdp/index.ts';
-import type { GatewayContract } from './contracts.ts';
+import type { GatewayContract, OriginalRequest } from './contracts.ts';
 import { GATEWAY_KEY_HEADER, type GatewayCredentials } from './credentials.ts';
 import { normalizePath } from './normalize.ts';
 import { methodOverride } from './overrides.ts';
@@ -14,7 +15,10 @@ export interface ForwardDeps {
   /** Who the calling gateway is, from its key (in memory, kept in step with the database). */
   gateways: Pick<GatewayCredentials, 'verify'>;
   /** `audiences`: the token's `aud` must be one of them (the gateway's APIs). */
-  resolveSubject: (token: string, options: { audiences: readonly string[] }) => Promise<SubjectLookup>;
+  resolveSubject: (
+    token: string,
+    options: { audiences: readonly string[]; dpop: DpopRequest | undefined },
+  ) => Promise<SubjectLookup>;
   /** Matches the request to a policy route and decides it (timed, counted, logged). */
   engine: Pick<DecisionEngine, 'decideRoute' | 'relief'>;
   /** Throws a too_many_requests TollgateError when the gateway is over its limit. */
@@ -38,7 +42,8 @@ export const UPSTREAM_HEADERS = {
   decisionId: 'X-Tollgate-Decision-Id',
 } as const;
 
-const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i;
+/** `Bearer <token>` or, for a DPoP-bound token, `DPoP <token>` (RFC 9449 §7.1). */
+const AUTHORIZATION = /^(Bearer|DPoP) ([A-Za-z0-9._~+/-]+=*)$/i;
 
 /**
  * Forward-auth: answers a gateway whether the request it holds may pass. In order, so that
@@ -103,7 +108,8 @@ export function createForwardAuth(deps: ForwardDeps) {
     }
     const requested = { ...logged, method: original.method, path: normalized.path };
 
-    const token = BEARER.exec(single(request.headers.authorization) ?? '')?.[1];
+    const credentials = AUTHORIZATION.exec(single(request.headers.authorization) ?? '');
+    const token = credentials?.[2];
     if (token === undefined) {
       return reply(401, 'invalid_token', 'a Bearer access token is required', requested, {
         'WWW-Authenticate': 'Bearer realm="tollgate"',
@@ -122,7 +128,9 @@ export function createForwardAuth(deps: ForwardDeps) {
         challenge('audience'),
       );
     }
-    const resolved = await deps.resolveSubject(token, { audiences: gateway.audiences });
+    const dpop =
+      credentials?.[1]?.toLowerCase() === 'dpop' ? dpopRequest(original, request.headers) : undefined;
+    const resolved = await deps.resolveSubject(token, { audiences: gateway.audiences, dpop });
     if (!resolved.ok) {
       return reply(
         401,
@@ -194,4 +202,20 @@ function single(value: string | string[] | undefined): string | undefined {
 /** Header-safe form of a claim: printable ASCII as is, anything else percent-encoded. */
 function headerValue(value: string): string {
   return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}
+
+/**
+ * The request a DPoP proof sent through the gateway must be for: the original method, and the
+ * original URL rebuilt from the host the gateway reports (its contract's host header, else
+ * `X-Forwarded-Host`) and `X-Forwarded-Proto` (default https). No proof, or no host to rebuild
+ * the URL from: undefined, and a bound token is then refused (`detail: dpop`).
+ */
+function dpopRequest(original: OriginalRequest, headers: IncomingHttpHeaders): DpopRequest | undefined {
+  const proof = single(headers.dpop);
+  const host = original.host ?? single(headers['x-forwarded-host']);
+  if (!proof || !host) return undefined;
+  const proto = single(headers['x-forwarded-proto']) === 'http' ? 'http' : 'https';
+  const query = original.target.indexOf('?');
+  const path = query === -1 ? original.target : original.target.slice(0, query);
+  return { proof, method: original.method, url: `${proto}://${host}${path}` };
 }

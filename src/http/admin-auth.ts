@@ -45,6 +45,13 @@ function callerFor(result: VerificationResult, required: CallerRequirement): Cal
   if (!result.valid)
     throw new TollgateError('invalid_token', `the access token is invalid (${result.detail})`);
   const { payload } = result;
+  // RFC 9449 §7.1: a token bound to a key (DPoP) is never accepted as a bearer token. Callers
+  // of Tollgate's own API use bearer tokens only.
+  if (payload.cnf !== undefined)
+    throw new TollgateError(
+      'invalid_token',
+      'the access token is bound to a key (DPoP) and is not accepted as a Bearer token here',
+    );
   const scopes = (payload.scope ?? '').split(' ');
   if (!scopes.includes(scope))
     throw new TollgateError('insufficient_scope', `the access token lacks the ${scope} scope`);

@@ -1,4 +1,5 @@
 import type { AccessTokenVerifier, InvalidTokenDetail } from './access-token-verifier.ts';
+import type { DpopRequest, DpopVerifier } from './dpop.ts';
 import type { UserDirectory } from './user-directory.ts';
 
 export interface ResolvedSubject {
@@ -9,7 +10,7 @@ export interface ResolvedSubject {
 
 export type SubjectResolution =
   | { ok: true; subject: ResolvedSubject }
-  | { ok: false; detail: InvalidTokenDetail | 'subject_gone' };
+  | { ok: false; detail: InvalidTokenDetail | 'subject_gone' | 'dpop' };
 
 export interface ResolveOptions {
   /**
@@ -17,12 +18,17 @@ export interface ResolveOptions {
    * token's `aud` must be one of them, and of the configured ones when both are set.
    */
   audiences?: readonly string[] | undefined;
+  /** The DPoP proof that came with the token and the request it was made for, if any. */
+  dpop?: DpopRequest | undefined;
 }
 
 /**
  * Turns an end user's (or a client's) access token into a decision subject: `sub` is the id,
  * the `roles` claim the roles, and the attributes are the user's current attributes (so a
  * change applies without new tokens) plus the token's client_id, scope and audience.
+ *
+ * Sender-constrained tokens (RFC 9449): a DPoP-bound token (`cnf.jkt`) resolves only with a
+ * valid proof for the original request (`options.dpop`), else `detail: dpop`.
  *
  * Audience (issue 9: a token a low-trust app got for its own API must not open another API):
  * `audiences` (SUBJECT_TOKEN_AUDIENCES) bounds every caller; a caller's own expectation narrows
@@ -34,6 +40,7 @@ export function createSubjectResolver(deps: {
   users: UserDirectory;
   audiences?: string[] | undefined;
   ownAudience: string;
+  verifyDpop: DpopVerifier;
 }) {
   return async function resolveSubject(
     token: string,
@@ -47,6 +54,14 @@ export function createSubjectResolver(deps: {
     if (!expected && audiencesOf(payload.aud).includes(deps.ownAudience))
       return { ok: false, detail: 'audience' };
     if (typeof payload.sub !== 'string') return { ok: false, detail: 'malformed' };
+    // RFC 9449 §7.1: a token bound to a key is worth nothing without a proof of that key for
+    // this very request. A confirmation of any other kind cannot be checked here: refused.
+    if (payload.cnf !== undefined) {
+      const jkt = (payload.cnf as { jkt?: unknown } | null)?.jkt;
+      if (typeof jkt !== 'string') return { ok: false, detail: 'malformed' };
+      if ((await deps.verifyDpop(options.dpop, token, jkt)) !== undefined)
+        return { ok: false, detail: 'dpop' };
+    }
     // Issue 9: a deleted or disabled user's tokens die with the user, not at their expiry.
     const current = await deps.users.tokenSubject(payload);
     if (current.kind === 'gone') return { ok: false, detail: 'subject_gone' };
