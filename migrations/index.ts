@@ -9,6 +9,7 @@ import * as m0007 from './0007_gateway_audiences.ts';
 import * as m0008 from './0008_user_status.ts';
 import * as m0009 from './0009_audit_key_ids.ts';
 import * as m0010 from './0010_api_scope_descriptions.ts';
+import * as m0011 from './0011_api_token_binding.ts';
 
 /** Every migration, registered explicitly and in order; names never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0008_user_status': m0008,
   '0009_audit_key_ids': m0009,
   '0010_api_scope_descriptions': m0010,
+  '0011_api_token_binding': m0011,
 };

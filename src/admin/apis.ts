@@ -20,6 +20,8 @@ export interface ApiView {
   scope_descriptions: Record<string, string>;
   alg: string;
   ttl: number;
+  /** `dpop`: only DPoP-bound tokens are issued for it and accepted (issue 13). */
+  require_binding: 'none' | 'dpop';
   builtin: boolean;
 }
 
@@ -42,6 +44,7 @@ export function apiUseCases(db: DatabaseHandle, onChange: (audience: string) => 
         scope_descriptions: input.scope_descriptions,
         signing_alg: input.alg,
         access_token_ttl: input.ttl,
+        token_binding: input.require_binding,
       });
       onChange(input.audience);
       return {
@@ -51,6 +54,7 @@ export function apiUseCases(db: DatabaseHandle, onChange: (audience: string) => 
         scope_descriptions: input.scope_descriptions,
         alg: input.alg,
         ttl: input.ttl,
+        require_binding: input.require_binding,
         builtin: false,
       };
     },
@@ -83,6 +87,7 @@ function apiView(row: ApiRow): ApiView {
     scope_descriptions: row.scope_descriptions,
     alg: row.signing_alg,
     ttl: row.access_token_ttl,
+    require_binding: row.token_binding,
     builtin: row.builtin,
   };
 }

@@ -142,6 +142,8 @@ export const createApiInput = z
     /** Scope name -> description; each name must be one of `scopes`. */
     scope_descriptions: z.record(z.string(), scopeDescription).default({}),
     alg: z.enum(['RS256', 'ES256']).default('RS256'),
+    /** `dpop`: its tokens are issued and accepted DPoP-bound only (RFC 9449). */
+    require_binding: z.enum(['none', 'dpop'], { error: 'must be dpop or none' }).default('none'),
     ttl: z
       .number()
       .int('must be whole seconds')

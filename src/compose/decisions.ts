@@ -7,6 +7,7 @@ import { createDecisionEngine, type DecisionEngine } from '../decide/index.ts';
 import { decisionMetrics, type Metrics } from '../http/index.ts';
 import {
   type AccessTokenVerifier,
+  type ApiDirectory,
   createDpopVerifier,
   createSubjectResolver,
   type UserDirectory,
@@ -20,6 +21,8 @@ export function createDecisions(
     userDirectory: UserDirectory;
     /** One-time DPoP proofs are remembered here (shared through Redis when configured). */
     limiters: LimiterFactory;
+    /** The APIs as the token endpoint reads them (cached briefly). */
+    apis: Pick<ApiDirectory, 'find'>;
     policies: Pick<PolicyStore, 'current'>;
     audit: AuditSink;
     metrics: Metrics;
@@ -38,6 +41,7 @@ export function createDecisions(
     audiences: config.subjectTokenAudiences,
     ownAudience: BUILTIN_API.audience,
     verifyDpop: createDpopVerifier(parts.limiters),
+    requiresBinding: async (audience) => (await parts.apis.find(audience))?.token_binding === 'dpop',
   });
   const { policies } = parts;
   const engine = createDecisionEngine({

@@ -6,6 +6,7 @@ export {
 } from './access-token-verifier.ts';
 export { type ClientAuthGuardOptions, clientAuthGuard } from './client-auth-guard.ts';
 export { type ClientGrant, ClientGrants } from './client-grants.ts';
+export type { ApiDirectory } from './directories.ts';
 export { createDpopVerifier, DPOP_WINDOW_SECONDS, type DpopRequest, type DpopVerifier } from './dpop.ts';
 export { type InteractionDeps, interactionRoutes } from './interactions.ts';
 export { LoginGuard, type LoginGuardOptions } from './login-guard.ts';

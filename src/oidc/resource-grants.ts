@@ -71,6 +71,12 @@ export function resourceGrants(deps: ResourceGrantDeps) {
       if (api.builtin && !isClientCredentials(ctx)) {
         throw new errors.InvalidTarget(`resource ${indicator} is not available to user logins`);
       }
+      // Issue 13: such an API gets DPoP-bound tokens only. A DPoP header present here is
+      // validated by the grant before any token is issued (oidc-provider's validateDpop).
+      if (api.token_binding === 'dpop' && ctx.oidc.route === 'token' && !ctx.get('DPoP'))
+        throw new errors.InvalidRequest(
+          `resource ${indicator} accepts only DPoP-bound access tokens: send a DPoP proof (RFC 9449)`,
+        );
       const grant = (await deps.grants.load(client.clientId)).find((g) => g.audience === api.audience);
       if (!grant) throw new errors.InvalidTarget(`this client holds no grant for resource ${indicator}`);
       const allowed = api.scopes.filter((s) => grant.scopes.includes(s));

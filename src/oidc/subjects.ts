@@ -41,6 +41,8 @@ export function createSubjectResolver(deps: {
   audiences?: string[] | undefined;
   ownAudience: string;
   verifyDpop: DpopVerifier;
+  /** Whether the API of this audience accepts DPoP-bound tokens only (`api create --require-binding`). */
+  requiresBinding: (audience: string) => Promise<boolean>;
 }) {
   return async function resolveSubject(
     token: string,
@@ -61,6 +63,11 @@ export function createSubjectResolver(deps: {
       if (typeof jkt !== 'string') return { ok: false, detail: 'malformed' };
       if ((await deps.verifyDpop(options.dpop, token, jkt)) !== undefined)
         return { ok: false, detail: 'dpop' };
+    } else {
+      // Issued before its API required binding, or by any other means: refused all the same.
+      for (const audience of audiencesOf(payload.aud))
+        if (typeof audience === 'string' && (await deps.requiresBinding(audience)))
+          return { ok: false, detail: 'dpop' };
     }
     // Issue 9: a deleted or disabled user's tokens die with the user, not at their expiry.
     const current = await deps.users.tokenSubject(payload);

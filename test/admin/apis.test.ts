@@ -27,6 +27,7 @@ describe('API use cases', () => {
       scope_descriptions: {},
       alg: 'RS256',
       ttl: 300,
+      require_binding: 'none',
       builtin: false,
     });
     assert.deepEqual(changed, ['https://books.example.test']);
@@ -87,6 +88,7 @@ describe('API use cases', () => {
         scope_descriptions: {},
         alg: 'ES256',
         ttl: 300,
+        require_binding: 'none',
         builtin: true,
       },
     ]);

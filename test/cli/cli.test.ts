@@ -58,6 +58,7 @@ describe('tollgate CLI against a running instance', () => {
       scope_descriptions: {},
       alg: 'RS256',
       ttl: 600,
+      require_binding: 'none',
       builtin: false,
     });
     const table = await cli(['api', 'list']);

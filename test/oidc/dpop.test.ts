@@ -286,6 +286,66 @@ describe('DPoP-bound access tokens', () => {
     assert.equal(replayed.status, 401);
   });
 
+  it('issues tokens for an API created with require_binding dpop only with a DPoP proof', async () => {
+    const STRICT = 'https://strict.example.test';
+    const created = await tg.admin$('POST', '/apis', {
+      audience: STRICT,
+      scopes: ['read'],
+      require_binding: 'dpop',
+    });
+    assert.equal(created.status, 201);
+    assert.equal(((await created.json()) as { require_binding: string }).require_binding, 'dpop');
+    const strict = await createMachineClient(tg, { name: 'strict-app', scope: 'read', api: STRICT });
+    await assert.rejects(
+      client.clientCredentialsGrant(strict.config, { scope: 'read', resource: STRICT }),
+      (error: client.ResponseBodyError) =>
+        error.error === 'invalid_request' &&
+        /accepts only DPoP-bound access tokens/.test(error.error_description ?? ''),
+    );
+    const strictHandle = client.getDPoPHandle(strict.config, await client.randomDPoPKeyPair('ES256'));
+    const token = (
+      await client.clientCredentialsGrant(
+        strict.config,
+        { scope: 'read', resource: STRICT },
+        { DPoP: strictHandle },
+      )
+    ).access_token;
+    assert.ok((decodeJwt(token).cnf as { jkt?: string }).jkt);
+    // A value other than dpop or none is refused, naming the field.
+    const bad = await tg.admin$('POST', '/apis', {
+      audience: 'https://x.example.test',
+      scopes: ['r'],
+      require_binding: 'mtls',
+    });
+    assert.equal(bad.status, 400);
+    assert.match(
+      ((await bad.json()) as { error_description: string }).error_description,
+      /^require_binding: must be dpop or none/,
+    );
+  });
+
+  it('refuses at /decide an unbound token for an API that has come to require binding', async () => {
+    const LATER = 'https://later.example.test';
+    await createApi(tg, { audience: LATER, scopes: ['read'] });
+    const later = await createMachineClient(tg, { name: 'later-app', scope: 'read', api: LATER });
+    const unbound = (await client.clientCredentialsGrant(later.config, { scope: 'read', resource: LATER }))
+      .access_token;
+    assert.equal((await decide({ token: unbound })).body.allow, true);
+    // As an operator's direct change (or an upgrade) would: no API is edited through the admin API.
+    await tg.database.handle.db
+      .updateTable('apis')
+      .set({ token_binding: 'dpop' })
+      .where('audience', '=', LATER)
+      .execute();
+    const deadline = Date.now() + 10_000;
+    let answer = await decide({ token: unbound });
+    while (answer.body.detail !== 'dpop' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      answer = await decide({ token: unbound });
+    }
+    assert.deepEqual([answer.body.allow, answer.body.detail], [false, 'dpop']);
+  });
+
   it('never accepts a bound token as a Bearer caller token (/decide, /admin, /metrics)', async () => {
     const svc = await createMachineClient(tg, {
       name: 'bound-svc',

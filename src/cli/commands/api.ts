@@ -33,14 +33,17 @@ const createApi: Command = {
     alg: { type: 'string' },
     ttl: { type: 'string' },
     name: { type: 'string' },
+    'require-binding': { type: 'string' },
   },
   synopsis:
-    '--audience URI --scope "a b" [--scope "c=Description"]… [--alg RS256|ES256] [--ttl SECONDS] [--name N]',
+    '--audience URI --scope "a b" [--scope "c=Description"]… [--alg RS256|ES256] [--ttl SECONDS] [--name N] [--require-binding dpop|none]',
   summary: 'register an API (resource server): the audience of its tokens and the scopes it knows',
   details: [
     '--scope            scope names ("read write"), or one scope with what it lets a client do,',
     '                   shown on the consent page ("invoices:read=Read your invoices"); repeatable',
     '--ttl              access token lifetime in seconds (server default 300, at most 3600)',
+    "--require-binding  dpop: tokens for it are issued and accepted only bound to the client's key",
+    '                   (RFC 9449), so a stolen token is useless without that key',
   ],
   async run({ values }, ctx) {
     const command = 'api create';
@@ -59,12 +62,13 @@ const createApi: Command = {
       alg: optionalString(values, 'alg'),
       ttl: ttl === undefined ? undefined : Number(ttl),
       name: optionalString(values, 'name'),
+      require_binding: optionalString(values, 'require-binding'),
     };
     const created = (await (await ctx.admin()).request('POST', '/apis', body)) as ApiView;
     ctx.out.result(
       created,
       () =>
-        `Created API ${created.audience} (scopes: ${created.scopes.join(' ')}; ${created.alg}; tokens live ${created.ttl} s).`,
+        `Created API ${created.audience} (scopes: ${created.scopes.join(' ')}; ${created.alg}; tokens live ${created.ttl} s${created.require_binding === 'dpop' ? '; DPoP-bound tokens only' : ''}).`,
     );
   },
 };
@@ -77,13 +81,14 @@ const listApis: Command = {
     const result = (await (await ctx.admin()).request('GET', '/apis')) as { apis: ApiView[] };
     ctx.out.result(result, () => {
       const [header = '', ...rows] = table(
-        ['AUDIENCE', 'NAME', 'SCOPES', 'ALG', 'TTL', 'BUILTIN'],
+        ['AUDIENCE', 'NAME', 'SCOPES', 'ALG', 'TTL', 'BINDING', 'BUILTIN'],
         result.apis.map((a) => [
           a.audience,
           a.name,
           listCell(a.scopes),
           a.alg,
           String(a.ttl),
+          a.require_binding,
           a.builtin ? 'yes' : 'no',
         ]),
         'No APIs.',

@@ -3,8 +3,9 @@ import { json } from '../json.ts';
 import type { ApisTable, Database } from '../schema/index.ts';
 
 export type ApiRow = Selectable<ApisTable>;
-export type NewApi = Omit<ApiRow, 'created_at' | 'builtin' | 'scope_descriptions'> & {
+export type NewApi = Omit<ApiRow, 'created_at' | 'builtin' | 'scope_descriptions' | 'token_binding'> & {
   builtin?: boolean;
+  token_binding?: ApiRow['token_binding'];
   scope_descriptions?: Record<string, string>;
 };
 
