@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { exportJWK, SignJWT } from 'jose';
+import * as client from 'openid-client';
 import { skipUnless } from '../helpers/capabilities.ts';
+import { createMachineClient } from '../helpers/fixtures.ts';
 import { nginxBinary, type RunningNginx, startNginx } from '../helpers/nginx.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
-import { type GatewaySetup, startGatewaySetup } from './gateway-fixtures.ts';
+import { type GatewaySetup, startGatewaySetup, USER_API } from './gateway-fixtures.ts';
 
 // CI installs Debian's nginx and requires it (TOLLGATE_TEST_REQUIRE), so this never skips there.
 const skip = skipUnless('nginx');
@@ -82,6 +86,62 @@ describe('real NGINX with auth_request in front of an upstream', {
     assert.equal(invalid.status, 401);
     assert.match(String(invalid.headers['www-authenticate']), /error="invalid_token"/);
     assert.equal(reached.length, 0);
+  });
+
+  it('passes a DPoP-bound token with its proof through, and refuses it as Bearer or with a forged host', async () => {
+    const { tg } = setup;
+    const apis = (await (await tg.admin$('GET', '/apis')).json()) as {
+      apis: { audience: string; scopes: string[] }[];
+    };
+    const scope = apis.apis.find((api) => api.audience === USER_API)?.scopes[0] ?? '';
+    const { config } = await createMachineClient(tg, { name: 'dpop-app', scope, api: USER_API });
+    const keys = await client.randomDPoPKeyPair('ES256');
+    const handle = client.getDPoPHandle(config, keys);
+    const token = (
+      await client.clientCredentialsGrant(config, { scope, resource: USER_API }, { DPoP: handle })
+    ).access_token;
+    reached.length = 0;
+    const through = await client.fetchProtectedResource(
+      config,
+      token,
+      new URL(`${nginx.url}/public`),
+      'GET',
+      undefined,
+      undefined,
+      {
+        DPoP: handle,
+      },
+    );
+    assert.equal(through.status, 200, await through.clone().text());
+    assert.equal(reached.length, 1);
+    assert.equal((await get('/public', token)).status, 401, 'a bound token as Bearer');
+    // A client's own X-Forwarded-Host never replaces the Host NGINX served: a proof made for
+    // another host is refused however the request dresses it up; the same proof made for the
+    // host NGINX served passes.
+    const proofFor = async (htu: string) =>
+      new SignJWT({
+        htm: 'GET',
+        htu,
+        ath: createHash('sha256').update(token).digest('base64url'),
+        jti: randomUUID(),
+        iat: Math.floor(Date.now() / 1000),
+      })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) })
+        .sign(keys.privateKey);
+    const send = async (htu: string) =>
+      rawRequest(nginx.url, {
+        method: 'GET',
+        path: '/public',
+        headers: {
+          authorization: `DPoP ${token}`,
+          dpop: await proofFor(htu),
+          'x-forwarded-host': 'evil.example',
+          'x-forwarded-proto': 'https',
+        },
+      });
+    assert.equal((await send('https://evil.example/public')).status, 401);
+    assert.equal((await send(`${nginx.url}/public`)).status, 200);
+    assert.equal(reached.length, 2);
   });
 
   it('denies a path no route covers', async () => {
