@@ -15,3 +15,17 @@ rules:
 `;
 
 export const policyFiles = (extra = '') => [{ name: 'invoice.yaml', content: INVOICE_POLICY + extra }];
+
+/**
+ * How an explanation shows a rule's `tenant: "${subject.attrs.tenant}"` failing for a subject of
+ * tenant acme and a resource of tenant globex (pdp/explain.ts).
+ */
+export const TENANT_MISMATCH = {
+  attribute: 'tenant',
+  operator: '$eq',
+  expected: 'acme',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a policy placeholder, not a template
+  placeholder: '${subject.attrs.tenant}',
+  actual: 'globex',
+  holds: false,
+} as const;

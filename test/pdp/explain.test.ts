@@ -7,6 +7,7 @@ import {
   type DecisionRequest,
   type Explanation,
 } from '../../src/pdp/index.ts';
+import { TENANT_MISMATCH } from '../helpers/policies.ts';
 import { compileSet, shippedPolicyFiles } from './policy-fixtures.ts';
 
 const shipped = compilePolicySet(shippedPolicyFiles(), 1);
@@ -117,15 +118,7 @@ describe('explain', () => {
       rule: 'accountant-works-on-tenant-invoices',
       effect: 'allow',
       outcome: 'not_matched',
-      conditions: {
-        attribute: 'tenant',
-        operator: '$eq',
-        expected: 'acme',
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: a policy placeholder, not a template
-        placeholder: '${subject.attrs.tenant}',
-        actual: 'globex',
-        holds: false,
-      },
+      conditions: TENANT_MISMATCH,
     });
     // Rules for roles the subject does not hold are listed apart, never as evaluated.
     assert.ok(explanation.not_considered.some((r) => r.rule === 'read-own' && r.roles.includes('customer')));
