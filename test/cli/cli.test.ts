@@ -63,7 +63,39 @@ describe('tollgate CLI against a running instance', () => {
     });
     const table = await cli(['api', 'list']);
     assert.match(table.stdout, /^AUDIENCE\s+NAME\s+SCOPES/m);
-    assert.match(table.stdout, /https:\/\/ledger\.example\s+Ledger\s+ledger:read\s+RS256\s+600/);
+    assert.match(table.stdout, /https:\/\/ledger\.example\s+Ledger\s+ledger:read\s+RS256\s+600\s+none\s+no/);
+  });
+
+  it('creates an API that takes DPoP-bound tokens only, and relays the server refusing another binding', async () => {
+    const strict = await cli([
+      'api',
+      'create',
+      '--audience',
+      'https://vault.example',
+      '--scope',
+      'vault:read',
+      '--require-binding',
+      'dpop',
+    ]);
+    assert.equal(strict.code, 0, strict.stderr);
+    assert.match(strict.stdout, /; DPoP-bound tokens only\)\.$/m);
+    const { apis } = await json(['api', 'list']);
+    assert.equal(
+      apis.find((a: { audience: string }) => a.audience === 'https://vault.example').require_binding,
+      'dpop',
+    );
+    const other = await cli([
+      'api',
+      'create',
+      '--audience',
+      'https://vault2.example',
+      '--scope',
+      'r',
+      '--require-binding',
+      'mtls',
+    ]);
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /require_binding: must be dpop or none/);
   });
 
   it('stores scope descriptions given as --scope name=description, beside plain scope names', async () => {
