@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { redactTarget } from '../common/index.ts';
 import type { DecisionEngine } from '../decide/index.ts';
-import type { DpopRequest } from '../oidc/index.ts';
+import { DPOP_ALGORITHMS, type DpopRequest } from '../oidc/index.ts';
 import type { Subject } from '../pdp/index.ts';
 import type { GatewayContract, OriginalRequest } from './contracts.ts';
 import { GATEWAY_KEY_HEADER, type GatewayCredentials } from './credentials.ts';
@@ -115,8 +115,10 @@ export function createForwardAuth(deps: ForwardDeps) {
         'WWW-Authenticate': 'Bearer realm="tollgate"',
       });
     }
+    // RFC 9449 §7.1: a token refused for want of a valid proof is challenged with the DPoP
+    // scheme, so the client knows to prove its key.
     const challenge = (detail: string) => ({
-      'WWW-Authenticate': `Bearer realm="tollgate", error="invalid_token", error_description="${detail}"`,
+      'WWW-Authenticate': `${detail === 'dpop' ? `DPoP algs="${DPOP_ALGORITHMS.join(' ')}",` : 'Bearer'} realm="tollgate", error="invalid_token", error_description="${detail}"`,
     });
     if (gateway.audiences.length === 0) {
       // Created before gateways named their APIs (migration 0007): refuses until configured.

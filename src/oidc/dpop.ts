@@ -10,8 +10,11 @@ import { consumeWithin, type LimiterFactory } from '../common/index.ts';
  */
 export const DPOP_WINDOW_SECONDS = 60;
 
-/** Algorithms a proof may be signed with: asymmetric only (RFC 9449 §4.2), as oidc-provider's. */
-const PROOF_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'EdDSA', 'Ed25519'];
+/**
+ * Algorithms a proof may be signed with, at the token endpoint (provider.ts) and here:
+ * asymmetric only (RFC 9449 §4.2), oidc-provider's defaults.
+ */
+export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'Ed25519'] as const;
 
 /** The request a DPoP proof must have been made for. */
 export interface DpopRequest {
@@ -51,7 +54,7 @@ export function createDpopVerifier(limiters: LimiterFactory, now: () => number =
     try {
       const verified = await jwtVerify(request.proof, EmbeddedJWK, {
         typ: 'dpop+jwt',
-        algorithms: PROOF_ALGORITHMS,
+        algorithms: [...DPOP_ALGORITHMS],
       });
       payload = verified.payload;
       jwk = verified.protectedHeader.jwk;

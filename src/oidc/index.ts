@@ -7,7 +7,13 @@ export {
 export { type ClientAuthGuardOptions, clientAuthGuard } from './client-auth-guard.ts';
 export { type ClientGrant, ClientGrants } from './client-grants.ts';
 export type { ApiDirectory } from './directories.ts';
-export { createDpopVerifier, DPOP_WINDOW_SECONDS, type DpopRequest, type DpopVerifier } from './dpop.ts';
+export {
+  createDpopVerifier,
+  DPOP_ALGORITHMS,
+  DPOP_WINDOW_SECONDS,
+  type DpopRequest,
+  type DpopVerifier,
+} from './dpop.ts';
 export { type InteractionDeps, interactionRoutes } from './interactions.ts';
 export { LoginGuard, type LoginGuardOptions } from './login-guard.ts';
 export { cookieKeys, DEFAULT_ACCESS_TOKEN_TTL } from './provider.ts';

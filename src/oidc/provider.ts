@@ -11,6 +11,7 @@ import type { RoutedContext } from './address-allow-list.ts';
 import { auditProviderEvents } from './audit-events.ts';
 import type { ClientGrants } from './client-grants.ts';
 import type { ApiDirectory, ClientDirectory } from './directories.ts';
+import { DPOP_ALGORITHMS } from './dpop.ts';
 import { answerRefusedValuesWith400 } from './refused-values.ts';
 import { OIDC_SCOPES, resourceGrants } from './resource-grants.ts';
 import { audiencesOf, handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
@@ -70,6 +71,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       introspectionSigningAlgValues: ['RS256', 'ES256'],
       clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      // One list for the token endpoint and for the proofs /decide and forward-auth check.
+      dPoPSigningAlgValues: [...DPOP_ALGORITHMS],
     },
     extraClientMetadata: {
       properties: ['tollgate_roles', 'tollgate_allowed_ips'],

@@ -69,7 +69,11 @@ describe('DPoP-bound access tokens', () => {
       },
     });
     const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+    return {
+      status: response.status,
+      body: (text ? JSON.parse(text) : {}) as Record<string, unknown>,
+      challenge: response.headers.get('www-authenticate'),
+    };
   };
 
   /** What a service does: relays the token, the proof and its own request to Tollgate. */
@@ -226,6 +230,7 @@ describe('DPoP-bound access tokens', () => {
           .sign(keyPair.privateKey),
       ],
       ['garbage', 'not.a.proof'],
+      ['RS256 (not offered)', await proof({}, await generateKeyPair('RS256'), 'RS256')],
     ];
     for (const [name, attack] of attacks) {
       const answer = await decide({ token: bound, dpop: { proof: attack, method: 'GET', url } });
@@ -267,6 +272,10 @@ describe('DPoP-bound access tokens', () => {
     assert.match(String(asBearer.body.error_description), /\(dpop\)/);
     const noProof = await forward({ method: 'GET', path: '/docs/d1', authorization: `DPoP ${bound}` });
     assert.equal(noProof.status, 401);
+    assert.match(
+      noProof.challenge ?? '',
+      /^DPoP algs="ES256 [^"]*", realm="tollgate", error="invalid_token", error_description="dpop"$/,
+    );
     // A proof for another path of the same gateway, then the proof openid-client made, again.
     const elsewhere = await forward({
       method: 'GET',
