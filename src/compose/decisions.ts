@@ -21,7 +21,7 @@ export function createDecisions(
     userDirectory: UserDirectory;
     /** One-time DPoP proofs are remembered here (shared through Redis when configured). */
     limiters: LimiterFactory;
-    /** The APIs as the token endpoint reads them (cached briefly). */
+    /** The APIs, cached briefly, kept through a database outage (OidcService.decisionApis). */
     apis: Pick<ApiDirectory, 'find'>;
     policies: Pick<PolicyStore, 'current'>;
     audit: AuditSink;

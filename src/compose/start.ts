@@ -108,7 +108,7 @@ async function compose(config: Config, options: StartOptions, logger: Logger, li
   const policies = await startPolicies(db, pollMs, config, audit, logger, lifecycle);
   const gateways = await startGateways(db, pollMs, logger, lifecycle);
   const decisions = createDecisions(
-    { verifier: oidc.verifier, apis: oidc.apis, userDirectory, limiters, policies, audit, metrics },
+    { verifier: oidc.verifier, apis: oidc.decisionApis, userDirectory, limiters, policies, audit, metrics },
     config,
     logger,
   );

@@ -23,7 +23,7 @@ export interface UseCases {
  */
 export function createUseCases(parts: {
   db: DatabaseHandle;
-  oidc: Pick<OidcService, 'provider' | 'clients' | 'apis'>;
+  oidc: Pick<OidcService, 'provider' | 'clients' | 'apis' | 'decisionApis'>;
   grants: Pick<ClientGrants, 'refresh'>;
   userDirectory: Pick<UserDirectory, 'invalidate'>;
 }): UseCases {
@@ -40,6 +40,9 @@ export function createUseCases(parts: {
       },
     ),
     users: userUseCases(db, (id) => userDirectory.invalidate(id)),
-    apis: apiUseCases(db, (audience) => oidc.apis.invalidate(audience)),
+    apis: apiUseCases(db, (audience) => {
+      oidc.apis.invalidate(audience);
+      oidc.decisionApis.invalidate(audience);
+    }),
   };
 }

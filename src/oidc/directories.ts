@@ -48,9 +48,13 @@ export function createClientDirectory(db: DatabaseHandle): ClientDirectory {
   return cachedDirectory((clientId) => clients.find(clientId), { failStatic: false });
 }
 
-export function createApiDirectory(db: DatabaseHandle): ApiDirectory {
+/**
+ * `failStatic`: false for the token endpoint, which does not issue from stale API data; true
+ * for /decide and forward-auth, which keep deciding from what they last read through an outage.
+ */
+export function createApiDirectory(db: DatabaseHandle, options = { failStatic: false }): ApiDirectory {
   const apis = apiQueries(db.db);
-  return cachedDirectory((audience) => apis.findByAudience(audience), { failStatic: false });
+  return cachedDirectory((audience) => apis.findByAudience(audience), options);
 }
 
 /**

@@ -48,6 +48,11 @@ export class OidcService {
   /** Cached client and API lookups; the admin use cases invalidate them on change. */
   readonly clients: ClientDirectory;
   readonly apis: ApiDirectory;
+  /**
+   * The same API rows for /decide and forward-auth (which require binding): through a database
+   * outage they keep the last rows read, as the rest of the decision point does.
+   */
+  readonly decisionApis: ApiDirectory;
   readonly #deps: OidcServiceDeps;
   #provider!: Provider;
   #mounted!: Middleware;
@@ -57,6 +62,7 @@ export class OidcService {
     this.verifier = new AccessTokenVerifier(deps);
     this.clients = createClientDirectory(deps.db);
     this.apis = createApiDirectory(deps.db);
+    this.decisionApis = createApiDirectory(deps.db, { failStatic: true });
     this.#rebuild();
     deps.ring.on('change', () => this.#rebuild());
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createUserInput } from '../../src/admin/index.ts';
+import { createApiInput, createUserInput } from '../../src/admin/index.ts';
 import { createUseCases, type UseCases } from '../../src/compose/index.ts';
 import { clientQueries } from '../../src/db/index.ts';
 import { UserDirectory } from '../../src/oidc/index.ts';
@@ -28,6 +28,10 @@ describe('use cases as the composition root wires them', () => {
         },
         clients: { find: async () => undefined, invalidate: (id) => invalidated.push(`client ${id}`) },
         apis: { find: async () => undefined, invalidate: (id) => invalidated.push(`api ${id}`) },
+        decisionApis: {
+          find: async () => undefined,
+          invalidate: (id) => invalidated.push(`decision api ${id}`),
+        },
       },
       grants: {
         refresh: async () => {
@@ -74,5 +78,13 @@ describe('use cases as the composition root wires them', () => {
     await useCases.clients.delete('cl_gone');
     assert.ok(invalidated.includes('client cl_gone'));
     assert.equal(grantRefreshes, before + 1);
+  });
+
+  it('creating an API drops its cached absence from the token endpoint and from the decision point', async () => {
+    await useCases.apis.create(
+      parsed(createApiInput, { audience: 'https://new.example.test', scopes: ['read'] }),
+    );
+    assert.ok(invalidated.includes('api https://new.example.test'));
+    assert.ok(invalidated.includes('decision api https://new.example.test'));
   });
 });
