@@ -197,6 +197,22 @@ describe('DPoP-bound access tokens', () => {
     assert.equal(replayed.body.detail, 'dpop', 'a proof is good for one request');
   });
 
+  it('holds /decide/plan to the same proof: never without one, once with one', async () => {
+    const plan = async (subject: Record<string, unknown>) =>
+      (await (
+        await fetch(`${tg.url}/decide/plan`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${caller}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ subject, action: 'read', resource: { type: 'Doc' } }),
+        })
+      ).json()) as Record<string, unknown>;
+    const without = await plan({ token: bound });
+    assert.deepEqual([without.plan, without.detail], [{ kind: 'never' }, 'dpop']);
+    const dpop = { proof: await proof({}), method: 'GET', url: `${rsUrl}/docs/d1` };
+    assert.deepEqual((await plan({ token: bound, dpop })).plan, { kind: 'always' });
+    assert.equal((await plan({ token: bound, dpop })).detail, 'dpop', 'the proof was spent');
+  });
+
   it('accepts one of N parallel uses of one proof', async () => {
     const once = await proof({});
     const answers = await Promise.all(
