@@ -22,6 +22,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type CompiledPolicySet, compilePolicySet, type DecisionRequest } from '../src/pdp/index.ts';
+import { seededRandom } from './lib/random.ts';
 
 const SIZES = [10, 1_000, 10_000];
 const TARGET_RATIO = 3;
@@ -33,16 +34,7 @@ const SUBJECTS = 1_000;
 const { values: flags } = parseArgs({ options: { json: { type: 'boolean', default: false } } });
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 200_000);
 
-// Deterministic pseudo-random numbers (mulberry32), so runs compare.
-let seed = Number(process.env.BENCH_SEED ?? 1) >>> 0;
-function random(): number {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+const { random, pick } = seededRandom();
 
 const CORE = `
   - { id: members-read, roles: [member], actions: [action-0, action-1], effect: allow,

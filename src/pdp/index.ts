@@ -19,6 +19,7 @@ export {
   readPolicyDir,
 } from './policy-store.ts';
 export { formatTestFailures, runPolicyTests } from './policy-tests.ts';
+export { type FlipGroup, type PreviewOptions, type PreviewReport, previewChange } from './preview.ts';
 export { formatProblem } from './problems.ts';
 export { isPolicySetFile, isPolicyTestFile } from './test-file.ts';
 export type * from './types.ts';
