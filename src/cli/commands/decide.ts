@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import type { ConditionTrace, Decision, Explanation, Subject } from '../../pdp/index.ts';
+import type { ConditionTrace, Decision, DecisionRequest, Explanation, Subject } from '../../pdp/index.ts';
 import { type OptionValues, optionalString, requiredString } from '../args.ts';
 import type { Command } from '../command.ts';
 import { failure, usageError } from '../errors.ts';
+import { compileDir, dirDetails, policyDir } from './policy-dir.ts';
 
 const COMMAND = 'decide explain';
 
@@ -30,7 +30,7 @@ const explainDecision: Command = {
     '--resource         { "type": …, "id": …, "attrs": {…} }, inline or in a file',
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a policy placeholder, not a template
     '--context          the request context the placeholders ${context.…} read',
-    '--dir              the policy directory (default: $POLICY_DIR or ./policies)',
+    ...dirDetails,
     'Exits 0 whatever the decision; --json prints { decision, explanation }.',
   ],
   async run({ values }, ctx) {
@@ -41,44 +41,49 @@ const explainDecision: Command = {
       ...optionalEntry('field', optionalString(values, 'field')),
       ...optionalEntry('context', await jsonOption(values, 'context', false)),
     };
-    const dir = resolve(optionalString(values, 'dir') ?? (ctx.env.POLICY_DIR || './policies'));
-    // Loaded when the command runs, not on every `tollgate` call: the compiler is heavy.
-    const [{ compilePolicySet, formatProblem, readPolicyDir }, { bodiesFor }, common] = await Promise.all([
-      import('../../pdp/index.ts'),
-      import('../../decide/index.ts'),
-      import('../../common/index.ts'),
-    ]);
-    const given = body.subject as { token?: unknown } | null;
-    if (given !== null && typeof given === 'object' && 'token' in given)
-      throw usageError(
-        '--subject: give { "id", "roles", "attrs" }: a subject token is verified by the server only',
-        COMMAND,
-      );
-    let request: Extract<ReturnType<typeof bodiesFor>['single']['_output'], { action: string }>;
-    try {
-      common.assertSafeJson(body);
-      request = common.parseInput(bodiesFor(body).single, body);
-    } catch (error) {
-      if (error instanceof common.TollgateError) throw usageError(error.message, COMMAND);
-      throw error;
-    }
-    const files = await readPolicyDir(dir);
-    if (files.length === 0) throw failure(`no policy files (*.yaml) in ${dir}`);
-    const compiled = compilePolicySet(files, 0);
-    if (!compiled.ok)
-      throw failure(
-        `${compiled.problems.length} problem(s) in ${dir}:\n${compiled.problems.map(formatProblem).join('\n')}`,
-      );
-    const { subject, action, resource, field, context } = request;
-    // An explicit subject: a token subject was refused above.
-    const check = { subject: subject as Subject, action, resource, field, context };
-    if (!compiled.set.hasResource(resource.type))
-      throw failure(`resource.type: no policy for resource type ${resource.type} in ${dir}`);
+    const dir = policyDir(values, ctx);
+    const check = await validatedCheck(body, '--subject: ', COMMAND);
+    const compiled = await compileDir(dir);
+    if (!compiled.set.hasResource(check.resource.type))
+      throw failure(`resource.type: no policy for resource type ${check.resource.type} in ${dir}`);
     const decision = compiled.set.decide(check);
     const explanation = compiled.set.explain(check);
     ctx.out.result({ decision, explanation }, () => describe(decision, explanation));
   },
 };
+
+/**
+ * A /decide single-check body with an explicit subject, validated with /decide's own schema, as
+ * the request the policy set decides. A token subject is refused (only the server can verify
+ * one). Errors are usage errors of `command`: `tokenPrefix` before the token refusal, and
+ * `prefix` before the field a validation error names.
+ */
+export async function validatedCheck(
+  body: unknown,
+  tokenPrefix: string,
+  command: string,
+  prefix = '',
+): Promise<DecisionRequest> {
+  const [{ bodiesFor }, common] = await Promise.all([
+    import('../../decide/index.ts'),
+    import('../../common/index.ts'),
+  ]);
+  const given = (body as { subject?: unknown } | null)?.subject;
+  if (given !== null && typeof given === 'object' && 'token' in given)
+    throw usageError(
+      `${tokenPrefix}give { "id", "roles", "attrs" }: a subject token is verified by the server only`,
+      command,
+    );
+  try {
+    common.assertSafeJson(body);
+    const { subject, action, resource, field, context } = common.parseInput(bodiesFor(body).single, body);
+    // An explicit subject: a token subject was refused above.
+    return { subject: subject as Subject, action, resource, field, context };
+  } catch (error) {
+    if (error instanceof common.TollgateError) throw usageError(`${prefix}${error.message}`, command);
+    throw error;
+  }
+}
 
 const optionalEntry = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
 

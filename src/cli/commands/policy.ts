@@ -1,34 +1,12 @@
-import { resolve } from 'node:path';
 import type { PolicyVersionSummary } from '../../pdp/index.ts';
-import { type OptionValues, optionalString } from '../args.ts';
-import type { Command, CommandContext } from '../command.ts';
+import type { Command } from '../command.ts';
 import { failure } from '../errors.ts';
 import { table } from '../output.ts';
+import { compileDir, dirDetails, policyDir } from './policy-dir.ts';
+import { previewPolicies } from './policy-preview.ts';
 
 const dirOption = { dir: { type: 'string' } } as const;
 const dirSynopsis = '[--dir DIR]';
-const dirDetails = ['--dir              the policy directory (default: $POLICY_DIR or ./policies)'];
-
-function policyDir(values: OptionValues, ctx: CommandContext): string {
-  return resolve(optionalString(values, 'dir') ?? (ctx.env.POLICY_DIR || './policies'));
-}
-
-/** Reads and compiles a directory; every problem is a failure listing them all. */
-async function compileDir(dir: string) {
-  // Loaded when a policy command runs, not on every `tollgate` call: the compiler is heavy.
-  const pdp = await import('../../pdp/index.ts');
-  const { compilePolicySet, formatProblem, readPolicyDir } = pdp;
-  const files = await readPolicyDir(dir);
-  if (files.length === 0) throw failure(`no policy files (*.yaml) in ${dir}`);
-  const compiled = compilePolicySet(files, 0);
-  if (!compiled.ok) {
-    throw failure(
-      `${compiled.problems.length} problem(s) in ${dir}:\n${compiled.problems.map(formatProblem).join('\n')}`,
-      { dir, valid: false, problems: compiled.problems },
-    );
-  }
-  return { files, ...compiled, pdp };
-}
 
 /** Runs the set's own tests; any failure stops the command with each failing case shown. */
 function testOrFail(compiled: Awaited<ReturnType<typeof compileDir>>) {
@@ -138,4 +116,5 @@ export const policyCommands: readonly Command[] = [
   testPolicies,
   pushPolicies,
   listPolicies,
+  previewPolicies,
 ];

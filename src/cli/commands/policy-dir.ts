@@ -1,0 +1,28 @@
+import { resolve } from 'node:path';
+import { type OptionValues, optionalString } from '../args.ts';
+import type { CommandContext } from '../command.ts';
+import { failure } from '../errors.ts';
+
+/** What the commands that read a policy directory share (policy, decide explain, policy preview). */
+export const dirDetails = ['--dir              the policy directory (default: $POLICY_DIR or ./policies)'];
+
+export function policyDir(values: OptionValues, ctx: CommandContext): string {
+  return resolve(optionalString(values, 'dir') ?? (ctx.env.POLICY_DIR || './policies'));
+}
+
+/** Reads and compiles a directory; every problem is a failure listing them all. */
+export async function compileDir(dir: string) {
+  // Loaded when a policy command runs, not on every `tollgate` call: the compiler is heavy.
+  const pdp = await import('../../pdp/index.ts');
+  const { compilePolicySet, formatProblem, readPolicyDir } = pdp;
+  const files = await readPolicyDir(dir);
+  if (files.length === 0) throw failure(`no policy files (*.yaml) in ${dir}`);
+  const compiled = compilePolicySet(files, 0);
+  if (!compiled.ok) {
+    throw failure(
+      `${compiled.problems.length} problem(s) in ${dir}:\n${compiled.problems.map(formatProblem).join('\n')}`,
+      { dir, valid: false, problems: compiled.problems },
+    );
+  }
+  return { files, ...compiled, pdp };
+}
