@@ -1,7 +1,7 @@
-import { hash, timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, type JWK, jwtVerify } from 'jose';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import { consumeWithin, type LimiterFactory } from '../common/index.ts';
+import { constantTimeEqual, consumeWithin, type LimiterFactory } from '../common/index.ts';
 
 /**
  * How far a proof's `iat` may lie from now (RFC 9449 §11.1: a short window, with jti replay
@@ -61,7 +61,7 @@ export function createDpopVerifier(limiters: LimiterFactory, now: () => number =
     } catch {
       return 'the DPoP proof is not a dpop+jwt signed by the key in its header';
     }
-    if (!jwk || !sameText(await calculateJwkThumbprint(jwk, 'sha256'), jkt))
+    if (!jwk || !constantTimeEqual(await calculateJwkThumbprint(jwk, 'sha256'), jkt))
       return "the DPoP proof's key is not the one the token is bound to";
     if (payload.htm !== request.method) return `the DPoP proof is for another method (htm)`;
     if (typeof payload.htu !== 'string' || !sameResource(payload.htu, request.url))
@@ -69,7 +69,10 @@ export function createDpopVerifier(limiters: LimiterFactory, now: () => number =
     const seconds = now() / 1000;
     if (typeof payload.iat !== 'number' || Math.abs(seconds - payload.iat) > DPOP_WINDOW_SECONDS)
       return 'the DPoP proof is too old or from the future (iat)';
-    if (typeof payload.ath !== 'string' || !sameText(payload.ath, hash('sha256', accessToken, 'base64url')))
+    if (
+      typeof payload.ath !== 'string' ||
+      !constantTimeEqual(payload.ath, hash('sha256', accessToken, 'base64url'))
+    )
       return 'the DPoP proof is for another access token (ath)';
     if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256)
       return 'the DPoP proof has no usable jti';
@@ -81,12 +84,6 @@ export function createDpopVerifier(limiters: LimiterFactory, now: () => number =
 }
 
 export type DpopVerifier = ReturnType<typeof createDpopVerifier>;
-
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
 
 /** RFC 9449 §4.3 (9): the URIs match once query and fragment are dropped (and both are http(s)). */
 function sameResource(htu: string, url: string): boolean {
