@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { exportJWK, SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { skipUnless } from '../helpers/capabilities.ts';
+import { dpopProof } from '../helpers/dpop.ts';
 import { createMachineClient } from '../helpers/fixtures.ts';
 import { nginxBinary, type RunningNginx, startNginx } from '../helpers/nginx.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
@@ -118,16 +117,7 @@ describe('real NGINX with auth_request in front of an upstream', {
     // A client's own X-Forwarded-Host never replaces the Host NGINX served: a proof made for
     // another host is refused however the request dresses it up; the same proof made for the
     // host NGINX served passes.
-    const proofFor = async (htu: string) =>
-      new SignJWT({
-        htm: 'GET',
-        htu,
-        ath: createHash('sha256').update(token).digest('base64url'),
-        jti: randomUUID(),
-        iat: Math.floor(Date.now() / 1000),
-      })
-        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) })
-        .sign(keys.privateKey);
+    const proofFor = (htu: string) => dpopProof({ keys, token, htu });
     const send = async (htu: string) =>
       rawRequest(nginx.url, {
         method: 'GET',

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import * as client from 'openid-client';
 import { skipUnless } from '../helpers/capabilities.ts';
+import { dpopProof, tokenHash } from '../helpers/dpop.ts';
 import { createApi, createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
@@ -116,16 +117,7 @@ describe('DPoP-bound access tokens', () => {
 
   /** A proof made by hand, for attacks: every claim overridable. */
   async function proof(claims: Record<string, unknown>, keys = keyPair, alg = 'ES256'): Promise<string> {
-    return new SignJWT({
-      htm: 'GET',
-      htu: `${rsUrl}/docs/d1`,
-      ath: createHash('sha256').update(bound).digest('base64url'),
-      jti: randomUUID(),
-      iat: Math.floor(Date.now() / 1000),
-      ...claims,
-    })
-      .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) })
-      .sign(keys.privateKey);
+    return dpopProof({ keys, token: bound, htu: `${rsUrl}/docs/d1`, claims, alg });
   }
 
   before(async () => {
@@ -224,7 +216,7 @@ describe('DPoP-bound access tokens', () => {
     assert.equal(answers.filter((answer) => answer.body.detail === 'dpop').length, 11);
   });
 
-  it('refuses proofs for another method, URL, token, key, time, or not typed as DPoP', async () => {
+  it('refuses proofs for another method, URL, host, token or key, stale or future ones, without ath or jti, of another typ or alg, and garbage', async () => {
     const url = `${rsUrl}/docs/d1`;
     const other = await generateKeyPair('ES256');
     const otherToken = (await client.clientCredentialsGrant(config, { scope: 'read', resource: API }))
@@ -233,7 +225,7 @@ describe('DPoP-bound access tokens', () => {
       ['method', await proof({ htm: 'POST' })],
       ['URL', await proof({ htu: `${rsUrl}/docs/d2` })],
       ['host', await proof({ htu: url.replace('127.0.0.1', 'localhost') })],
-      ['token', await proof({ ath: createHash('sha256').update(otherToken).digest('base64url') })],
+      ['token', await proof({ ath: tokenHash(otherToken) })],
       ['no ath', await proof({ ath: undefined })],
       ['key', await proof({}, other)],
       ['stale', await proof({ iat: Math.floor(Date.now() / 1000) - 300 })],
@@ -241,9 +233,7 @@ describe('DPoP-bound access tokens', () => {
       ['no jti', await proof({ jti: undefined })],
       [
         'typ',
-        await new SignJWT({ htm: 'GET', htu: url, jti: randomUUID(), iat: Math.floor(Date.now() / 1000) })
-          .setProtectedHeader({ alg: 'ES256', typ: 'JWT', jwk: await exportJWK(keyPair.publicKey) })
-          .sign(keyPair.privateKey),
+        await dpopProof({ keys: keyPair, token: bound, htu: url, typ: 'JWT', claims: { ath: undefined } }),
       ],
       ['garbage', 'not.a.proof'],
       ['RS256 (not offered)', await proof({}, await generateKeyPair('RS256'), 'RS256')],
@@ -430,16 +420,7 @@ describe('DPoP proofs across instances', { skip: skipUnless('postgres', 'redis')
     const svc = await createMachineClient(a, { name: 'svc', scope: 'decide', api: 'urn:tollgate' });
     const caller = (await client.clientCredentialsGrant(svc.config, { scope: 'decide' })).access_token;
     const url = 'https://docs.example.test/docs/d1';
-    const proofFor = async () =>
-      new SignJWT({
-        htm: 'GET',
-        htu: url,
-        ath: createHash('sha256').update(token).digest('base64url'),
-        jti: randomUUID(),
-        iat: Math.floor(Date.now() / 1000),
-      })
-        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) })
-        .sign(keys.privateKey);
+    const proofFor = () => dpopProof({ keys, token, htu: url });
     const at = async (tg: TestInstance, once: string) => {
       const response = await fetch(`${tg.url}/decide`, {
         method: 'POST',
