@@ -346,6 +346,8 @@ describe('login, consent, logout and error pages in Chromium', { skip: skipUnles
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/interaction\//);
     await page.getByRole('heading', { name: 'Authorize' }).waitFor();
+    // The heading can be there before the stylesheet: its focus style is what is checked below.
+    await page.waitForLoadState();
     const order: string[] = [];
     for (let i = 0; i < 6 && order.at(-1) !== 'button:Allow'; i++) {
       await page.keyboard.press('Tab');
