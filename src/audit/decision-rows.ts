@@ -1,3 +1,10 @@
+import {
+  callOfInput,
+  type DecisionInput,
+  decisionInput,
+  inputsTuple,
+  packableInput,
+} from './decision-inputs.ts';
 import { dataText } from './stored-text.ts';
 import type { AuditEvent, AuditSink, DecisionCall } from './types.ts';
 
@@ -39,6 +46,8 @@ export interface DecisionData {
   rule: string | null;
   version: number;
   latency_us: number;
+  /** What it was decided on, when the log records inputs (decision-inputs.ts). */
+  input?: DecisionInput;
 }
 
 export interface Recorded {
@@ -47,11 +56,12 @@ export interface Recorded {
 }
 
 /**
- * A call as one line of JSON: [at (ms since the epoch), caller, subject, version, decisions],
- * each decision [action, type, id, allow (1/0), reason, rule, latency_us, detail?], absent
- * strings null. Strings are made storable (stored-text.ts) as in any other row.
+ * A call as one line of JSON: [at (ms since the epoch), caller, subject, version, decisions,
+ * inputs?], each decision [action, type, id, allow (1/0), reason, rule, latency_us, detail?],
+ * absent strings null; inputs as decision-inputs.ts writes them. Strings are made storable
+ * (stored-text.ts) as in any other row.
  */
-export type CallLine = [number, string | null, string | null, number, DecisionTuple[]];
+export type CallLine = [number, string | null, string | null, number, DecisionTuple[], unknown?];
 type DecisionTuple = [string, string, string | null, 0 | 1, string, string | null, number, string?];
 
 /** A call's line (see CallLine). */
@@ -74,20 +84,25 @@ export function callLine(call: DecisionCall, at: number): string {
     if (answer.detail) tuple.push(answer.detail);
     decisions[i] = tuple;
   }
-  return dataText([at, call.caller ?? null, call.subject ?? null, call.version, decisions]);
+  const line: CallLine = [at, call.caller ?? null, call.subject ?? null, call.version, decisions];
+  const inputs = inputsTuple(call);
+  if (inputs) line.push(inputs);
+  return dataText(line);
 }
 
 /** A packable event (see packable) as the line of a call of one decision. */
 export function eventLine(event: AuditEvent, at: number): string {
   const d = event.data as unknown as DecisionData;
+  const { inputs, attrs, field } = callOfInput(d.input);
   return callLine(
     {
       caller: event.actor,
       subject: event.subject,
       version: d.version,
-      checks: [{ action: d.action, resource: d.resource }],
+      checks: [{ action: d.action, resource: { ...d.resource, attrs }, field }],
       answers: [{ allow: d.allow, reason: d.reason, rule: d.rule, detail: d.detail }],
       latencies: [d.latency_us],
+      inputs,
     },
     at,
   );
@@ -113,6 +128,7 @@ export function decisionEvents(call: DecisionCall): AuditEvent[] {
         rule: answer.rule,
         version: call.version,
         latency_us: call.latencies[i] as number,
+        ...(call.inputs ? { input: decisionInput(inputsTuple(call), i) } : {}),
       },
     };
   });
@@ -133,9 +149,16 @@ export interface UnpackedDecision {
 }
 
 /** The decisions of a parsed call line (see CallLine). */
-export function lineDecisions([at, actor, subject, version, decisions]: CallLine): UnpackedDecision[] {
+export function lineDecisions([
+  at,
+  actor,
+  subject,
+  version,
+  decisions,
+  inputs,
+]: CallLine): UnpackedDecision[] {
   const when = new Date(at).toISOString();
-  return decisions.map(([action, type, id, allow, reason, rule, latency, detail]) => ({
+  return decisions.map(([action, type, id, allow, reason, rule, latency, detail], i) => ({
     at: when,
     actor,
     subject,
@@ -148,6 +171,7 @@ export function lineDecisions([at, actor, subject, version, decisions]: CallLine
       rule,
       version,
       latency_us: latency,
+      ...(inputs === undefined ? {} : { input: decisionInput(inputs, i) }),
     },
   }));
 }
@@ -174,6 +198,7 @@ const DATA_KEYS = new Set([
   'rule',
   'version',
   'latency_us',
+  'input',
 ]);
 
 /**
@@ -195,7 +220,7 @@ export function packable(event: AuditEvent): boolean {
   if (!r || typeof r.type !== 'string' || (r.id !== undefined && typeof r.id !== 'string')) return false;
   for (const key in r) if (key !== 'type' && key !== 'id') return false;
   for (const key in d) if (!DATA_KEYS.has(key)) return false;
-  return true;
+  return d.input === undefined || packableInput(d.input);
 }
 
 /** The format of a row holding its calls' lines. */

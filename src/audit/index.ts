@@ -20,16 +20,19 @@ export {
   checkCheckpoints,
   signCheckpoint,
 } from './checkpoints.ts';
+export { type DecisionInput, packableInput as isDecisionInput } from './decision-inputs.ts';
 export { latencyMicros, recordDecisionCall } from './decision-rows.ts';
 export { startAuditEvidence } from './evidence.ts';
+export { createInputHasher, type InputHasher } from './input-hash.ts';
 export {
   type AuditPage,
   type AuditRecord,
   exportAudit,
   queryAudit,
+  recentDecisions,
   toRecords,
   verifyAuditChain,
 } from './reader.ts';
 export { type AuditWriter, startAuditLog } from './start.ts';
 export { ThreadedAuditLog } from './threaded-audit-log.ts';
-export type { AuditEvent, AuditEventType, AuditSink, DecisionCall } from './types.ts';
+export type { AuditEvent, AuditEventType, AuditSink, CallInputs, DecisionCall } from './types.ts';

@@ -207,3 +207,32 @@ export async function* exportAudit(
     after = page[page.length - 1]?.seq ?? after;
   }
 }
+
+/**
+ * The newest `limit` decisions in the window, newest first, a page of rows at a time: what a
+ * policy impact preview replays (POST /admin/policies/preview).
+ */
+export async function* recentDecisions(
+  db: DatabaseHandle,
+  window: Pick<Filter, 'since' | 'until'>,
+  limit: number,
+  segments?: string,
+): AsyncGenerator<AuditRecord> {
+  let left = limit;
+  let before: number | undefined;
+  while (left > 0) {
+    const filter = {
+      ...window,
+      type: 'decision',
+      order: 'desc' as const,
+      limit: Math.min(left, PAGE),
+      before,
+    };
+    const page = await queryAudit(db, filter, segments);
+    // A page holds whole rows, so its first row may hold more than asked for.
+    for (const record of page.events.slice(0, left)) yield record;
+    left -= page.events.length;
+    if (page.nextBefore === null) return;
+    before = page.nextBefore;
+  }
+}

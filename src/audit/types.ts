@@ -37,10 +37,30 @@ export interface DecisionCall {
   subject: string | undefined;
   /** The policy version that decided them all. */
   version: number;
-  checks: readonly { action: string; resource: { type: string; id?: string | undefined } }[];
+  /** Each check; its resource attributes and field are recorded only with `inputs`. */
+  checks: readonly {
+    action: string;
+    resource: { type: string; id?: string | undefined; attrs?: unknown };
+    field?: string | undefined;
+  }[];
   answers: readonly { allow: boolean; reason: string; rule: string | null; detail?: string | undefined }[];
   /** Each check's evaluation time, µs to a tenth. */
   latencies: readonly number[];
+  /**
+   * What the checks were decided on besides each check's resource and field, when the decision
+   * log records inputs (DECISION_LOG_INPUTS; decision-inputs.ts); absent for a refused subject.
+   */
+  inputs?: CallInputs | undefined;
+}
+
+/** A call's shared inputs: the subject's roles and attributes, and the request context. */
+export interface CallInputs {
+  /** `hashed`: every value is a digest (input-hash.ts) under the key `key` names. */
+  mode: 'full' | 'hashed';
+  key?: string | undefined;
+  roles: readonly string[];
+  attrs: unknown;
+  context: unknown;
 }
 
 /** Where components send audit events; writing is the sink's business (batched, off the hot path). */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { BUILTIN_API } from '../admin/index.ts';
-import type { AuditSink } from '../audit/index.ts';
+import type { AuditSink, InputHasher } from '../audit/index.ts';
 import type { LimiterFactory } from '../common/index.ts';
 import type { Config } from '../config/index.ts';
 import { createDecisionEngine, type DecisionEngine } from '../decide/index.ts';
@@ -25,6 +25,8 @@ export function createDecisions(
     apis: Pick<ApiDirectory, 'find'>;
     policies: Pick<PolicyStore, 'current'>;
     audit: AuditSink;
+    /** Hashes the decision log's recorded inputs (DECISION_LOG_INPUTS=hashed). */
+    inputHasher: InputHasher;
     metrics: Metrics;
   },
   config: Pick<Config, 'subjectTokenAudiences' | 'decisionLog'>,
@@ -49,6 +51,7 @@ export function createDecisions(
     resolveSubject,
     audit: parts.audit,
     decisionLog: config.decisionLog,
+    inputHasher: parts.inputHasher,
     metrics: decisionMetrics(parts.metrics),
   });
   return { engine, resolveSubject };

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { bootstrap } from '../admin/index.ts';
+import { createInputHasher } from '../audit/index.ts';
 import type { Clock } from '../common/index.ts';
 import type { Config } from '../config/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
@@ -107,8 +108,18 @@ async function compose(config: Config, options: StartOptions, logger: Logger, li
   await startGrants(grants, logger, lifecycle);
   const policies = await startPolicies(db, pollMs, config, audit, logger, lifecycle);
   const gateways = await startGateways(db, pollMs, logger, lifecycle);
+  const inputHasher = createInputHasher(kek);
   const decisions = createDecisions(
-    { verifier: oidc.verifier, apis: oidc.decisionApis, userDirectory, limiters, policies, audit, metrics },
+    {
+      verifier: oidc.verifier,
+      apis: oidc.decisionApis,
+      userDirectory,
+      limiters,
+      policies,
+      audit,
+      inputHasher,
+      metrics,
+    },
     config,
     logger,
   );
@@ -129,6 +140,7 @@ async function compose(config: Config, options: StartOptions, logger: Logger, li
     audit,
     auditKeys,
     auditSegments,
+    inputHasher,
     ...useCases,
     ...decisions,
     limitCaller: guards.limitCaller,

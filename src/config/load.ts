@@ -49,7 +49,7 @@ export interface Config {
   /** Undefined: /metrics on the main port, for tokens with scope `metrics`. */
   metricsPort: number | undefined;
   shutdownDrainMs: number;
-  decisionLog: { enabled: boolean; allowSample: number };
+  decisionLog: { enabled: boolean; allowSample: number; inputs: 'full' | 'hashed' | 'off' };
   /** Branding of the login, consent, logout and error pages. */
   ui: { productName: string; logoUrl: string | undefined; accentColor: string };
 }
@@ -140,7 +140,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     metricsPort: e.METRICS_PORT,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
-    decisionLog: { enabled: e.DECISION_LOG === 'on', allowSample: e.DECISION_LOG_ALLOW_SAMPLE },
+    decisionLog: {
+      enabled: e.DECISION_LOG === 'on',
+      allowSample: e.DECISION_LOG_ALLOW_SAMPLE,
+      inputs: e.DECISION_LOG_INPUTS,
+    },
     workers: e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS,
     ui: { productName: e.UI_PRODUCT_NAME, logoUrl: e.UI_LOGO_URL, accentColor: e.UI_ACCENT_COLOR },
   };

@@ -153,6 +153,14 @@ export const envSchema = z.object({
   AUDIT_CHECKPOINT_SECONDS: seconds(1).default(60),
   /** Decisions of /decide and forward-auth in the audit log: on or off. */
   DECISION_LOG: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  /**
+   * What the decision log records decisions were made on, for policy impact previews: `full`
+   * (attributes and context as given), `hashed` (every value a keyed digest: comparable, not
+   * readable) or `off` (ids only).
+   */
+  DECISION_LOG_INPUTS: z
+    .enum(['full', 'hashed', 'off'], { error: 'must be full, hashed or off' })
+    .default('full'),
   /** Share of allowed decisions logged (0 to 1); denials are always logged. */
   DECISION_LOG_ALLOW_SAMPLE: z.coerce
     .number({ error: 'must be a number from 0 to 1' })

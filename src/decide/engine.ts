@@ -1,4 +1,4 @@
-import { type AuditSink, latencyMicros } from '../audit/index.ts';
+import { type AuditSink, type InputHasher, latencyMicros } from '../audit/index.ts';
 import { assertSafeJson, parseInput, TollgateError } from '../common/index.ts';
 import type { ResolveOptions, SubjectResolution } from '../oidc/index.ts';
 import type { Check, CompiledPolicySet, Decision, Explanation, Subject } from '../pdp/index.ts';
@@ -17,6 +17,8 @@ export interface EngineDeps {
   resolveSubject: (token: string, options?: ResolveOptions) => Promise<SubjectResolution>;
   audit: AuditSink;
   decisionLog: DecisionLogSettings;
+  /** Hashes recorded inputs when the decision log records them hashed. */
+  inputHasher?: InputHasher | undefined;
   metrics: DecisionMetrics;
 }
 
@@ -45,7 +47,7 @@ const tables = new WeakMap<CompiledPolicySet, RouteTable>();
  * (docs/architecture.md 3.3 and 3.4). Errors are TollgateErrors naming the offending field.
  */
 export function createDecisionEngine(deps: EngineDeps) {
-  const log = decisionLog(deps.audit, deps.decisionLog);
+  const log = decisionLog(deps.audit, deps.decisionLog, deps.inputHasher);
 
   async function resolve(input: SubjectInput): Promise<SubjectResolution> {
     if ('token' in input) {
@@ -138,14 +140,17 @@ export function createDecisionEngine(deps: EngineDeps) {
       const answers = checks.map((check) => checkOne(set, subject, check, body.context, caller, latencies));
       // After the decisions, never in their place (pdp/explain.ts); the log keeps decisions only.
       if (body.explain === true) explainAll(set, subject, checks, body.context, answers);
-      log({
-        caller,
-        subject: subject.ok ? subject.subject.id : undefined,
-        version: set.version,
-        checks,
-        answers,
-        latencies,
-      });
+      log(
+        {
+          caller,
+          subject: subject.ok ? subject.subject.id : undefined,
+          version: set.version,
+          checks,
+          answers,
+          latencies,
+        },
+        subject.ok ? { subject: subject.subject, context: body.context } : undefined,
+      );
       const waiting = relief();
       if (waiting) await waiting;
       return batch ? { results: answers } : (answers[0] as Answer);
@@ -187,14 +192,17 @@ export function createDecisionEngine(deps: EngineDeps) {
       const check = { action: route.action, resource: route.resource };
       const latencies: number[] = [];
       const decision = evaluate(set, request.subject, check, request.context, request.caller, latencies);
-      log({
-        caller: request.caller,
-        subject: request.subject.id,
-        version: set.version,
-        checks: [check],
-        answers: [decision],
-        latencies,
-      });
+      log(
+        {
+          caller: request.caller,
+          subject: request.subject.id,
+          version: set.version,
+          checks: [check],
+          answers: [decision],
+          latencies,
+        },
+        { subject: request.subject, context: request.context },
+      );
       return { route, decision };
     },
   };

@@ -11,7 +11,7 @@ import {
   storedIdentifier,
   type UserUseCases,
 } from '../admin/index.ts';
-import type { AuditKeys, AuditSink } from '../audit/index.ts';
+import type { AuditKeys, AuditSink, InputHasher } from '../audit/index.ts';
 import { parseInput, parseStoredName, TollgateError } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { createGatewayInput, type GatewayCredentials, updateGatewayInput } from '../gateway/index.ts';
@@ -40,6 +40,8 @@ export interface AdminRouteDeps {
   auditKeys: AuditKeys;
   /** Where decision segments are read from (audit/segments.ts); undefined on PostgreSQL. */
   auditSegments: string | undefined;
+  /** How the decision log hashed recorded inputs, for policy previews. */
+  inputHasher: InputHasher;
 }
 
 /** `/admin/*`: the API behind the `tollgate` CLI; every route needs a token with scope `admin`. */
@@ -175,7 +177,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     changed(ctx, 'gateway.delete', name, { before });
     ctx.status = 204;
   });
-  addPolicyRoutes(router, deps.policies, deps.audit);
+  addPolicyRoutes(router, deps);
   addAuditRoutes(router, deps.db, deps.auditKeys, deps.auditSegments);
   return router;
 }

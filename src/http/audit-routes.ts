@@ -12,7 +12,8 @@ import {
 import { parseInput } from '../common/index.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 
-const instant = z.iso
+/** An instant in a query or body: ISO 8601 with an offset. */
+export const instant = z.iso
   .datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-11-23T10:00:00Z' })
   .transform((value) => new Date(value));
 

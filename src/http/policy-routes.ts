@@ -1,24 +1,43 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import type { AuditSink } from '../audit/index.ts';
-import { parseInput } from '../common/index.ts';
-import type { PolicyStore, PushOutcome } from '../pdp/index.ts';
+import {
+  type AuditRecord,
+  type AuditSink,
+  type InputHasher,
+  isDecisionInput,
+  recentDecisions,
+} from '../audit/index.ts';
+import { parseInput, TollgateError } from '../common/index.ts';
+import type { DatabaseHandle } from '../db/index.ts';
+import { type PolicyStore, type PushOutcome, previewRecorded, type RecordedDecision } from '../pdp/index.ts';
+import { instant } from './audit-routes.ts';
 
-const pushBody = z
+const files = z
+  .array(
+    z
+      .object({
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]+\.ya?ml$/, 'must be a plain file name ending in .yaml or .yml'),
+        content: z.string().max(1_000_000),
+      })
+      .strict(),
+  )
+  .min(1, 'needs at least one file')
+  .max(500);
+
+const pushBody = z.object({ files }).strict();
+
+/** The most recorded decisions one preview replays: about a second of replay, a few hundred MB at most. */
+export const MAX_PREVIEW_DECISIONS = 500_000;
+
+const previewBody = z
   .object({
-    files: z
-      .array(
-        z
-          .object({
-            name: z
-              .string()
-              .regex(/^[A-Za-z0-9._-]+\.ya?ml$/, 'must be a plain file name ending in .yaml or .yml'),
-            content: z.string().max(1_000_000),
-          })
-          .strict(),
-      )
-      .min(1, 'needs at least one file')
-      .max(500),
+    files,
+    since: instant.optional(),
+    until: instant.optional(),
+    limit: z.number().int().min(1).max(MAX_PREVIEW_DECISIONS).default(100_000),
+    examples: z.number().int().min(0).max(20).default(3),
   })
   .strict();
 
@@ -37,8 +56,19 @@ export function rejection(outcome: Extract<PushOutcome, { ok: false }>) {
   };
 }
 
+export interface PolicyRouteDeps {
+  policies: PolicyStore;
+  audit: AuditSink;
+  /** The decision log is read from here for previews (and from segments on the embedded database). */
+  db: DatabaseHandle;
+  auditSegments: string | undefined;
+  /** How the log hashed inputs (DECISION_LOG_INPUTS=hashed); only the service holds its key. */
+  inputHasher: InputHasher;
+}
+
 /** Mounted inside the admin router (already authenticated with scope `admin`). */
-export function addPolicyRoutes(router: Router, policies: PolicyStore, audit: AuditSink): void {
+export function addPolicyRoutes(router: Router, deps: PolicyRouteDeps): void {
+  const { policies, audit } = deps;
   router.post('/policies', async (ctx) => {
     const { files } = parseInput(pushBody, ctx.request.body);
     const caller = (ctx.state as { caller?: { clientId?: string } }).caller;
@@ -60,4 +90,63 @@ export function addPolicyRoutes(router: Router, policies: PolicyStore, audit: Au
   router.get('/policies', async (ctx) => {
     ctx.body = { versions: await policies.list() };
   });
+
+  // One preview at a time per instance: each holds up to MAX_PREVIEW_DECISIONS in memory.
+  let previewing = false;
+  /**
+   * Policy impact preview (issue 13; docs/architecture.md 3.5): the recorded decisions, newest
+   * first, replayed against the set in force and the candidate, which is validated and tested as
+   * a push would be and never stored.
+   */
+  router.post('/policies/preview', async (ctx) => {
+    const body = parseInput(previewBody, ctx.request.body);
+    const candidate = policies.candidate(body.files);
+    if (!candidate.ok) {
+      ctx.status = 400;
+      ctx.body = rejection(candidate);
+      return;
+    }
+    if (previewing)
+      throw new TollgateError('too_many_requests', 'a policy preview is already running on this instance', {
+        retryAfterSeconds: 5,
+      });
+    previewing = true;
+    try {
+      const current = policies.current;
+      const window = { since: body.since, until: body.until };
+      const records = recorded(recentDecisions(deps.db, window, body.limit, deps.auditSegments));
+      const report = await previewRecorded(current, candidate.set, records, {
+        examples: body.examples,
+        hasher: deps.inputHasher,
+      });
+      ctx.body = {
+        current_version: current.version,
+        window: {
+          since: body.since?.toISOString() ?? null,
+          until: body.until?.toISOString() ?? null,
+          limit: body.limit,
+        },
+        ...report,
+      };
+    } finally {
+      previewing = false;
+    }
+  });
+}
+
+/** Audit records as the replay reads them; inputs of any other shape count as none. */
+async function* recorded(records: AsyncIterable<AuditRecord>): AsyncGenerator<RecordedDecision> {
+  for await (const { subject, data } of records) {
+    const resource = data.resource as RecordedDecision['resource'] | undefined;
+    if (typeof data.action !== 'string' || typeof resource?.type !== 'string') {
+      yield { subject: null, action: '', resource: { type: '' } };
+      continue;
+    }
+    yield {
+      subject,
+      action: data.action,
+      resource,
+      ...(isDecisionInput(data.input) ? { input: data.input as RecordedDecision['input'] } : {}),
+    };
+  }
 }

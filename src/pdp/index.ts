@@ -20,6 +20,12 @@ export {
 } from './policy-store.ts';
 export { formatTestFailures, runPolicyTests } from './policy-tests.ts';
 export { type FlipGroup, type PreviewOptions, type PreviewReport, previewChange } from './preview.ts';
+export {
+  type LogPreviewReport,
+  previewRecorded,
+  type RecordedDecision,
+  type ReplayHasher,
+} from './preview-log.ts';
 export { formatProblem } from './problems.ts';
 export { isPolicySetFile, isPolicyTestFile } from './test-file.ts';
 export type * from './types.ts';

@@ -21,10 +21,13 @@ export class CompiledPolicySet {
   readonly #routes: readonly PolicyRoute[];
   readonly #ruleCount: number;
   readonly #cache: AbilityCache;
+  /** @internal The validated resources it was built from (hashed-replay.ts rebuilds from them). */
+  readonly compiled: readonly CompiledResource[];
 
   /** @internal Use `compilePolicySet`, which validates first. */
   constructor(resources: readonly CompiledResource[], version: number, options: PolicySetOptions = {}) {
     this.version = version;
+    this.compiled = resources;
     for (const resource of resources)
       this.#resources.set(resource.type, new ResourceRules(resource, version));
     this.#routes = Object.freeze(resources.flatMap((resource) => resource.routes));

@@ -85,11 +85,17 @@ export class PolicyStore {
 
   /** Compiles and runs the set's tests without storing anything. */
   check(files: PolicyFile[]): PushOutcome {
+    const candidate = this.candidate(files);
+    return candidate.ok ? { ok: true, version: 0, resources: candidate.set.resources() } : candidate;
+  }
+
+  /** The set as it would be pushed (compiled, its tests passed), to preview before storing it. */
+  candidate(files: PolicyFile[]): { ok: true; set: CompiledPolicySet } | Extract<PushOutcome, { ok: false }> {
     const compiled = compilePolicySet(files, 0);
     if (!compiled.ok) return { ok: false, problems: compiled.problems, failures: [] };
     const failures = runPolicyTests(compiled.set, compiled.tests).filter((r) => !r.passed);
     if (failures.length > 0) return { ok: false, problems: [], failures };
-    return { ok: true, version: 0, resources: compiled.set.resources() };
+    return { ok: true, set: compiled.set };
   }
 
   async list(limit = 50): Promise<PolicyVersionSummary[]> {

@@ -50,25 +50,56 @@ export function previewChange(
   requests: Iterable<DecisionRequest>,
   options: PreviewOptions = {},
 ): PreviewReport {
-  const keep = options.examples ?? 3;
-  const groups = new Map<string, FlipGroup>();
-  const report: PreviewReport = { replayed: 0, flipped: 0, rule_changed: 0, unknown_types: {}, flips: [] };
-  for (const request of bySubject(requests)) {
+  const tally = new PreviewTally(options.examples ?? 3);
+  for (const request of bySubject(requests)) tally.replay(current, candidate, request);
+  return tally.report();
+}
+
+/**
+ * The running count of a preview: requests are replayed one at a time (the log's replay,
+ * preview-log.ts, yields to the event loop between slices), and the report is made at the end.
+ */
+export class PreviewTally {
+  readonly #keep: number;
+  readonly #groups = new Map<string, FlipGroup>();
+  readonly #report: PreviewReport = {
+    replayed: 0,
+    flipped: 0,
+    rule_changed: 0,
+    unknown_types: {},
+    flips: [],
+  };
+
+  constructor(examples: number) {
+    this.#keep = examples;
+  }
+
+  /**
+   * Decides `request` under both sets and counts the outcome; `evaluated`, when given, is what
+   * the sets are asked instead (the hashed form of a hashed record), `request` the example shown.
+   */
+  replay(
+    current: CompiledPolicySet,
+    candidate: CompiledPolicySet,
+    request: DecisionRequest,
+    evaluated = request,
+  ): void {
+    const report = this.#report;
     report.replayed += 1;
     const type = request.resource.type;
     if (!current.hasResource(type) || !candidate.hasResource(type)) {
       report.unknown_types[type] = (report.unknown_types[type] ?? 0) + 1;
-      continue;
+      return;
     }
-    const before = current.decide(request);
-    const after = candidate.decide(request);
+    const before = current.decide(evaluated);
+    const after = candidate.decide(evaluated);
     if (before.allow === after.allow) {
       if (before.rule !== after.rule) report.rule_changed += 1;
-      continue;
+      return;
     }
     report.flipped += 1;
     const key = groupKey(type, before, after);
-    let group = groups.get(key);
+    let group = this.#groups.get(key);
     if (!group) {
       group = {
         resource: type,
@@ -78,19 +109,23 @@ export function previewChange(
         count: 0,
         examples: [],
       };
-      groups.set(key, group);
+      this.#groups.set(key, group);
     }
     group.count += 1;
-    if (group.examples.length < keep) group.examples.push(request);
+    if (group.examples.length < this.#keep) group.examples.push(request);
   }
-  report.flips = [...groups.values()].sort(
-    (a, b) =>
-      b.count - a.count ||
-      a.resource.localeCompare(b.resource) ||
-      String(a.from_rule).localeCompare(String(b.from_rule)) ||
-      String(a.to_rule).localeCompare(String(b.to_rule)),
-  );
-  return report;
+
+  /** The report so far: largest groups first. */
+  report(): PreviewReport {
+    const flips = [...this.#groups.values()].sort(
+      (a, b) =>
+        b.count - a.count ||
+        a.resource.localeCompare(b.resource) ||
+        String(a.from_rule).localeCompare(String(b.from_rule)) ||
+        String(a.to_rule).localeCompare(String(b.to_rule)),
+    );
+    return { ...this.#report, unknown_types: { ...this.#report.unknown_types }, flips };
+  }
 }
 
 // Unambiguous: a rule may be called "null", which default deny (null) must not share.
@@ -102,8 +137,8 @@ const groupKey = (type: string, before: Decision, after: Decision) =>
  * caches (ability-cache.ts) then build a subject's abilities once and reuse them for all its
  * requests, where a log's interleaving of thousands of subjects makes them miss and rebuild.
  */
-function bySubject(requests: Iterable<DecisionRequest>): DecisionRequest[] {
-  const groups = new Map<string, DecisionRequest[]>();
+export function bySubject<T extends DecisionRequest>(requests: Iterable<T>): T[] {
+  const groups = new Map<string, T[]>();
   for (const request of requests) {
     const id = String(request.subject.id);
     const group = groups.get(id);

@@ -217,6 +217,72 @@ describe('packing decisions into rows', () => {
     ]);
   });
 
+  it('packs recorded inputs and gives each decision its own back exactly', () => {
+    const full = {
+      mode: 'full',
+      roles: ['accountant'],
+      subject_attrs: { tenant: 'acme', level: 3, tags: ['a', null] },
+      resource_attrs: { tenant: 'acme', amount: 12.5 },
+      field: 'amount',
+      context: { ip: '10.0.0.1', nested: { on: true } },
+    };
+    const hashed = { mode: 'hashed', key: 'k1', roles: [], subject_attrs: {} };
+    const recorded: Recorded[] = [full, hashed, undefined].map((input, i) => ({
+      event: {
+        type: 'decision',
+        actor: 'gw',
+        subject: 'ann',
+        data: { ...data(`i${i}`), ...(input ? { input } : {}) },
+      },
+      at: at(i),
+    }));
+    const [row, ...rest] = packDecisions(recorded).rows;
+    assert.ok(row instanceof DecisionRow);
+    assert.equal(rest.length, 0, 'one row');
+    assert.deepEqual(
+      unpackDecisions('decision', stored(row))?.map((d) => d.data),
+      recorded.map(({ event }) => event.data),
+    );
+  });
+
+  it("records a call's inputs once, and each decision reads its own resource and field", () => {
+    const call = {
+      ...decisionCall('ann', 3),
+      inputs: { mode: 'full' as const, roles: ['r'], attrs: { tenant: 'acme' }, context: undefined },
+    };
+    const checks = call.checks.map((check, i) => ({
+      ...check,
+      resource: { ...check.resource, attrs: { n: i } },
+      ...(i === 1 ? { field: 'amount' } : {}),
+    }));
+    const line = callLine({ ...call, checks }, at(0).getTime());
+    assert.equal(line.split('"tenant"').length, 2, 'the shared inputs are written once');
+    const buffer = new RowBuffer();
+    buffer.addCall(at(0).getTime(), 3, 'gw', 'ann', line);
+    const [row] = buffer.peek(1).rows;
+    const inputs = unpackDecisions('decision', stored(row))?.map((d) => d.data.input);
+    assert.deepEqual(inputs, [
+      { mode: 'full', roles: ['r'], subject_attrs: { tenant: 'acme' }, resource_attrs: { n: 0 } },
+      {
+        mode: 'full',
+        roles: ['r'],
+        subject_attrs: { tenant: 'acme' },
+        resource_attrs: { n: 1 },
+        field: 'amount',
+      },
+      { mode: 'full', roles: ['r'], subject_attrs: { tenant: 'acme' }, resource_attrs: { n: 2 } },
+    ]);
+    assert.deepEqual(
+      decisionEvents({ ...call, checks }).map((event) => event.data?.input),
+      inputs,
+      'a sink taking events one by one records the same',
+    );
+    assert.ok(
+      !callLine({ ...call, checks, inputs: undefined }, 0).includes('"n"'),
+      'no inputs: no attributes',
+    );
+  });
+
   it('never packs what it could not give back exactly', () => {
     const odd: Recorded[] = [
       { event: { type: 'decision', subject: 'ann', ip: '10.0.0.1', data: { ...data('a') } }, at: at(1) },
@@ -232,6 +298,24 @@ describe('packing decisions into rows', () => {
         },
         at: at(1),
       },
+      ...[
+        { mode: 'hashed', roles: [], subject_attrs: {} },
+        { mode: 'full', key: 'k', roles: [], subject_attrs: {} },
+        { mode: 'raw', roles: [], subject_attrs: {} },
+        { mode: 'full', roles: 'admin', subject_attrs: {} },
+        { mode: 'full', roles: [1], subject_attrs: {} },
+        { mode: 'full', roles: [], subject_attrs: null },
+        { mode: 'full', roles: [], subject_attrs: {}, resource_attrs: null },
+        { mode: 'full', roles: [], subject_attrs: {}, context: [] },
+        { mode: 'full', roles: [], subject_attrs: {}, field: 3 },
+        { mode: 'full', roles: [], subject_attrs: {}, extra: 1 },
+        'full',
+      ].map(
+        (input): Recorded => ({
+          event: { type: 'decision', subject: 'ann', data: { ...data('a'), input } },
+          at: at(1),
+        }),
+      ),
     ];
     for (const event of odd)
       assert.deepEqual(

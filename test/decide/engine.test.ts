@@ -15,7 +15,7 @@ routes:
 `;
 
 /** The engine with everything it reports captured: decisions counted, events logged. */
-function engine(log: DecisionLogSettings = { enabled: true, allowSample: 1 }) {
+function engine(log: DecisionLogSettings = { enabled: true, allowSample: 1, inputs: 'off' }) {
   const set = compileSet({ 'invoice.yaml': INVOICE_POLICY + ROUTES });
   const events: AuditEvent[] = [];
   const counted: [string, string, boolean][] = [];
@@ -124,8 +124,8 @@ describe('the decision engine, whatever the transport', () => {
 
   it('keeps every denial and no allow with allowSample 0, and nothing when the log is off', async () => {
     for (const [settings, expected] of [
-      [{ enabled: true, allowSample: 0 }, [false]],
-      [{ enabled: false, allowSample: 1 }, []],
+      [{ enabled: true, allowSample: 0, inputs: 'off' }, [false]],
+      [{ enabled: false, allowSample: 1, inputs: 'off' }, []],
     ] as const) {
       const { engine: e, events, counted } = engine(settings);
       await e.check({ subject: accountant, action: 'read', resource: invoice('open') }, 'svc');
@@ -175,7 +175,7 @@ describe('the decision engine, whatever the transport', () => {
           record() {},
           backpressure: () => (behind ? new Promise<void>((done) => (release = done)) : undefined),
         },
-        decisionLog: { enabled, allowSample: 1 },
+        decisionLog: { enabled, allowSample: 1, inputs: 'off' },
         metrics: { decided() {} },
       });
     let answered = false;
