@@ -110,13 +110,18 @@ export function basicAuth(clientId: string, secret: string): string {
 /** `POST /admin<path>` with a JSON body; resolves with the JSON answer, throws unless 201. */
 export type AdminCall = (path: string, body: unknown) => Promise<Record<string, unknown>>;
 
-/** The admin API of `tollgate`, authenticated with the admin client from DATA_DIR/admin.json. */
-export async function adminApi(tollgate: TollgateProcess): Promise<AdminCall> {
+/** A token with scope `admin` for the admin client in `tollgate`'s DATA_DIR/admin.json. */
+export async function adminToken(tollgate: TollgateProcess): Promise<string> {
   const admin = JSON.parse(await readFile(join(tollgate.dataDir, 'admin.json'), 'utf8')) as {
     client_id: string;
     client_secret: string;
   };
-  const token = await requestToken(tollgate.url, admin.client_id, admin.client_secret, 'admin');
+  return requestToken(tollgate.url, admin.client_id, admin.client_secret, 'admin');
+}
+
+/** The admin API of `tollgate`, authenticated with the admin client from DATA_DIR/admin.json. */
+export async function adminApi(tollgate: TollgateProcess): Promise<AdminCall> {
+  const token = await adminToken(tollgate);
   return async (path, body) => {
     const response = await fetch(`${tollgate.url}/admin${path}`, {
       method: 'POST',

@@ -40,7 +40,10 @@ export function inputsTuple(call: DecisionCall): InputsTuple | undefined {
 export function decisionInput(tuple: unknown, index: number): DecisionInput | undefined {
   if (!Array.isArray(tuple)) return undefined;
   const [mode, roles, attrs, context, checks] = tuple as InputsTuple;
-  const [resourceAttrs, field] = checks[index] ?? [null, null];
+  // Read back from storage: anything but this shape is no inputs (a reader then counts it so).
+  if (typeof mode !== 'string' || !Array.isArray(roles) || !Array.isArray(checks)) return undefined;
+  const check = checks[index];
+  const [resourceAttrs, field] = Array.isArray(check) ? check : [null, null];
   const hashed = mode.startsWith(HASHED);
   return {
     mode: hashed ? 'hashed' : 'full',

@@ -27,6 +27,7 @@ export { createInputHasher, type InputHasher } from './input-hash.ts';
 export {
   type AuditPage,
   type AuditRecord,
+  type DecisionPage,
   exportAudit,
   queryAudit,
   recentDecisions,

@@ -1,7 +1,7 @@
 import { type AuditFilter, type AuditRow, auditEventQueries, type DatabaseHandle } from '../db/index.ts';
 import type { AuditKeys } from './audit-keys.ts';
 import { type ChainHead, type ChainVerdict, ChainWalk, sameHash } from './chain.ts';
-import { DECISION_ROW_SPAN_MS, type UnpackedDecision } from './decision-rows.ts';
+import { DECISION_ROW_SPAN_MS, type DecisionData, type UnpackedDecision } from './decision-rows.ts';
 import { chunkDecisions, unpackDecisions } from './packed-rows.ts';
 import { readSegment, SEGMENT_FORMAT } from './segments.ts';
 
@@ -208,31 +208,65 @@ export async function* exportAudit(
   }
 }
 
+/** A page of `recentDecisions`: decisions as recorded, and those of rows that could not be read. */
+export interface DecisionPage {
+  decisions: UnpackedDecision[];
+  /** Decisions whose segment lines are missing or do not match their digest (verify names the rows). */
+  unreadable: number;
+}
+
+/** Rows asked for at first; later pages ask for as many as the decisions still wanted need. */
+const FIRST_ROWS = 50;
+
 /**
  * The newest `limit` decisions in the window, newest first, a page of rows at a time: what a
- * policy impact preview replays (POST /admin/policies/preview).
+ * policy impact preview replays (POST /admin/policies/preview). Decisions come as recorded,
+ * without the row columns an AuditRecord repeats for each: a preview reads a hundred thousand.
  */
 export async function* recentDecisions(
   db: DatabaseHandle,
   window: Pick<Filter, 'since' | 'until'>,
   limit: number,
   segments?: string,
-): AsyncGenerator<AuditRecord> {
+): AsyncGenerator<DecisionPage> {
+  const queries = auditEventQueries(db.db);
+  const since = window.since?.toISOString();
+  const until = window.until?.toISOString();
   let left = limit;
   let before: number | undefined;
+  let rows = FIRST_ROWS;
   while (left > 0) {
-    const filter = {
-      ...window,
-      type: 'decision',
-      order: 'desc' as const,
-      limit: Math.min(left, PAGE),
-      before,
-    };
-    const page = await queryAudit(db, filter, segments);
-    // A page holds whole rows, so its first row may hold more than asked for.
-    for (const record of page.events.slice(0, left)) yield record;
-    left -= page.events.length;
-    if (page.nextBefore === null) return;
-    before = page.nextBefore;
+    const filter = { ...rowFilter(window), type: 'decision', order: 'desc' as const, limit: rows, before };
+    const page = await queries.query(filter);
+    const out: DecisionPage = { decisions: [], unreadable: 0 };
+    for (const row of page) {
+      const decisions = await decisionsOf(row, segments);
+      if (typeof decisions === 'string') {
+        out.unreadable += typeof row.data.decisions === 'number' ? row.data.decisions : 1;
+        continue;
+      }
+      const held = decisions ?? [
+        {
+          at: row.occurred_at.toISOString(),
+          actor: row.actor,
+          subject: row.subject,
+          data: row.data as unknown as DecisionData,
+        },
+      ];
+      // Newest first, in a row too; ISO instants of one format order as strings.
+      for (let i = held.length - 1; i >= 0 && left > 0; i--) {
+        const decision = held[i] as UnpackedDecision;
+        if ((since && decision.at < since) || (until && decision.at >= until)) continue;
+        out.decisions.push(decision);
+        left -= 1;
+      }
+      if (left === 0) break;
+    }
+    yield out;
+    if (page.length < rows) return;
+    before = page[page.length - 1]?.seq;
+    // Rows hold from one decision to a thousand: ask for about as many rows as are still wanted.
+    const perRow = Math.max(1, out.decisions.length / page.length);
+    rows = Math.min(PAGE, Math.max(FIRST_ROWS, Math.ceil(left / perRow)));
   }
 }

@@ -1,8 +1,8 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import {
-  type AuditRecord,
   type AuditSink,
+  type DecisionPage,
   type InputHasher,
   isDecisionInput,
   recentDecisions,
@@ -114,8 +114,9 @@ export function addPolicyRoutes(router: Router, deps: PolicyRouteDeps): void {
     try {
       const current = policies.current;
       const window = { since: body.since, until: body.until };
-      const records = recorded(recentDecisions(deps.db, window, body.limit, deps.auditSegments));
-      const report = await previewRecorded(current, candidate.set, records, {
+      const unreadable = { count: 0 };
+      const pages = readable(recentDecisions(deps.db, window, body.limit, deps.auditSegments), unreadable);
+      const report = await previewRecorded(current, candidate.set, pages, {
         examples: body.examples,
         hasher: deps.inputHasher,
       });
@@ -127,6 +128,7 @@ export function addPolicyRoutes(router: Router, deps: PolicyRouteDeps): void {
           limit: body.limit,
         },
         ...report,
+        skipped: { ...report.skipped, unreadable: unreadable.count },
       };
     } finally {
       previewing = false;
@@ -134,19 +136,20 @@ export function addPolicyRoutes(router: Router, deps: PolicyRouteDeps): void {
   });
 }
 
-/** Audit records as the replay reads them; inputs of any other shape count as none. */
-async function* recorded(records: AsyncIterable<AuditRecord>): AsyncGenerator<RecordedDecision> {
-  for await (const { subject, data } of records) {
-    const resource = data.resource as RecordedDecision['resource'] | undefined;
-    if (typeof data.action !== 'string' || typeof resource?.type !== 'string') {
-      yield { subject: null, action: '', resource: { type: '' } };
-      continue;
-    }
-    yield {
-      subject,
-      action: data.action,
-      resource,
-      ...(isDecisionInput(data.input) ? { input: data.input as RecordedDecision['input'] } : {}),
-    };
+/**
+ * The log's pages as the replay reads them, counting the decisions of rows that could not be
+ * read; inputs of any other shape than recorded ones (a row edited in the table) count as none.
+ */
+async function* readable(
+  pages: AsyncIterable<DecisionPage>,
+  unreadable: { count: number },
+): AsyncGenerator<RecordedDecision[]> {
+  for await (const page of pages) {
+    unreadable.count += page.unreadable;
+    yield page.decisions.map((decision) =>
+      isDecisionInput(decision.data.input) && typeof decision.data.resource?.type === 'string'
+        ? (decision as RecordedDecision)
+        : { subject: null, data: { action: '', resource: { type: '' } } },
+    );
   }
 }

@@ -8,18 +8,18 @@ import type { DecisionRequest } from './types.ts';
 /** A decision as the decision log recorded it (audit's `decision` events): what a replay needs. */
 export interface RecordedDecision {
   subject: string | null;
-  action: string;
-  resource: { type: string; id?: string };
-  /** Absent when the log recorded no inputs (DECISION_LOG_INPUTS=off, a refused subject token). */
-  input?: {
-    mode: 'full' | 'hashed';
-    key?: string;
-    roles: string[];
-    subject_attrs: Record<string, unknown>;
-    resource_attrs?: Record<string, unknown>;
-    field?: string;
-    context?: Record<string, unknown>;
-  };
+  data: { action: string; resource: { type: string; id?: string }; input?: RecordedInput | undefined };
+}
+
+/** Absent when the log recorded no inputs (DECISION_LOG_INPUTS=off, a refused subject token). */
+export interface RecordedInput {
+  mode: 'full' | 'hashed';
+  key?: string;
+  roles: string[];
+  subject_attrs: Record<string, unknown>;
+  resource_attrs?: Record<string, unknown>;
+  field?: string;
+  context?: Record<string, unknown>;
 }
 
 /** The hasher the log's hashed inputs were made with (audit/input-hash.ts). */
@@ -58,7 +58,7 @@ const SLICE = 2000;
 export async function previewRecorded(
   current: CompiledPolicySet,
   candidate: CompiledPolicySet,
-  records: AsyncIterable<RecordedDecision>,
+  pages: AsyncIterable<readonly RecordedDecision[]>,
   options: { examples?: number; hasher: ReplayHasher },
 ): Promise<LogPreviewReport> {
   const { hasher } = options;
@@ -66,12 +66,14 @@ export async function previewRecorded(
   const full: DecisionRequest[] = [];
   const hashed: DecisionRequest[] = [];
   let read = 0;
-  for await (const record of records) {
-    read += 1;
-    const { input } = record;
-    if (!input || record.subject === null) skipped.no_inputs += 1;
-    else if (input.mode === 'hashed' && input.key !== hasher.key) skipped.other_key += 1;
-    else (input.mode === 'hashed' ? hashed : full).push(requestOf(record.subject, record, input));
+  for await (const records of pages) {
+    read += records.length;
+    for (const { subject, data } of records) {
+      const { input } = data;
+      if (!input || subject === null) skipped.no_inputs += 1;
+      else if (input.mode === 'hashed' && input.key !== hasher.key) skipped.other_key += 1;
+      else (input.mode === 'hashed' ? hashed : full).push(requestOf(subject, data, input));
+    }
   }
 
   const tally = new PreviewTally(options.examples ?? 3);
@@ -100,17 +102,13 @@ export async function previewRecorded(
   };
 }
 
-function requestOf(
-  subject: string,
-  record: RecordedDecision,
-  input: NonNullable<RecordedDecision['input']>,
-): DecisionRequest {
+function requestOf(subject: string, data: RecordedDecision['data'], input: RecordedInput): DecisionRequest {
   return {
     subject: { id: subject, roles: input.roles, attrs: input.subject_attrs },
-    action: record.action,
+    action: data.action,
     resource: {
-      type: record.resource.type,
-      ...(record.resource.id === undefined ? {} : { id: record.resource.id }),
+      type: data.resource.type,
+      ...(data.resource.id === undefined ? {} : { id: data.resource.id }),
       ...(input.resource_attrs === undefined ? {} : { attrs: input.resource_attrs }),
     },
     ...(input.field === undefined ? {} : { field: input.field }),

@@ -290,6 +290,20 @@ describe('the OpenAPI document', () => {
     await decide('/decide', 400, { subject, action: 'read' });
     await decide('/decide/plan', 200, { subject, action: 'read', resource: { type: 'Invoice' } });
     await decide('/decide/plan', 200, { subject: forged, action: 'read', resource: { type: 'Invoice' } });
+    // Accountants no longer read: the decisions above flip, with examples (once the log holds them).
+    const narrowed = [
+      { ...policyFiles()[0]!, content: policyFiles()[0]!.content.replace('[read, update]', '[update]') },
+    ];
+    let preview: { flipped?: number } = {};
+    for (let i = 0; i < 100 && !preview.flipped; i++) {
+      if (i > 0) await new Promise((done) => setTimeout(done, 50));
+      preview = (await admin('POST /admin/policies/preview', 200, {
+        body: { files: narrowed, limit: 50 },
+      })) as typeof preview;
+    }
+    assert.ok(preview.flipped, 'the preview shows flips');
+    await admin('POST /admin/policies/preview', 400, { body: broken });
+    await admin('POST /admin/policies/preview', 400, { body: { files: narrowed, limit: 0 } });
 
     await admin('DELETE /admin/clients/{id}/grants', 204, { values: ofClient, query: `?api=${api}` });
     await admin('DELETE /admin/gateways/{name}', 204, { values: { name: 'edge' } });

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
+import { AUDIT_SEGMENT_DIR } from '../../src/config/index.ts';
+import { ENGINE } from '../helpers/database.ts';
 import { createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { INVOICE_POLICY } from '../helpers/policies.ts';
@@ -68,7 +72,7 @@ interface Report {
   flipped: number;
   rule_changed: number;
   unknown_types: Record<string, number>;
-  skipped: { no_inputs: number; other_key: number; ordered: Record<string, number> };
+  skipped: { no_inputs: number; other_key: number; ordered: Record<string, number>; unreadable: number };
   hashed: { replayed: number; ordered_rules: Record<string, string[]> };
   flips: {
     resource: string;
@@ -141,7 +145,7 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
       assert.equal(body.replayed, 39);
       assert.equal(body.flipped, 4);
       assert.deepEqual(groups(body), EXPECTED_FLIPS);
-      assert.deepEqual(body.skipped, { no_inputs: 1, other_key: 0, ordered: {} });
+      assert.deepEqual(body.skipped, { no_inputs: 1, other_key: 0, ordered: {}, unreadable: 0 });
       assert.deepEqual(body.hashed, { replayed: 0, ordered_rules: {} });
       // The log is read newest first: bob's update is the newest that flipped.
       const [example] = body.flips[1]!.examples;
@@ -267,7 +271,7 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
       assert.deepEqual(groups(body), EXPECTED_FLIPS);
       assert.equal(body.replayed, 36);
       assert.deepEqual(body.hashed, { replayed: 36, ordered_rules: { Expense: ['small-expenses'] } });
-      assert.deepEqual(body.skipped, { no_inputs: 1, other_key: 0, ordered: { Expense: 3 } });
+      assert.deepEqual(body.skipped, { no_inputs: 1, other_key: 0, ordered: { Expense: 3 }, unreadable: 0 });
       // Examples keep the ids; every value is a digest.
       const example = body.flips[1]!.examples[0]!;
       assert.equal(example.subject.id, 'bob');
@@ -296,7 +300,22 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
       const { body } = await preview(tg, { files: CANDIDATE });
       assert.equal(body.read, RECORDED);
       assert.equal(body.replayed, 0);
-      assert.deepEqual(body.skipped, { no_inputs: RECORDED, other_key: 0, ordered: {} });
+      assert.deepEqual(body.skipped, { no_inputs: RECORDED, other_key: 0, ordered: {}, unreadable: 0 });
+    });
+
+    it('counts the decisions of rows whose lines were edited, and replays none of them', {
+      skip: ENGINE === 'postgres' ? 'segment files: the embedded database only' : false,
+    }, async () => {
+      // Every line names its resource type: each row's lines no longer match their digest.
+      const dir = join(tg.dataDir, AUDIT_SEGMENT_DIR);
+      for (const name of await readdir(dir)) {
+        const file = join(dir, name);
+        await writeFile(file, (await readFile(file, 'utf8')).replaceAll(/"(I|E)(nvoice|xpense)"/g, '"X$2"'));
+      }
+      const { status, body } = await preview(tg, { files: CANDIDATE });
+      assert.equal(status, 200);
+      assert.equal(body.read, 0);
+      assert.equal(body.skipped.unreadable, RECORDED);
     });
   });
 });
