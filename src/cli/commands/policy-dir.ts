@@ -26,3 +26,29 @@ export async function compileDir(dir: string) {
   }
   return { files, ...compiled, pdp };
 }
+
+/**
+ * Runs the set's own tests; any failure stops the command with each failing case shown. What
+ * the server checks before it stores or previews a set, checked here first.
+ */
+export function testOrFail(compiled: Awaited<ReturnType<typeof compileDir>>) {
+  const { runPolicyTests, formatTestFailures } = compiled.pdp;
+  const results = runPolicyTests(compiled.set, compiled.tests);
+  const failed = results.filter((r) => !r.passed);
+  if (failed.length > 0) {
+    throw failure(
+      `${formatTestFailures(results)}\n${results.length - failed.length} passed, ${failed.length} failed`,
+      {
+        passed: results.length - failed.length,
+        failed: failed.length,
+        failures: failed.map(({ case: testCase, actual }) => ({
+          file: testCase.file,
+          name: testCase.name,
+          expected: { allow: testCase.expect === 'allow', reason: testCase.reason },
+          actual: { allow: actual.allow, reason: actual.reason, rule: actual.rule },
+        })),
+      },
+    );
+  }
+  return results;
+}

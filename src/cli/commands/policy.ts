@@ -1,35 +1,24 @@
 import type { PolicyVersionSummary } from '../../pdp/index.ts';
+import { flag } from '../args.ts';
 import type { Command } from '../command.ts';
-import { failure } from '../errors.ts';
+import { usageError } from '../errors.ts';
 import { table } from '../output.ts';
-import { compileDir, dirDetails, policyDir } from './policy-dir.ts';
-import { previewPolicies } from './policy-preview.ts';
+import { compileDir, dirDetails, policyDir, testOrFail } from './policy-dir.ts';
+import {
+  describeLog,
+  LOG_PREVIEW_DETAILS,
+  LOG_PREVIEW_OPTIONS,
+  LOG_PREVIEW_SYNOPSIS,
+  logPreviewRequest,
+  previewLog,
+  previewPolicies,
+  refuseOverMaxFlips,
+  type ServerPreviewReport,
+} from './policy-preview.ts';
 
 const dirOption = { dir: { type: 'string' } } as const;
 const dirSynopsis = '[--dir DIR]';
-
-/** Runs the set's own tests; any failure stops the command with each failing case shown. */
-function testOrFail(compiled: Awaited<ReturnType<typeof compileDir>>) {
-  const { runPolicyTests, formatTestFailures } = compiled.pdp;
-  const results = runPolicyTests(compiled.set, compiled.tests);
-  const failed = results.filter((r) => !r.passed);
-  if (failed.length > 0) {
-    throw failure(
-      `${formatTestFailures(results)}\n${results.length - failed.length} passed, ${failed.length} failed`,
-      {
-        passed: results.length - failed.length,
-        failed: failed.length,
-        failures: failed.map(({ case: testCase, actual }) => ({
-          file: testCase.file,
-          name: testCase.name,
-          expected: { allow: testCase.expect === 'allow', reason: testCase.reason },
-          actual: { allow: actual.allow, reason: actual.reason, rule: actual.rule },
-        })),
-      },
-    );
-  }
-  return results;
-}
+const PUSH = 'policy push';
 
 const validatePolicies: Command = {
   path: ['policy', 'validate'],
@@ -66,24 +55,49 @@ const testPolicies: Command = {
   },
 };
 
+/**
+ * With `--preview`, the candidate is first replayed against the decision log as `policy preview`
+ * does, and `--max-flips` keeps a change that flips too much from being stored.
+ */
 const pushPolicies: Command = {
   path: ['policy', 'push'],
-  options: dirOption,
-  synopsis: dirSynopsis,
+  options: { ...dirOption, preview: { type: 'boolean' }, ...LOG_PREVIEW_OPTIONS },
+  synopsis: `${dirSynopsis} [--preview ${LOG_PREVIEW_SYNOPSIS}]`,
   summary: 'validate and test locally, then store the set as a new version (the server checks again)',
-  details: dirDetails,
+  details: [
+    ...dirDetails,
+    '--preview          first replay the recorded decisions against the set and print what flips',
+    ...LOG_PREVIEW_DETAILS.map((line) =>
+      line.replace(
+        'exit 1 when more than N decisions flip',
+        'store nothing and exit 1 when more than N flip',
+      ),
+    ),
+  ],
   async run({ values }, ctx) {
+    const previewing = flag(values, 'preview');
+    if (!previewing) {
+      const option = Object.keys(LOG_PREVIEW_OPTIONS).find((name) => values[name] !== undefined);
+      if (option) throw usageError(`--${option} goes with --preview`, PUSH);
+    }
+    const request = previewing ? logPreviewRequest(values, PUSH) : undefined;
     const compiled = await compileDir(policyDir(values, ctx));
     testOrFail(compiled);
+    let preview: ServerPreviewReport | undefined;
+    let previewLines: string[] = [];
+    if (request) {
+      preview = await previewLog(ctx, compiled.files, request);
+      previewLines = describeLog(preview);
+      refuseOverMaxFlips(preview, request.maxFlips, previewLines, '; nothing pushed');
+    }
     const pushed = (await (await ctx.admin()).request('POST', '/policies', { files: compiled.files })) as {
       version: number;
       resources: string[];
     };
-    ctx.out.result(
-      pushed,
-      () =>
-        `Policy version ${pushed.version} stored (${pushed.resources.join(', ')}); every instance uses it within a second.`,
-    );
+    ctx.out.result(preview ? { ...pushed, preview } : pushed, () => [
+      ...previewLines,
+      `Policy version ${pushed.version} stored (${pushed.resources.join(', ')}); every instance uses it within a second.`,
+    ]);
   },
 };
 
