@@ -10,6 +10,8 @@ import * as m0008 from './0008_user_status.ts';
 import * as m0009 from './0009_audit_key_ids.ts';
 import * as m0010 from './0010_api_scope_descriptions.ts';
 import * as m0011 from './0011_api_token_binding.ts';
+import * as m0012 from './0012_api_token_binding_mtls.ts';
+import * as m0013 from './0013_gateway_client_certificates.ts';
 
 /** Every migration, registered explicitly and in order; names never change once landed. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +26,6 @@ export const migrations: Record<string, Migration> = {
   '0009_audit_key_ids': m0009,
   '0010_api_scope_descriptions': m0010,
   '0011_api_token_binding': m0011,
+  '0012_api_token_binding_mtls': m0012,
+  '0013_gateway_client_certificates': m0013,
 };

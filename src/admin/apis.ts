@@ -21,7 +21,7 @@ export interface ApiView {
   alg: string;
   ttl: number;
   /** `dpop`: only DPoP-bound tokens are issued for it and accepted (issue 13). */
-  require_binding: 'none' | 'dpop';
+  require_binding: ApiRow['token_binding'];
   builtin: boolean;
 }
 

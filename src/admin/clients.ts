@@ -10,7 +10,7 @@ import {
   type DatabaseHandle,
 } from '../db/index.ts';
 import { resolveGrants } from './grants.ts';
-import type { CreateClientInput, GrantInput } from './schemas.ts';
+import { type CreateClientInput, type GrantInput, TLS_CLIENT_AUTH_SUBJECTS } from './schemas.ts';
 
 /** OIDC scopes a browser client may always ask for. */
 export const OIDC_SCOPES = ['openid', 'profile', 'offline_access'];
@@ -32,6 +32,14 @@ export interface ClientView {
   scope: string;
   grants: GrantView[];
   roles: string[];
+  /** RFC 8705: its access tokens are bound to its certificate. */
+  tls_client_certificate_bound_access_tokens: boolean;
+  /** tls_client_auth: the certificate subject it is registered with (one of these). */
+  tls_client_auth_subject_dn?: string;
+  tls_client_auth_san_dns?: string;
+  tls_client_auth_san_uri?: string;
+  tls_client_auth_san_ip?: string;
+  tls_client_auth_san_email?: string;
   created_at: string;
 }
 
@@ -89,6 +97,7 @@ export function clientUseCases(
         // API from client_grants (see oidc/resource-grants.ts).
         ...(browser ? { scope: OIDC_SCOPES.join(' ') } : {}),
         ...(input.jwks ? { jwks: input.jwks } : {}),
+        ...tlsMetadata(input),
         ...(input.allowed_ips.length > 0 ? { tollgate_allowed_ips: input.allowed_ips } : {}),
       };
       try {
@@ -180,8 +189,21 @@ function clientView(row: ClientRow, grants: GrantView[]): ClientView {
     scope: typeof row.metadata.scope === 'string' ? row.metadata.scope : '',
     grants,
     roles: row.roles,
+    tls_client_certificate_bound_access_tokens:
+      row.metadata.tls_client_certificate_bound_access_tokens === true,
+    ...tlsMetadata(row.metadata as Partial<CreateClientInput>),
     created_at: row.created_at.toISOString(),
   };
+}
+
+/** The RFC 8705 metadata given: the registered certificate subject, and binding when asked for. */
+function tlsMetadata(input: Partial<CreateClientInput>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(TLS_CLIENT_AUTH_SUBJECTS) as (keyof typeof TLS_CLIENT_AUTH_SUBJECTS)[])
+    if (typeof input[name] === 'string') out[name] = input[name];
+  if (input.tls_client_certificate_bound_access_tokens === true)
+    out.tls_client_certificate_bound_access_tokens = true;
+  return out;
 }
 
 // RFC 8252 §7.3 and §8.3: loopback IP literals, not `localhost`, spelled as registered.

@@ -37,6 +37,16 @@ export const grantInput = z
   .strict();
 export type GrantInput = z.infer<typeof grantInput>;
 
+const tlsSubject = z.string().trim().min(1, 'must not be empty').max(1000);
+/** RFC 8705 §2.1.2: the certificate subject a tls_client_auth client is registered with. */
+export const TLS_CLIENT_AUTH_SUBJECTS = {
+  tls_client_auth_subject_dn: tlsSubject.optional(),
+  tls_client_auth_san_dns: tlsSubject.optional(),
+  tls_client_auth_san_uri: tlsSubject.optional(),
+  tls_client_auth_san_ip: tlsSubject.optional(),
+  tls_client_auth_san_email: tlsSubject.optional(),
+};
+
 export const createClientInput = z
   .object({
     name: z.string().trim().min(1, 'is required').max(200),
@@ -69,9 +79,19 @@ export const createClientInput = z
       .max(100)
       .default([]),
     token_endpoint_auth_method: z
-      .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+      .enum([
+        'client_secret_basic',
+        'client_secret_post',
+        'private_key_jwt',
+        'tls_client_auth',
+        'self_signed_tls_client_auth',
+      ])
       .optional(),
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
+    // RFC 8705 §2.1.2: how a tls_client_auth client's certificate names it (exactly one).
+    ...TLS_CLIENT_AUTH_SUBJECTS,
+    /** RFC 8705 §3: access tokens bound to the client's certificate (cnf.x5t#S256). */
+    tls_client_certificate_bound_access_tokens: z.boolean().optional(),
   })
   .strict()
   .superRefine((input, ctx) => {
@@ -103,11 +123,33 @@ export const createClientInput = z
         message: 'a public client does not authenticate',
       });
     }
-    if ((input.token_endpoint_auth_method === 'private_key_jwt') !== (input.jwks !== undefined)) {
+    const method = input.token_endpoint_auth_method;
+    const keyed = method === 'private_key_jwt' || method === 'self_signed_tls_client_auth';
+    if (keyed !== (input.jwks !== undefined)) {
       ctx.addIssue({
         code: 'custom',
         path: ['jwks'],
-        message: 'is required with private_key_jwt, and only with it',
+        message: 'is required with private_key_jwt or self_signed_tls_client_auth, and only with them',
+      });
+    }
+    if (method === 'self_signed_tls_client_auth' && input.jwks?.keys.some((key) => !Array.isArray(key.x5c))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwks'],
+        message: 'every key needs x5c, the self-signed certificate the client presents (RFC 8705 §2.2)',
+      });
+    }
+    const subjects = Object.keys(TLS_CLIENT_AUTH_SUBJECTS).filter(
+      (name) => input[name as keyof typeof TLS_CLIENT_AUTH_SUBJECTS] !== undefined,
+    );
+    if (method === 'tls_client_auth' ? subjects.length !== 1 : subjects.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [subjects[1] ?? subjects[0] ?? 'tls_client_auth_subject_dn'],
+        message:
+          method === 'tls_client_auth'
+            ? 'tls_client_auth needs exactly one of tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip, _san_email'
+            : 'is only for tls_client_auth',
       });
     }
   });
@@ -142,8 +184,13 @@ export const createApiInput = z
     /** Scope name -> description; each name must be one of `scopes`. */
     scope_descriptions: z.record(z.string(), scopeDescription).default({}),
     alg: z.enum(['RS256', 'ES256']).default('RS256'),
-    /** `dpop`: its tokens are issued and accepted DPoP-bound only (RFC 9449). */
-    require_binding: z.enum(['none', 'dpop'], { error: 'must be dpop or none' }).default('none'),
+    /**
+     * `dpop`: its tokens are issued and accepted DPoP-bound only (RFC 9449); `mtls`: bound to
+     * the client's certificate only (RFC 8705).
+     */
+    require_binding: z
+      .enum(['none', 'dpop', 'mtls'], { error: 'must be dpop, mtls or none' })
+      .default('none'),
     ttl: z
       .number()
       .int('must be whole seconds')

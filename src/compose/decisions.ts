@@ -43,7 +43,7 @@ export function createDecisions(
     audiences: config.subjectTokenAudiences,
     ownAudience: BUILTIN_API.audience,
     verifyDpop: createDpopVerifier(parts.limiters),
-    requiresBinding: async (audience) => (await parts.apis.find(audience))?.token_binding === 'dpop',
+    requiredBinding: async (audience) => (await parts.apis.find(audience))?.token_binding ?? 'none',
   });
   const { policies } = parts;
   const engine = createDecisionEngine({

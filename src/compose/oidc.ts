@@ -7,6 +7,7 @@ import type { SigningKeyRing } from '../keys/index.ts';
 import {
   type ClientGrants,
   type clientAuthGuard,
+  clientCertificates,
   type createTokenRateLimit,
   OidcService,
   type Pages,
@@ -34,7 +35,11 @@ export interface OidcParts {
 }
 
 /** The token service; the guards stay across provider rebuilds (key rotation). */
-export function createOidc(parts: OidcParts, config: Pick<Config, 'issuer'>, logger: Logger): OidcService {
+export function createOidc(
+  parts: OidcParts,
+  config: Pick<Config, 'issuer' | 'mtls' | 'trustedProxies'>,
+  logger: Logger,
+): OidcService {
   const { clientGuard, tokenLimit } = parts;
   return new OidcService({
     issuer: config.issuer,
@@ -52,5 +57,6 @@ export function createOidc(parts: OidcParts, config: Pick<Config, 'issuer'>, log
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
     audit: parts.audit,
     pages: parts.pages,
+    certificates: clientCertificates({ ...config.mtls, trustedProxies: config.trustedProxies }),
   });
 }

@@ -151,6 +151,7 @@ async function compose(config: Config, options: StartOptions, logger: Logger, li
     csrfSecret,
     pages,
     trustedProxies: config.trustedProxies,
+    certificateHeader: config.mtls.certificateHeader,
     issuer: config.issuer,
   };
   const http = await serveHttp(registry, config, options.host, lifecycle);

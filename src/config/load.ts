@@ -26,6 +26,8 @@ export interface Config {
   purgeIntervalSeconds: number;
   workers: number;
   trustedProxies: string[];
+  /** Client certificates from TLS-terminating proxies (oidc/mtls.ts); header undefined: off. */
+  mtls: { certificateHeader: string | undefined; verifiedHeader: string };
   decideRateLimit: number;
   tokenRateLimit: number;
   clientAuth: {
@@ -84,6 +86,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'MIGRATION_DATABASE_URL: only meaningful with DATABASE_URL (the service role it grants to); set both or neither',
     );
   }
+  if (present.MTLS_CERTIFICATE_HEADER && !present.TRUSTED_PROXIES) {
+    problems.push(
+      'MTLS_CERTIFICATE_HEADER: needs TRUSTED_PROXIES, the proxies whose certificate header is believed (from anyone else it is ignored)',
+    );
+  }
   const production = present.NODE_ENV === 'production';
   if (production && !present.KEY_ENCRYPTION_KEY) {
     problems.push('KEY_ENCRYPTION_KEY: is required when NODE_ENV=production (try: openssl rand -base64 32)');
@@ -130,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       attackAddresses: e.CLIENT_AUTH_ATTACK_ADDRESSES,
     },
     trustedProxies: e.TRUSTED_PROXIES ?? [],
+    mtls: { certificateHeader: e.MTLS_CERTIFICATE_HEADER, verifiedHeader: e.MTLS_VERIFIED_HEADER },
     audit: {
       bufferSize: e.AUDIT_BUFFER_SIZE,
       flushMs: e.AUDIT_FLUSH_MS,

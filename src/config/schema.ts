@@ -24,6 +24,12 @@ const url = (protocols: string[], hint: string) =>
   }, hint);
 
 /** A comma-separated list; blanks around and between items are dropped. */
+/** An HTTP header name (RFC 9110 token), compared without regard to case. */
+const httpHeaderName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, 'must be an HTTP header name such as x-ssl-client-cert')
+  .transform((name) => name.toLowerCase());
+
 const commaList = () =>
   z.string().transform((v) =>
     v
@@ -101,6 +107,14 @@ export const envSchema = z.object({
       'must be addresses or CIDR ranges such as 10.0.0.0/8,127.0.0.1',
     )
     .optional(),
+  /**
+   * Mutual TLS (RFC 8705) behind a TLS-terminating proxy: the header in which a proxy in
+   * TRUSTED_PROXIES passes the client certificate (NGINX: `$ssl_client_escaped_cert`). Unset:
+   * no client certificates, tls_client_auth and certificate-bound tokens are off.
+   */
+  MTLS_CERTIFICATE_HEADER: httpHeaderName.optional(),
+  /** The header in which that proxy says it verified the certificate against its CA (`SUCCESS`). */
+  MTLS_VERIFIED_HEADER: httpHeaderName.default('x-ssl-client-verify'),
   /** Consecutive failed sign-ins of one username from one address before a lockout. */
   LOGIN_MAX_FAILURES: count().default(5),
   /** The first lockout; each further one doubles, up to a day. */

@@ -1,6 +1,6 @@
 import { type AuditSink, type InputHasher, latencyMicros } from '../audit/index.ts';
 import { assertSafeJson, parseInput, TollgateError } from '../common/index.ts';
-import type { ResolveOptions, SubjectResolution } from '../oidc/index.ts';
+import { parseCertificate, type ResolveOptions, type SubjectResolution } from '../oidc/index.ts';
 import type { Check, CompiledPolicySet, Decision, Explanation, Subject } from '../pdp/index.ts';
 import { type DecisionLogSettings, decisionLog } from './decision-log.ts';
 import { type RouteMatch, RouteTable } from './route-table.ts';
@@ -56,6 +56,8 @@ export function createDecisionEngine(deps: EngineDeps) {
       return deps.resolveSubject(input.token, {
         audiences: audience === undefined ? undefined : typeof audience === 'string' ? [audience] : audience,
         dpop: input.dpop,
+        // One that does not parse is none: a certificate-bound token then fails with `detail: mtls`.
+        certificate: input.certificate === undefined ? undefined : parseCertificate(input.certificate),
       });
     }
     // No defensive copy: reserved keys never pass assertSafeJson, and the engine reads own

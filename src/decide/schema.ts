@@ -30,8 +30,16 @@ const dpop = z
       .refine((url) => /^https?:\/\//i.test(url) && URL.canParse(url), 'must be an absolute http(s) URL'),
   })
   .strict();
+// The client certificate of the caller's own TLS connection with its client, for a token bound
+// to it (RFC 8705 §3): PEM, URL-escaped PEM as NGINX writes it, or base64 DER.
+const certificate = name(16_384);
 const tokenSubject = z
-  .object({ token: name(16_384), audience: audience.optional(), dpop: dpop.optional() })
+  .object({
+    token: name(16_384),
+    audience: audience.optional(),
+    dpop: dpop.optional(),
+    certificate: certificate.optional(),
+  })
   .strict();
 // A subject naming a token is a token subject whatever else is wrong with it, so errors name
 // its fields (subject.audience: …) instead of the union. The bodies below are made once per

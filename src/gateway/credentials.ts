@@ -18,6 +18,14 @@ const gatewayApis = z
   .max(50, 'at most 50 APIs a gateway')
   .transform((list) => [...new Set(list)]);
 
+/**
+ * Whether the gateway terminates mutual TLS and passes the client's certificate in the
+ * MTLS_CERTIFICATE_HEADER header. A certificate is public: from a gateway that merely forwards
+ * its clients' headers, the header would be whatever the client wrote, so only gateways that say
+ * they set it are believed.
+ */
+const clientCertificates = z.boolean({ error: 'must be true or false' });
+
 export const createGatewayInput = z.strictObject({
   name: z
     .string()
@@ -26,15 +34,21 @@ export const createGatewayInput = z.strictObject({
       'must be 1–64 letters, digits or . _ - (starting with a letter or digit)',
     ),
   apis: gatewayApis,
+  client_certificates: clientCertificates.default(false),
 });
 
-export const updateGatewayInput = z.strictObject({ apis: gatewayApis });
+export const updateGatewayInput = z.strictObject({
+  apis: gatewayApis,
+  client_certificates: clientCertificates.optional(),
+});
 
 export interface GatewayView {
   id: string;
   name: string;
   /** The APIs it protects; empty (every token refused) for one created before issue 9. */
   apis: string[];
+  /** Its certificate header is believed (it terminates mutual TLS). */
+  client_certificates: boolean;
   created_at: string;
 }
 
@@ -43,6 +57,8 @@ export interface VerifiedGateway {
   name: string;
   /** End-user tokens are accepted only for these audiences; none at all when empty. */
   audiences: readonly string[];
+  /** Whether its client-certificate header is believed (createGatewayInput). */
+  clientCertificates: boolean;
 }
 
 /**
@@ -54,7 +70,10 @@ export interface VerifiedGateway {
 export class GatewayCredentials {
   readonly #db: DatabaseHandle;
   readonly #follower: ChannelFollower;
-  #byId = new Map<string, { name: string; digest: string; audiences: readonly string[] }>();
+  #byId = new Map<
+    string,
+    { name: string; digest: string; audiences: readonly string[]; clientCertificates: boolean }
+  >();
 
   constructor(db: DatabaseHandle, options: { pollMs: number }) {
     this.#db = db;
@@ -73,7 +92,15 @@ export class GatewayCredentials {
   async refresh(): Promise<void> {
     const rows = await gatewayQueries(this.#db.db).list();
     this.#byId = new Map(
-      rows.map((row) => [row.id, { name: row.name, digest: row.key_digest, audiences: row.audiences }]),
+      rows.map((row) => [
+        row.id,
+        {
+          name: row.name,
+          digest: row.key_digest,
+          audiences: row.audiences,
+          clientCertificates: row.client_certificates,
+        },
+      ]),
     );
   }
 
@@ -90,7 +117,9 @@ export class GatewayCredentials {
     const known = this.#byId.get(id);
     // An unknown id still pays for one digest comparison, so timing does not tell ids apart.
     const matches = secretMatchesDigest(key, known?.digest ?? UNKNOWN_DIGEST);
-    return known && matches ? { id, name: known.name, audiences: known.audiences } : undefined;
+    return known && matches
+      ? { id, name: known.name, audiences: known.audiences, clientCertificates: known.clientCertificates }
+      : undefined;
   }
 
   async create(input: z.infer<typeof createGatewayInput>): Promise<GatewayView & { key: string }> {
@@ -101,6 +130,7 @@ export class GatewayCredentials {
       id,
       name: input.name,
       key_digest: digestSecret(key),
+      client_certificates: input.client_certificates,
       audiences: input.apis,
     });
     if (!row) throw new TollgateError('conflict', `name: a gateway named ${input.name} already exists`);
@@ -108,10 +138,10 @@ export class GatewayCredentials {
     return { ...view(row), key };
   }
 
-  /** Replaces the APIs a gateway protects; its key stays as it is. */
+  /** Replaces the APIs a gateway protects (and, when given, whether it passes certificates); its key stays. */
   async update(name: string, input: z.infer<typeof updateGatewayInput>): Promise<GatewayView> {
     await this.#assertProtectable(input.apis);
-    const row = await gatewayQueries(this.#db.db).setAudiences(name, input.apis);
+    const row = await gatewayQueries(this.#db.db).setAudiences(name, input.apis, input.client_certificates);
     if (!row) throw new TollgateError('not_found', `gateway ${name} does not exist`);
     await this.refresh();
     return view(row);
@@ -156,8 +186,20 @@ export class GatewayCredentials {
   }
 }
 
-function view(row: { id: string; name: string; audiences: string[]; created_at: Date }): GatewayView {
-  return { id: row.id, name: row.name, apis: row.audiences, created_at: row.created_at.toISOString() };
+function view(row: {
+  id: string;
+  name: string;
+  audiences: string[];
+  client_certificates: boolean;
+  created_at: Date;
+}): GatewayView {
+  return {
+    id: row.id,
+    name: row.name,
+    apis: row.audiences,
+    client_certificates: row.client_certificates,
+    created_at: row.created_at.toISOString(),
+  };
 }
 
 const UNKNOWN_DIGEST = digestSecret(generateSecret());

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { redactTarget } from '../common/index.ts';
 import type { DecisionEngine } from '../decide/index.ts';
-import { DPOP_ALGORITHMS, type DpopRequest } from '../oidc/index.ts';
+import { DPOP_ALGORITHMS, type DpopRequest, parseCertificate } from '../oidc/index.ts';
 import type { Subject } from '../pdp/index.ts';
 import type { GatewayContract, OriginalRequest } from './contracts.ts';
 import { GATEWAY_KEY_HEADER, type GatewayCredentials } from './credentials.ts';
@@ -17,8 +17,17 @@ export interface ForwardDeps {
   /** `audiences`: the token's `aud` must be one of them (the gateway's APIs). */
   resolveSubject: (
     token: string,
-    options: { audiences: readonly string[]; dpop: DpopRequest | undefined },
+    options: {
+      audiences: readonly string[];
+      dpop: DpopRequest | undefined;
+      certificate: X509Certificate | undefined;
+    },
   ) => Promise<SubjectLookup>;
+  /**
+   * The header in which the gateway, which terminated TLS, passes the client's certificate
+   * (MTLS_CERTIFICATE_HEADER); a certificate-bound token needs it. Undefined: mutual TLS is off.
+   */
+  certificateHeader: string | undefined;
   /** Matches the request to a policy route and decides it (timed, counted, logged). */
   engine: Pick<DecisionEngine, 'decideRoute' | 'relief'>;
   /** Throws a too_many_requests TollgateError when the gateway is over its limit. */
@@ -132,7 +141,13 @@ export function createForwardAuth(deps: ForwardDeps) {
     }
     const dpop =
       credentials?.[1]?.toLowerCase() === 'dpop' ? dpopRequest(original, request.headers) : undefined;
-    const resolved = await deps.resolveSubject(token, { audiences: gateway.audiences, dpop });
+    // Believed only from a gateway known by its key that said it terminates mutual TLS and sets
+    // the header itself: from any other, the header is what its client wrote (createGatewayInput).
+    const certificate =
+      deps.certificateHeader === undefined || !gateway.clientCertificates
+        ? undefined
+        : parseCertificate(single(request.headers[deps.certificateHeader]));
+    const resolved = await deps.resolveSubject(token, { audiences: gateway.audiences, dpop, certificate });
     if (!resolved.ok) {
       return reply(
         401,

@@ -45,12 +45,12 @@ function callerFor(result: VerificationResult, required: CallerRequirement): Cal
   if (!result.valid)
     throw new TollgateError('invalid_token', `the access token is invalid (${result.detail})`);
   const { payload } = result;
-  // RFC 9449 §7.1: a token bound to a key (DPoP) is never accepted as a bearer token. Callers
-  // of Tollgate's own API use bearer tokens only.
+  // RFC 9449 §7.1, RFC 8705 §3: a token bound to a key (DPoP) or a certificate is never
+  // accepted as a bearer token. Callers of Tollgate's own API use bearer tokens only.
   if (payload.cnf !== undefined)
     throw new TollgateError(
       'invalid_token',
-      'the access token is bound to a key (DPoP) and is not accepted as a Bearer token here',
+      'the access token is bound to a key (DPoP) or a TLS certificate and is not accepted as a Bearer token here',
     );
   const scopes = (payload.scope ?? '').split(' ');
   if (!scopes.includes(scope))

@@ -16,6 +16,13 @@ export {
 } from './dpop.ts';
 export { type InteractionDeps, interactionRoutes } from './interactions.ts';
 export { LoginGuard, type LoginGuardOptions } from './login-guard.ts';
+export {
+  type ClientCertificates,
+  certificateThumbprint,
+  clientCertificates,
+  type MtlsSettings,
+  parseCertificate,
+} from './mtls.ts';
 export { cookieKeys, DEFAULT_ACCESS_TOKEN_TTL } from './provider.ts';
 export { RevocationList } from './revocation-list.ts';
 export { OidcService, purgeExpired } from './service.ts';

@@ -12,6 +12,7 @@ import { auditProviderEvents } from './audit-events.ts';
 import type { ClientGrants } from './client-grants.ts';
 import type { ApiDirectory, ClientDirectory } from './directories.ts';
 import { DPOP_ALGORITHMS } from './dpop.ts';
+import { type ClientCertificates, certificateSubjectMatches } from './mtls.ts';
 import { answerRefusedValuesWith400 } from './refused-values.ts';
 import { OIDC_SCOPES, resourceGrants } from './resource-grants.ts';
 import { audiencesOf, handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
@@ -37,7 +38,12 @@ export interface ProviderDeps {
   onClientUse?: (clientId: string) => Promise<void>;
   audit: AuditSink;
   pages: Pages;
+  /** Client certificates passed on by TLS-terminating proxies (mtls.ts). */
+  certificates: ClientCertificates;
 }
+
+/** Client authentication by certificate (RFC 8705 §2), offered while mutual TLS is on. */
+export const MTLS_AUTH_METHODS = ['tls_client_auth', 'self_signed_tls_client_auth'] as const;
 
 /** Access token TTL when an API does not say (the README's "How tokens work": 300 s). */
 export const DEFAULT_ACCESS_TOKEN_TTL = 300;
@@ -58,7 +64,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
     claims: CLAIMS as unknown as Configuration['claims'],
     scopes: OIDC_SCOPES,
     responseTypes: ['code'],
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    clientAuthMethods: [
+      'client_secret_basic',
+      'client_secret_post',
+      'private_key_jwt',
+      'none',
+      ...(deps.certificates.enabled ? MTLS_AUTH_METHODS : []),
+    ],
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
@@ -86,6 +98,20 @@ export function buildProvider(deps: ProviderDeps): Provider {
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     features: {
       devInteractions: { enabled: false },
+      // RFC 8705, behind a TLS-terminating proxy (mtls.ts): client authentication by certificate
+      // and access tokens bound to it (cnf.x5t#S256), checked again at /decide and forward-auth.
+      mTLS: {
+        enabled: deps.certificates.enabled,
+        certificateBoundAccessTokens: true,
+        tlsClientAuth: true,
+        selfSignedTlsClientAuth: true,
+        getCertificate: (ctx) => deps.certificates.of(ctx.req),
+        certificateAuthorized: (ctx) => deps.certificates.verified(ctx.req),
+        certificateSubjectMatches: (ctx, property, expected) => {
+          const certificate = deps.certificates.of(ctx.req);
+          return certificate !== undefined && certificateSubjectMatches(certificate, property, expected);
+        },
+      },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,

@@ -77,6 +77,15 @@ export function resourceGrants(deps: ResourceGrantDeps) {
         throw new errors.InvalidRequest(
           `resource ${indicator} accepts only DPoP-bound access tokens: send a DPoP proof (RFC 9449)`,
         );
+      // A client whose tokens are bound to its certificate is refused without one (oidc-provider).
+      if (
+        api.token_binding === 'mtls' &&
+        ctx.oidc.route === 'token' &&
+        ctx.oidc.client?.metadata().tls_client_certificate_bound_access_tokens !== true
+      )
+        throw new errors.InvalidRequest(
+          `resource ${indicator} accepts only certificate-bound access tokens: register the client with tls_client_certificate_bound_access_tokens (RFC 8705)`,
+        );
       const grant = (await deps.grants.load(client.clientId)).find((g) => g.audience === api.audience);
       if (!grant) throw new errors.InvalidTarget(`this client holds no grant for resource ${indicator}`);
       const allowed = api.scopes.filter((s) => grant.scopes.includes(s));

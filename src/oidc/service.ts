@@ -14,6 +14,7 @@ import {
   createApiDirectory,
   createClientDirectory,
 } from './directories.ts';
+import type { ClientCertificates } from './mtls.ts';
 import { buildProvider } from './provider.ts';
 import type { RevocationList } from './revocation-list.ts';
 import type { UserDirectory } from './user-directory.ts';
@@ -36,6 +37,8 @@ export interface OidcServiceDeps {
   audit: AuditSink;
   /** The branded pages: logout and error pages come from the provider. */
   pages: Pages;
+  /** Client certificates passed on by TLS-terminating proxies (mtls.ts). */
+  certificates: ClientCertificates;
 }
 
 /**

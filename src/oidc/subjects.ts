@@ -1,5 +1,7 @@
+import type { X509Certificate } from 'node:crypto';
 import type { AccessTokenVerifier, InvalidTokenDetail } from './access-token-verifier.ts';
 import type { DpopRequest, DpopVerifier } from './dpop.ts';
+import { certificateBinds } from './mtls.ts';
 import type { UserDirectory } from './user-directory.ts';
 
 export interface ResolvedSubject {
@@ -10,7 +12,7 @@ export interface ResolvedSubject {
 
 export type SubjectResolution =
   | { ok: true; subject: ResolvedSubject }
-  | { ok: false; detail: InvalidTokenDetail | 'subject_gone' | 'dpop' };
+  | { ok: false; detail: InvalidTokenDetail | 'subject_gone' | 'dpop' | 'mtls' };
 
 export interface ResolveOptions {
   /**
@@ -20,6 +22,8 @@ export interface ResolveOptions {
   audiences?: readonly string[] | undefined;
   /** The DPoP proof that came with the token and the request it was made for, if any. */
   dpop?: DpopRequest | undefined;
+  /** The client certificate of the original request's TLS connection, if any (RFC 8705). */
+  certificate?: X509Certificate | undefined;
 }
 
 /**
@@ -27,8 +31,10 @@ export interface ResolveOptions {
  * the `roles` claim the roles, and the attributes are the user's current attributes (so a
  * change applies without new tokens) plus the token's client_id, scope and audience.
  *
- * Sender-constrained tokens (RFC 9449): a DPoP-bound token (`cnf.jkt`) resolves only with a
- * valid proof for the original request (`options.dpop`), else `detail: dpop`.
+ * Sender-constrained tokens: a DPoP-bound token (`cnf.jkt`, RFC 9449) resolves only with a
+ * valid proof for the original request (`options.dpop`), else `detail: dpop`; a
+ * certificate-bound one (`cnf.x5t#S256`, RFC 8705) only with that certificate
+ * (`options.certificate`), else `detail: mtls`.
  *
  * Audience (issue 9: a token a low-trust app got for its own API must not open another API):
  * `audiences` (SUBJECT_TOKEN_AUDIENCES) bounds every caller; a caller's own expectation narrows
@@ -41,9 +47,38 @@ export function createSubjectResolver(deps: {
   audiences?: string[] | undefined;
   ownAudience: string;
   verifyDpop: DpopVerifier;
-  /** Whether the API of this audience accepts DPoP-bound tokens only (`api create --require-binding`). */
-  requiresBinding: (audience: string) => Promise<boolean>;
+  /** The binding the API of this audience requires of its tokens (`api create --require-binding`). */
+  requiredBinding: (audience: string) => Promise<'none' | 'dpop' | 'mtls'>;
 }) {
+  /**
+   * RFC 9449 §7.1 and RFC 8705 §3: a token bound to a key is worth nothing without a proof of
+   * that key for this very request, and one bound to a certificate nothing without that
+   * certificate. A confirmation of any other kind cannot be checked here: refused.
+   */
+  async function confirmed(
+    cnf: unknown,
+    token: string,
+    options: ResolveOptions,
+  ): Promise<{ kinds: ('dpop' | 'mtls')[]; refused?: 'malformed' | 'dpop' | 'mtls' }> {
+    if (cnf === undefined) return { kinds: [] };
+    if (cnf === null || typeof cnf !== 'object') return { kinds: [], refused: 'malformed' };
+    const { jkt, 'x5t#S256': x5t, ...other } = cnf as Record<string, unknown>;
+    const kinds: ('dpop' | 'mtls')[] = [];
+    if (Object.keys(other).length > 0 || (jkt === undefined && x5t === undefined))
+      return { kinds, refused: 'malformed' };
+    if (jkt !== undefined) {
+      if (typeof jkt !== 'string') return { kinds, refused: 'malformed' };
+      if ((await deps.verifyDpop(options.dpop, token, jkt)) !== undefined) return { kinds, refused: 'dpop' };
+      kinds.push('dpop');
+    }
+    if (x5t !== undefined) {
+      if (typeof x5t !== 'string') return { kinds, refused: 'malformed' };
+      if (!certificateBinds(options.certificate, x5t)) return { kinds, refused: 'mtls' };
+      kinds.push('mtls');
+    }
+    return { kinds };
+  }
+
   return async function resolveSubject(
     token: string,
     options: ResolveOptions = {},
@@ -56,18 +91,13 @@ export function createSubjectResolver(deps: {
     if (!expected && audiencesOf(payload.aud).includes(deps.ownAudience))
       return { ok: false, detail: 'audience' };
     if (typeof payload.sub !== 'string') return { ok: false, detail: 'malformed' };
-    // RFC 9449 §7.1: a token bound to a key is worth nothing without a proof of that key for
-    // this very request. A confirmation of any other kind cannot be checked here: refused.
-    if (payload.cnf !== undefined) {
-      const jkt = (payload.cnf as { jkt?: unknown } | null)?.jkt;
-      if (typeof jkt !== 'string') return { ok: false, detail: 'malformed' };
-      if ((await deps.verifyDpop(options.dpop, token, jkt)) !== undefined)
-        return { ok: false, detail: 'dpop' };
-    } else {
-      // Issued before its API required binding, or by any other means: refused all the same.
-      for (const audience of audiencesOf(payload.aud))
-        if (typeof audience === 'string' && (await deps.requiresBinding(audience)))
-          return { ok: false, detail: 'dpop' };
+    const binding = await confirmed(payload.cnf, token, options);
+    if (binding.refused) return { ok: false, detail: binding.refused };
+    // Issued before its API required binding, or by any other means: refused all the same.
+    for (const audience of audiencesOf(payload.aud)) {
+      if (typeof audience !== 'string') continue;
+      const required = await deps.requiredBinding(audience);
+      if (required !== 'none' && !binding.kinds.includes(required)) return { ok: false, detail: required };
     }
     // Issue 9: a deleted or disabled user's tokens die with the user, not at their expiry.
     const current = await deps.users.tokenSubject(payload);

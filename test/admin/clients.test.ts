@@ -75,6 +75,7 @@ describe('client use cases', () => {
         scope: '',
         grants: [{ api: BOOKS, scopes: ['read'], introspect: false }],
         roles: ['reader'],
+        tls_client_certificate_bound_access_tokens: false,
         created_at: undefined,
       },
     );
@@ -230,7 +231,43 @@ describe('client use cases', () => {
       [
         'private_key_jwt without keys',
         { name: 'x', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt' },
-        /^jwks: is required with private_key_jwt, and only with it$/,
+        /^jwks: is required with private_key_jwt or self_signed_tls_client_auth, and only with them$/,
+      ],
+      [
+        'tls_client_auth without a certificate subject',
+        { name: 'x', grant_types: ['client_credentials'], token_endpoint_auth_method: 'tls_client_auth' },
+        /^tls_client_auth_subject_dn: tls_client_auth needs exactly one of/,
+      ],
+      [
+        'tls_client_auth with two certificate subjects',
+        {
+          name: 'x',
+          grant_types: ['client_credentials'],
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: 'CN=a',
+          tls_client_auth_san_dns: 'a.example.test',
+        },
+        /^tls_client_auth_san_dns: tls_client_auth needs exactly one of/,
+      ],
+      [
+        'a certificate subject for another method',
+        { name: 'x', grant_types: ['client_credentials'], tls_client_auth_san_uri: 'spiffe://a' },
+        /^tls_client_auth_san_uri: is only for tls_client_auth$/,
+      ],
+      [
+        'self_signed_tls_client_auth with a key without its certificate',
+        {
+          name: 'x',
+          grant_types: ['client_credentials'],
+          token_endpoint_auth_method: 'self_signed_tls_client_auth',
+          jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }] },
+        },
+        /^jwks: every key needs x5c/,
+      ],
+      [
+        'certificate binding that is not a boolean',
+        { name: 'x', grant_types: ['client_credentials'], tls_client_certificate_bound_access_tokens: 'yes' },
+        /^tls_client_certificate_bound_access_tokens: /,
       ],
       [
         'api beside grants',

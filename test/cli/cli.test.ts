@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { verifyPassword } from '../../src/common/index.ts';
 import { clientQueries, userQueries } from '../../src/db/index.ts';
+import { CLIENT_SUBJECT_DN, derBase64, makeCertificates, type TestCertificates } from '../helpers/certs.ts';
 import { runTollgate } from '../helpers/cli.ts';
 import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
@@ -66,7 +67,7 @@ describe('tollgate CLI against a running instance', () => {
     assert.match(table.stdout, /https:\/\/ledger\.example\s+Ledger\s+ledger:read\s+RS256\s+600\s+none\s+no/);
   });
 
-  it('creates an API that takes DPoP-bound tokens only, and relays the server refusing another binding', async () => {
+  it('creates APIs that take DPoP- or certificate-bound tokens only, and relays the server refusing another binding', async () => {
     const strict = await cli([
       'api',
       'create',
@@ -84,7 +85,7 @@ describe('tollgate CLI against a running instance', () => {
       apis.find((a: { audience: string }) => a.audience === 'https://vault.example').require_binding,
       'dpop',
     );
-    const other = await cli([
+    const certified = await cli([
       'api',
       'create',
       '--audience',
@@ -94,8 +95,20 @@ describe('tollgate CLI against a running instance', () => {
       '--require-binding',
       'mtls',
     ]);
+    assert.equal(certified.code, 0, certified.stderr);
+    assert.match(certified.stdout, /; certificate-bound tokens only\)\.$/m);
+    const other = await cli([
+      'api',
+      'create',
+      '--audience',
+      'https://vault3.example',
+      '--scope',
+      'r',
+      '--require-binding',
+      'jwt',
+    ]);
     assert.equal(other.code, 1);
-    assert.match(other.stderr, /require_binding: must be dpop or none/);
+    assert.match(other.stderr, /require_binding: must be dpop, mtls or none/);
   });
 
   it('stores scope descriptions given as --scope name=description, beside plain scope names', async () => {
@@ -558,6 +571,43 @@ describe('tollgate CLI against a running instance', () => {
     assert.match(unknown.stderr, /no API with audience https:\/\/nope\.example/);
     const updated = await json(['gateway', 'update', 'edge-cli', '--api', 'https://invoices.example']);
     assert.deepEqual(updated.apis, ['https://invoices.example']);
+    assert.equal(updated.client_certificates, false);
+    // Whether its certificate header is believed: said at creation or later, left alone otherwise.
+    const tls = await cli([
+      'gateway',
+      'update',
+      'edge-cli',
+      '--api',
+      'https://invoices.example',
+      '--client-certificates',
+    ]);
+    assert.match(tls.stdout, /now protects https:\/\/invoices\.example; it passes client certificates\.$/m);
+    assert.match((await cli(['gateway', 'list'])).stdout, /edge-cli .*https:\/\/invoices\.example\s+yes/);
+    const kept = await json(['gateway', 'update', 'edge-cli', '--api', 'https://invoices.example']);
+    assert.equal(kept.client_certificates, true);
+    const off = [
+      'gateway',
+      'update',
+      'edge-cli',
+      '--api',
+      'https://invoices.example',
+      '--no-client-certificates',
+    ];
+    assert.equal((await json(off)).client_certificates, false);
+    const both = await cli([...off, '--client-certificates']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /contradict each other/);
+    const created = await json([
+      'gateway',
+      'create',
+      '--name',
+      'tls-cli',
+      '--api',
+      'https://invoices.example',
+      '--client-certificates',
+    ]);
+    assert.equal(created.client_certificates, true);
+    await json(['gateway', 'delete', 'tls-cli']);
     assert.deepEqual(await json(['gateway', 'delete', 'edge-cli']), { name: 'edge-cli', deleted: true });
     assert.deepEqual((await json(['gateway', 'list'])).gateways, []);
   });
@@ -606,5 +656,97 @@ describe('tollgate CLI against a running instance', () => {
     const run = await cli(['client', 'create', '--help']);
     assert.equal(run.code, 0);
     assert.match(run.stdout, /^Usage: tollgate client create --name N --grant/);
+  });
+});
+
+describe('tollgate client create for mutual TLS (RFC 8705)', () => {
+  let tg: TestInstance;
+  let certs: TestCertificates;
+  const cli = (args: string[]) => runTollgate(args, { DATA_DIR: tg.dataDir });
+  const create = (args: string[]) =>
+    cli(['client', 'create', '--name', 'svc', '--grant', 'client_credentials', '--json', ...args]);
+
+  before(async () => {
+    certs = await makeCertificates();
+    tg = await startTestInstance({
+      MTLS_CERTIFICATE_HEADER: 'x-ssl-client-cert',
+      TRUSTED_PROXIES: '127.0.0.1',
+    });
+  });
+  after(async () => {
+    await tg?.close();
+    await certs?.remove();
+  });
+
+  it('registers a tls_client_auth client by subject and a self-signed one by its certificate file, bound', async () => {
+    const byName = await create([
+      '--auth-method',
+      'tls_client_auth',
+      '--tls-subject-dn',
+      CLIENT_SUBJECT_DN,
+      '--bind-certificate',
+    ]);
+    assert.equal(byName.code, 0, byName.stderr);
+    const named = JSON.parse(byName.stdout) as { client_id: string; client_secret?: string };
+    assert.equal(named.client_secret, undefined, 'no secret: the certificate is the credential');
+    const selfSigned = await create([
+      '--auth-method',
+      'self_signed_tls_client_auth',
+      '--certificate',
+      certs.selfSigned.certPath,
+    ]);
+    assert.equal(selfSigned.code, 0, selfSigned.stderr);
+    const { clients } = JSON.parse((await cli(['client', 'list', '--json'])).stdout) as {
+      clients: Record<string, unknown>[];
+    };
+    const shown = (id: string) => clients.find((c) => c.client_id === id);
+    assert.equal(shown(named.client_id)?.tls_client_auth_subject_dn, CLIENT_SUBJECT_DN);
+    assert.equal(shown(named.client_id)?.tls_client_certificate_bound_access_tokens, true);
+    const selfId = (JSON.parse(selfSigned.stdout) as { client_id: string }).client_id;
+    assert.equal(shown(selfId)?.tls_client_certificate_bound_access_tokens, false);
+    // Its registered key is the certificate's, with the certificate itself in x5c.
+    const row = await clientQueries(tg.database.handle.db).find(selfId);
+    const [key] = (row?.metadata.jwks as { keys: { x5c: string[] }[] }).keys;
+    assert.deepEqual(key?.x5c, [derBase64(certs.selfSigned)]);
+    const human = await cli([
+      'client',
+      'create',
+      '--name',
+      'svc2',
+      '--grant',
+      'client_credentials',
+      '--auth-method',
+      'tls_client_auth',
+      '--tls-san-dns',
+      'svc.example.test',
+    ]);
+    assert.match(
+      human.stdout,
+      /^Created client cl_\S+; it authenticates with tls_client_auth, so it has no secret\.$/m,
+    );
+  });
+
+  it('relays the server naming what is wrong, and refuses a certificate file it cannot read', async () => {
+    const noSubject = await create(['--auth-method', 'tls_client_auth']);
+    assert.equal(noSubject.code, 1);
+    assert.match(noSubject.stderr, /tls_client_auth_subject_dn: tls_client_auth needs exactly one of/);
+    const garbage = await create([
+      '--auth-method',
+      'self_signed_tls_client_auth',
+      '--certificate',
+      certs.selfSigned.keyPath,
+    ]);
+    assert.equal(garbage.code, 1);
+    assert.match(garbage.stderr, /cannot read --certificate/);
+    const both = await create([
+      '--auth-method',
+      'self_signed_tls_client_auth',
+      '--certificate',
+      certs.selfSigned.certPath,
+      '--jwks',
+      certs.selfSigned.certPath,
+    ]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--jwks and --certificate cannot be combined/);
   });
 });

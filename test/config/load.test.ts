@@ -38,7 +38,25 @@ describe('loadConfig', () => {
     assert.equal(config.logLevel, 'info');
     assert.deepEqual(config.keys, { publishSeconds: 600, refreshSeconds: 30, rotationDays: undefined });
     assert.equal(config.metricsPort, undefined);
-    assert.deepEqual(config.decisionLog, { enabled: true, allowSample: 1 });
+    assert.deepEqual(config.decisionLog, { enabled: true, allowSample: 1, inputs: 'full' });
+    assert.deepEqual(config.mtls, { certificateHeader: undefined, verifiedHeader: 'x-ssl-client-verify' });
+  });
+
+  it('believes a certificate header only with proxies to believe it from, and takes header names only', () => {
+    assert.deepEqual(problemsOf({ MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert' }), [
+      'MTLS_CERTIFICATE_HEADER: needs TRUSTED_PROXIES, the proxies whose certificate header is believed (from anyone else it is ignored)',
+    ]);
+    for (const bad of ['x ssl', 'x-cert:', 'x\ncert'])
+      assert.match(
+        problemsOf({ MTLS_CERTIFICATE_HEADER: bad, TRUSTED_PROXIES: '10.0.0.1' }).join(),
+        /^MTLS_CERTIFICATE_HEADER: must be an HTTP header name/,
+      );
+    const config = loadConfig({
+      MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert',
+      TRUSTED_PROXIES: '10.0.0.1',
+      MTLS_VERIFIED_HEADER: 'X-Verified',
+    });
+    assert.deepEqual(config.mtls, { certificateHeader: 'x-ssl-client-cert', verifiedHeader: 'x-verified' });
   });
 
   it('takes the embedded database template from CACHE_DIR, resolved', () => {
@@ -170,6 +188,7 @@ describe('loadConfig', () => {
       METRICS_PORT: '70000',
       DECISION_LOG: 'sometimes',
       DECISION_LOG_ALLOW_SAMPLE: '1.5',
+      DECISION_LOG_INPUTS: 'plain',
       AUDIT_BUFFER_SIZE: '0',
       KEY_ROTATION_DAYS: '-1',
     });
@@ -177,6 +196,7 @@ describe('loadConfig', () => {
       'AUDIT_BUFFER_SIZE',
       'DECISION_LOG',
       'DECISION_LOG_ALLOW_SAMPLE',
+      'DECISION_LOG_INPUTS',
       'KEY_ROTATION_DAYS',
       'METRICS_PORT',
     ]);
@@ -184,10 +204,11 @@ describe('loadConfig', () => {
       METRICS_PORT: '9464',
       DECISION_LOG: 'off',
       DECISION_LOG_ALLOW_SAMPLE: '0.25',
+      DECISION_LOG_INPUTS: 'hashed',
       KEY_ROTATION_DAYS: '30',
     });
     assert.equal(config.metricsPort, 9464);
-    assert.deepEqual(config.decisionLog, { enabled: false, allowSample: 0.25 });
+    assert.deepEqual(config.decisionLog, { enabled: false, allowSample: 0.25, inputs: 'hashed' });
     assert.equal(config.keys.rotationDays, 30);
   });
 

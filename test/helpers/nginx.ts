@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from './net.ts';
 
-const EXAMPLE = resolve(import.meta.dirname, '../../examples/nginx.conf');
+const EXAMPLES = resolve(import.meta.dirname, '../../examples');
 
 /** Debian's nginx, or undefined when it is not installed. */
 export function nginxBinary(): string | undefined {
@@ -15,14 +15,18 @@ export function nginxBinary(): string | undefined {
   return undefined;
 }
 
-export interface RunningNginx {
+/** An NGINX the tests started: stopped, with its temp dir, by `stop`. */
+export interface NginxProcess {
+  pid: number;
+  errorLog(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface RunningNginx extends NginxProcess {
   /** The shipped example's server: auth_request to Tollgate in front of the upstream. */
   url: string;
   /** The same upstream proxied without auth_request (the benchmark's baseline). */
   plainUrl: string;
-  pid: number;
-  errorLog(): Promise<string>;
-  stop(): Promise<void>;
 }
 
 /**
@@ -36,21 +40,95 @@ export async function startNginx(options: {
   gatewayKey: string;
   workers?: number;
 }): Promise<RunningNginx> {
-  const dir = await mkdtemp(join(tmpdir(), 'tollgate-nginx-'));
-  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, sub));
   const [port, plainPort] = [await freePort(), await freePort()];
   const tollgate = new URL(options.tollgateUrl);
-  let site = await readFile(EXAMPLE, 'utf8');
-  for (const [from, to] of [
+  const site = await example('nginx.conf', [
     ['server 127.0.0.1:3000;', `server ${tollgate.hostname}:${tollgate.port};`],
     ['server 127.0.0.1:8080;', `server 127.0.0.1:${options.upstreamPort};`],
     ['listen 8000;', `listen 127.0.0.1:${port};`],
     ['REPLACE_WITH_GATEWAY_KEY', options.gatewayKey],
-  ] as const) {
-    if (site.split(from).length !== 2) throw new Error(`examples/nginx.conf: expected "${from}" once`);
+  ]);
+  const nginx = await runNginx({
+    binary: options.binary,
+    workers: options.workers,
+    site,
+    port,
+    extra: `server {
+        listen 127.0.0.1:${plainPort};
+        location / {
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://api;
+        }
+    }`,
+  });
+  return { ...nginx, url: `http://127.0.0.1:${port}`, plainUrl: `http://127.0.0.1:${plainPort}` };
+}
+
+export interface RunningNginxMtls extends NginxProcess {
+  /** Server (a): Tollgate itself behind TLS with client certificates (the ISSUER). */
+  tollgateUrl: string;
+  /** Server (b): the API, auth_request to Tollgate, with the connection's certificate. */
+  apiUrl: string;
+}
+
+/**
+ * Runs examples/nginx-mtls.conf like `startNginx` runs nginx.conf. The ports are the caller's
+ * (freePort), since Tollgate's ISSUER must name server (a) before NGINX can point at Tollgate.
+ */
+export async function startNginxMtls(options: {
+  binary: string;
+  tollgateUrl: string;
+  upstreamPort: number;
+  gatewayKey: string;
+  tollgatePort: number;
+  apiPort: number;
+  /** NGINX's certificate and key (for both servers), and the CA of the clients' certificates. */
+  tls: { certPath: string; keyPath: string; clientCaPath: string };
+}): Promise<RunningNginxMtls> {
+  const tollgate = new URL(options.tollgateUrl);
+  const { tls } = options;
+  const site = await example('nginx-mtls.conf', [
+    ['server 127.0.0.1:3000;', `server ${tollgate.hostname}:${tollgate.port};`],
+    ['server 127.0.0.1:8080;', `server 127.0.0.1:${options.upstreamPort};`],
+    ['listen 443 ssl;', `listen 127.0.0.1:${options.tollgatePort} ssl;`],
+    ['listen 8443 ssl;', `listen 127.0.0.1:${options.apiPort} ssl;`],
+    ['/etc/nginx/tls/auth.example.com.pem;', `${tls.certPath};`],
+    ['/etc/nginx/tls/auth.example.com.key;', `${tls.keyPath};`],
+    ['/etc/nginx/tls/api.example.com.pem;', `${tls.certPath};`],
+    ['/etc/nginx/tls/api.example.com.key;', `${tls.keyPath};`],
+    ['/etc/nginx/tls/clients-ca.pem;', `${tls.clientCaPath};`],
+    ['REPLACE_WITH_GATEWAY_KEY', options.gatewayKey],
+  ]);
+  const nginx = await runNginx({ binary: options.binary, site, port: options.apiPort });
+  return {
+    ...nginx,
+    tollgateUrl: `https://127.0.0.1:${options.tollgatePort}`,
+    apiUrl: `https://127.0.0.1:${options.apiPort}`,
+  };
+}
+
+/** A shipped example with its placeholders filled in; each must occur exactly once. */
+async function example(name: string, replacements: readonly (readonly [string, string])[]): Promise<string> {
+  let site = await readFile(join(EXAMPLES, name), 'utf8');
+  for (const [from, to] of replacements) {
+    if (site.split(from).length !== 2) throw new Error(`examples/${name}: expected "${from}" once`);
     site = site.replace(from, to);
   }
-  await writeFile(join(dir, 'site.conf'), site);
+  return site;
+}
+
+/** NGINX from a temp dir with `site` (and `extra` servers) included; resolves once `port` listens. */
+async function runNginx(options: {
+  binary: string;
+  site: string;
+  port: number;
+  extra?: string;
+  workers?: number | undefined;
+}): Promise<NginxProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-nginx-'));
+  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, sub));
+  await writeFile(join(dir, 'site.conf'), options.site);
   await writeFile(
     join(dir, 'nginx.conf'),
     `daemon off;
@@ -68,14 +146,7 @@ http {
     uwsgi_temp_path ${dir}/uwsgi;
     scgi_temp_path ${dir}/scgi;
     include ${dir}/site.conf;
-    server {
-        listen 127.0.0.1:${plainPort};
-        location / {
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass http://api;
-        }
-    }
+    ${options.extra ?? ''}
 }
 `,
   );
@@ -90,13 +161,11 @@ http {
   child.stderr?.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   await waitForPort(
-    port,
+    options.port,
     () => child.exitCode !== null,
     () => stderr,
   );
   return {
-    url: `http://127.0.0.1:${port}`,
-    plainUrl: `http://127.0.0.1:${plainPort}`,
     pid: child.pid ?? 0,
     errorLog: () => readFile(join(dir, 'error.log'), 'utf8').catch(() => ''),
     async stop() {

@@ -29,3 +29,19 @@ export const TENANT_MISMATCH = {
   actual: 'globex',
   holds: false,
 } as const;
+
+/**
+ * A policy under which any subject reads any resource of `type`, with the gateway route
+ * `GET <path>/:id`: for tests of what happens before a decision (tokens, bindings).
+ */
+export const anyoneReads = (type: string, path: string) => `resource: ${type}
+rules:
+  - id: anyone-reads
+    roles: ["*"]
+    actions: [read]
+    effect: allow
+routes:
+  - match: GET ${path}/:id
+    action: read
+    resource: { id: ":id" }
+`;

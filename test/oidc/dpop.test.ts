@@ -8,20 +8,11 @@ import { skipUnless } from '../helpers/capabilities.ts';
 import { dpopProof, tokenHash } from '../helpers/dpop.ts';
 import { createApi, createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
+import { anyoneReads } from '../helpers/policies.ts';
 import { requestToken } from '../helpers/tokens.ts';
 
 const API = 'https://docs.example.test';
-const POLICY = `resource: Doc
-rules:
-  - id: anyone-reads
-    roles: ["*"]
-    actions: [read]
-    effect: allow
-routes:
-  - match: GET /docs/:id
-    action: read
-    resource: { id: ":id" }
-`;
+const POLICY = anyoneReads('Doc', '/docs');
 
 type Answer = { status: number; body: Record<string, unknown> };
 
@@ -326,16 +317,16 @@ describe('DPoP-bound access tokens', () => {
       )
     ).access_token;
     assert.ok((decodeJwt(token).cnf as { jkt?: string }).jkt);
-    // A value other than dpop or none is refused, naming the field.
+    // A value other than dpop, mtls or none is refused, naming the field.
     const bad = await tg.admin$('POST', '/apis', {
       audience: 'https://x.example.test',
       scopes: ['r'],
-      require_binding: 'mtls',
+      require_binding: 'jwt',
     });
     assert.equal(bad.status, 400);
     assert.match(
       ((await bad.json()) as { error_description: string }).error_description,
-      /^require_binding: must be dpop or none/,
+      /^require_binding: must be dpop, mtls or none/,
     );
   });
 

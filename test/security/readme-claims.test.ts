@@ -7,6 +7,7 @@ import { digestSecret } from '../../src/common/index.ts';
 import { Browser, formAction, formField } from '../helpers/browser.ts';
 import { skipUnless } from '../helpers/capabilities.ts';
 import { createApi, createClient, createMachineClient, createUser, discover } from '../helpers/fixtures.ts';
+import { askAsTraefik } from '../helpers/forward-auth.ts';
 import { freePort, startTestInstance, type TestInstance } from '../helpers/instance.ts';
 import { requestToken } from '../helpers/tokens.ts';
 import { loggedInUser } from '../helpers/users.ts';
@@ -295,16 +296,7 @@ describe('forward-auth limits per gateway, shared across instances through Redis
     await b?.close();
   });
 
-  const ask = (tg: TestInstance, key: string) =>
-    fetch(`${tg.url}/decide/forward/traefik`, {
-      headers: {
-        'x-tollgate-gateway-key': key,
-        'x-forwarded-method': 'GET',
-        'x-forwarded-uri': '/invoices/1',
-        'x-forwarded-host': 'api.example.test',
-        'x-forwarded-proto': 'https',
-      },
-    });
+  const ask = (tg: TestInstance, key: string) => askAsTraefik(tg.url, key);
 
   it('counts a gateway’s forward-auth requests against DECIDE_RATE_LIMIT on every instance, sparing other gateways', async () => {
     const atA: number[] = [];

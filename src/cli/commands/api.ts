@@ -25,6 +25,12 @@ export function parseScopes(values: string[]): { scopes: string[]; descriptions:
   return { scopes, descriptions };
 }
 
+/** What `api create` says of a required binding. */
+const BINDINGS: Readonly<Record<string, string>> = {
+  dpop: '; DPoP-bound tokens only',
+  mtls: '; certificate-bound tokens only',
+};
+
 const createApi: Command = {
   path: ['api', 'create'],
   options: {
@@ -36,14 +42,15 @@ const createApi: Command = {
     'require-binding': { type: 'string' },
   },
   synopsis:
-    '--audience URI --scope "a b" [--scope "c=Description"]… [--alg RS256|ES256] [--ttl SECONDS] [--name N] [--require-binding dpop|none]',
+    '--audience URI --scope "a b" [--scope "c=Description"]… [--alg RS256|ES256] [--ttl SECONDS] [--name N] [--require-binding dpop|mtls|none]',
   summary: 'register an API (resource server): the audience of its tokens and the scopes it knows',
   details: [
     '--scope            scope names ("read write"), or one scope with what it lets a client do,',
     '                   shown on the consent page ("invoices:read=Read your invoices"); repeatable',
     '--ttl              access token lifetime in seconds (server default 300, at most 3600)',
     "--require-binding  dpop: tokens for it are issued and accepted only bound to the client's key",
-    '                   (RFC 9449), so a stolen token is useless without that key',
+    '                   (RFC 9449), so a stolen token is useless without that key; mtls: only bound',
+    "                   to the client's TLS certificate (RFC 8705)",
   ],
   async run({ values }, ctx) {
     const command = 'api create';
@@ -68,7 +75,7 @@ const createApi: Command = {
     ctx.out.result(
       created,
       () =>
-        `Created API ${created.audience} (scopes: ${created.scopes.join(' ')}; ${created.alg}; tokens live ${created.ttl} s${created.require_binding === 'dpop' ? '; DPoP-bound tokens only' : ''}).`,
+        `Created API ${created.audience} (scopes: ${created.scopes.join(' ')}; ${created.alg}; tokens live ${created.ttl} s${BINDINGS[created.require_binding] ?? ''}).`,
     );
   },
 };

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { flag, optionalString, requiredString, stringList } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -59,18 +60,30 @@ const createClient: Command = {
     'allow-ip': { type: 'string', multiple: true },
     'auth-method': { type: 'string' },
     jwks: { type: 'string' },
+    certificate: { type: 'string' },
+    'tls-subject-dn': { type: 'string' },
+    'tls-san-dns': { type: 'string' },
+    'tls-san-uri': { type: 'string' },
+    'tls-san-ip': { type: 'string' },
+    'tls-san-email': { type: 'string' },
+    'bind-certificate': { type: 'boolean' },
     'client-uri': { type: 'string' },
     'initiate-login-uri': { type: 'string' },
   },
   synopsis:
-    '--name N --grant client_credentials|authorization_code... [--redirect-uri URI]... [--public] [--api AUDIENCE --scope "a b"]... [--role R]... [--allow-ip CIDR]... [--auth-method M] [--jwks FILE] [--client-uri URL] [--initiate-login-uri URL]',
+    '--name N --grant client_credentials|authorization_code... [--redirect-uri URI]... [--public] [--api AUDIENCE --scope "a b"]... [--role R]... [--allow-ip CIDR]... [--auth-method M] [--jwks FILE] [--certificate FILE] [--tls-subject-dn DN] [--bind-certificate] [--client-uri URL] [--initiate-login-uri URL]',
   summary: 'register an OAuth client; prints its id and, for a confidential client, its secret (once)',
   details: [
     '--grant            repeat for several grants',
     '--api AUD --scope "a b"   grant these scopes of that API; repeat the pair for several APIs',
     '                   (a browser client may also have --scope "openid profile offline_access" alone)',
-    '--auth-method      client_secret_basic (default), client_secret_post or private_key_jwt',
+    '--auth-method      client_secret_basic (default), client_secret_post, private_key_jwt, or with',
+    '                   mutual TLS on, tls_client_auth or self_signed_tls_client_auth (RFC 8705)',
     '--jwks FILE        the public keys (JWKS or one JWK, as JSON) for private_key_jwt',
+    '--certificate FILE the self-signed certificate (PEM) of self_signed_tls_client_auth',
+    '--tls-subject-dn DN   the certificate subject of tls_client_auth (CN=svc,O=Acme), or instead',
+    '                   one of --tls-san-dns, --tls-san-uri, --tls-san-ip, --tls-san-email',
+    '--bind-certificate its access tokens are bound to its TLS certificate (cnf.x5t#S256)',
     '--allow-ip CIDR    only these addresses may use the credentials (repeatable)',
     '--client-uri URL   its home page (http or https): the sign-in error page links back to it',
     '--initiate-login-uri URL   where a sign-in at the client starts afresh (https); preferred',
@@ -82,6 +95,9 @@ const createClient: Command = {
     if (grants.length === 0)
       throw usageError('--grant is required (client_credentials or authorization_code)', command);
     const jwksFile = optionalString(values, 'jwks');
+    const certificateFile = optionalString(values, 'certificate');
+    if (jwksFile !== undefined && certificateFile !== undefined)
+      throw usageError('--jwks and --certificate cannot be combined', command);
     const body = {
       name: requiredString(values, 'name', command),
       grant_types: grants,
@@ -91,7 +107,18 @@ const createClient: Command = {
       roles: stringList(values, 'role'),
       allowed_ips: stringList(values, 'allow-ip'),
       token_endpoint_auth_method: optionalString(values, 'auth-method'),
-      jwks: jwksFile === undefined ? undefined : await readJwks(jwksFile),
+      jwks:
+        certificateFile !== undefined
+          ? await certificateJwks(certificateFile)
+          : jwksFile === undefined
+            ? undefined
+            : await readJwks(jwksFile),
+      tls_client_auth_subject_dn: optionalString(values, 'tls-subject-dn'),
+      tls_client_auth_san_dns: optionalString(values, 'tls-san-dns'),
+      tls_client_auth_san_uri: optionalString(values, 'tls-san-uri'),
+      tls_client_auth_san_ip: optionalString(values, 'tls-san-ip'),
+      tls_client_auth_san_email: optionalString(values, 'tls-san-email'),
+      tls_client_certificate_bound_access_tokens: flag(values, 'bind-certificate') || undefined,
       client_uri: optionalString(values, 'client-uri'),
       initiate_login_uri: optionalString(values, 'initiate-login-uri'),
     };
@@ -101,7 +128,11 @@ const createClient: Command = {
     };
     ctx.out.result(created, () =>
       created.client_secret === undefined
-        ? [`Created public client ${created.client_id} (it has no secret).`]
+        ? [
+            body.public
+              ? `Created public client ${created.client_id} (it has no secret).`
+              : `Created client ${created.client_id}; it authenticates with ${body.token_endpoint_auth_method}, so it has no secret.`,
+          ]
         : [
             `Created client ${created.client_id}.`,
             `client_id:     ${created.client_id}`,
@@ -123,6 +154,18 @@ async function readJwks(path: string): Promise<unknown> {
     );
   }
   return parsed && typeof parsed === 'object' && 'kty' in parsed ? { keys: [parsed] } : parsed;
+}
+
+/** A self-signed client certificate as the JWKS that registers it: its public key, with the certificate in x5c. */
+async function certificateJwks(path: string): Promise<unknown> {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(await readFile(path));
+  } catch (error) {
+    throw failure(`cannot read --certificate ${path}: ${(error as Error).message}`);
+  }
+  const jwk = certificate.publicKey.export({ format: 'jwk' });
+  return { keys: [{ ...jwk, x5c: [certificate.raw.toString('base64')] }] };
 }
 
 const listClients: Command = {

@@ -45,6 +45,7 @@ export function gatewayQueries(db: Kysely<Database>) {
       id: string;
       name: string;
       key_digest: string;
+      client_certificates: boolean;
       audiences: readonly string[];
     }): Promise<GatewayRow | undefined> {
       const { audiences, ...columns } = gateway;
@@ -67,17 +68,31 @@ export function gatewayQueries(db: Kysely<Database>) {
       await notify(gateway.id);
       return { ...row, audiences: [...audiences].sort() };
     },
-    /** Replaces the APIs a gateway protects; undefined when no gateway has that name. */
-    async setAudiences(name: string, audiences: readonly string[]): Promise<GatewayRow | undefined> {
+    /**
+     * Replaces the APIs a gateway protects and, when given, whether it passes client
+     * certificates; undefined when no gateway has that name.
+     */
+    async setAudiences(
+      name: string,
+      audiences: readonly string[],
+      clientCertificates?: boolean,
+    ): Promise<GatewayRow | undefined> {
       const row = await db.transaction().execute(async (trx) => {
         // uses gateways_name_key; the row lock serializes concurrent updates of one gateway
-        const found = await trx
+        let found = await trx
           .selectFrom('gateways')
           .selectAll()
           .where('name', '=', name)
           .forUpdate()
           .executeTakeFirst();
         if (!found) return undefined;
+        if (clientCertificates !== undefined)
+          found = await trx
+            .updateTable('gateways')
+            .set({ client_certificates: clientCertificates })
+            .where('id', '=', found.id)
+            .returningAll()
+            .executeTakeFirstOrThrow();
         await trx.deleteFrom('gateway_audiences').where('gateway_id', '=', found.id).execute();
         await trx
           .insertInto('gateway_audiences')

@@ -1,7 +1,7 @@
 import type { ColumnType, Generated } from 'kysely';
 
 /** Which sender-constrained tokens an API requires: none, or DPoP-bound (RFC 9449). */
-export type TokenBinding = 'none' | 'dpop';
+export type TokenBinding = 'none' | 'dpop' | 'mtls';
 
 /** A registered API (OAuth resource server): it decides audience, scopes, alg and TTL of its tokens. */
 export interface ApisTable {

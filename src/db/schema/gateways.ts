@@ -5,5 +5,7 @@ export interface GatewaysTable {
   id: string;
   name: string;
   key_digest: string;
+  /** It terminates mutual TLS and passes the client's certificate (MTLS_CERTIFICATE_HEADER). */
+  client_certificates: Generated<boolean>;
   created_at: Generated<Date>;
 }
