@@ -706,7 +706,8 @@ describe('tollgate client create for mutual TLS (RFC 8705)', () => {
     assert.equal(shown(selfId)?.tls_client_certificate_bound_access_tokens, false);
     // Its registered key is the certificate's, with the certificate itself in x5c.
     const row = await clientQueries(tg.database.handle.db).find(selfId);
-    const [key] = (row?.metadata.jwks as { keys: { x5c: string[] }[] }).keys;
+    assert.ok(row, 'the client is stored');
+    const [key] = (row.metadata.jwks as { keys: { x5c: string[] }[] }).keys;
     assert.deepEqual(key?.x5c, [derBase64(certs.selfSigned)]);
     const human = await cli([
       'client',
