@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import * as client from 'openid-client';
+import { insertRow } from './audit-rows.ts';
 import { createMachineClient } from './fixtures.ts';
 import type { TestInstance } from './instance.ts';
 import { INVOICE_POLICY } from './policies.ts';
@@ -132,4 +134,39 @@ export async function recordWorkload(
     if (i > 100) assert.fail(`the log holds ${read} of ${RECORDED} decisions`);
     await new Promise((done) => setTimeout(done, 50));
   }
+}
+
+/**
+ * Appends a packed decision row of `decisions` whose lines are in a segment file that does not
+ * exist (an embedded instance's row read elsewhere, or a file deleted): a row no reader can
+ * expand, on either engine. Its hash is no chain's; only verify would mind.
+ */
+export async function appendUnreadableRow(tg: TestInstance, decisions: number): Promise<void> {
+  const db = tg.database.handle.db;
+  const head = await sql<{
+    seq: number;
+    hash: string;
+  }>`select seq, hash from audit_events order by seq desc limit 1`.execute(db);
+  const [last] = head.rows;
+  const data = {
+    format: 'segment/1',
+    file: 'decisions-20260101T000000-1.jsonl',
+    offset: 0,
+    bytes: 100,
+    sha256: '0'.repeat(64),
+    decisions,
+  };
+  await insertRow({
+    seq: Number(last?.seq ?? 0) + 1,
+    occurred_at: new Date(),
+    type: 'decision',
+    actor: 'gw',
+    subject: null,
+    client_id: null,
+    ip: null,
+    data_text: JSON.stringify(data),
+    prev_hash: last?.hash ?? '0'.repeat(64),
+    hash: '1'.repeat(64),
+    key_id: null,
+  }).execute(db);
 }
