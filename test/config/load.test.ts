@@ -38,7 +38,7 @@ describe('loadConfig', () => {
     assert.equal(config.logLevel, 'info');
     assert.deepEqual(config.keys, { publishSeconds: 600, refreshSeconds: 30, rotationDays: undefined });
     assert.equal(config.metricsPort, undefined);
-    assert.deepEqual(config.decisionLog, { enabled: true, allowSample: 1, inputs: 'full' });
+    assert.deepEqual(config.decisionLog, { enabled: true, allowSample: 1, inputs: 'off' });
     assert.deepEqual(config.mtls, { certificateHeader: undefined, verifiedHeader: 'x-ssl-client-verify' });
   });
 

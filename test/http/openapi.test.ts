@@ -46,7 +46,8 @@ describe('the OpenAPI document', () => {
     try {
       // Default configuration: /metrics on the service's port (the Koa route), as METRICS_PORT
       // unset runs it; the metrics port's one route is added from the metrics server below.
-      tg = await startTestInstance();
+      // Inputs recorded, so that the policy preview has something to replay.
+      tg = await startTestInstance({ DECISION_LOG_INPUTS: 'full' });
     } finally {
       watch.stop();
     }

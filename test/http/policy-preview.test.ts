@@ -37,7 +37,7 @@ async function preview(tg: TestInstance, body: unknown, path = '/policies/previe
 }
 
 describe('policy impact preview over the decision log (POST /admin/policies/preview)', () => {
-  describe('with full inputs (the default)', () => {
+  describe('with full inputs', () => {
     let tg: TestInstance;
     before(async () => {
       tg = await recordedInstance('full');
