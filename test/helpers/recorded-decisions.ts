@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { sql } from 'kysely';
 import * as client from 'openid-client';
-import { insertRow } from './audit-rows.ts';
+import { auditEventQueries } from '../../src/db/queries/audit-events.ts';
 import { createMachineClient } from './fixtures.ts';
 import type { TestInstance } from './instance.ts';
 import { INVOICE_POLICY } from './policies.ts';
@@ -142,12 +141,6 @@ export async function recordWorkload(
  * expand, on either engine. Its hash is no chain's; only verify would mind.
  */
 export async function appendUnreadableRow(tg: TestInstance, decisions: number): Promise<void> {
-  const db = tg.database.handle.db;
-  const head = await sql<{
-    seq: number;
-    hash: string;
-  }>`select seq, hash from audit_events order by seq desc limit 1`.execute(db);
-  const [last] = head.rows;
   const data = {
     format: 'segment/1',
     file: 'decisions-20260101T000000-1.jsonl',
@@ -156,17 +149,20 @@ export async function appendUnreadableRow(tg: TestInstance, decisions: number): 
     sha256: '0'.repeat(64),
     decisions,
   };
-  await insertRow({
-    seq: Number(last?.seq ?? 0) + 1,
-    occurred_at: new Date(),
-    type: 'decision',
-    actor: 'gw',
-    subject: null,
-    client_id: null,
-    ip: null,
-    data_text: JSON.stringify(data),
-    prev_hash: last?.hash ?? '0'.repeat(64),
-    hash: '1'.repeat(64),
-    key_id: null,
-  }).execute(db);
+  // Through the writers' own append, under their lock: the instance's audit writer may be
+  // appending at the same moment, and a row read-then-inserted beside it would take its seq.
+  await auditEventQueries(tg.database.handle.db).append(
+    [
+      {
+        occurred_at: new Date(),
+        type: 'decision',
+        actor: 'gw',
+        subject: null,
+        client_id: null,
+        ip: null,
+        data: JSON.stringify(data),
+      },
+    ],
+    { keyId: 'unreadable', genesis: '0'.repeat(64), link: () => '1'.repeat(64) },
+  );
 }
