@@ -1,7 +1,8 @@
 import { auditEventQueries, type DatabaseHandle, type NewAuditRow } from '../db/index.ts';
 import type { AuditKey } from './audit-keys.ts';
 import { type ChainHead, GENESIS_HASH, linkHash } from './chain.ts';
-import { callLine, DecisionRow } from './decision-rows.ts';
+import { DecisionRow } from './decision-row.ts';
+import { callLine } from './decision-rows.ts';
 import type { HandedCall } from './handoff.ts';
 import { type BufferedRow, RowBuffer } from './row-buffer.ts';
 import { SegmentWriter, segmentData } from './segments.ts';

@@ -1,4 +1,5 @@
-import { type CallLine, INLINE_FORMAT, lineDecisions, type UnpackedDecision } from './decision-rows.ts';
+import { INLINE_FORMAT } from './decision-row.ts';
+import { type CallLine, lineDecisions, type UnpackedDecision } from './decision-rows.ts';
 
 /**
  * Reading packed decision rows (decision-rows.ts) back into one decision each: the rows that

@@ -1,7 +1,8 @@
 import { type AuditFilter, type AuditRow, auditEventQueries, type DatabaseHandle } from '../db/index.ts';
 import type { AuditKeys } from './audit-keys.ts';
 import { type ChainHead, type ChainVerdict, ChainWalk, sameHash } from './chain.ts';
-import { DECISION_ROW_SPAN_MS, type DecisionData, type UnpackedDecision } from './decision-rows.ts';
+import { DECISION_ROW_SPAN_MS } from './decision-row.ts';
+import type { DecisionData, UnpackedDecision } from './decision-rows.ts';
 import { chunkDecisions, unpackDecisions } from './packed-rows.ts';
 import { readSegment, SEGMENT_FORMAT } from './segments.ts';
 

@@ -1,4 +1,5 @@
-import { DecisionRow, eventLine, packable, type Recorded } from './decision-rows.ts';
+import { DecisionRow } from './decision-row.ts';
+import { eventLine, packable, type Recorded } from './decision-rows.ts';
 import type { HandedCall } from './handoff.ts';
 
 /** One row to be written: an event of its own, or decisions packed together. */

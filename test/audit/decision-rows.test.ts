@@ -2,15 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import {
-  callLine,
-  DECISION_ROW_SPAN_MS,
-  DECISIONS_PER_ROW,
-  type DecisionData,
-  DecisionRow,
-  decisionEvents,
-  type Recorded,
-} from '../../src/audit/decision-rows.ts';
+import { DECISION_ROW_SPAN_MS, DECISIONS_PER_ROW, DecisionRow } from '../../src/audit/decision-row.ts';
+import { callLine, type DecisionData, decisionEvents, type Recorded } from '../../src/audit/decision-rows.ts';
 import { AuditLog, auditKeys, exportAudit, queryAudit, verifyAuditChain } from '../../src/audit/index.ts';
 import { unpackDecisions } from '../../src/audit/packed-rows.ts';
 import { type BufferedRow, RowBuffer } from '../../src/audit/row-buffer.ts';
