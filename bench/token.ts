@@ -1,20 +1,35 @@
 /**
- * Load benchmark of the token endpoint (not part of `npm test`):
+ * Load benchmark of the token endpoints (not part of `npm test`):
  *
- *   node bench/token.ts [--json] [--profile]
+ *   node bench/token.ts [--json] [--profile] [--one-process]
  *
- * In one run it measures, with the same autocannon settings, POST /token (client_credentials,
- * client_secret_basic, ES256 access tokens) of a Tollgate child process on a fresh PostgreSQL
- * database, and a bare node:http server; then a single-threaded `jose` ES256 signing loop. The
- * ratio token req/s ÷ raw signs/s says how much of the service's time goes to anything but
- * signing; the target is ≥ 0.4.
+ * In one run, with the same autocannon settings for every target, on each database engine
+ * (the embedded default and PostgreSQL; BENCH_DATABASE=embedded|postgres for one of them):
  *
- * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (16),
- * BENCH_SIGN_SECONDS (5), BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres, a
+ *   one process (WORKERS=1)  POST /token client_credentials (client_secret_basic, ES256 access
+ *                            tokens); POST /token/introspection of such a JWT by its client;
+ *                            POST /token refresh_token (each request spends the refresh token
+ *                            the previous answer rotated in); POST /token authorization_code
+ *                            (codes minted beforehand through a signed-in browser session);
+ *   WORKERS=auto             client_credentials and introspection again.
+ *
+ * Then a bare node:http server (the ceiling) and a single-threaded `jose` ES256 signing loop:
+ * issuance ÷ raw signs/s says how much of the service's time goes to anything but signing.
+ * Tollgate runs with its defaults otherwise (audit log on; no Redis: limits in memory).
+ *
+ * Targets (issue 14): JWT introspection ≥ 5,000 req/s in one process with p99 ≤ 10 ms;
+ * client-credentials issuance ≥ 0.35 × raw signs/s in one process (≥ 0.5 with WORKERS=auto),
+ * p99 ≤ 15 ms. Refresh and code redemption are reported without a target.
+ *
+ * Environment: BENCH_SECONDS (8), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (10),
+ * BENCH_SIGN_SECONDS (5), BENCH_CODES (codes redeemed in the measured code run, 6000),
+ * BENCH_ENDPOINTS (a comma-separated subset of client_credentials, introspection, refresh_token,
+ * authorization_code), BENCH_DATABASE (both), BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres, a
  * database the user may create databases from).
  *
- * `--profile` starts Tollgate with `--cpu-prof` and prints the top self-time frames of the
- * token run. Exits 1 when the run failed or a token request did not answer 2xx.
+ * `--profile` runs the one-process instances with `--cpu-prof` and prints, for each endpoint's
+ * measured run alone, where the server's CPU went. `--one-process` skips WORKERS=auto. Exits 1
+ * when the run failed or a request did not answer 2xx.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -23,75 +38,217 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { firstMessage, startNode, stopChild } from './lib/children.ts';
 import { benchCommandLine, benchLifecycle, progress } from './lib/cli.ts';
 import { createBenchDatabase } from './lib/database.ts';
-import { type LoadResult, type LoadSettings, measure } from './lib/load.ts';
-import { summarizeProfile } from './lib/profile.ts';
-import { buildReport, formatReport } from './lib/report.ts';
-import { measureSigning } from './lib/sign.ts';
+import { type BodySource, type LoadResult, type LoadSettings, type LoadTarget, measure } from './lib/load.ts';
+import { loadProfiles, summarizeSamples } from './lib/profile.ts';
+import { measureSigning, type SignResult } from './lib/sign.ts';
 import {
-  type BenchClient,
-  basicAuth,
-  provisionBenchClient,
-  requestToken,
-  startTollgateProcess,
-} from './lib/tollgate.ts';
+  codeRedemptionBody,
+  type IssuedCode,
+  provisionTokenBench,
+  TOKEN_API,
+  type TokenFixtures,
+} from './lib/token-fixtures.ts';
+import {
+  ENDPOINT_NAMES,
+  endpointTargets,
+  formatTokenReport,
+  type InstanceReport,
+  type TokenEndpoint,
+  type TokenReport,
+} from './lib/token-report.ts';
+import { basicAuth, startTollgateProcess, type TollgateProcess } from './lib/tollgate.ts';
 
-const commandLine = benchCommandLine('node bench/token.ts [--json] [--profile]');
-const { flags, envNumber, serverUrl } = commandLine;
-const settings = { ...commandLine.load, signSeconds: envNumber('BENCH_SIGN_SECONDS', 5, 1) };
+const commandLine = benchCommandLine(
+  'node bench/token.ts [--json] [--profile] [--one-process]',
+  ['one-process'],
+  { connections: 10 },
+);
+const { flags, envNumber, serverUrl, usageError } = commandLine;
+const settings = {
+  ...commandLine.load,
+  seconds: envNumber('BENCH_SECONDS', 8, 1),
+  signSeconds: envNumber('BENCH_SIGN_SECONDS', 5, 1),
+  codes: envNumber('BENCH_CODES', 6000, 100),
+};
+const databases = (() => {
+  const chosen = process.env.BENCH_DATABASE || 'both';
+  if (chosen === 'both') return ['embedded', 'postgres'] as const;
+  if (chosen === 'embedded' || chosen === 'postgres') return [chosen] as const;
+  return usageError(`BENCH_DATABASE must be embedded, postgres or both, got "${chosen}"`);
+})();
+
+const ALL_ENDPOINTS: TokenEndpoint[] = [
+  'client_credentials',
+  'introspection',
+  'refresh_token',
+  'authorization_code',
+];
+const chosenEndpoints = (() => {
+  const raw = process.env.BENCH_ENDPOINTS;
+  if (!raw) return ALL_ENDPOINTS;
+  const names = raw.split(',');
+  const unknown = names.filter((name) => !ALL_ENDPOINTS.includes(name as TokenEndpoint));
+  if (unknown.length > 0)
+    usageError(`BENCH_ENDPOINTS takes ${ALL_ENDPOINTS.join(', ')}; not ${unknown.join(', ')}`);
+  return ALL_ENDPOINTS.filter((name) => names.includes(name));
+})();
 
 const lifecycle = benchLifecycle();
+const load: LoadSettings = {
+  seconds: settings.seconds,
+  warmupSeconds: settings.warmupSeconds,
+  connections: settings.connections,
+};
 
-async function benchToken(load: LoadSettings, profileDir: string | undefined): Promise<LoadResult> {
-  const database = await createBenchDatabase(serverUrl);
-  lifecycle.onCleanup(() => database.drop());
-  progress(`database ${database.name} created`);
-
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const tollgate = await startTollgateProcess({ databaseUrl: database.url, nodeArgs });
+async function runInstance(
+  database: 'embedded' | 'postgres',
+  workers: string,
+  endpoints: TokenEndpoint[],
+  sign: SignResult,
+): Promise<{ report: InstanceReport; profile?: string }> {
+  const db = database === 'postgres' ? await createBenchDatabase(serverUrl) : undefined;
+  if (db) lifecycle.onCleanup(() => db.drop());
+  const profileDir =
+    flags.profile && workers === '1' ? await mkdtemp(join(tmpdir(), 'tollgate-bench-prof-')) : undefined;
+  progress(`${database}: starting Tollgate with WORKERS=${workers}`);
+  const tollgate = await startTollgateProcess({
+    databaseUrl: db?.url,
+    workers,
+    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  });
   lifecycle.onCleanup(() => tollgate.stop());
-  const client = await provisionBenchClient(tollgate);
-  await checkToken(tollgate.url, client);
-  progress(`Tollgate ready at ${tollgate.url}; loading POST /token for ${load.seconds} s`);
-
-  const result = await measure(
-    {
-      url: `${tollgate.url}/token`,
-      method: 'POST',
-      headers: {
-        authorization: basicAuth(client.client_id, client.client_secret),
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'read' }).toString(),
-    },
-    load,
-  );
-  lifecycle.checkInterrupted();
+  const fixtures = await provisionTokenBench(tollgate);
+  const results: InstanceReport['endpoints'] = [];
+  for (const endpoint of endpoints) {
+    lifecycle.checkInterrupted();
+    progress(`${database}, WORKERS=${workers}: ${ENDPOINT_NAMES[endpoint]}`);
+    const result = await runEndpoint(tollgate, fixtures, endpoint);
+    results.push({ endpoint, result, targets: endpointTargets(endpoint, workers, result, sign) });
+  }
   await tollgate.stop();
-  await database.drop();
-  return result;
+  await db?.drop();
+  const report = { database, workers, endpoints: results };
+  if (!profileDir) return { report };
+  const profiles = await loadProfiles(profileDir);
+  const profile = results
+    .map(({ endpoint, result }) =>
+      summarizeSamples(profiles, {
+        title: `${database}, WORKERS=${workers}, ${ENDPOINT_NAMES[endpoint]}`,
+        window: result.window,
+        requests: result.requests,
+        top: 20,
+      }),
+    )
+    .join('\n\n');
+  return { report, profile };
 }
 
-/** Before loading: one token must be an ES256 RFC 9068 access token for the bench API. */
-async function checkToken(url: string, client: BenchClient): Promise<void> {
-  const token = await requestToken(url, client.client_id, client.client_secret, 'read');
-  const header = decodeProtectedHeader(token);
-  const claims = decodeJwt(token);
-  if (header.alg !== 'ES256' || header.typ !== 'at+jwt' || claims.aud !== client.audience) {
-    throw new Error(`unexpected access token: ${JSON.stringify({ header, claims })}`);
+async function runEndpoint(
+  tollgate: TollgateProcess,
+  fixtures: TokenFixtures,
+  endpoint: TokenEndpoint,
+): Promise<LoadResult> {
+  const form = (client: { client_id: string; client_secret: string }, url = `${tollgate.url}/token`) => ({
+    url,
+    method: 'POST' as const,
+    headers: {
+      authorization: basicAuth(client.client_id, client.client_secret),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+  });
+  const options = { serverPid: tollgate.child.pid as number };
+  switch (endpoint) {
+    case 'client_credentials': {
+      checkAccessToken(await fixtures.machineToken());
+      const body = new URLSearchParams({ grant_type: 'client_credentials', scope: 'read' }).toString();
+      return measure({ ...form(fixtures.machine), body }, load, options);
+    }
+    case 'introspection': {
+      const token = await fixtures.machineToken();
+      const target: LoadTarget = {
+        ...form(fixtures.machine, `${tollgate.url}/token/introspection`),
+        body: new URLSearchParams({ token }).toString(),
+      };
+      await checkIntrospection(target);
+      return measure(target, load, options);
+    }
+    case 'refresh_token': {
+      // A few spare tokens per connection: a request cut off at the end of a run loses its one.
+      const pool = await fixtures.mintRefreshTokens(settings.connections * 3);
+      return measure({ ...form(fixtures.web), bodies: refreshRotation(pool) }, load, options);
+    }
+    case 'authorization_code': {
+      // Codes live 60 s: the warm-up's are minted and spent first, then the measured run's.
+      const warmup = await fixtures.mintCodes(Math.max(200, settings.codes / 10), settings.connections);
+      await measure(
+        { ...form(fixtures.web), bodies: codeRedemptions(warmup, fixtures.redirectUri) },
+        { ...load, warmupSeconds: 0, amount: warmup.length },
+      );
+      progress(`minting ${settings.codes} codes`);
+      const codes = await fixtures.mintCodes(settings.codes, settings.connections);
+      return measure(
+        { ...form(fixtures.web), bodies: codeRedemptions(codes, fixtures.redirectUri) },
+        { ...load, warmupSeconds: 0, amount: codes.length },
+        options,
+      );
+    }
   }
 }
 
-async function benchBare(load: LoadSettings): Promise<LoadResult> {
+/** Every request spends a refresh token; a 200 hands its rotated successor back to the pool. */
+function refreshRotation(pool: string[]): BodySource {
+  return {
+    next() {
+      const token = pool.shift();
+      if (token === undefined) throw new Error('out of refresh tokens: answers were not 200');
+      return new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }).toString();
+    },
+    answered(status, body) {
+      if (status !== 200) return;
+      const rotated = (JSON.parse(body) as { refresh_token?: string }).refresh_token;
+      if (rotated) pool.push(rotated);
+    },
+  };
+}
+
+function codeRedemptions(codes: IssuedCode[], redirectUri: string): BodySource {
+  let next = 0;
+  return {
+    next() {
+      const issued = codes[next++];
+      if (!issued) throw new Error('out of codes');
+      return codeRedemptionBody(issued, redirectUri);
+    },
+    answered() {},
+  };
+}
+
+/** Before loading: the token must be an ES256 RFC 9068 access token for the bench API. */
+function checkAccessToken(token: string): void {
+  const header = decodeProtectedHeader(token);
+  const claims = decodeJwt(token);
+  if (header.alg !== 'ES256' || header.typ !== 'at+jwt' || claims.aud !== TOKEN_API)
+    throw new Error(`unexpected access token: ${JSON.stringify({ header, claims })}`);
+}
+
+/** Before loading: introspection must find the token active (not a cheap `active: false`). */
+async function checkIntrospection(target: LoadTarget): Promise<void> {
+  const response = await fetch(target.url, { method: 'POST', headers: target.headers, body: target.body });
+  const answer = (await response.json()) as { active?: boolean; aud?: unknown };
+  if (response.status !== 200 || answer.active !== true || answer.aud !== TOKEN_API)
+    throw new Error(`introspection answered ${response.status} ${JSON.stringify(answer)}`);
+}
+
+async function benchBare(): Promise<LoadResult> {
   const child = startNode(new URL('./lib/bare-server.ts', import.meta.url).pathname);
   const { port } = await firstMessage<{ port: number }>(child, 'bare server');
-  progress(`bare node:http server on port ${port}; loading for ${load.seconds} s`);
-  const body = new URLSearchParams({ grant_type: 'client_credentials', scope: 'read' }).toString();
+  progress(`bare node:http server on port ${port}`);
   const result = await measure(
     {
       url: `http://127.0.0.1:${port}/token`,
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body,
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'read' }).toString(),
     },
     load,
   );
@@ -100,36 +257,46 @@ async function benchBare(load: LoadSettings): Promise<LoadResult> {
 }
 
 async function main(): Promise<number> {
-  const load = {
-    seconds: settings.seconds,
-    warmupSeconds: settings.warmupSeconds,
-    connections: settings.connections,
-  };
-  const profileDir = flags.profile ? await mkdtemp(join(tmpdir(), 'tollgate-bench-prof-')) : undefined;
-
-  const token = await benchToken(load, profileDir);
-  lifecycle.checkInterrupted();
-  const bare = await benchBare(load);
-  lifecycle.checkInterrupted();
   progress(`signing ES256 with jose for ${settings.signSeconds} s`);
   const sign = await measureSigning(settings.signSeconds);
-
-  const report = buildReport({
+  const bare = await benchBare();
+  const instances: InstanceReport[] = [];
+  const profiles: string[] = [];
+  for (const database of databases) {
+    const one = await runInstance(database, '1', chosenEndpoints, sign);
+    instances.push(one.report);
+    if (one.profile) profiles.push(one.profile);
+    const auto = chosenEndpoints.filter((e) => e === 'client_credentials' || e === 'introspection');
+    if (!flags['one-process'] && auto.length > 0)
+      instances.push((await runInstance(database, 'auto', auto, sign)).report);
+  }
+  const report: TokenReport = {
     node: process.version,
     cpus: availableParallelism(),
-    settings,
-    token,
-    bare,
+    settings: {
+      seconds: settings.seconds,
+      warmupSeconds: settings.warmupSeconds,
+      connections: settings.connections,
+      signSeconds: settings.signSeconds,
+    },
     sign,
-  });
-  if (flags.json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  } else {
-    process.stdout.write(`${formatReport(report)}\n`);
-  }
-  if (profileDir) process.stderr.write(`\n${await summarizeProfile(profileDir)}\n`);
-  if (token.non2xx > 0 || token.errors > 0) {
-    progress(`FAILED: ${token.non2xx} non-2xx responses and ${token.errors} connection errors from /token`);
+    bare,
+    instances,
+    met: instances.every((i) => i.endpoints.every((e) => e.targets.every((t) => t.met))),
+  };
+  process.stdout.write(
+    flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTokenReport(report)}\n`,
+  );
+  for (const profile of profiles) process.stderr.write(`\n${profile}\n`);
+  const failed = instances.flatMap((i) =>
+    i.endpoints
+      .filter((e) => e.result.non2xx > 0 || e.result.errors > 0)
+      .map(
+        (e) => `${i.database} WORKERS=${i.workers} ${e.endpoint}: ${JSON.stringify(e.result.statusCodes)}`,
+      ),
+  );
+  if (failed.length > 0) {
+    progress(`FAILED: answers other than 2xx or connection errors: ${failed.join('; ')}`);
     return 1;
   }
   return 0;

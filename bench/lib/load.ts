@@ -35,6 +35,17 @@ export interface LoadSettings {
   connections: number;
   seconds: number;
   warmupSeconds: number;
+  /** Stop after this many requests instead (one-time values: as many as were minted). */
+  amount?: number;
+}
+
+/**
+ * One-time request bodies (a code, a refresh token): `next` gives each request its own, and
+ * `answered` sees what came back for it (e.g. the rotated refresh token, for a later request).
+ */
+export interface BodySource {
+  next(): string;
+  answered(status: number, body: string, sent: string): void;
 }
 
 export interface LoadTarget {
@@ -42,6 +53,8 @@ export interface LoadTarget {
   method: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
+  /** Instead of `body`: a body per request. */
+  bodies?: BodySource;
 }
 
 export interface MeasureOptions {
@@ -86,13 +99,29 @@ export async function measure(
   settings: LoadSettings,
   options: MeasureOptions = {},
 ): Promise<LoadResult> {
-  const autocannonOptions = {
+  const bodies = target.bodies;
+  const autocannonOptions: autocannon.Options = {
     url: target.url,
     method: target.method,
     headers: target.headers,
     body: target.body,
     connections: settings.connections,
     pipelining: 1,
+    ...(bodies
+      ? {
+          requests: [
+            {
+              setupRequest: (request, context) => {
+                const body = bodies.next();
+                (context as { sent?: string }).sent = body;
+                return { ...request, body };
+              },
+              onResponse: (status, body, context) =>
+                bodies.answered(status, body, String((context as { sent?: string }).sent)),
+            },
+          ],
+        }
+      : {}),
   };
   if (settings.warmupSeconds > 0) await run({ ...autocannonOptions, duration: settings.warmupSeconds });
   await options.beforeRun?.();
@@ -101,7 +130,14 @@ export async function measure(
   const ticksBefore = await machineTicks();
   const ownCpuBefore = process.cpuUsage();
   const startMicros = monotonicMicros();
-  const result = await run({ ...autocannonOptions, duration: settings.seconds }, (ms) => latencies.add(ms));
+  const result = await run(
+    {
+      ...autocannonOptions,
+      duration: settings.seconds,
+      ...(settings.amount === undefined ? {} : { amount: settings.amount }),
+    },
+    (ms) => latencies.add(ms),
+  );
   const endMicros = monotonicMicros();
   const ownCpu = process.cpuUsage(ownCpuBefore);
   const ticksAfter = await machineTicks();

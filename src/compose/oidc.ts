@@ -54,6 +54,7 @@ export function createOidc(
       await clientGuard.checkClient(clientId);
       await tokenLimit.check(clientId);
     },
+    authWait: clientGuard.wait,
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
     audit: parts.audit,
     pages: parts.pages,

@@ -17,6 +17,7 @@ import { fastPath } from './fast-path.ts';
 import { refuseUnstorableQuery } from './json-shape.ts';
 import { httpObserver, instrument, type Metrics } from './metrics.ts';
 import {
+  addressResolver,
   clientAddress,
   markSecureRequests,
   renderErrors,
@@ -29,7 +30,7 @@ import {
 export interface AppOwnDeps {
   logger: Logger;
   /** The current oidc-provider (rebuilt on key changes) and the middleware that hands requests to it. */
-  oidc: Pick<OidcService, 'provider' | 'middleware'>;
+  oidc: Pick<OidcService, 'provider' | 'middleware' | 'introspectJwt'>;
   metrics: Metrics;
   /** Serve /metrics here (scope `metrics`); false when METRICS_PORT serves it. */
   metricsOnMainPort: boolean;
@@ -119,6 +120,7 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     throw new TollgateError('not_found', 'no such endpoint; see /.well-known/openid-configuration');
   });
   const observe = httpObserver(deps.metrics);
+  const koaListener = instrument(observe, app.callback());
   const fast = fastPath({
     chains,
     observe,
@@ -126,8 +128,10 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     logger: deps.logger,
     accepting: deps.accepting,
     secure: transport.secure,
+    introspectJwt: deps.oidc.introspectJwt,
+    address: addressResolver(deps.trustedProxies),
+    koa: koaListener,
   });
-  const koaListener = instrument(observe, app.callback());
   return {
     koa: app,
     listener: (req, res) => {

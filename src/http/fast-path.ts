@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { parse as parseForm } from 'node:querystring';
 import type { Logger } from 'pino';
 import { contractFor, FORWARD_PREFIX, type ForwardAuth, type GatewayKind } from '../gateway/index.ts';
 import { type DecideStep, runChain } from './decide-chain.ts';
@@ -10,9 +11,15 @@ import {
   SECURITY_HEADERS,
   STRICT_TRANSPORT_SECURITY,
 } from './middleware.ts';
+import { LeaveToKoa, readBody, replayRequest } from './replay.ts';
 
 /** The decision endpoints answered here, whatever query string they carry. */
 const DECIDE_PATHS = new Set(['/decide', '/decide/plan']);
+
+/** Token introspection (RFC 7662), answered here for JWTs when it can be (introspectJwt). */
+const INTROSPECTION_PATH = '/token/introspection';
+/** Larger forms go to Koa unread: a JWT and its hint fit many times over. */
+const INTROSPECTION_BODY_LIMIT = 16 * 1024;
 
 /** Each gateway contract's path, as openapi.yaml spells it: Envoy appends the original path. */
 const FORWARD_PATHS: Readonly<Record<GatewayKind, string>> = {
@@ -42,6 +49,19 @@ export interface FastPathDeps {
   accepting: () => boolean;
   /** Whether the request came over HTTPS (see transportSecurity): then the answer carries HSTS. */
   secure: (req: IncomingMessage) => boolean;
+  /**
+   * The RFC 7662 answer for a JWT introspection request, or undefined to leave the request to
+   * Koa and oidc-provider (oidc/jwt-introspection.ts).
+   */
+  introspectJwt?: (request: {
+    headers: IncomingMessage['headers'];
+    form: Record<string, string | string[] | undefined>;
+    ip: string;
+  }) => Promise<object | undefined>;
+  /** The client address, resolved as Koa's clientAddress middleware resolves it. */
+  address: (req: IncomingMessage) => string;
+  /** Koa, for a request this path read but leaves to it. */
+  koa: RequestListener;
 }
 
 interface Answer {
@@ -68,6 +88,28 @@ export function fastPath(deps: FastPathDeps) {
     if (req.method === 'POST' && DECIDE_PATHS.has(path)) {
       const chain = path === '/decide' ? deps.chains.check : deps.chains.plan;
       respond(req, res, path, () => runChain(chain, req).then(ok));
+      return true;
+    }
+    if (
+      req.method === 'POST' &&
+      url === INTROSPECTION_PATH &&
+      deps.introspectJwt &&
+      req.headers.origin === undefined &&
+      smallForm(req)
+    ) {
+      const introspectJwt = deps.introspectJwt;
+      respond(req, res, INTROSPECTION_PATH, async () => {
+        const body = await readBody(req, INTROSPECTION_BODY_LIMIT);
+        const request = {
+          headers: req.headers,
+          form: parseForm(body.toString('utf8')),
+          ip: deps.address(req),
+        };
+        // The full path answers whatever this one does not, a failed lookup included.
+        const answer = await introspectJwt(request).catch(() => undefined);
+        if (answer === undefined) throw new LeaveToKoa(body);
+        return { status: 200, headers: INTROSPECTION_HEADERS, body: answer };
+      });
       return true;
     }
     const contract = contractFor(url);
@@ -103,6 +145,10 @@ export function fastPath(deps: FastPathDeps) {
         done(answer.log);
       },
       (error: unknown) => {
+        if (error instanceof LeaveToKoa) {
+          deps.koa(replayRequest(req, error.body), res);
+          return;
+        }
         const rendered = errorResponse(error);
         if (rendered.status >= 500 || rendered.refused)
           logFailure(deps.logger.child({ reqId: id }), rendered, error);
@@ -118,6 +164,33 @@ export function fastPath(deps: FastPathDeps) {
 }
 
 const ok = (body: unknown): Answer => ({ status: 200, body });
+
+/**
+ * As oidc-provider answers at its introspection endpoint to a request without `Origin` (its
+ * no_cache.js and cors.js); one with `Origin` is left to it.
+ */
+const INTROSPECTION_HEADERS = {
+  'Cache-Control': 'no-store',
+  Vary: 'Origin',
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'WWW-Authenticate',
+};
+
+/**
+ * A form of known, small length in UTF-8, as oidc-provider reads one (selective_body.js):
+ * anything else goes to Koa unread, to be answered there.
+ */
+function smallForm(req: IncomingMessage): boolean {
+  const type = req.headers['content-type']?.toLowerCase().replace(/\s+/g, '');
+  if (
+    type !== 'application/x-www-form-urlencoded' &&
+    type !== 'application/x-www-form-urlencoded;charset=utf-8'
+  )
+    return false;
+  if (req.headers['transfer-encoding'] !== undefined) return false;
+  const length = Number(req.headers['content-length']);
+  return Number.isInteger(length) && length > 0 && length <= INTROSPECTION_BODY_LIMIT;
+}
 
 /** Sends the answer; `headers` is this request's own object, completed in place. */
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {

@@ -167,11 +167,17 @@ export function securityHeaders(imageSources: readonly string[] = []) {
  * only when the connection comes from a trusted proxy, hop by hop (proxy-addr, as Express does).
  */
 export function clientAddress(trustedProxies: string[]) {
-  const trust = proxyaddr.compile(trustedProxies);
+  const addressOf = addressResolver(trustedProxies);
   return async function resolveClientAddress(ctx: Context, next: Next) {
-    ctx.request.ip = canonicalAddress(proxyaddr(ctx.req, trust));
+    ctx.request.ip = addressOf(ctx.req);
     await next();
   };
+}
+
+/** The client address of a request, as clientAddress resolves it (for the node:http fast path). */
+export function addressResolver(trustedProxies: string[]): (req: IncomingMessage) => string {
+  const trust = proxyaddr.compile(trustedProxies);
+  return (req) => canonicalAddress(proxyaddr(req, trust));
 }
 
 /** How a request reached the browser: decided from the socket, trusted proxies and the issuer. */

@@ -40,6 +40,8 @@ export class AccessTokenVerifier {
     this.#ring = deps.ring;
     this.#issuer = deps.issuer;
     this.#revoked = deps.revocations;
+    // A retired key's tokens must stop verifying at once, not when their cache entry expires.
+    deps.ring.on('change', () => this.#verified.clear());
   }
 
   // Verified tokens by SHA-256 of [token, audience option]: a repeated token skips the

@@ -43,8 +43,14 @@ export function addressAllowed(allowList: unknown): boolean {
   const ctx = Provider.ctx;
   const route = currentRoute(ctx);
   if (!ctx || route === undefined || !CREDENTIAL_ROUTES.has(route)) return true;
+  return allowedFrom(allowList, ctx.ip);
+}
+
+/** Whether a client's allow-list (`tollgate_allowed_ips`; none: any address) admits `ip`. */
+export function allowedFrom(allowList: unknown, ip: string): boolean {
+  if (!Array.isArray(allowList) || allowList.length === 0) return true;
   return addressInRanges(
-    ctx.ip,
+    ip,
     allowList.filter((r): r is string => typeof r === 'string'),
   );
 }

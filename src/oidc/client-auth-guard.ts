@@ -54,27 +54,35 @@ export function clientAuthGuard(
   // The client id each request looked up, for counting its failure afterwards.
   const lookedUp = new WeakMap<object, string>();
 
+  /** Seconds `clientId` must wait at `ip` (0: it may authenticate now). */
+  async function wait(clientId: string, ip: string): Promise<number> {
+    const address = addressLimitKey(ip);
+    const [byAddress, pair] = await Promise.all([
+      byIp.get(address),
+      byClientAndIp.get(pairKey(clientId, address)),
+    ]);
+    return Math.max(
+      waitSeconds(byAddress, options.maxFailuresPerIp),
+      waitSeconds(pair, options.maxFailuresPerClient),
+    );
+  }
+
   async function checkClient(clientId: string): Promise<void> {
     const ctx = Provider.ctx as RoutedContext | undefined;
     const route = currentRoute(ctx);
     if (!ctx || route === undefined || !CREDENTIAL_ROUTES.has(route)) return;
     lookedUp.set(ctx, clientId);
-    const address = addressLimitKey(ctx.ip);
-    const [ip, pair] = await Promise.all([byIp.get(address), byClientAndIp.get(pairKey(clientId, address))]);
-    const wait = Math.max(
-      waitSeconds(ip, options.maxFailuresPerIp),
-      waitSeconds(pair, options.maxFailuresPerClient),
-    );
-    if (wait === 0) return;
+    const seconds = await wait(clientId, ctx.ip);
+    if (seconds === 0) return;
     hooks.onLimited?.();
     audit.record({
       type: 'token.refused',
       actor: clientId,
       clientId,
       ip: ctx.ip,
-      data: { route, error: 'too_many_requests', retry_after_seconds: wait },
+      data: { route, error: 'too_many_requests', retry_after_seconds: seconds },
     });
-    ctx.set('Retry-After', String(wait));
+    ctx.set('Retry-After', String(seconds));
     throw new TooManyRequests('too many failed client authentications from this address; retry later');
   }
 
@@ -126,7 +134,7 @@ export function clientAuthGuard(
     await countFailure(ctx, lookedUp.get(ctx));
   }
 
-  return { middleware: guardClientAuthentication, checkClient };
+  return { middleware: guardClientAuthentication, checkClient, wait };
 }
 
 function pairKey(clientId: string, address: string): string {

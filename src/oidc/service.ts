@@ -14,6 +14,7 @@ import {
   createApiDirectory,
   createClientDirectory,
 } from './directories.ts';
+import { createJwtIntrospection } from './jwt-introspection.ts';
 import type { ClientCertificates } from './mtls.ts';
 import { buildProvider } from './provider.ts';
 import type { RevocationList } from './revocation-list.ts';
@@ -39,6 +40,8 @@ export interface OidcServiceDeps {
   pages: Pages;
   /** Client certificates passed on by TLS-terminating proxies (mtls.ts). */
   certificates: ClientCertificates;
+  /** Seconds a client must wait at an address for its failed authentications (client-auth-guard.ts). */
+  authWait?: (clientId: string, ip: string) => Promise<number>;
 }
 
 /**
@@ -56,6 +59,8 @@ export class OidcService {
    * outage they keep the last rows read, as the rest of the decision point does.
    */
   readonly decisionApis: ApiDirectory;
+  /** JWT introspection without the provider, when the request allows it (jwt-introspection.ts). */
+  readonly introspectJwt: ReturnType<typeof createJwtIntrospection>;
   readonly #deps: OidcServiceDeps;
   #provider!: Provider;
   #mounted!: Middleware;
@@ -66,6 +71,13 @@ export class OidcService {
     this.clients = createClientDirectory(deps.db);
     this.apis = createApiDirectory(deps.db);
     this.decisionApis = createApiDirectory(deps.db, { failStatic: true });
+    this.introspectJwt = createJwtIntrospection({
+      clients: this.clients,
+      verifier: this.verifier,
+      users: deps.users,
+      grants: deps.grants,
+      authWait: deps.authWait ?? (async () => 0),
+    });
     this.#rebuild();
     deps.ring.on('change', () => this.#rebuild());
   }

@@ -90,13 +90,18 @@ export function handleStructuredTokens(
   };
 }
 
-async function introspect(
+/**
+ * The RFC 7662 answer for a JWT access token, `allowed` saying whether the caller may learn of
+ * it. A token verified before is not verified again (verifyCached): a resource server asks
+ * about the same token on every request it serves, and expiry and denylist are still checked.
+ */
+export async function introspect(
   verifier: AccessTokenVerifier,
   users: UserDirectory,
   token: string,
   allowed: (payload: VerifiedAccessToken) => boolean,
 ) {
-  const result = await verifier.verify(token);
+  const result = await verifier.verifyCached(token);
   if (!result.valid || !allowed(result.payload)) return { active: false };
   const { payload } = result;
   // Issue 9: a deleted or disabled user's tokens are no longer active (RFC 7662 §2.2).
@@ -116,7 +121,7 @@ async function introspect(
   };
 }
 
-function isJwt(token: string): boolean {
+export function isJwt(token: string): boolean {
   try {
     decodeProtectedHeader(token);
     return true;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
 import { AccessTokenVerifier } from '../../src/oidc/access-token-verifier.ts';
@@ -9,9 +10,11 @@ const ISSUER = 'https://tollgate.example.test';
 /** A verifier over one ES256 key, with an empty denylist: the cache is what is under test. */
 async function verifierAndToken(aud: string) {
   const { publicKey, privateKey } = await generateKeyPair('ES256');
+  // Only what the verifier reads of each: the key to check signatures with and the ring's
+  // changes, and the denylist.
+  const ring = Object.assign(new EventEmitter(), { verificationKey: publicKey });
   const verifier = new AccessTokenVerifier({
-    // Only what verify() reads of each: the key to check signatures with, and the denylist.
-    ring: { verificationKey: publicKey } as never,
+    ring: ring as never,
     issuer: ISSUER,
     revocations: { has: () => false } as never,
   });
@@ -24,7 +27,7 @@ async function verifierAndToken(aud: string) {
     .setIssuedAt()
     .setExpirationTime('5m')
     .sign(privateKey);
-  return { verifier, token };
+  return { verifier, token, ring };
 }
 
 describe('AccessTokenVerifier.verifyCached', () => {
@@ -47,5 +50,17 @@ describe('AccessTokenVerifier.verifyCached', () => {
     assert.equal(again.valid, true);
     const other = await verifier.verifyCached(token, { audience: 'https://b.example.test' });
     assert.equal(other.valid, false);
+  });
+
+  it('forgets what it verified when the key ring changes: the tokens of a retired key fail at once', async () => {
+    const { verifier, token, ring } = await verifierAndToken('https://a.example.test');
+    assert.equal((await verifier.verifyCached(token)).valid, true);
+    const { publicKey: another } = await generateKeyPair('ES256');
+    ring.verificationKey = another;
+    // Without the change, the cache still answers for the old key.
+    assert.equal((await verifier.verifyCached(token)).valid, true);
+    ring.emit('change');
+    const after = await verifier.verifyCached(token);
+    assert.deepEqual([after.valid, after.valid ? undefined : after.detail], [false, 'signature']);
   });
 });

@@ -1,0 +1,117 @@
+import type { LoadResult } from './load.ts';
+import { milliseconds } from './report.ts';
+import type { SignResult } from './sign.ts';
+
+/** What each token endpoint run measures (bench/token.ts). */
+export type TokenEndpoint = 'client_credentials' | 'introspection' | 'refresh_token' | 'authorization_code';
+
+export const ENDPOINT_NAMES: Record<TokenEndpoint, string> = {
+  client_credentials: 'POST /token client_credentials',
+  introspection: 'POST /token/introspection (JWT)',
+  refresh_token: 'POST /token refresh_token',
+  authorization_code: 'POST /token authorization_code',
+};
+
+/** Issue 14's targets: Hydra's published 2-CPU introspection figure, issuance per raw sign. */
+export const TARGETS = {
+  introspectionRps: 5000,
+  introspectionP99Ms: 10,
+  issuanceToSign: { one: 0.35, auto: 0.5 },
+  issuanceP99Ms: 15,
+} as const;
+
+export interface EndpointResult {
+  endpoint: TokenEndpoint;
+  result: LoadResult;
+  /** Each target this run has, with its figure and whether it was met. */
+  targets: { name: string; value: number; target: number; met: boolean }[];
+}
+
+export interface InstanceReport {
+  database: 'embedded' | 'postgres';
+  /** WORKERS as given (1 or auto). */
+  workers: string;
+  endpoints: EndpointResult[];
+}
+
+export interface TokenReport {
+  node: string;
+  cpus: number;
+  settings: { seconds: number; warmupSeconds: number; connections: number; signSeconds: number };
+  sign: SignResult;
+  bare: LoadResult;
+  instances: InstanceReport[];
+  met: boolean;
+}
+
+/** The targets of one endpoint's run on an instance with `workers`. */
+export function endpointTargets(
+  endpoint: TokenEndpoint,
+  workers: string,
+  result: LoadResult,
+  sign: SignResult,
+): EndpointResult['targets'] {
+  if (endpoint === 'introspection' && workers === '1')
+    return [
+      {
+        name: 'req/s',
+        value: result.rps,
+        target: TARGETS.introspectionRps,
+        met: result.rps >= TARGETS.introspectionRps,
+      },
+      ...p99Target(result, TARGETS.introspectionP99Ms),
+    ];
+  if (endpoint === 'client_credentials') {
+    const target = workers === '1' ? TARGETS.issuanceToSign.one : TARGETS.issuanceToSign.auto;
+    const ratio = result.rps / sign.signsPerSecond;
+    return [
+      { name: '÷ raw signs/s', value: ratio, target, met: ratio >= target },
+      ...p99Target(result, TARGETS.issuanceP99Ms),
+    ];
+  }
+  return [];
+}
+
+function p99Target(result: LoadResult, ms: number): EndpointResult['targets'] {
+  return [{ name: 'p99 ms (≤)', value: result.p99, target: ms, met: result.p99 <= ms }];
+}
+
+/** The human-readable report. */
+export function formatTokenReport(report: TokenReport): string {
+  const { settings: s } = report;
+  const row = (cells: string[]) =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(34) : cell.padStart(10))).join(' ');
+  const lines = [
+    `Tollgate token endpoints — ${s.seconds} s per run after ${s.warmupSeconds} s warm-up, ` +
+      `${s.connections} connections; Node ${report.node}, ${report.cpus} CPUs`,
+    `raw jose ES256 signatures: ${report.sign.signsPerSecond.toFixed(0)}/s on one thread ` +
+      `(${report.sign.signs} in ${report.sign.seconds.toFixed(1)} s)`,
+    `bare node:http: ${report.bare.rps.toFixed(0)} req/s, p99 ${milliseconds(report.bare.p99)} ms`,
+  ];
+  for (const instance of report.instances) {
+    lines.push(
+      '',
+      `${instance.database}, WORKERS=${instance.workers}`,
+      row(['endpoint', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'non-2xx', 'errors']),
+    );
+    for (const { endpoint, result, targets } of instance.endpoints) {
+      lines.push(
+        row([
+          ENDPOINT_NAMES[endpoint],
+          result.rps.toFixed(0),
+          milliseconds(result.p50),
+          milliseconds(result.p99),
+          result.server ? result.server.cpuMicrosPerRequest.toFixed(0) : '–',
+          String(result.non2xx),
+          String(result.errors),
+        ]),
+      );
+      for (const t of targets)
+        lines.push(
+          `    ${t.name} ${t.value.toFixed(t.value < 10 ? 3 : 0)}, target ${t.target}: ${t.met ? 'MET' : 'NOT MET'}`,
+        );
+    }
+  }
+  lines.push('', `all targets: ${report.met ? 'MET' : 'NOT MET'}`);
+  return lines.join('\n');
+}
