@@ -4,6 +4,7 @@ import { createLogger, startTollgate } from './compose/index.ts';
 import { type Config, loadConfig } from './config/index.ts';
 import { type DatabaseHandle, DataDirLockedError, SchemaBehindError } from './db/index.ts';
 import { clusterMetrics, startMetricsServer, superviseWorkers } from './http/index.ts';
+import { resolveKeyEncryptionKey } from './keys/index.ts';
 
 /** The service as `npm start` runs it (entered through src/main.ts): configuration, then the root. */
 async function serve(opening: Promise<DatabaseHandle> | undefined): Promise<void> {
@@ -20,6 +21,9 @@ async function serve(opening: Promise<DatabaseHandle> | undefined): Promise<void
     throw error;
   }
   if (config.workers > 1 && cluster.isPrimary) {
+    // The development key is created here, once, before any worker looks for it: workers
+    // creating it together would find each other's file and refuse to start.
+    resolveKeyEncryptionKey(config.keyEncryptionKey, config.dataDir);
     superviseWorkers(config.workers);
     if (config.metricsPort !== undefined)
       await startMetricsServer(config.metricsPort, undefined, clusterMetrics());
