@@ -40,6 +40,8 @@ export interface TokenReport {
   settings: { seconds: number; warmupSeconds: number; connections: number; signSeconds: number };
   sign: SignResult;
   bare: LoadResult;
+  /** oidc-provider alone issuing the same client-credentials tokens (no Tollgate code around it). */
+  oidcProvider?: LoadResult;
   instances: InstanceReport[];
   met: boolean;
 }
@@ -88,6 +90,13 @@ export function formatTokenReport(report: TokenReport): string {
       `(${report.sign.signs} in ${report.sign.seconds.toFixed(1)} s)`,
     `bare node:http: ${report.bare.rps.toFixed(0)} req/s, p99 ${milliseconds(report.bare.p99)} ms`,
   ];
+  const alone = report.oidcProvider;
+  if (alone)
+    lines.push(
+      `oidc-provider alone, client_credentials: ${alone.rps.toFixed(0)} tokens/s ` +
+        `(${(alone.rps / report.sign.signsPerSecond).toFixed(3)} of raw signs), p99 ${milliseconds(alone.p99)} ms, ` +
+        `${alone.server ? alone.server.cpuMicrosPerRequest.toFixed(0) : '–'} CPU µs/token`,
+    );
   for (const instance of report.instances) {
     lines.push(
       '',
