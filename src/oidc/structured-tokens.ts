@@ -118,6 +118,9 @@ export async function introspect(
     iat: payload.iat,
     exp: payload.exp,
     ...(payload.roles ? { roles: payload.roles } : {}),
+    // A sender-constrained token's binding, for the resource server to check the proof or the
+    // certificate against (RFC 9449 §6.2, RFC 8705 §3.2).
+    ...(payload.cnf && typeof payload.cnf === 'object' ? { cnf: payload.cnf } : {}),
   };
 }
 

@@ -157,6 +157,18 @@ describe('DPoP-bound access tokens', () => {
     assert.ok(discovery.dpop_signing_alg_values_supported?.includes('ES256'));
   });
 
+  it('tells a resource server the binding at introspection (cnf.jkt, RFC 9449 §6.2), an unbound token none', async () => {
+    const answer = await client.tokenIntrospection(config, bound);
+    assert.equal(answer.active, true);
+    assert.deepEqual(answer.cnf, decodeJwt(bound).cnf);
+    assert.ok((answer.cnf as { jkt?: string } | undefined)?.jkt);
+    const unbound = (await client.clientCredentialsGrant(config, { scope: 'read', resource: API }))
+      .access_token;
+    const plain = await client.tokenIntrospection(config, unbound);
+    assert.equal(plain.active, true);
+    assert.equal(plain.cnf, undefined);
+  });
+
   it('decides for a bound token with a valid proof relayed by the service (POST /decide)', async () => {
     const answer = await fetchWithDpop('/docs/d1');
     assert.equal(answer.status, 200);
