@@ -4,6 +4,7 @@ import { TollgateError } from '../common/index.ts';
 import { type DecisionEngine, EXPLAIN_SCOPES } from '../decide/index.ts';
 import type { AccessTokenVerifier } from '../oidc/index.ts';
 import { authenticateBearer, type Caller, type CallerRequirement, type CurrentGrants } from './admin-auth.ts';
+import { arrivedBody, readBody } from './request-body.ts';
 
 /** The largest /decide or /decide/plan body, in KiB (100 checks with attributes fit easily). */
 export const DECIDE_BODY_LIMIT_KB = 128;
@@ -112,7 +113,7 @@ function readJsonBody(exchange: DecideExchange): undefined | Promise<void> {
   const { req } = exchange;
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (declared > BODY_LIMIT_BYTES) throw tooLarge();
-  const body = arrivedBody(req) ?? readBody(req, BODY_LIMIT_BYTES, tooLarge);
+  const body = arrivedBody(req, BODY_LIMIT_BYTES) ?? readBody(req, BODY_LIMIT_BYTES, tooLarge);
   if (!(body instanceof Promise)) {
     exchange.raw = parseJson(body);
     return;
@@ -128,50 +129,4 @@ function parseJson(body: Buffer): unknown {
   } catch {
     throw new TollgateError('invalid_request', 'request body is not valid JSON or form data');
   }
-}
-
-/**
- * The body, when all of it came with the headers and waits in the stream's buffer: a small
- * request usually arrives in one read, and the parser has finished the message before the
- * chain's first wait ends. Taken at once, without a listener per event. Otherwise undefined.
- */
-function arrivedBody(req: IncomingMessage): Buffer | undefined {
-  if (!req.complete || req.readableFlowing || req.readableLength > BODY_LIMIT_BYTES) return undefined;
-  const buffered = req.read() as Buffer | null;
-  return buffered ?? Buffer.alloc(0);
-}
-
-/**
- * The body, read with stream events: an async iterator over the request (`for await`) cost more
- * than the rest of reading and parsing a small body (bench/decide.ts --profile). Past `limit`
- * it stops reading and fails with `tooLarge()`; the answer then closes the connection (the
- * request is incomplete).
- */
-function readBody(req: IncomingMessage, limit: number, tooLarge: () => Error): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (error: Error | undefined) => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-      if (error) {
-        req.pause();
-        reject(error);
-      } else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) done(tooLarge());
-      else chunks.push(chunk);
-    };
-    const onEnd = () => done(undefined);
-    const onError = (error: Error) => done(error);
-    const onClose = () => done(new Error('the request closed before its body ended'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
 }

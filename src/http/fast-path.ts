@@ -11,7 +11,7 @@ import {
   SECURITY_HEADERS,
   STRICT_TRANSPORT_SECURITY,
 } from './middleware.ts';
-import { LeaveToKoa, readBody, replayRequest } from './replay.ts';
+import { arrivedBody, LeaveToKoa, readBody, replayRequest } from './request-body.ts';
 
 /** The decision endpoints answered here, whatever query string they carry. */
 const DECIDE_PATHS = new Set(['/decide', '/decide/plan']);
@@ -99,7 +99,9 @@ export function fastPath(deps: FastPathDeps) {
     ) {
       const introspectJwt = deps.introspectJwt;
       respond(req, res, INTROSPECTION_PATH, async () => {
-        const body = await readBody(req, INTROSPECTION_BODY_LIMIT);
+        const body =
+          arrivedBody(req, INTROSPECTION_BODY_LIMIT) ??
+          (await readBody(req, INTROSPECTION_BODY_LIMIT, () => new Error('over the declared length')));
         const request = {
           headers: req.headers,
           form: parseForm(body.toString('utf8')),
