@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { type AuditKey, auditKeys, linkHash } from '../../src/audit/index.ts';
-import type { Database } from '../../src/db/index.ts';
+import { type Database, takeAdvisoryLock } from '../../src/db/index.ts';
 import { insertRow, type StoredRow, sha256Link } from '../helpers/audit-rows.ts';
 import { skipUnless } from '../helpers/capabilities.ts';
 import { runTollgate } from '../helpers/cli.ts';
@@ -82,6 +82,9 @@ async function asOwner(tg: TestInstance, statements: ReturnType<typeof sql>[]): 
   await dbOf(tg)
     .transaction()
     .execute(async (trx) => {
+      // Between two appends of the instance's own writer: one that read the head before this
+      // change and wrote after it would break the chain where the test expects it intact.
+      await takeAdvisoryLock(trx, 'auditAppend');
       await sql`set local session_replication_role = replica`.execute(trx);
       for (const statement of statements) await statement.execute(trx);
     });
