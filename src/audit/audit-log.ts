@@ -3,6 +3,7 @@ import type { AuditKey } from './audit-keys.ts';
 import { type ChainHead, GENESIS_HASH, linkHash } from './chain.ts';
 import { DecisionRow } from './decision-row.ts';
 import { callLine } from './decision-rows.ts';
+import { EventRow, type HandedEvent } from './event-row.ts';
 import type { HandedCall } from './handoff.ts';
 import { type BufferedRow, RowBuffer } from './row-buffer.ts';
 import { SegmentWriter, segmentData } from './segments.ts';
@@ -106,6 +107,13 @@ export class AuditLog implements AuditSink {
     const [at, n] = call;
     if (this.#full(at, n)) return;
     this.#buffer.addCall(...call);
+    this.#metrics.depth(this.#buffer.events);
+  }
+
+  /** An event of a packed type as its line (event-row.ts), as the writer thread takes it. */
+  recordEvent(...event: HandedEvent): void {
+    if (this.#full(event[0])) return;
+    this.#buffer.addEvent(...event);
     this.#metrics.depth(this.#buffer.events);
   }
 
@@ -231,6 +239,20 @@ function toRow(item: BufferedRow, data?: string): NewAuditRow {
         client_id: null,
         ip: null,
         data: data ?? item.text(),
+      };
+    }
+    item = single;
+  } else if (item instanceof EventRow) {
+    const single = item.single;
+    if (!single) {
+      return {
+        occurred_at: new Date(item.last),
+        type: item.type,
+        actor: storableOrNull(item.column('actor')),
+        subject: storableOrNull(item.column('subject')),
+        client_id: storableOrNull(item.column('clientId')),
+        ip: storableOrNull(item.column('ip')),
+        data: item.text(),
       };
     }
     item = single;

@@ -3,6 +3,7 @@ import type { AuditKeys } from './audit-keys.ts';
 import { type ChainHead, type ChainVerdict, ChainWalk, sameHash } from './chain.ts';
 import { DECISION_ROW_SPAN_MS } from './decision-row.ts';
 import type { DecisionData, UnpackedDecision } from './decision-rows.ts';
+import { PACKED_EVENT_TYPES, unpackEvents } from './event-row.ts';
 import { chunkDecisions, unpackDecisions } from './packed-rows.ts';
 import { readSegment, SEGMENT_FORMAT } from './segments.ts';
 
@@ -19,7 +20,7 @@ export interface AuditRecord {
   hash: string;
   /** The audit key that MACs the row; null for rows from before the chain was keyed. */
   key_id: string | null;
-  /** A decision's place in its row, when the row holds several (seq and hash are the row's). */
+  /** An event's place in its row, when the row holds several (seq and hash are the row's). */
   index?: number;
 }
 
@@ -28,15 +29,34 @@ type Filter = Omit<AuditFilter, 'limit' | 'after' | 'before' | 'order' | 'subjec
 const PAGE = 1000;
 
 /**
- * The events a row holds: itself, or each decision of a packed row (decision-rows.ts), whose
- * lines may be in a segment file under `segments` (segments.ts). A segment row whose lines cannot
- * be read (or do not match their digest) is shown as itself, with the `problem`.
+ * The events a row holds: itself, each event of a packed event row (event-row.ts), or each
+ * decision of a packed decision row (decision-rows.ts), whose lines may be in a segment file
+ * under `segments` (segments.ts). A segment row whose lines cannot be read (or do not match
+ * their digest) is shown as itself, with the `problem`.
  */
 export async function toRecords(
   row: AuditRow,
   filter: Filter = {},
   segments?: string,
 ): Promise<AuditRecord[]> {
+  const packed = unpackEvents(row.type, row.data);
+  if (packed) {
+    const records: AuditRecord[] = [];
+    packed.forEach(({ event, at }, index) => {
+      const record: AuditRecord = {
+        ...toRecord(row),
+        occurred_at: at.toISOString(),
+        actor: event.actor ?? null,
+        subject: event.subject ?? null,
+        client_id: event.clientId ?? null,
+        ip: event.ip ?? null,
+        data: event.data ?? {},
+        index,
+      };
+      if (matches(record, filter)) records.push(record);
+    });
+    return records;
+  }
   const decisions = await decisionsOf(row, segments);
   if (!Array.isArray(decisions)) {
     const record = toRecord(row);
@@ -78,7 +98,7 @@ async function segmentProblem(row: AuditRow, segments: string | undefined): Prom
   return 'problem' in chunk ? chunk.problem : undefined;
 }
 
-/** The filter applied to one decision of a packed row (the query selected the row as a whole). */
+/** The filter applied to one event of a packed row (the query selected the row as a whole). */
 function matches(record: AuditRecord, { since, until, subject }: Filter): boolean {
   const at = Date.parse(record.occurred_at);
   if (since && at < since.getTime()) return false;
@@ -96,7 +116,7 @@ function rowFilter(filter: Filter): Filter & Pick<AuditFilter, 'subjectInData'> 
         // do, so every segment row of mixed subjects is read (its format is in its text).
         {
           subjectInData: {
-            type: 'decision',
+            types: ['decision', ...PACKED_EVENT_TYPES],
             needles: [JSON.stringify(filter.subject), `"format":"${SEGMENT_FORMAT}"`],
           },
         }

@@ -7,6 +7,7 @@ import {
   lineDecisions,
   type Recorded,
 } from '../../src/audit/decision-rows.ts';
+import { EventRow, type HandedEvent } from '../../src/audit/event-row.ts';
 import { deliverHandoff, Handoff } from '../../src/audit/handoff.ts';
 import type { AuditEvent, DecisionCall } from '../../src/audit/index.ts';
 
@@ -18,8 +19,16 @@ function callEvents(at: number, n: number, line: string): Recorded[] {
   return decisions.map(decisionRecord);
 }
 
+/** What the writer makes of an event handed over as its line: the event, as its own row would hold it. */
+function handedEvent(...event: HandedEvent): Recorded {
+  const row = new EventRow(event[1], event[0]);
+  row.add(...event);
+  assert.ok(row.single);
+  return row.single;
+}
+
 describe('the hand-off to the writer thread', () => {
-  it('gives back every event in order, decisions (flat) and others (whole) alike', () => {
+  it('gives back every event in order, decisions and token events (as lines) and others (whole) alike', () => {
     const decision = (id: string | undefined, extra: Record<string, unknown> = {}): AuditEvent => ({
       type: 'decision',
       actor: 'gw',
@@ -42,24 +51,40 @@ describe('the hand-off to the writer thread', () => {
       decision('b', { detail: 'dpop' }),
       // Not the decision log's shape: travels whole.
       { type: 'decision', data: { i: 1 } },
+      {
+        type: 'token.issued',
+        actor: 'svc',
+        subject: 'svc',
+        clientId: 'svc',
+        ip: '10.0.0.8',
+        data: { grant_type: 'client_credentials', jti: 'j1', aud: 'https://api', scope: 'read', exp: 17 },
+      },
+      { type: 'token.refused', clientId: 'svc', data: { error: 'invalid_client' } },
+      { type: 'token.issued' },
     ];
     const handoff = new Handoff();
     const t0 = Date.parse('2026-01-01T00:00:00Z');
     for (const [i, event] of events.entries()) handoff.push(event, t0 + i);
     handoff.unshift({ type: 'audit.dropped', data: { count: 3 } });
-    assert.equal(handoff.count, 6);
+    assert.equal(handoff.count, 9);
     const { items, count } = handoff.take();
-    assert.equal(count, 6);
+    assert.equal(count, 9);
     assert.equal(handoff.count, 0);
+    assert.equal(items.filter((item) => typeof item === 'object').length, 3, 'three travel whole');
     const back: Recorded[] = [];
     deliverHandoff(structuredClone(items), {
       record: (event, at) => back.push({ event, at }),
       recordCall: (at, n, _caller, _subject, line) => back.push(...callEvents(at, n, line)),
+      recordEvent: (...event) => back.push(handedEvent(...event)),
     });
     assert.equal(back[0]?.event.type, 'audit.dropped');
+    // An event without data is stored with empty data, as in a row of its own.
+    const stored = events.map((event) =>
+      event.type === 'token.issued' && !event.data ? { ...event, data: {} } : event,
+    );
     assert.deepEqual(
       back.slice(1).map(({ event, at }) => ({ event, at: at.getTime() })),
-      events.map((event, i) => ({ event, at: t0 + i })),
+      stored.map((event, i) => ({ event, at: t0 + i })),
     );
   });
 
@@ -91,6 +116,7 @@ describe('the hand-off to the writer thread', () => {
     deliverHandoff(structuredClone(items), {
       record: (event, at) => back.push({ event, at }),
       recordCall: (at, n, _caller, _subject, line) => back.push(...callEvents(at, n, line)),
+      recordEvent: (...event) => back.push(handedEvent(...event)),
     });
     const alone = (c: DecisionCall, at: number) =>
       decisionEvents(c).map((event) => {

@@ -56,10 +56,25 @@ const cliEnv = (tg: TestInstance) => ({
 
 const dbOf = (tg: TestInstance): Kysely<Database> => tg.database.handle.db;
 
-/** Rows the instance writes itself: each admin token is a `token.issued` event. */
+/**
+ * Rows the instance writes itself: each admin token is a `token.issued` event, written before
+ * the next is asked for, so that each has a row of its own (tokens answered together share one).
+ */
 async function issueTokens(tg: TestInstance, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) await tg.adminToken();
+  for (let i = 0; i < count; i++) {
+    const before = await headSeq(tg);
+    await tg.adminToken();
+    while ((await headSeq(tg)) === before) await sleep(20);
+  }
   await settled(tg);
+}
+
+async function headSeq(tg: TestInstance): Promise<number> {
+  const { max } = await dbOf(tg)
+    .selectFrom('audit_events')
+    .select((eb) => eb.fn.max('seq').as('max'))
+    .executeTakeFirstOrThrow();
+  return Number(max ?? 0);
 }
 
 /** Waits until the writer has nothing left (the table stops growing). */
@@ -67,11 +82,7 @@ async function settled(tg: TestInstance): Promise<number> {
   let last = -1;
   for (;;) {
     await sleep(120);
-    const { max } = await dbOf(tg)
-      .selectFrom('audit_events')
-      .select((eb) => eb.fn.max('seq').as('max'))
-      .executeTakeFirstOrThrow();
-    const seq = Number(max ?? 0);
+    const seq = await headSeq(tg);
     if (seq === last) return seq;
     last = seq;
   }

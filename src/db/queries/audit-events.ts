@@ -22,10 +22,11 @@ export interface AuditFilter {
   until?: Date | undefined;
   subject?: string | undefined;
   /**
-   * With `subject`: rows of `type` without a subject of their own (they hold several) match too
-   * when their data's text contains any of `needles`; the caller picks out the parts that matched.
+   * With `subject`: rows of these `types` without a subject of their own (they hold several)
+   * match too when their data's text contains any of `needles`; the caller picks out the parts
+   * that matched.
    */
-  subjectInData?: { type: string; needles: string[] } | undefined;
+  subjectInData?: { types: string[]; needles: string[] } | undefined;
   type?: string | undefined;
   /** Only rows after this seq (paging). */
   after?: number | undefined;
@@ -128,7 +129,7 @@ export function auditEventQueries(db: Kysely<Database>) {
           eb.or([
             eb('subject', '=', subject),
             eb.and([
-              eb('type', '=', subjectInData.type),
+              eb('type', 'in', subjectInData.types),
               eb('subject', 'is', null),
               eb.or(
                 subjectInData.needles.map((needle) => sql<boolean>`position(${needle} in data::text) > 0`),
