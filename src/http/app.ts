@@ -10,7 +10,7 @@ import { cookieKeys, type InteractionDeps, interactionRoutes, type OidcService }
 import { requireScope } from './admin-auth.ts';
 import { type AdminRouteDeps, adminRoutes } from './admin-routes.ts';
 import { parseBody } from './body.ts';
-import { refuseOtherSpellings } from './canonical-paths.ts';
+import { PROVIDER_ENDPOINTS, refuseOtherSpellings } from './canonical-paths.ts';
 import { type DecideChainDeps, decideChains } from './decide-chain.ts';
 import { decideRoutes } from './decide-routes.ts';
 import { fastPath } from './fast-path.ts';
@@ -51,21 +51,39 @@ export type AppDeps = AppOwnDeps & AdminRouteDeps & DecideChainDeps & ForwardDep
 /** The decision API's contract, served as shipped. */
 const OPENAPI = readFileSync(new URL('./openapi.yaml', import.meta.url), 'utf8');
 
-/** The HTTP surface: our own routes first, then everything else to oidc-provider. */
+/** oidc-provider's endpoints as a request line spells them exactly: no query, no other spelling. */
+const EXACT_PROVIDER_URLS = new Set(PROVIDER_ENDPOINTS);
+
+/** Whatever neither we nor oidc-provider route ends here, in the same error shape. */
+function notFound(): never {
+  throw new TollgateError('not_found', 'no such endpoint; see /.well-known/openid-configuration');
+}
+
+/**
+ * The HTTP surface: our own routes first, then everything else to oidc-provider. A request for
+ * one of oidc-provider's endpoints spelled exactly, without a query (a token request, JWKS,
+ * discovery), takes a second Koa app with the same outer middleware and oidc-provider but
+ * without our routers and the two checks that cannot refuse it (other spellings, unstorable
+ * query values): none of them applies to such a request, and they cost a token request about
+ * as much as the rest of the outer app (bench/token.ts, issue 14).
+ */
 export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener } {
+  const transport = transportSecurity(deps.trustedProxies, deps.issuer);
+  const outer: Koa.Middleware[] = [
+    clientAddress(deps.trustedProxies),
+    markSecureRequests(transport),
+    requestContext(deps.logger),
+    async (ctx, next) => {
+      // While shutting down, tell keep-alive clients to reconnect elsewhere.
+      if (!deps.accepting()) ctx.set('Connection', 'close');
+      await next();
+    },
+    securityHeaders(deps.pages.imageSources),
+    renderErrors,
+  ];
   const app = new Koa();
   app.keys = cookieKeys(deps.cookieSecret);
-  const transport = transportSecurity(deps.trustedProxies, deps.issuer);
-  app.use(clientAddress(deps.trustedProxies));
-  app.use(markSecureRequests(transport));
-  app.use(requestContext(deps.logger));
-  app.use(async (ctx, next) => {
-    // While shutting down, tell keep-alive clients to reconnect elsewhere.
-    if (!deps.accepting()) ctx.set('Connection', 'close');
-    await next();
-  });
-  app.use(securityHeaders(deps.pages.imageSources));
-  app.use(renderErrors);
+  for (const middleware of outer) app.use(middleware);
   app.use(refuseOtherSpellings);
 
   // Case-sensitive like every route table of ours (issue 9): a route that matched `/Admin/x`
@@ -115,12 +133,19 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     app.use(router.routes()).use(router.allowedMethods(allowedMethods));
   app.use(refuseUnstorableQuery);
   app.use(deps.oidc.middleware());
-  // Whatever neither we nor oidc-provider route ends here, in the same error shape.
-  app.use(() => {
-    throw new TollgateError('not_found', 'no such endpoint; see /.well-known/openid-configuration');
-  });
+  app.use(notFound);
+
+  const provider = new Koa();
+  provider.keys = app.keys;
+  for (const middleware of outer) provider.use(middleware);
+  provider.use(deps.oidc.middleware());
+  provider.use(notFound);
+
   const observe = httpObserver(deps.metrics);
-  const koaListener = instrument(observe, app.callback());
+  const full = instrument(observe, app.callback());
+  const exact = instrument(observe, provider.callback());
+  const koaListener: RequestListener = (req, res) =>
+    (EXACT_PROVIDER_URLS.has(req.url ?? '') ? exact : full)(req, res);
   const fast = fastPath({
     chains,
     observe,

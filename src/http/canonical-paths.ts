@@ -6,8 +6,8 @@ import { TollgateError } from '../common/index.ts';
  * so `/Token/` would reach its token endpoint past guards and limits written for `/token`; the
  * families below (`/admin`, `/interaction`, …) are also matched by their leading segments.
  */
-const ENDPOINTS = [
-  // oidc-provider (its default routes; docs/architecture.md 3.1 and 3.2)
+/** oidc-provider's endpoints (its default routes; docs/architecture.md 3.1 and 3.2). */
+export const PROVIDER_ENDPOINTS: readonly string[] = [
   '/auth',
   '/request',
   '/token',
@@ -20,6 +20,10 @@ const ENDPOINTS = [
   '/session/end/success',
   '/.well-known/openid-configuration',
   '/.well-known/oauth-authorization-server',
+];
+
+const ENDPOINTS = [
+  ...PROVIDER_ENDPOINTS,
   // ours
   '/admin',
   '/decide',
