@@ -38,17 +38,35 @@ export function addressInRanges(address: string, ranges: readonly string[]): boo
 }
 
 /**
+ * Memoizes a pure function of an address: every request resolves its client's address and its
+ * limit key, and parsing one costs a few microseconds. Bounded: once full it starts over, so
+ * a flood of fresh addresses costs what parsing each did, never memory.
+ */
+function memoized(of: (address: string) => string, size = 4096): (address: string) => string {
+  const known = new Map<string, string>();
+  return (address) => {
+    let value = known.get(address);
+    if (value === undefined) {
+      if (known.size >= size) known.clear();
+      value = of(address);
+      known.set(address, value);
+    }
+    return value;
+  };
+}
+
+/**
  * One spelling per address: an IPv4-mapped IPv6 address (`::ffff:10.0.0.7`, what a dual-stack
  * socket reports for IPv4 clients) becomes plain IPv4, so limits, allow-lists, logs and the
  * audit log name an address the same way. Anything unparsable is returned as it is.
  */
-export function canonicalAddress(address: string): string {
+export const canonicalAddress = memoized((address) => {
   try {
     return ipaddr.process(address).toString();
   } catch {
     return address;
   }
-}
+});
 
 /**
  * The key every per-address limit counts under (issue 9): an IPv4 address as it is, an IPv6
@@ -56,7 +74,7 @@ export function canonicalAddress(address: string): string {
  * privacy addresses), so counting single IPv6 addresses would give a guesser 2^64 fresh
  * counters. Allow-lists still match the exact address; only counting aggregates.
  */
-export function addressLimitKey(address: string): string {
+export const addressLimitKey = memoized((address) => {
   let parsed: ipaddr.IPv4 | ipaddr.IPv6;
   try {
     parsed = ipaddr.process(address);
@@ -66,4 +84,4 @@ export function addressLimitKey(address: string): string {
   if (parsed.kind() === 'ipv4') return parsed.toString();
   const parts = (parsed as ipaddr.IPv6).parts.slice(0, 4);
   return `${new ipaddr.IPv6([...parts, 0, 0, 0, 0]).toString()}/64`;
-}
+});

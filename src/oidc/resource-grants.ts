@@ -81,7 +81,7 @@ export function resourceGrants(deps: ResourceGrantDeps) {
       if (
         api.token_binding === 'mtls' &&
         ctx.oidc.route === 'token' &&
-        ctx.oidc.client?.metadata().tls_client_certificate_bound_access_tokens !== true
+        ctx.oidc.client?.tlsClientCertificateBoundAccessTokens !== true
       )
         throw new errors.InvalidRequest(
           `resource ${indicator} accepts only certificate-bound access tokens: register the client with tls_client_certificate_bound_access_tokens (RFC 8705)`,

@@ -24,4 +24,14 @@ describe('client addresses', () => {
     assert.notEqual(addressLimitKey('2001:db8:1:3::1'), addressLimitKey('2001:db8:1:2::1'));
     assert.equal(addressLimitKey('not an address'), 'not an address');
   });
+
+  it('give the same answers for a flood of fresh addresses as for the first ones (the memo starts over, never grows)', () => {
+    for (let i = 0; i < 10_000; i++) {
+      const net = `2001:db8:${((i >> 8) + 1).toString(16)}:${((i & 255) + 1).toString(16)}`;
+      assert.equal(addressLimitKey(`${net}:aaaa::1`), `${net}::/64`);
+      assert.equal(canonicalAddress(`::ffff:10.0.${i >> 8}.${i & 255}`), `10.0.${i >> 8}.${i & 255}`);
+    }
+    assert.equal(canonicalAddress('::ffff:10.0.0.7'), '10.0.0.7');
+    assert.equal(addressLimitKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  });
 });
