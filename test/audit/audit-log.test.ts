@@ -18,7 +18,7 @@ import {
 import { type DatabaseHandle, openDatabase } from '../../src/db/index.ts';
 import { emptyAuditTable, insertRow, type StoredRow, sha256Link } from '../helpers/audit-rows.ts';
 import { skipUnless } from '../helpers/capabilities.ts';
-import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { ENGINE, openTestDatabase, suiteDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTcpProxy } from '../helpers/net.ts';
 
 const KEYS = auditKeys({ configured: undefined, previous: [], keyEncryptionKey: randomBytes(32) });
@@ -31,11 +31,10 @@ const onError = (error: unknown) => {
 describe(`audit log on ${ENGINE}`, () => {
   let database: TestDatabase;
   let db: DatabaseHandle;
-  before(async () => {
-    database = await openTestDatabase();
-    db = database.handle;
+  suiteDatabase((opened) => {
+    database = opened;
+    db = opened.handle;
   });
-  after(() => database.drop());
 
   /** The test owns the table (and is a superuser on PostgreSQL): tampering is possible only by switching the trigger off. */
   async function tamper(statement: ReturnType<typeof sql>) {

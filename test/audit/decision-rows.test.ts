@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { DECISION_ROW_SPAN_MS, DECISIONS_PER_ROW, DecisionRow } from '../../src/audit/decision-row.ts';
 import { callLine, type DecisionData, decisionEvents, type Recorded } from '../../src/audit/decision-rows.ts';
@@ -9,7 +9,7 @@ import { unpackDecisions } from '../../src/audit/packed-rows.ts';
 import { type BufferedRow, RowBuffer } from '../../src/audit/row-buffer.ts';
 import type { DatabaseHandle } from '../../src/db/index.ts';
 import { emptyAuditTable } from '../helpers/audit-rows.ts';
-import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { ENGINE, suiteDatabase } from '../helpers/database.ts';
 import { decisionCall } from '../helpers/decision-calls.ts';
 
 const KEYS = auditKeys({ configured: undefined, previous: [], keyEncryptionKey: randomBytes(32) });
@@ -319,13 +319,10 @@ describe('packing decisions into rows', () => {
 });
 
 describe(`packed decision rows on ${ENGINE}: query, export and verify read them as events`, () => {
-  let database: TestDatabase;
   let db: DatabaseHandle;
-  before(async () => {
-    database = await openTestDatabase();
-    db = database.handle;
+  suiteDatabase((opened) => {
+    db = opened.handle;
   });
-  after(() => database.drop());
   beforeEach(() => emptyAuditTable(db.db));
 
   /** 10 decisions (ann, bob alternating), a failed login, 5 more for ann; one second apart. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { Recorded } from '../../src/audit/decision-rows.ts';
 import { EVENT_ROW_SPAN_MS, EVENTS_PER_ROW, EventRow } from '../../src/audit/event-row.ts';
@@ -16,7 +16,7 @@ import {
 import { eventsIn, RowBuffer } from '../../src/audit/row-buffer.ts';
 import type { DatabaseHandle } from '../../src/db/index.ts';
 import { emptyAuditTable } from '../helpers/audit-rows.ts';
-import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { ENGINE, suiteDatabase } from '../helpers/database.ts';
 
 const KEYS = auditKeys({ configured: undefined, previous: [], keyEncryptionKey: randomBytes(32) });
 const OPTIONS = { capacity: 10_000, batchSize: 1000, flushMs: 60_000, key: KEYS.current };
@@ -114,13 +114,10 @@ describe('packing token events into rows', () => {
 });
 
 describe(`packed token event rows on ${ENGINE}: query, export and verify read them as events`, () => {
-  let database: TestDatabase;
   let db: DatabaseHandle;
-  before(async () => {
-    database = await openTestDatabase();
-    db = database.handle;
+  suiteDatabase((opened) => {
+    db = opened.handle;
   });
-  after(() => database.drop());
   beforeEach(() => emptyAuditTable(db.db));
 
   /** Six tokens for clients a and b (b's for user ann), two refusals, an admin change, three more tokens; 100 ms apart. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import {
   AuditLog,
@@ -16,7 +16,7 @@ import {
 import { readSegment } from '../../src/audit/segments.ts';
 import type { DatabaseHandle } from '../../src/db/index.ts';
 import { emptyAuditTable } from '../helpers/audit-rows.ts';
-import { ENGINE, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { ENGINE, suiteDatabase } from '../helpers/database.ts';
 import { decisionCall } from '../helpers/decision-calls.ts';
 
 const KEYS = auditKeys({ configured: undefined, previous: [], keyEncryptionKey: randomBytes(32) });
@@ -46,14 +46,11 @@ const expected = (...calls: DecisionCall[]) =>
   );
 
 describe(`decision segments beside the ${ENGINE} database`, () => {
-  let database: TestDatabase;
   let db: DatabaseHandle;
   let dir: string;
-  before(async () => {
-    database = await openTestDatabase();
-    db = database.handle;
+  suiteDatabase((opened) => {
+    db = opened.handle;
   });
-  after(() => database.drop());
   beforeEach(async () => {
     await emptyAuditTable(db.db);
     dir = join(await mkdtemp(join(tmpdir(), 'tollgate-segments-')), 'audit-segments');

@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../src/db/index.ts';
 
@@ -111,4 +112,17 @@ export async function joinTestDatabase(database: TestDatabase): Promise<TestData
   if (!database.url) throw new Error('only a PostgreSQL test database can be shared between instances');
   const handle = await openDatabase({ kind: 'postgres', url: database.url });
   return { handle, url: database.url, drop: () => handle.close() };
+}
+
+/**
+ * A database of the test engine for the enclosing suite: opened before its tests, dropped after
+ * them; `opened` receives it.
+ */
+export function suiteDatabase(opened: (database: TestDatabase) => void): void {
+  let database: TestDatabase | undefined;
+  before(async () => {
+    database = await openTestDatabase();
+    opened(database);
+  });
+  after(() => database?.drop());
 }
