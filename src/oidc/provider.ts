@@ -2,10 +2,10 @@ import { createHmac } from 'node:crypto';
 import Provider, { type Configuration, errors } from 'oidc-provider';
 import type { AuditSink } from '../audit/index.ts';
 import { secretMatchesDigest } from '../common/index.ts';
-import { type DatabaseHandle, userQueries } from '../db/index.ts';
+import type { DatabaseHandle } from '../db/index.ts';
 import type { SigningKeyRing } from '../keys/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
-import { CLAIMS, createFindAccount } from './accounts.ts';
+import { CLAIMS, createFindAccount, requestUsers } from './accounts.ts';
 import { createAdapterFactory } from './adapter.ts';
 import type { RoutedContext } from './address-allow-list.ts';
 import { auditProviderEvents } from './audit-events.ts';
@@ -53,12 +53,12 @@ export const DEFAULT_ACCESS_TOKEN_TTL = 300;
  * builds a new one whenever the key ring changes; all state lives in the database.
  */
 export function buildProvider(deps: ProviderDeps): Provider {
-  const users = userQueries(deps.db.db);
+  const users = requestUsers(deps.db);
   const grants = resourceGrants({ apis: deps.apis, grants: deps.grants, ring: deps.ring });
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(deps.db, deps.clients, deps.onClientUse),
-    findAccount: createFindAccount(deps.db),
+    findAccount: createFindAccount(users),
     jwks: { keys: deps.ring.providerJwks() },
     cookies: { keys: cookieKeys(deps.cookieSecret) },
     claims: CLAIMS as unknown as Configuration['claims'],
@@ -161,7 +161,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
         return Array.isArray(roles) && roles.length > 0 ? { roles } : undefined;
       }
       if (token.kind === 'AccessToken' && token.accountId) {
-        const user = await users.find(token.accountId);
+        const user = await users.find(ctx, token.accountId);
         return user && user.roles.length > 0 ? { roles: user.roles } : undefined;
       }
       return undefined;
