@@ -74,8 +74,9 @@ function lineEvent(type: AuditEventType, [at, actor, subject, clientId, ip, data
   return { event, at: new Date(at) };
 }
 
-/** Columns a packed row fills only where all its events agree. */
-const COLUMNS = 4;
+/** The columns a packed row fills only where all its events agree. */
+type Columns = Record<'actor' | 'subject' | 'clientId' | 'ip', string | undefined | null>;
+const COLUMN_NAMES = ['actor', 'subject', 'clientId', 'ip'] as const;
 
 /** One row of consecutive events of one type in the making, as their lines. */
 export class EventRow {
@@ -86,8 +87,8 @@ export class EventRow {
   last: number;
   count = 0;
   readonly lines: string[] = [];
-  /** actor, subject, client_id, ip: the value all events share, or null once they differ. */
-  readonly #columns: (string | undefined | null)[] = new Array(COLUMNS);
+  /** The value all events share, or null once they differ. */
+  #columns: Columns | undefined;
 
   constructor(type: AuditEventType, first: number) {
     this.type = type;
@@ -102,20 +103,18 @@ export class EventRow {
   }
 
   add(...[at, , actor, subject, clientId, ip, line]: HandedEvent): void {
-    const values = [actor, subject, clientId, ip];
-    for (let i = 0; i < COLUMNS; i++) {
-      if (this.count === 0) this.#columns[i] = values[i];
-      else if (this.#columns[i] !== values[i]) this.#columns[i] = null;
-    }
+    const own: Columns = { actor, subject, clientId, ip };
+    const shared = this.#columns;
+    if (!shared) this.#columns = own;
+    else for (const name of COLUMN_NAMES) if (shared[name] !== own[name]) shared[name] = null;
     this.count += 1;
     if (at > this.last) this.last = at;
     this.lines.push(line);
   }
 
   /** A column's value shared by every event, else undefined. */
-  column(name: 'actor' | 'subject' | 'clientId' | 'ip'): string | undefined {
-    const value = this.#columns[['actor', 'subject', 'clientId', 'ip'].indexOf(name)];
-    return value ?? undefined;
+  column(name: keyof Columns): string | undefined {
+    return this.#columns?.[name] ?? undefined;
   }
 
   /** A row of one event: that event, to be written as an ordinary row. */

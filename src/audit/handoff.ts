@@ -90,7 +90,15 @@ export function deliverHandoff(items: readonly unknown[], target: HandoffTarget)
       );
       i += 1 + CALL_ITEMS;
     } else if (item === EVENT) {
-      target.recordEvent(...(items.slice(i + 1, i + 1 + EVENT_ITEMS) as HandedEvent));
+      target.recordEvent(
+        items[i + 1] as number,
+        items[i + 2] as HandedEvent[1],
+        items[i + 3] as string | undefined,
+        items[i + 4] as string | undefined,
+        items[i + 5] as string | undefined,
+        items[i + 6] as string | undefined,
+        items[i + 7] as string,
+      );
       i += 1 + EVENT_ITEMS;
     } else {
       const { event, at } = item as Recorded;

@@ -41,21 +41,18 @@ export async function toRecords(
 ): Promise<AuditRecord[]> {
   const packed = unpackEvents(row.type, row.data);
   if (packed) {
-    const records: AuditRecord[] = [];
-    packed.forEach(({ event, at }, index) => {
-      const record: AuditRecord = {
-        ...toRecord(row),
+    return expand(
+      row,
+      packed.map(({ event, at }) => ({
         occurred_at: at.toISOString(),
         actor: event.actor ?? null,
         subject: event.subject ?? null,
         client_id: event.clientId ?? null,
         ip: event.ip ?? null,
         data: event.data ?? {},
-        index,
-      };
-      if (matches(record, filter)) records.push(record);
-    });
-    return records;
+      })),
+      filter,
+    );
   }
   const decisions = await decisionsOf(row, segments);
   if (!Array.isArray(decisions)) {
@@ -64,16 +61,23 @@ export async function toRecords(
     // Still filtered: the row query is wider than the filter (see rowFilter).
     return matches(record, filter) ? [record] : [];
   }
-  const records: AuditRecord[] = [];
-  decisions.forEach(({ at, actor, subject, data }, index) => {
-    const record: AuditRecord = {
-      ...toRecord(row),
+  return expand(
+    row,
+    decisions.map(({ at, actor, subject, data }) => ({
       occurred_at: at,
       actor,
       subject,
       data: data as unknown as Record<string, unknown>,
-      index,
-    };
+    })),
+    filter,
+  );
+}
+
+/** A packed row's events as records: the row's seq, hash and key, each event's own fields and place. */
+function expand(row: AuditRow, events: Partial<AuditRecord>[], filter: Filter): AuditRecord[] {
+  const records: AuditRecord[] = [];
+  events.forEach((own, index) => {
+    const record: AuditRecord = { ...toRecord(row), ...own, index };
     if (matches(record, filter)) records.push(record);
   });
   return records;
