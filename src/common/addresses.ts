@@ -37,14 +37,19 @@ export function addressInRanges(address: string, ranges: readonly string[]): boo
   });
 }
 
+/** Longer than any address with its zone (`ffff:…:255.255.255.255%eth0`): never an address. */
+const ADDRESS_LENGTH = 64;
+
 /**
  * Memoizes a pure function of an address: every request resolves its client's address and its
  * limit key, and parsing one costs a few microseconds. Bounded: once full it starts over, so
- * a flood of fresh addresses costs what parsing each did, never memory.
+ * a flood of fresh addresses costs what parsing each did, never memory; a value too long to be
+ * an address (a forwarded header can carry any text) is never kept.
  */
 function memoized(of: (address: string) => string, size = 4096): (address: string) => string {
   const known = new Map<string, string>();
   return (address) => {
+    if (address.length > ADDRESS_LENGTH) return of(address);
     let value = known.get(address);
     if (value === undefined) {
       if (known.size >= size) known.clear();

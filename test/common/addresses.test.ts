@@ -25,7 +25,7 @@ describe('client addresses', () => {
     assert.equal(addressLimitKey('not an address'), 'not an address');
   });
 
-  it('give the same answers for a flood of fresh addresses as for the first ones (the memo starts over, never grows)', () => {
+  it('answer a flood of fresh addresses right, and the first ones still right after it', () => {
     for (let i = 0; i < 10_000; i++) {
       const net = `2001:db8:${((i >> 8) + 1).toString(16)}:${((i & 255) + 1).toString(16)}`;
       assert.equal(addressLimitKey(`${net}:aaaa::1`), `${net}::/64`);
@@ -33,5 +33,11 @@ describe('client addresses', () => {
     }
     assert.equal(canonicalAddress('::ffff:10.0.0.7'), '10.0.0.7');
     assert.equal(addressLimitKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  });
+
+  it('answer text too long to be an address as they answer any unparsable text', () => {
+    const junk = `10.0.0.1${'x'.repeat(100)}`;
+    assert.equal(canonicalAddress(junk), junk);
+    assert.equal(addressLimitKey(junk), junk);
   });
 });
