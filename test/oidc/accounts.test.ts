@@ -13,7 +13,7 @@ describe(`users as one token request reads them, on ${ENGINE}`, () => {
   const insertUser = (id: string) =>
     userQueries(db.db).insert({ id, username: id, password_hash: 'x', roles: ['clerk'], attributes: {} });
 
-  it('reads a user once per request, and afresh for the next request', async () => {
+  it('a request keeps the user it read; the next request, or none, reads afresh', async () => {
     await insertUser('u-once');
     const users = requestUsers(db);
     const request = {};
