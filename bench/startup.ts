@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SERVICE_NODE_FLAGS } from '../src/common/index.ts';
 import { prepareTemplate } from '../src/db/index.ts';
 import { freePort, startNode, stopAllChildren, stopChild } from './lib/children.ts';
 import { cpuMsOf, memoryOf, type Start, startBarePglite } from './lib/memory.ts';
@@ -13,12 +14,13 @@ const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 
 const TARGETS = { firstStartMs: 4000, restartMs: 1500, firstPeakMb: 700, idleOverFloorMb: 80 };
 
-/** `node src/main.ts` on `dataDir`: time to /readyz 200, and memory (after idling, if `idle`). */
+/** `npm start`'s `node <flags> src/main.ts` on `dataDir`: time to /readyz 200, and memory (after idling, if `idle`). */
 async function startTollgate(dataDir: string, idle: boolean): Promise<Start> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
   const child = startNode(join(root, 'src/main.ts'), {
+    nodeArgs: [...SERVICE_NODE_FLAGS],
     cwd: root,
     env: {
       PATH: process.env.PATH,

@@ -38,6 +38,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { SERVICE_NODE_FLAGS } from '../src/common/index.ts';
 import { firstMessage, startNode, stopChild } from './lib/children.ts';
 import { benchCommandLine, benchLifecycle, progress } from './lib/cli.ts';
 import { createBenchDatabase } from './lib/database.ts';
@@ -261,9 +262,14 @@ async function benchBare(): Promise<LoadResult> {
   return result;
 }
 
-/** oidc-provider alone issuing the same tokens (lib/oidc-provider-server.ts): its own ceiling. */
+/**
+ * oidc-provider alone issuing the same tokens (lib/oidc-provider-server.ts): its own ceiling,
+ * under the same Node flags as the service, so the ratio between them is Tollgate's own cost.
+ */
 async function benchOidcProvider(): Promise<LoadResult> {
-  const child = startNode(new URL('./lib/oidc-provider-server.ts', import.meta.url).pathname);
+  const child = startNode(new URL('./lib/oidc-provider-server.ts', import.meta.url).pathname, {
+    nodeArgs: [...SERVICE_NODE_FLAGS],
+  });
   const { port, ...client } = await firstMessage<{ port: number; client_id: string; client_secret: string }>(
     child,
     'oidc-provider server',

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SERVICE_NODE_FLAGS } from '../../src/common/index.ts';
 import { assertRunning, freePort, startNode, stopChild } from './children.ts';
 import type { ProcessCpus } from './cpu.ts';
 
@@ -28,7 +29,8 @@ export interface BenchClient {
 
 /**
  * Starts `node src/main.ts` as a child, so the load generator does not share its event loop,
- * and waits until /readyz answers 200. `nodeArgs` lets a caller add e.g. `--cpu-prof`.
+ * and waits until /readyz answers 200. It runs with the Node flags `npm start` gives it
+ * (SERVICE_NODE_FLAGS); `nodeArgs` lets a caller add e.g. `--cpu-prof`.
  */
 export async function startTollgateProcess(options: {
   /** Undefined: the embedded database (PGlite) in the child's DATA_DIR. */
@@ -47,7 +49,7 @@ export async function startTollgateProcess(options: {
   const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-bench-'));
   const url = `http://127.0.0.1:${port}`;
   const child = startNode(join(root, 'src/main.ts'), {
-    nodeArgs: options.nodeArgs,
+    nodeArgs: [...SERVICE_NODE_FLAGS, ...(options.nodeArgs ?? [])],
     cwd: options.cwd ?? root,
     ...(options.cpus ? { cpus: options.cpus } : {}),
     env: {

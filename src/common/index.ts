@@ -13,6 +13,7 @@ export {
   waitSeconds,
 } from './limiters.ts';
 export { redactTarget } from './log-safe.ts';
+export { SERVICE_NODE_FLAGS, withServiceNodeFlags } from './node-flags.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
 export {
   createPrivateFile,

@@ -1,11 +1,15 @@
 import cluster from 'node:cluster';
+import { withServiceNodeFlags } from '../common/index.ts';
 
 /**
  * Several worker processes share the listening socket (node:cluster), so one instance uses
  * every core. They coordinate only through PostgreSQL, exactly like separate instances. A
  * worker that dies is replaced; SIGTERM drains every worker before the primary exits.
+ * Workers run with the service's Node flags (common/node-flags.ts) even when the primary was
+ * started without them: the workers, not the primary, serve the load.
  */
 export function superviseWorkers(count: number): void {
+  cluster.setupPrimary({ execArgv: withServiceNodeFlags(process.execArgv) });
   let stopping = false;
   const ready = new Set<number>();
   const fork = () => {

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SERVICE_NODE_FLAGS } from '../../src/common/index.ts';
 import { openDatabase } from '../../src/db/index.ts';
 import { skipUnless } from '../helpers/capabilities.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/database.ts';
@@ -98,6 +99,12 @@ describe('WORKERS=2: one instance, two processes on one port', {
     const pids = new Set(servedBy.values());
     assert.equal(pids.size, 2, `requests answered by two worker processes: ${[...pids].join(', ')}`);
     assert.ok(!pids.has(child.pid as number), 'the primary process serves no request itself');
+    // Started as `node src/main.ts`, without the service's Node flags: its workers get them.
+    for (const pid of pids) {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      for (const flag of SERVICE_NODE_FLAGS)
+        assert.ok(argv.includes(flag), `worker ${pid}: ${argv.join(' ')}`);
+    }
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     assert.equal(await exited, 0, stderr);
