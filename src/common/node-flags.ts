@@ -5,12 +5,12 @@
  *
  * `--max-semi-space-size=16` (MiB): V8 sizes the young generation from the machine's memory;
  * on a 24 GiB host that is 64 MiB semi-spaces, and every scavenge of a full one stops the event
- * loop for 8–20 ms (up to 36 ms), four to six times a second under token load. Each token
- * request allocates about 100 KB (oidc-provider alone about 70 KB), so those pauses, not the
- * work, were the token endpoints' p99. At 16 MiB a scavenge takes about 3 ms, more often, for
- * the same total: client-credentials p99 went from 16–20 ms to 11–13 ms at the same throughput
- * (bench/token.ts). Smaller (8, 4) spends more in the collector overall; 32 brings the tail
- * back. V8 reads this only at start (v8.setFlagsFromString does not resize the young
+ * loop for 8–20 ms (up to 36 ms), four to six times a second under token load (a token
+ * request allocates about 70 KB on the request thread, nearly all of it oidc-provider's). Those
+ * pauses, not the work, were the token endpoints' p99. At 16 MiB a scavenge takes about 3 ms,
+ * more often, for the same total: client-credentials p99 went from 16–26 ms to 10–12 ms at the
+ * same throughput (bench/token.ts). Smaller (8, 4) spends more in the collector overall; 32
+ * brings the tail back. V8 reads this only at start (v8.setFlagsFromString does not resize the young
  * generation), so it has to be on the command line.
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];

@@ -41,8 +41,12 @@ describe("the service's Node flags", () => {
   });
 
   it('leave a size the operator chose alone, in either spelling, on the command line or in NODE_OPTIONS', () => {
-    for (const mine of ['--max-semi-space-size=64', '--max_semi_space_size=64', '--max-semi-space-size'])
-      assert.deepEqual(withServiceNodeFlags([mine], undefined), [mine]);
+    for (const mine of [
+      ['--max-semi-space-size=64'],
+      ['--max_semi_space_size=64'],
+      ['--max-semi-space-size', '64'],
+    ])
+      assert.deepEqual(withServiceNodeFlags(mine, undefined), mine);
     assert.deepEqual(withServiceNodeFlags([], '--max-old-space-size=512  --max_semi_space_size=8'), []);
     // Another flag whose name merely starts the same way is not the same flag.
     assert.deepEqual(withServiceNodeFlags(['--max-semi-space-size-x=1'], undefined), [

@@ -61,7 +61,7 @@ describe('WORKERS=2: one instance, two processes on one port', {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('creates one admin client, serves tokens from both workers and drains both on SIGTERM', async () => {
+  it("creates one admin client, serves tokens from both workers, runs them with the service's Node flags and drains both on SIGTERM", async () => {
     const admin = JSON.parse(readFileSync(join(dataDir, 'admin.json'), 'utf8')) as {
       client_id: string;
       client_secret: string;
