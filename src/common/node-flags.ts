@@ -10,8 +10,8 @@
  * pauses, not the work, were the token endpoints' p99. At 16 MiB a scavenge takes about 3 ms,
  * more often, for the same total: client-credentials p99 went from 16–26 ms to 10–12 ms at the
  * same throughput (bench/token.ts). Smaller (8, 4) spends more in the collector overall; 32
- * brings the tail back. V8 reads this only at start (v8.setFlagsFromString does not resize the young
- * generation), so it has to be on the command line.
+ * brings the tail back. V8 reads this only at start (v8.setFlagsFromString does not resize
+ * the young generation), so it has to be on the command line.
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 

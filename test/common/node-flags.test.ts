@@ -30,7 +30,7 @@ describe("the service's Node flags", () => {
     );
   });
 
-  it('are added for a worker whose primary was started without them, after what it had', () => {
+  it('are appended, once, after the arguments a primary had, when those lack them', () => {
     assert.deepEqual(withServiceNodeFlags([], undefined), SERVICE_NODE_FLAGS);
     assert.deepEqual(withServiceNodeFlags(['--enable-source-maps'], ''), [
       '--enable-source-maps',
@@ -40,7 +40,7 @@ describe("the service's Node flags", () => {
     assert.deepEqual(withServiceNodeFlags(SERVICE_NODE_FLAGS, undefined), SERVICE_NODE_FLAGS);
   });
 
-  it('leave a size the operator chose alone, in either spelling, on the command line or in NODE_OPTIONS', () => {
+  it('leave a size the operator chose alone, in either spelling, on the command line or in NODE_OPTIONS, and only that flag counts as it', () => {
     for (const mine of [
       ['--max-semi-space-size=64'],
       ['--max_semi_space_size=64'],
