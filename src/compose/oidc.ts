@@ -55,6 +55,7 @@ export function createOidc(
       await tokenLimit.check(clientId);
     },
     authWait: clientGuard.wait,
+    tokenLimit,
     onProviderEvent: (event, detail) => logger.warn(detail, `oidc ${event}`),
     audit: parts.audit,
     pages: parts.pages,

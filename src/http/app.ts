@@ -30,7 +30,7 @@ import {
 export interface AppOwnDeps {
   logger: Logger;
   /** The current oidc-provider (rebuilt on key changes) and the middleware that hands requests to it. */
-  oidc: Pick<OidcService, 'provider' | 'middleware' | 'introspectJwt'>;
+  oidc: Pick<OidcService, 'provider' | 'middleware' | 'introspectJwt' | 'issueClientCredentials'>;
   metrics: Metrics;
   /** Serve /metrics here (scope `metrics`); false when METRICS_PORT serves it. */
   metricsOnMainPort: boolean;
@@ -153,7 +153,10 @@ export function buildApp(deps: AppDeps): { koa: Koa; listener: RequestListener }
     logger: deps.logger,
     accepting: deps.accepting,
     secure: transport.secure,
-    introspectJwt: deps.oidc.introspectJwt,
+    providerForms: new Map([
+      ['/token', deps.oidc.issueClientCredentials],
+      ['/token/introspection', deps.oidc.introspectJwt],
+    ]),
     address: addressResolver(deps.trustedProxies),
     koa: koaListener,
   });

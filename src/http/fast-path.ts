@@ -16,10 +16,11 @@ import { arrivedBody, LeaveToKoa, readBody, replayRequest } from './request-body
 /** The decision endpoints answered here, whatever query string they carry. */
 const DECIDE_PATHS = new Set(['/decide', '/decide/plan']);
 
-/** Token introspection (RFC 7662), answered here for JWTs when it can be (introspectJwt). */
-const INTROSPECTION_PATH = '/token/introspection';
-/** Larger forms go to Koa unread: a JWT and its hint fit many times over. */
-const INTROSPECTION_BODY_LIMIT = 16 * 1024;
+/**
+ * oidc-provider's form endpoints answered here for their commonest requests, when they can be
+ * (FastPathDeps.providerForms); larger forms go to Koa unread: what these read fits many times over.
+ */
+const PROVIDER_FORM_BODY_LIMIT = 16 * 1024;
 
 /** Each gateway contract's path, as openapi.yaml spells it: Envoy appends the original path. */
 const FORWARD_PATHS: Readonly<Record<GatewayKind, string>> = {
@@ -50,19 +51,23 @@ export interface FastPathDeps {
   /** Whether the request came over HTTPS (see transportSecurity): then the answer carries HSTS. */
   secure: (req: IncomingMessage) => boolean;
   /**
-   * The RFC 7662 answer for a JWT introspection request, or undefined to leave the request to
-   * Koa and oidc-provider (oidc/jwt-introspection.ts).
+   * By exact path (`/token`, `/token/introspection`): the answer to a form request oidc-provider
+   * would otherwise answer, or undefined to leave the request to Koa and oidc-provider
+   * (oidc/client-credentials.ts, oidc/jwt-introspection.ts).
    */
-  introspectJwt?: (request: {
-    headers: IncomingMessage['headers'];
-    form: Record<string, string | string[] | undefined>;
-    ip: string;
-  }) => Promise<object | undefined>;
+  providerForms?: ReadonlyMap<string, ProviderForm>;
   /** The client address, resolved as Koa's clientAddress middleware resolves it. */
   address: (req: IncomingMessage) => string;
   /** Koa, for a request this path read but leaves to it. */
   koa: RequestListener;
 }
+
+/** A form request to one of oidc-provider's endpoints: its headers, parsed form and resolved address. */
+export type ProviderForm = (request: {
+  headers: IncomingMessage['headers'];
+  form: Record<string, string | string[] | undefined>;
+  ip: string;
+}) => Promise<object | undefined>;
 
 interface Answer {
   status: number;
@@ -76,7 +81,9 @@ interface Answer {
  * The per-request endpoints gateways and services call, answered straight from node:http
  * before Koa: `POST /decide`, `POST /decide/plan` (the steps of decide-chain.ts, which the Koa
  * routes run too) and forward-auth (`/decide/forward/{nginx,traefik,envoy}`). Koa's context,
- * router chain and body parser cost several times the decision itself (bench/decide.ts). Same
+ * router chain and body parser cost several times the decision itself (bench/decide.ts). So are
+ * the commonest requests to oidc-provider's token and introspection endpoints, a form with a
+ * client secret in Basic, when providerForms can answer them (bench/token.ts). Same
  * contract as Koa routes: request id, security headers, JSON only where there is a body, body
  * limit, OAuth-shaped errors. Returns false for any other request.
  */
@@ -90,27 +97,21 @@ export function fastPath(deps: FastPathDeps) {
       respond(req, res, path, () => runChain(chain, req).then(ok));
       return true;
     }
-    if (
-      req.method === 'POST' &&
-      url === INTROSPECTION_PATH &&
-      deps.introspectJwt &&
-      req.headers.origin === undefined &&
-      smallForm(req)
-    ) {
-      const introspectJwt = deps.introspectJwt;
-      respond(req, res, INTROSPECTION_PATH, async () => {
+    const providerForm = req.method === 'POST' ? deps.providerForms?.get(url) : undefined;
+    if (providerForm && req.headers.origin === undefined && smallForm(req)) {
+      respond(req, res, url, async () => {
         const body =
-          arrivedBody(req, INTROSPECTION_BODY_LIMIT) ??
-          (await readBody(req, INTROSPECTION_BODY_LIMIT, () => new Error('over the declared length')));
+          arrivedBody(req, PROVIDER_FORM_BODY_LIMIT) ??
+          (await readBody(req, PROVIDER_FORM_BODY_LIMIT, () => new Error('over the declared length')));
         const request = {
           headers: req.headers,
           form: parseForm(body.toString('utf8')),
           ip: deps.address(req),
         };
         // The full path answers whatever this one does not, a failed lookup included.
-        const answer = await introspectJwt(request).catch(() => undefined);
+        const answer = await providerForm(request).catch(() => undefined);
         if (answer === undefined) throw new LeaveToKoa(body);
-        return { status: 200, headers: INTROSPECTION_HEADERS, body: answer };
+        return { status: 200, headers: PROVIDER_FORM_HEADERS, body: answer };
       });
       return true;
     }
@@ -168,10 +169,10 @@ export function fastPath(deps: FastPathDeps) {
 const ok = (body: unknown): Answer => ({ status: 200, body });
 
 /**
- * As oidc-provider answers at its introspection endpoint to a request without `Origin` (its
- * no_cache.js and cors.js); one with `Origin` is left to it.
+ * As oidc-provider answers at its token and introspection endpoints to a request without
+ * `Origin` (its no_cache.js and cors.js); one with `Origin` is left to it.
  */
-const INTROSPECTION_HEADERS = {
+const PROVIDER_FORM_HEADERS = {
   'Cache-Control': 'no-store',
   Vary: 'Origin',
   'Access-Control-Allow-Origin': '*',
@@ -191,7 +192,7 @@ function smallForm(req: IncomingMessage): boolean {
     return false;
   if (req.headers['transfer-encoding'] !== undefined) return false;
   const length = Number(req.headers['content-length']);
-  return Number.isInteger(length) && length > 0 && length <= INTROSPECTION_BODY_LIMIT;
+  return Number.isInteger(length) && length > 0 && length <= PROVIDER_FORM_BODY_LIMIT;
 }
 
 /** Sends the answer; `headers` is this request's own object, completed in place. */

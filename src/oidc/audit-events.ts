@@ -11,22 +11,11 @@ import { digestBearerValue } from '../common/index.ts';
  */
 export function auditProviderEvents(provider: Provider, audit: AuditSink): void {
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
-    const body = ctx.body as { access_token?: unknown; scope?: unknown } | undefined;
-    const claims = typeof body?.access_token === 'string' ? claimsOf(body.access_token) : {};
-    const clientId = ctx.oidc.client?.clientId;
-    audit.record({
-      type: 'token.issued',
-      actor: clientId,
-      subject: typeof claims.sub === 'string' ? claims.sub : undefined,
-      clientId,
+    recordTokenIssued(audit, {
+      clientId: ctx.oidc.client?.clientId,
       ip: ctx.ip,
-      data: {
-        grant_type: ctx.oidc.params?.grant_type,
-        jti: claims.jti,
-        aud: claims.aud,
-        scope: typeof body?.scope === 'string' ? body.scope : claims.scope,
-        exp: claims.exp,
-      },
+      grantType: ctx.oidc.params?.grant_type,
+      body: ctx.body,
     });
   });
 
@@ -72,6 +61,32 @@ export function auditProviderEvents(provider: Provider, audit: AuditSink): void 
       });
     },
   );
+}
+
+/**
+ * `token.issued` for a token response: the access token's jti, subject, API and scopes, never
+ * the token. Shared with client credentials answered before oidc-provider (client-credentials.ts).
+ */
+export function recordTokenIssued(
+  audit: AuditSink,
+  issued: { clientId: string | undefined; ip: string; grantType: unknown; body: unknown },
+): void {
+  const body = issued.body as { access_token?: unknown; scope?: unknown } | undefined;
+  const claims = typeof body?.access_token === 'string' ? claimsOf(body.access_token) : {};
+  audit.record({
+    type: 'token.issued',
+    actor: issued.clientId,
+    subject: typeof claims.sub === 'string' ? claims.sub : undefined,
+    clientId: issued.clientId,
+    ip: issued.ip,
+    data: {
+      grant_type: issued.grantType,
+      jti: claims.jti,
+      aud: claims.aud,
+      scope: typeof body?.scope === 'string' ? body.scope : claims.scope,
+      exp: claims.exp,
+    },
+  });
 }
 
 function claimsOf(jwt: string): Record<string, unknown> {

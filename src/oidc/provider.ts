@@ -14,7 +14,7 @@ import type { ApiDirectory, ClientDirectory } from './directories.ts';
 import { DPOP_ALGORITHMS } from './dpop.ts';
 import { type ClientCertificates, certificateSubjectMatches } from './mtls.ts';
 import { answerRefusedValuesWith400 } from './refused-values.ts';
-import { OIDC_SCOPES, resourceGrants } from './resource-grants.ts';
+import { OIDC_SCOPES, type ResourceGrants } from './resource-grants.ts';
 import { audiencesOf, handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
 import { answerOutagesWith503 } from './unavailable.ts';
 import type { UserDirectory } from './user-directory.ts';
@@ -32,6 +32,8 @@ export interface ProviderDeps {
   users: UserDirectory;
   /** Every client's grants (issue 9): what it may get tokens for. */
   grants: ClientGrants;
+  /** The resource and scope rules of token requests, built on `grants` (resource-grants.ts). */
+  rules: ResourceGrants;
   /** Middleware run around every provider request, outermost first (e.g. the client-auth guard). */
   guards: ((ctx: RoutedContext, next: () => Promise<void>) => Promise<void>)[];
   /** Called with the client id whenever a request uses a client (token rate limit). */
@@ -54,7 +56,7 @@ export const DEFAULT_ACCESS_TOKEN_TTL = 300;
  */
 export function buildProvider(deps: ProviderDeps): Provider {
   const users = requestUsers(deps.db);
-  const grants = resourceGrants({ apis: deps.apis, grants: deps.grants, ring: deps.ring });
+  const grants = deps.rules;
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(deps.db, deps.clients, deps.onClientUse),
@@ -156,8 +158,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const audience = token.resourceServer?.audience;
       if (!(await grants.mayCarryRoles(token.clientId, audience))) return undefined;
       if (token.kind === 'ClientCredentials') {
-        // The property itself: metadata() rebuilds every key in snake case, about 20 µs a token.
-        const roles = ctx.oidc.client?.tollgate_roles;
+        // The token's own client, not the context's: client-credentials.ts saves tokens outside a
+        // request of oidc-provider's. The property itself: metadata() rebuilds every key in snake
+        // case, about 20 µs a token.
+        const roles = token.client?.tollgate_roles;
         return Array.isArray(roles) && roles.length > 0 ? { roles } : undefined;
       }
       if (token.kind === 'AccessToken' && token.accountId) {

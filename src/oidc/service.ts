@@ -7,6 +7,7 @@ import { type DatabaseHandle, oidcPayloadQueries, revokedTokenQueries, userQueri
 import type { SigningKeyRing } from '../keys/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
 import type { RoutedContext } from './address-allow-list.ts';
+import { createClientCredentials } from './client-credentials.ts';
 import type { ClientGrants } from './client-grants.ts';
 import {
   type ApiDirectory,
@@ -17,6 +18,7 @@ import {
 import { createJwtIntrospection } from './jwt-introspection.ts';
 import type { ClientCertificates } from './mtls.ts';
 import { buildProvider } from './provider.ts';
+import { type ResourceGrants, resourceGrants } from './resource-grants.ts';
 import type { RevocationList } from './revocation-list.ts';
 import type { UserDirectory } from './user-directory.ts';
 import type { Pages } from './views.ts';
@@ -42,6 +44,8 @@ export interface OidcServiceDeps {
   certificates: ClientCertificates;
   /** Seconds a client must wait at an address for its failed authentications (client-auth-guard.ts). */
   authWait?: (clientId: string, ip: string) => Promise<number>;
+  /** The token rate limit, for client credentials answered before the provider (token-rate-limit.ts). */
+  tokenLimit?: { wait(clientId: string): Promise<number>; charge(clientId: string): Promise<void> };
 }
 
 /**
@@ -61,7 +65,10 @@ export class OidcService {
   readonly decisionApis: ApiDirectory;
   /** JWT introspection without the provider, when the request allows it (jwt-introspection.ts). */
   readonly introspectJwt: ReturnType<typeof createJwtIntrospection>;
+  /** Client-credentials tokens without the provider's pipeline, when the request allows it (client-credentials.ts). */
+  readonly issueClientCredentials: ReturnType<typeof createClientCredentials>;
   readonly #deps: OidcServiceDeps;
+  readonly #rules: ResourceGrants;
   #provider!: Provider;
   #mounted!: Middleware;
 
@@ -71,12 +78,23 @@ export class OidcService {
     this.clients = createClientDirectory(deps.db);
     this.apis = createApiDirectory(deps.db);
     this.decisionApis = createApiDirectory(deps.db, { failStatic: true });
+    this.#rules = resourceGrants({ apis: this.apis, grants: deps.grants, ring: deps.ring });
+    const authWait = deps.authWait ?? (async () => 0);
     this.introspectJwt = createJwtIntrospection({
       clients: this.clients,
       verifier: this.verifier,
       users: deps.users,
       grants: deps.grants,
-      authWait: deps.authWait ?? (async () => 0),
+      authWait,
+    });
+    this.issueClientCredentials = createClientCredentials({
+      clients: this.clients,
+      authWait,
+      provider: () => this.#provider,
+      rules: this.#rules,
+      tokenWait: deps.tokenLimit?.wait ?? (async () => 0),
+      charge: deps.tokenLimit?.charge ?? (async () => {}),
+      audit: deps.audit,
     });
     this.#rebuild();
     deps.ring.on('change', () => this.#rebuild());
@@ -95,6 +113,7 @@ export class OidcService {
     const provider = buildProvider({
       ...this.#deps,
       guards: this.#deps.guards ?? [],
+      rules: this.#rules,
       verifier: this.verifier,
       clients: this.clients,
       apis: this.apis,

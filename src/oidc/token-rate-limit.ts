@@ -29,13 +29,25 @@ export function createTokenRateLimit(
 ) {
   const limiter = limiters({ keyPrefix: 'token_client', points: perMinute, duration: 60 });
 
+  /** Seconds `clientId` must wait before its next token request (0: it may ask now). */
+  async function wait(clientId: string): Promise<number> {
+    return waitSeconds(await limiter.get(clientId), perMinute);
+  }
+
+  /** Spends one of the client's requests this minute. */
+  async function charge(clientId: string): Promise<void> {
+    const charged = await limiter.consume(clientId).catch((r: RateLimiterRes) => r);
+    if (charged.consumedPoints === perMinute)
+      logger.warn({ client: clientId, limit: perMinute }, 'token rate limit reached');
+  }
+
   async function check(clientId: string): Promise<void> {
     const ctx = Provider.ctx as RoutedContext | undefined;
     if (!ctx || currentRoute(ctx) !== 'token') return;
-    const wait = waitSeconds(await limiter.get(clientId), perMinute);
-    if (wait === 0) return;
+    const seconds = await wait(clientId);
+    if (seconds === 0) return;
     onLimited();
-    ctx.set('Retry-After', String(wait));
+    ctx.set('Retry-After', String(seconds));
     throw new TooManyRequests(`client ${clientId} exceeded ${perMinute} token requests per minute`);
   }
 
@@ -46,10 +58,8 @@ export function createTokenRateLimit(
     // 401: the credential was refused; 429: refused by a limit before anything was done.
     if (ctx.status === 401 || ctx.status === 429) return;
     if (client.clientAuthMethod === 'none' && ctx.status !== 200) return;
-    const charged = await limiter.consume(client.clientId).catch((r: RateLimiterRes) => r);
-    if (charged.consumedPoints === perMinute)
-      logger.warn({ client: client.clientId, limit: perMinute }, 'token rate limit reached');
+    await charge(client.clientId);
   }
 
-  return { check, middleware: chargeAuthenticatedClient };
+  return { check, middleware: chargeAuthenticatedClient, wait, charge };
 }
