@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { BUILTIN_API } from '../../src/admin/index.ts';
 import type { AuditRecord } from '../../src/audit/index.ts';
+import { json } from '../../src/db/json.ts';
 import { type CreatedClient, createClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
 
@@ -307,6 +308,33 @@ describe('client credentials outside oidc-provider', () => {
     const cors = await token({ scope: 'read' }, { origin: 'https://app.example.test' });
     assert.equal(cors.status, 400, JSON.stringify(cors.body));
     assert.match(String(cors.body.error_description), /^origin https:\/\/app\.example\.test not allowed/);
+    assert.equal(answeredByProvider, 1);
+  });
+
+  it('leaves a client whose secret has expired to oidc-provider, which refuses it', async () => {
+    const expiring = await confidential({ name: 'expiring' });
+    assert.equal((await token({}, {}, expiring)).status, 200);
+    // No admin call sets an expiry; a row written so (by hand or by another version) must still hold.
+    const row = await tg.database.handle.db
+      .selectFrom('clients')
+      .select('metadata')
+      .where('client_id', '=', expiring.client_id)
+      .executeTakeFirstOrThrow();
+    const metadata = {
+      ...(row.metadata as object),
+      client_secret_expires_at: Math.floor(Date.now() / 1000) - 60,
+    };
+    await tg.database.handle.db
+      .updateTable('clients')
+      .set({ metadata: json(metadata) })
+      .where('client_id', '=', expiring.client_id)
+      .execute();
+    tg.tollgate.oidc.clients.invalidate(expiring.client_id);
+    answeredByProvider = 0;
+    const expired = await token({}, {}, expiring);
+    assert.equal(expired.status, 400, JSON.stringify(expired.body));
+    assert.equal(expired.body.error, 'invalid_client');
+    assert.match(String(expired.body.error_description), /client secret is expired/);
     assert.equal(answeredByProvider, 1);
   });
 
