@@ -8,8 +8,9 @@ import Provider from 'oidc-provider';
  * oidc-provider alone, configured for what the benchmark asks of Tollgate (client credentials,
  * client_secret_basic, ES256 RFC 9068 access tokens for one resource indicator) and nothing
  * else: one static client, no storage, no guards, no audit, no outer Koa app. What
- * Tollgate's token endpoint cannot beat while oidc-provider issues its tokens. Run as a child;
- * reports its port and the client's credentials to the parent over IPC.
+ * oidc-provider's own token pipeline costs, which Tollgate skips for the commonest
+ * client-credentials request (src/oidc/client-credentials.ts). Run as a child; reports its port
+ * and the client's credentials to the parent over IPC.
  */
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const key = { ...privateKey.export({ format: 'jwk' }), kid: 'bench-key', alg: 'ES256', use: 'sig' };
