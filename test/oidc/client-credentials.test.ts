@@ -156,12 +156,16 @@ describe('client credentials outside oidc-provider', () => {
     assert.equal(lifetime, 300);
   });
 
-  it('signs with the API own algorithm and the key active after a rotation, as the full path', async () => {
+  it("signs with the API's own algorithm and the provider rebuilt after a key-ring change, as the full path", async () => {
     const reader = await confidential({ name: 'reader', scope: 'read' }, BOOKS);
+    const before = tg.tollgate.oidc.provider;
     await tg.tollgate.ring.rotate();
+    assert.notEqual(tg.tollgate.oidc.provider, before, 'the key-ring change rebuilt the provider');
     const fast = await token({}, {}, reader);
+    assert.equal(fast.status, 200, JSON.stringify(fast.body));
     assert.equal(answeredByProvider, 0);
     const slow = await full({}, reader);
+    assert.equal(answeredByProvider, 1, 'the rebuilt provider is watched too');
     assert.deepEqual(tokenShape(fast.body.access_token), tokenShape(slow.body.access_token));
     assert.deepEqual(decodeProtectedHeader(fast.body.access_token as string), {
       alg: 'RS256',
@@ -175,7 +179,7 @@ describe('client credentials outside oidc-provider', () => {
     );
   });
 
-  it('records every token it issues and spends the client token rate limit, as the full path', async () => {
+  it("records every token it issues and spends the client's token rate limit, as the full path", async () => {
     const limited = await confidential({ name: 'limited' });
     const issued: string[] = [];
     for (let i = 0; i < 119; i++) {
@@ -233,7 +237,7 @@ describe('client credentials outside oidc-provider', () => {
     assert.equal(answeredByProvider, 4);
   });
 
-  it('leaves requests it does not answer to oidc-provider, which answers them as before', async () => {
+  it('leaves requests it does not answer to oidc-provider, which answers or refuses them', async () => {
     const browser = await createClient(tg, {
       name: 'browser',
       grant_types: ['authorization_code'],
