@@ -251,6 +251,7 @@ describe('client credentials outside oidc-provider', () => {
       ['a scope outside the grant', () => token({ scope: 'read delete' }), 400, 'invalid_scope'],
       ['an OIDC scope', () => token({ scope: 'openid read' }), 400, 'invalid_scope'],
       ['another client API', () => token({ resource: BOOKS }), 400, 'invalid_target'],
+      ['an admin scope without naming an API', () => token({ scope: 'admin' }), 400, 'invalid_scope'],
       [
         "Tollgate's own API without a grant",
         () => token({ resource: BUILTIN_API.audience }),
