@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { parse as parseForm } from 'node:querystring';
 import type { Logger } from 'pino';
 import { contractFor, FORWARD_PREFIX, type ForwardAuth, type GatewayKind } from '../gateway/index.ts';
+import type { FormRequest } from '../oidc/index.ts';
 import { type DecideStep, runChain } from './decide-chain.ts';
 import type { HttpObserver } from './metrics.ts';
 import {
@@ -62,12 +63,8 @@ export interface FastPathDeps {
   koa: RequestListener;
 }
 
-/** A form request to one of oidc-provider's endpoints: its headers, parsed form and resolved address. */
-export type ProviderForm = (request: {
-  headers: IncomingMessage['headers'];
-  form: Record<string, string | string[] | undefined>;
-  ip: string;
-}) => Promise<object | undefined>;
+/** Answers a form request to one of oidc-provider's endpoints, or undefined to leave it to Koa. */
+export type ProviderForm = (request: FormRequest) => Promise<object | undefined>;
 
 interface Answer {
   status: number;

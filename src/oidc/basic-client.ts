@@ -1,6 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isStorableText, secretMatchesDigest } from '../common/index.ts';
-import type { ClientRow } from '../db/index.ts';
 import { allowedFrom } from './address-allow-list.ts';
 import type { ClientDirectory } from './directories.ts';
 
@@ -23,7 +22,6 @@ export interface BasicClient {
   clientId: string;
   /** Its registered method: client_secret_basic or client_secret_post (oidc-provider takes either in Basic). */
   method: string;
-  row: ClientRow;
 }
 
 /** Headers naming another way of authenticating than a client secret in Basic. */
@@ -61,7 +59,7 @@ export async function clientFromBasic(
     return undefined;
   if ((await deps.authWait(credentials.clientId, request.ip)) > 0) return undefined;
   if (!secretMatchesDigest(credentials.secret, client.secret_digest)) return undefined;
-  return { clientId: credentials.clientId, method, row: client };
+  return { clientId: credentials.clientId, method };
 }
 
 /** Client id and secret from `Basic base64(form-encoded id ":" form-encoded secret)`, as oidc-provider reads them. */

@@ -4,6 +4,7 @@ export {
   type VerificationResult,
   type VerifiedAccessToken,
 } from './access-token-verifier.ts';
+export type { FormRequest } from './basic-client.ts';
 export { type ClientAuthGuardOptions, clientAuthGuard } from './client-auth-guard.ts';
 export { type ClientGrant, ClientGrants } from './client-grants.ts';
 export type { ApiDirectory } from './directories.ts';

@@ -42,10 +42,13 @@ export interface OidcServiceDeps {
   pages: Pages;
   /** Client certificates passed on by TLS-terminating proxies (mtls.ts). */
   certificates: ClientCertificates;
-  /** Seconds a client must wait at an address for its failed authentications (client-auth-guard.ts). */
-  authWait?: (clientId: string, ip: string) => Promise<number>;
+  /**
+   * Seconds a client must wait at an address for its failed authentications (client-auth-guard.ts).
+   * Required, as `tokenLimit` is: the requests answered before the provider would pass unguarded.
+   */
+  authWait: (clientId: string, ip: string) => Promise<number>;
   /** The token rate limit, for client credentials answered before the provider (token-rate-limit.ts). */
-  tokenLimit?: { wait(clientId: string): Promise<number>; charge(clientId: string): Promise<void> };
+  tokenLimit: { wait(clientId: string): Promise<number>; charge(clientId: string): Promise<void> };
 }
 
 /**
@@ -79,21 +82,20 @@ export class OidcService {
     this.apis = createApiDirectory(deps.db);
     this.decisionApis = createApiDirectory(deps.db, { failStatic: true });
     this.#rules = resourceGrants({ apis: this.apis, grants: deps.grants, ring: deps.ring });
-    const authWait = deps.authWait ?? (async () => 0);
     this.introspectJwt = createJwtIntrospection({
       clients: this.clients,
       verifier: this.verifier,
       users: deps.users,
       grants: deps.grants,
-      authWait,
+      authWait: deps.authWait,
     });
     this.issueClientCredentials = createClientCredentials({
       clients: this.clients,
-      authWait,
+      authWait: deps.authWait,
       provider: () => this.#provider,
       rules: this.#rules,
-      tokenWait: deps.tokenLimit?.wait ?? (async () => 0),
-      charge: deps.tokenLimit?.charge ?? (async () => {}),
+      tokenWait: deps.tokenLimit.wait,
+      charge: deps.tokenLimit.charge,
       audit: deps.audit,
     });
     this.#rebuild();
