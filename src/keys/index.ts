@@ -4,5 +4,6 @@ export {
   type PublishedKey,
   SIGNING_ALGS,
   type SigningAlg,
+  type SigningKey,
   SigningKeyRing,
 } from './key-ring.ts';

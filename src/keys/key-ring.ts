@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
   calculateJwkThumbprint,
@@ -24,6 +25,17 @@ export interface KeyRingOptions {
   /** How often the ring re-reads the database so all instances converge. */
   refreshSeconds: number;
   now?: () => Date;
+}
+
+/**
+ * A key that signs, as oidc-provider gets it: both halves imported once when the ring opened the
+ * row, so a token costs a signature and never a key import.
+ */
+export interface SigningKey {
+  kid: string;
+  alg: SigningAlg;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
 }
 
 export interface PublishedKey {
@@ -174,12 +186,16 @@ export class SigningKeyRing extends EventEmitter<{ change: []; refused: [key: Re
     clearTimeout(this.#activationTimer);
   }
 
-  /** Private JWKs for oidc-provider: active keys first, as it signs with the first match per alg. */
-  providerJwks(): JWK[] {
+  /** The keys for oidc-provider: active keys first, as it signs with the first match per alg. */
+  signingKeys(): SigningKey[] {
     const order = { active: 0, pending: 1, retired: 2 } as const;
     return [...this.#views]
       .sort((a, b) => order[a.state] - order[b.state])
-      .map((v) => ({ ...this.#stored.privateJwk(v.row.kid), kid: v.row.kid, alg: v.row.alg, use: 'sig' }));
+      .flatMap((v) => {
+        // Every view's row was opened by the same refresh, so the pair is there.
+        const pair = this.#stored.pair(v.row.kid);
+        return pair ? [{ kid: v.row.kid, alg: v.row.alg, ...pair }] : [];
+      });
   }
 
   publicJwks(): JWK[] {

@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { type DatabaseHandle, type SigningKeyRow, signingKeyQueries } from '../db/index.ts';
 import {
@@ -15,10 +16,20 @@ export interface RefusedKey {
   reason: string;
 }
 
-interface Opened {
+/** A row's key pair, imported once when the row is opened, so that no token imports a key. */
+export interface OpenedKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+interface Opened extends OpenedKey {
   /** The row content the key was opened from: a changed row is opened (and checked) again. */
   source: string;
-  jwk: JWK;
+}
+
+function importPair(jwk: JWK): OpenedKey {
+  const privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 function bindingOf(row: SigningKeyRow): KeyBinding {
@@ -57,10 +68,8 @@ export class StoredKeys {
       }
       this.#opened.delete(row.kid);
       try {
-        this.#opened.set(row.kid, {
-          source,
-          jwk: await openJwk(row.private_jwk_encrypted, this.#kek, bindingOf(row)),
-        });
+        const jwk = await openJwk(row.private_jwk_encrypted, this.#kek, bindingOf(row));
+        this.#opened.set(row.kid, { source, ...importPair(jwk) });
         this.#refused.delete(row.kid);
         usable.push(row);
       } catch (error) {
@@ -79,9 +88,10 @@ export class StoredKeys {
     return { usable, newlyRefused };
   }
 
-  /** The private JWK of a row returned as usable by the last open(). */
-  privateJwk(kid: string): JWK | undefined {
-    return this.#opened.get(kid)?.jwk;
+  /** The key pair of a row returned as usable by the last open(). */
+  pair(kid: string): OpenedKey | undefined {
+    const opened = this.#opened.get(kid);
+    return opened && { privateKey: opened.privateKey, publicKey: opened.publicKey };
   }
 }
 

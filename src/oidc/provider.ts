@@ -15,6 +15,7 @@ import { DPOP_ALGORITHMS } from './dpop.ts';
 import { type ClientCertificates, certificateSubjectMatches } from './mtls.ts';
 import { answerRefusedValuesWith400 } from './refused-values.ts';
 import { OIDC_SCOPES, type ResourceGrants } from './resource-grants.ts';
+import { providerSigningKeys } from './signing-keys.ts';
 import { audiencesOf, handleStructuredTokens, mayIntrospect } from './structured-tokens.ts';
 import { answerOutagesWith503 } from './unavailable.ts';
 import type { UserDirectory } from './user-directory.ts';
@@ -61,7 +62,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const configuration: Configuration = {
     adapter: createAdapterFactory(deps.db, deps.clients, deps.onClientUse),
     findAccount: createFindAccount(users),
-    jwks: { keys: deps.ring.providerJwks() },
+    jwks: { keys: providerSigningKeys(deps.ring.signingKeys()) },
     cookies: { keys: cookieKeys(deps.cookieSecret) },
     claims: CLAIMS as unknown as Configuration['claims'],
     scopes: OIDC_SCOPES,
@@ -115,6 +116,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
       },
       clientCredentials: { enabled: true },
+      // Lets the ring's keys sign through node:crypto (signing-keys.ts). Experimental in
+      // oidc-provider: a release that changes it refuses to start until the ack is renewed.
+      externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       introspection: {
         enabled: true,
         allowedPolicy: async (_ctx, client, token) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { decodeJwt, decodeProtectedHeader, generateKeyPair, importJWK, SignJWT } from 'jose';
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { createApi, createMachineClient } from '../helpers/fixtures.ts';
 import { startTestInstance, type TestInstance } from '../helpers/instance.ts';
@@ -141,9 +141,9 @@ describe('POST /decide', () => {
       const kid = decodeProtectedHeader(userToken).kid;
       let signingKey = key;
       if (!signingKey) {
-        const jwk = tg.tollgate.ring.providerJwks().find((k) => k.kid === kid);
-        assert.ok(jwk);
-        signingKey = (await importJWK(jwk, 'ES256')) as SigningKey;
+        const ringKey = tg.tollgate.ring.signingKeys().find((k) => k.kid === kid);
+        assert.ok(ringKey);
+        signingKey = ringKey.privateKey;
       }
       return new SignJWT(mutate(claims))
         .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid })
@@ -232,12 +232,12 @@ describe('POST /decide', () => {
 
     it('answers 401 to an expired caller token', async () => {
       const kid = decodeProtectedHeader(caller).kid;
-      const jwk = tg.tollgate.ring.providerJwks().find((k) => k.kid === kid);
-      assert.ok(jwk);
+      const ringKey = tg.tollgate.ring.signingKeys().find((k) => k.kid === kid);
+      assert.ok(ringKey);
       const now = Math.floor(Date.now() / 1000);
       const expired = await new SignJWT({ ...decodeJwt(caller), iat: now - 900, exp: now - 600 })
-        .setProtectedHeader({ alg: String(jwk.alg), typ: 'at+jwt', kid })
-        .sign(await importJWK(jwk, jwk.alg));
+        .setProtectedHeader({ alg: ringKey.alg, typ: 'at+jwt', kid })
+        .sign(ringKey.privateKey);
       assert.equal((await decide(body, expired)).status, 401);
     });
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { compactDecrypt, decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
+import { compactDecrypt, decodeProtectedHeader, type JWK, jwtVerify, SignJWT } from 'jose';
 import { type DatabaseHandle, openDatabase } from '../../src/db/index.ts';
 import { MAX_JWT_LIFETIME_SECONDS, SIGNING_ALGS, SigningKeyRing } from '../../src/keys/index.ts';
 import { skipUnless } from '../helpers/capabilities.ts';
@@ -93,8 +93,12 @@ describe('SigningKeyRing', () => {
         'the private d appears in the stored text',
       );
       assert.ok(!JSON.stringify(row.public_jwk).includes(privateJwk.d), 'the public JWK carries d');
-      const signing = keyRing.providerJwks().find((k) => k.kid === row.kid);
-      assert.equal(signing?.d, privateJwk.d, 'the ring signs with the stored key');
+      const signing = keyRing.signingKeys().find((k) => k.kid === row.kid);
+      assert.equal(
+        signing?.privateKey.export({ format: 'jwk' }).d,
+        privateJwk.d,
+        'the ring signs with the stored key',
+      );
     }
   });
 
@@ -125,7 +129,7 @@ describe('SigningKeyRing', () => {
     for (const alg of SIGNING_ALGS) {
       assert.equal(keyRing.activeKid(alg), before[alg]);
       // oidc-provider signs with the first key of an alg: the active one must come first.
-      assert.equal(keyRing.providerJwks().find((k) => k.alg === alg)?.kid, before[alg]);
+      assert.equal(keyRing.signingKeys().find((k) => k.alg === alg)?.kid, before[alg]);
     }
 
     clock.advance(PUBLISH_SECONDS - 1);
@@ -137,12 +141,12 @@ describe('SigningKeyRing', () => {
     const keyRing = ring();
     await keyRing.init();
     const oldKid = keyRing.activeKid('ES256');
-    const oldKey = keyRing.providerJwks().find((k) => k.kid === oldKid);
+    const oldKey = keyRing.signingKeys().find((k) => k.kid === oldKid)?.privateKey;
     assert.ok(oldKey);
     const oldToken = await new SignJWT({ sub: 'svc' })
       .setProtectedHeader({ alg: 'ES256', kid: oldKid, typ: 'at+jwt' })
       .setIssuedAt(Math.floor(clock.ms / 1000))
-      .sign(await importJWK(oldKey, 'ES256'));
+      .sign(oldKey);
     const rotated = await keyRing.rotate();
     const newKid = rotated.find((k) => k.alg === 'ES256')?.kid;
     let changes = 0;
@@ -153,7 +157,7 @@ describe('SigningKeyRing', () => {
 
     assert.equal(changes, 1, 'activation is a change of the key set');
     assert.equal(keyRing.activeKid('ES256'), newKid);
-    assert.equal(keyRing.providerJwks().find((k) => k.alg === 'ES256')?.kid, newKid);
+    assert.equal(keyRing.signingKeys().find((k) => k.alg === 'ES256')?.kid, newKid);
     const activation = clock.ms;
     const retired = keyRing.list().find((k) => k.kid === oldKid);
     assert.equal(retired?.state, 'retired');

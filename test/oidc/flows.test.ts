@@ -179,6 +179,16 @@ describe('OIDC flows driven by a certified relying-party library', () => {
       const tokens = await login(config);
       const claims = tokens.claims();
       assert.ok(claims?.sub.startsWith('usr_'));
+      // openid-client takes an ID token from the token endpoint without checking its signature
+      // (it came over TLS); a relying party that keeps it and checks it later needs it to verify
+      // against the published keys, with the alg registered for the client.
+      assert.ok(tokens.id_token);
+      const idToken = await jwtVerify(tokens.id_token, jwks, {
+        issuer: tg.issuer,
+        audience: confidential.client_id,
+      });
+      assert.equal(idToken.protectedHeader.alg, 'RS256');
+      assert.equal(idToken.payload.sub, claims?.sub);
       await assertAccessToken(tokens.access_token, {
         sub: claims?.sub ?? '',
         clientId: confidential.client_id,

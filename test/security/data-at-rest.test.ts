@@ -408,7 +408,7 @@ describe('signing-key rows are bound to their sealed private keys', () => {
       false,
     );
     assert.equal(
-      tg.tollgate.ring.providerJwks().some((k) => k.kid === a || k.kid === b),
+      tg.tollgate.ring.signingKeys().some((k) => k.kid === a || k.kid === b),
       false,
     );
     assert.notEqual(await signingKid(tg), a);
