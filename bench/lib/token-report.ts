@@ -44,6 +44,8 @@ export interface TokenReport {
   cpus: number;
   settings: { seconds: number; warmupSeconds: number; connections: number; signSeconds: number };
   sign: SignResult;
+  /** node:crypto ES256 signatures alone, as Tollgate's keys sign, at the start (no target). */
+  nodeSign?: SignResult;
   bare: LoadResult;
   /** oidc-provider alone issuing the same client-credentials tokens (no Tollgate code around it). */
   oidcProvider?: LoadResult;
@@ -99,6 +101,14 @@ export function formatTokenReport(report: TokenReport): string {
       'just before each issuing run, whose ratio is taken against that one',
     `bare node:http: ${report.bare.rps.toFixed(0)} req/s, p99 ${milliseconds(report.bare.p99)} ms`,
   ];
+  const nodeSign = report.nodeSign;
+  if (nodeSign)
+    lines.splice(
+      2,
+      0,
+      `raw node:crypto ES256 signatures, as Tollgate's keys sign (no JWT around them): ` +
+        `${nodeSign.signsPerSecond.toFixed(0)}/s on one thread at the start, for comparison`,
+    );
   const alone = report.oidcProvider;
   const aloneSign = report.oidcProviderSign ?? report.sign;
   if (alone)
@@ -127,6 +137,10 @@ export function formatTokenReport(report: TokenReport): string {
         ]),
       );
       if (sign) lines.push(`    raw jose ES256 signatures just before: ${sign.signsPerSecond.toFixed(0)}/s`);
+      if (sign && nodeSign)
+        lines.push(
+          `    for comparison, ÷ raw node:crypto signs/s at the start: ${(result.rps / nodeSign.signsPerSecond).toFixed(3)} (no target)`,
+        );
       for (const t of targets)
         lines.push(
           `    ${t.name} ${t.value.toFixed(t.value < 10 ? 3 : 0)}, target ${t.target}: ${t.met ? 'MET' : 'NOT MET'}`,
