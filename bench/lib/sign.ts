@@ -6,6 +6,9 @@ export interface SignResult {
   signsPerSecond: number;
   signs: number;
   seconds: number;
+  /** For a figure taken around a run: the loops before and after it, of which this is the sum. */
+  before?: SignResult;
+  after?: SignResult;
 }
 
 /**
