@@ -102,6 +102,23 @@ describe('SigningKeyRing', () => {
     }
   });
 
+  it('opens each private key once: refreshes and rotations hand out the same key objects until a row changes', async () => {
+    const keyRing = ring();
+    await keyRing.init();
+    const first = new Map(keyRing.signingKeys().map((k) => [k.kid, k]));
+    await keyRing.refresh();
+    await keyRing.rotate();
+    const again = keyRing.signingKeys();
+    assert.equal(again.length, 4);
+    for (const [kid, key] of first) {
+      const later = again.find((k) => k.kid === kid);
+      assert.equal(later?.privateKey, key.privateKey, `${kid} was imported again`);
+      assert.equal(later?.publicKey, key.publicKey);
+      assert.equal(key.privateKey.type, 'private');
+      assert.equal(key.publicKey.type, 'public');
+    }
+  });
+
   it('refuses to open the keys with a different key-encryption key, saying which variable is wrong', async () => {
     await ring().init();
     await assert.rejects(ring(database.handle, randomBytes(32)).init(), (error: Error) => {
