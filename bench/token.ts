@@ -22,8 +22,8 @@
  * each issuing run (oidc-provider alone's and every client_credentials run), and that run's
  * ratio is taken against both together: this machine's speed drifts by a third within one
  * whole run, and sometimes within one issuing run (both figures are printed). That loop is the
- * issue's reference; Tollgate's own keys sign through node:crypto instead (about twice as many
- * ES256 signatures per second, src/oidc/signing-keys.ts), so the report also gives, without a
+ * issue's reference; Tollgate's own keys sign through node:crypto instead (three to four times
+ * as many ES256 signatures per second here, src/oidc/signing-keys.ts), so the report also gives, without a
  * target, issuance ÷ node:crypto's raw signs/s measured once at the start.
  * Tollgate runs with its defaults otherwise (audit log on; no Redis: limits in memory).
  *

@@ -28,8 +28,8 @@ export interface KeyRingOptions {
 }
 
 /**
- * A key that signs, as oidc-provider gets it: both halves imported once when the ring opened the
- * row, so a token costs a signature and never a key import.
+ * A key that signs: both halves imported once, when the ring opened the row, so a token costs a
+ * signature and never a key import.
  */
 export interface SigningKey {
   kid: string;

@@ -102,7 +102,7 @@ describe('SigningKeyRing', () => {
     }
   });
 
-  it('opens each private key once: refreshes and rotations hand out the same key objects until a row changes', async () => {
+  it('hands out the same key objects across a refresh and a rotation: a private key is imported once', async () => {
     const keyRing = ring();
     await keyRing.init();
     const first = new Map(keyRing.signingKeys().map((k) => [k.kid, k]));

@@ -31,7 +31,7 @@ async function jws(
 }
 
 describe('the ring keys oidc-provider signs with', () => {
-  it('present each key under its kid and alg, with the public members of its JWK and nothing private', () => {
+  it('present each key under its kid and alg, with the public members of its JWK, and give out only the public half as its key object', () => {
     const keys = [ringKey('ES256', 'es-kid'), ringKey('RS256', 'rs-kid')];
     const external = providerSigningKeys(keys);
     assert.deepEqual(
@@ -73,7 +73,7 @@ describe('the ring keys oidc-provider signs with', () => {
     assert.ok(short > 0, 'no signature with a short r or s was made');
   });
 
-  it('make RS256 signatures off the request thread that verify as RS256 and as nothing else', async () => {
+  it('make RS256 signatures that verify as RS256 and not as PS256, answering with a promise', async () => {
     const key = ringKey('RS256', 'rs-kid');
     const [external] = providerSigningKeys([key]);
     assert.ok(external);
